@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { SpecError } from '../graph/errors.js';
+import { RolloutCycleError } from '../rollout/validity.js';
+import { analyzeCommand } from './analyze.js';
+import { UsageError, type CliIo, type Command } from './command.js';
+
+const COMMANDS: readonly Command[] = [analyzeCommand];
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return `Usage: streamroll <command> [options]
+
+Executes deep networks in the streaming rollout: every layer on its own worker, all
+computing each frame tick from the previous frame's states.
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
+
+Options:
+  -h, --help     show help (also: streamroll <command> --help)
+  -v, --version  print the version
+`;
+}
+
+/**
+ * Runs the CLI on `argv` (without node and script) and returns the exit code. Usage and
+ * input errors go to `io.err` as one clear message; with --json, stdout still gets exactly
+ * one JSON document (`{"error": ...}`).
+ */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    io.out(mainHelp());
+    return name === undefined ? 1 : 0;
+  }
+  if (name === '-v' || name === '--version') {
+    io.out(`${version()}\n`);
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (command === undefined) {
+    io.err(`streamroll: unknown command "${name}" (commands: ${COMMANDS.map((c) => c.name).join(', ')}; see streamroll --help)\n`);
+    return 1;
+  }
+  const json = rest.includes('--json');
+  try {
+    const { values, positionals } = (() => {
+      try {
+        return parseArgs({ args: [...rest], options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+      } catch (err) {
+        throw new UsageError(`${(err as Error).message}\n(see streamroll ${command.name} --help)`);
+      }
+    })();
+    if (values.help === true) {
+      io.out(command.help + '\n');
+      return 0;
+    }
+    return await command.run(positionals, values as Record<string, string | boolean | undefined>, io);
+  } catch (err) {
+    const known = err instanceof UsageError || err instanceof SpecError || err instanceof RolloutCycleError || (err instanceof Error && /^cannot read /.test(err.message));
+    const message = err instanceof Error ? (known ? err.message : err.stack ?? err.message) : String(err);
+    io.err(`streamroll ${command.name}: ${message}\n`);
+    if (json) {
+      const issues = err instanceof SpecError ? err.issues : undefined;
+      io.out(JSON.stringify({ error: { message: err instanceof Error ? err.message : String(err), ...(issues === undefined ? {} : { issues }) } }) + '\n');
+    }
+    return 1;
+  }
+}
+
+const isEntry = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+// Also true when run through the npm bin symlink, whose path differs from this file's.
+if (isEntry || process.argv[1]?.endsWith('/streamroll')) {
+  const io: CliIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+  main(process.argv.slice(2), io).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`streamroll: ${String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

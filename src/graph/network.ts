@@ -1,0 +1,286 @@
+import { IssueList, SpecError, show } from './errors.js';
+import {
+  pair,
+  showShape,
+  sizeOf,
+  windowAxis,
+  type EdgeGeometry,
+  type Window2d,
+} from './geometry.js';
+import { checkSpecStructure } from './structure.js';
+import { edgeId, type Activation, type Conv2dOp, type EdgeOp, type NetworkSpec, type PoolOp, type Shape } from './spec.js';
+
+/** A validated node. Indices follow the spec's node order. */
+export interface NetNode {
+  readonly index: number;
+  readonly name: string;
+  readonly shape: Shape;
+  /** Number of elements in the state. */
+  readonly size: number;
+  readonly activation: Activation;
+  /** True when the node has no incoming edge: its state is given in every frame. */
+  readonly isInput: boolean;
+  /** Indices of edges ending here, in spec order (the order their sums are accumulated). */
+  readonly inEdges: readonly number[];
+  readonly outEdges: readonly number[];
+}
+
+/** A validated edge with its transform's resolved geometry. */
+export interface NetEdge {
+  readonly index: number;
+  /** `name`, or `"from->to"`. */
+  readonly id: string;
+  readonly from: number;
+  readonly to: number;
+  readonly op: EdgeOp;
+  readonly geometry: EdgeGeometry;
+  /** Weight tensor shape in model files (dense `[out,in]`, conv `[outC,inC,kh,kw]`); null when the op has none. */
+  readonly weightShape: readonly number[] | null;
+  readonly weightSize: number;
+}
+
+/** A checked network: every name resolved, every shape consistent, every node reachable from an input. */
+export class Network {
+  readonly spec: NetworkSpec;
+  readonly name: string;
+  readonly nodes: readonly NetNode[];
+  readonly edges: readonly NetEdge[];
+  /** Indices of input nodes, in spec order. */
+  readonly inputs: readonly number[];
+  /** Indices of output nodes, in the spec's `outputs` order. */
+  readonly outputs: readonly number[];
+  readonly #nodeByName: ReadonlyMap<string, number>;
+  readonly #edgeById: ReadonlyMap<string, number>;
+
+  /** @internal use {@link validateNetwork} */
+  constructor(spec: NetworkSpec, nodes: NetNode[], edges: NetEdge[], outputs: number[]) {
+    this.spec = spec;
+    this.name = spec.name;
+    this.nodes = nodes;
+    this.edges = edges;
+    this.inputs = nodes.filter((n) => n.isInput).map((n) => n.index);
+    this.outputs = outputs;
+    this.#nodeByName = new Map(nodes.map((n) => [n.name, n.index]));
+    this.#edgeById = new Map(edges.map((e) => [e.id, e.index]));
+  }
+
+  /** The node called `name`; throws if there is none. */
+  node(name: string): NetNode {
+    const i = this.#nodeByName.get(name);
+    if (i === undefined) throw new Error(`network "${this.name}" has no node "${name}" (nodes: ${this.nodes.map((n) => n.name).join(', ')})`);
+    return this.nodes[i];
+  }
+
+  /** The edge with id `id`; throws if there is none. */
+  edge(id: string): NetEdge {
+    const i = this.#edgeById.get(id);
+    if (i === undefined) throw new Error(`network "${this.name}" has no edge "${id}" (edges: ${this.edges.map((e) => e.id).join(', ')})`);
+    return this.edges[i];
+  }
+
+  hasEdge(id: string): boolean {
+    return this.#edgeById.has(id);
+  }
+
+  hasNode(name: string): boolean {
+    return this.#nodeByName.has(name);
+  }
+}
+
+/** `conv2d kernel 3 stride 2 padding same`: how error messages name an op. */
+export function describeOp(op: EdgeOp): string {
+  const parts: string[] = [op.type];
+  const size = (s: number | readonly [number, number]): string => (typeof s === 'number' ? String(s) : `${s[0]}x${s[1]}`);
+  if (op.type === 'conv2d') {
+    parts.push(`kernel ${size(op.kernel)}`, `stride ${size(op.stride ?? 1)}`, `padding ${op.padding ?? 'same'}`);
+    if (op.dilation !== undefined && pair(op.dilation).some((d) => d !== 1)) parts.push(`dilation ${size(op.dilation)}`);
+  } else if (op.type === 'maxpool' || op.type === 'avgpool') {
+    parts.push(`kernel ${size(op.kernel)}`, `stride ${size(op.stride ?? op.kernel)}`, `padding ${op.padding ?? 'valid'}`);
+  }
+  return parts.join(' ');
+}
+
+/**
+ * Checks a network spec (parsed JSON or a builder's output) and resolves it.
+ * Throws a {@link SpecError} listing every problem, each with its JSON path or node/edge id.
+ *
+ * @param input the spec, as parsed JSON (unknown) or a {@link NetworkSpec}
+ * @param source a file name to prefix messages with
+ */
+export function validateNetwork(input: unknown, source?: string): Network {
+  const spec = checkSpecStructure(input, source);
+  const issues = new IssueList();
+
+  const nodeIndex = new Map<string, number>();
+  spec.nodes.forEach((n, i) => {
+    const first = nodeIndex.get(n.name);
+    if (first !== undefined) issues.add(`nodes[${i}].name`, `duplicate node name ${show(n.name)} (first at nodes[${first}])`);
+    else nodeIndex.set(n.name, i);
+  });
+
+  const inEdges: number[][] = spec.nodes.map(() => []);
+  const outEdges: number[][] = spec.nodes.map(() => []);
+  const ids = new Map<string, number>();
+  const known = (): string => [...nodeIndex.keys()].join(', ');
+  let edgesResolved = true;
+  spec.edges.forEach((e, i) => {
+    const from = nodeIndex.get(e.from);
+    const to = nodeIndex.get(e.to);
+    if (from === undefined) issues.add(`edges[${i}].from`, `unknown node ${show(e.from)} (nodes: ${known()})`);
+    if (to === undefined) issues.add(`edges[${i}].to`, `unknown node ${show(e.to)} (nodes: ${known()})`);
+    const id = edgeId(e);
+    const first = ids.get(id);
+    if (first !== undefined) {
+      const firstEdge = spec.edges[first];
+      if (e.name === undefined && firstEdge.name === undefined) {
+        issues.add(`edges[${i}]`, `second unnamed edge ${show(id)} between the same pair (first at edges[${first}]); give each edge between ${show(e.from)} and ${show(e.to)} a unique "name"`);
+      } else {
+        issues.add(`edges[${i}]${e.name === undefined ? '' : '.name'}`, `duplicate edge id ${show(id)} (first at edges[${first}])`);
+      }
+    } else {
+      ids.set(id, i);
+    }
+    if (from === undefined || to === undefined) {
+      edgesResolved = false;
+      return;
+    }
+    outEdges[from].push(i);
+    inEdges[to].push(i);
+  });
+
+  const nodes: NetNode[] = spec.nodes.map((n, i) => ({
+    index: i,
+    name: n.name,
+    shape: n.shape,
+    size: sizeOf(n.shape),
+    activation: n.activation ?? 'linear',
+    isInput: inEdges[i].length === 0,
+    inEdges: inEdges[i],
+    outEdges: outEdges[i],
+  }));
+
+  for (const n of nodes) {
+    if (n.isInput && n.activation !== 'linear' && edgesResolved) {
+      issues.add(`nodes[${n.index}].activation`, `node ${show(n.name)} is an input (no incoming edges): its state is given, so activation ${show(n.activation)} would never apply; remove it`);
+    }
+  }
+
+  const edges: NetEdge[] = [];
+  spec.edges.forEach((e, i) => {
+    const from = nodeIndex.get(e.from);
+    const to = nodeIndex.get(e.to);
+    if (from === undefined || to === undefined) return;
+    const resolved = resolveEdge(i, edgeId(e), e.op, nodes[from], nodes[to], issues);
+    if (resolved !== null) edges.push(resolved);
+  });
+
+  const outputs: number[] = [];
+  const seenOutputs = new Set<string>();
+  spec.outputs.forEach((name, i) => {
+    const idx = nodeIndex.get(name);
+    if (idx === undefined) {
+      issues.add(`outputs[${i}]`, `unknown node ${show(name)} (nodes: ${known()})`);
+      return;
+    }
+    if (seenOutputs.has(name)) issues.add(`outputs[${i}]`, `node ${show(name)} is listed twice`);
+    seenOutputs.add(name);
+    if (nodes[idx].isInput && edgesResolved) issues.add(`outputs[${i}]`, `node ${show(name)} is an input node (no incoming edges); outputs must be computed nodes`);
+    outputs.push(idx);
+  });
+
+  if (edgesResolved) {
+    const reached = reachableFromInputs(nodes, spec.edges.map((e) => nodeIndex.get(e.to) ?? -1));
+    for (const n of nodes) {
+      if (!reached[n.index]) {
+        const inputs = nodes.filter((m) => m.isInput).map((m) => m.name);
+        issues.add(`nodes[${n.index}]`, `node ${show(n.name)} is not reachable from any input node (inputs: ${inputs.length === 0 ? 'none, every node has an incoming edge' : inputs.join(', ')})`);
+      }
+    }
+  }
+
+  issues.throwIfAny('network spec', source);
+  return new Network(spec, nodes, edges, outputs);
+}
+
+function reachableFromInputs(nodes: readonly NetNode[], edgeTargets: readonly number[]): boolean[] {
+  const reached = nodes.map((n) => n.isInput);
+  const queue = nodes.filter((n) => n.isInput).map((n) => n.index);
+  while (queue.length > 0) {
+    const u = queue.pop() as number;
+    for (const e of nodes[u].outEdges) {
+      const v = edgeTargets[e];
+      if (!reached[v]) {
+        reached[v] = true;
+        queue.push(v);
+      }
+    }
+  }
+  return reached;
+}
+
+function resolveEdge(index: number, id: string, op: EdgeOp, src: NetNode, dst: NetNode, issues: IssueList): NetEdge | null {
+  const where = `edges[${index}]`;
+  const head = `edge ${show(id)} (${describeOp(op)}): ${showShape(src.shape)}`;
+  const base = { index, id, from: src.index, to: dst.index, op };
+  switch (op.type) {
+    case 'dense':
+      return { ...base, geometry: { type: 'dense', inSize: src.size, outSize: dst.size }, weightShape: [dst.size, src.size], weightSize: dst.size * src.size };
+    case 'identity':
+      if (src.size !== dst.size) {
+        issues.add(where, `${head} -> expected a target of ${src.size} elements, node ${show(dst.name)} has ${showShape(dst.shape)} (${dst.size} elements)`);
+        return null;
+      }
+      return { ...base, geometry: { type: 'identity', size: src.size }, weightShape: null, weightSize: 0 };
+    case 'conv2d':
+    case 'maxpool':
+    case 'avgpool': {
+      if (src.shape.length !== 3) {
+        issues.add(where, `${head}: ${op.type} needs a spatial source [C,H,W], node ${show(src.name)} has ${showShape(src.shape)}`);
+        return null;
+      }
+      const win = slidingWindow(src.shape, op, (msg) => issues.add(where, `${head}: ${msg}`));
+      if (win === null) return null;
+      const outC = op.type === 'conv2d' ? dst.shape[0] : src.shape[0];
+      const expected = [op.type === 'conv2d' ? 'C' : outC, win.outH, win.outW];
+      const ok = dst.shape.length === 3 && dst.shape[1] === win.outH && dst.shape[2] === win.outW && (op.type === 'conv2d' || dst.shape[0] === outC);
+      if (!ok) {
+        issues.add(where, `${head} -> expected target shape ${showShape(expected)}, node ${show(dst.name)} has ${showShape(dst.shape)}`);
+        return null;
+      }
+      if (op.type === 'conv2d') {
+        return {
+          ...base,
+          geometry: { type: 'conv2d', ...win, outC },
+          weightShape: [outC, win.inC, win.kh, win.kw],
+          weightSize: outC * win.inC * win.kh * win.kw,
+        };
+      }
+      return { ...base, geometry: { type: op.type, ...win }, weightShape: null, weightSize: 0 };
+    }
+  }
+}
+
+function slidingWindow(shape: Shape, op: Conv2dOp | PoolOp, fail: (msg: string) => void): Window2d | null {
+  const [inC, inH, inW] = shape as readonly [number, number, number];
+  const [kh, kw] = pair(op.kernel);
+  const [sh, sw] = pair(op.stride ?? (op.type === 'conv2d' ? 1 : op.kernel));
+  const [dh, dw] = op.type === 'conv2d' ? pair(op.dilation ?? 1) : [1, 1];
+  const padding = op.padding ?? (op.type === 'conv2d' ? 'same' : 'valid');
+  const rows = windowAxis(inH, kh, sh, dh, padding);
+  const cols = windowAxis(inW, kw, sw, dw, padding);
+  if (typeof rows === 'string') {
+    fail(`height: ${rows}`);
+    return null;
+  }
+  if (typeof cols === 'string') {
+    fail(`width: ${cols}`);
+    return null;
+  }
+  if (op.type !== 'conv2d' && typeof padding === 'number' && (padding >= kh || padding >= kw)) {
+    fail(`padding ${padding} must be smaller than the pooling window ${kh}x${kw}, or some windows would hold only padding`);
+    return null;
+  }
+  return { inC, inH, inW, outH: rows.out, outW: cols.out, kh, kw, sh, sw, dh, dw, padTop: rows.padBefore, padLeft: cols.padBefore };
+}
+
+export { SpecError };

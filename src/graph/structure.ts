@@ -1,0 +1,189 @@
+import { IssueList, show } from './errors.js';
+import {
+  ACTIVATIONS,
+  OP_TYPES,
+  type Activation,
+  type EdgeOp,
+  type EdgeSpec,
+  type NetworkSpec,
+  type NodeSpec,
+  type Padding,
+  type Shape,
+  type Size2,
+} from './spec.js';
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isPositiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
+
+const TOP_FIELDS = ['name', 'description', 'nodes', 'edges', 'outputs'];
+const NODE_FIELDS = ['name', 'shape', 'activation'];
+const EDGE_FIELDS = ['from', 'to', 'op', 'name'];
+const OP_FIELDS: Record<EdgeOp['type'], readonly string[]> = {
+  dense: ['type'],
+  identity: ['type'],
+  conv2d: ['type', 'kernel', 'stride', 'padding', 'dilation'],
+  maxpool: ['type', 'kernel', 'stride', 'padding'],
+  avgpool: ['type', 'kernel', 'stride', 'padding'],
+};
+
+function unknownFields(obj: Json, allowed: readonly string[], path: string, issues: IssueList): void {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.includes(key)) issues.add(`${path}.${key}`, `unknown field (allowed: ${allowed.join(', ')})`);
+  }
+}
+
+function nonEmptyString(v: unknown, path: string, issues: IssueList): string | undefined {
+  if (typeof v === 'string' && v.length > 0) return v;
+  issues.add(path, `expected a non-empty string, found ${show(v)}`);
+  return undefined;
+}
+
+function size2(v: unknown, path: string, issues: IssueList): Size2 | undefined {
+  if (isPositiveInt(v)) return v;
+  if (Array.isArray(v) && v.length === 2) {
+    let ok = true;
+    v.forEach((d, i) => {
+      if (!isPositiveInt(d)) {
+        issues.add(`${path}[${i}]`, `expected a positive integer, found ${show(d)}`);
+        ok = false;
+      }
+    });
+    return ok ? [v[0] as number, v[1] as number] : undefined;
+  }
+  issues.add(path, `expected a positive integer or [height, width] of positive integers, found ${show(v)}`);
+  return undefined;
+}
+
+function padding(v: unknown, path: string, issues: IssueList): Padding | undefined {
+  if (v === 'same' || v === 'valid') return v;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+  issues.add(path, `expected "same", "valid" or a non-negative integer, found ${show(v)}`);
+  return undefined;
+}
+
+function checkShape(v: unknown, path: string, issues: IssueList): Shape | undefined {
+  if (!Array.isArray(v) || (v.length !== 1 && v.length !== 3)) {
+    issues.add(path, `expected [n] or [C,H,W], found ${show(v)}`);
+    return undefined;
+  }
+  let ok = true;
+  v.forEach((d, i) => {
+    if (!isPositiveInt(d)) {
+      issues.add(`${path}[${i}]`, `expected a positive integer, found ${show(d)}`);
+      ok = false;
+    }
+  });
+  if (!ok) return undefined;
+  return (v.length === 1 ? [v[0]] : [v[0], v[1], v[2]]) as Shape;
+}
+
+function checkOp(v: unknown, path: string, issues: IssueList): EdgeOp | undefined {
+  if (!isObject(v)) {
+    issues.add(path, `expected an object like {"type": "dense"}, found ${show(v)}`);
+    return undefined;
+  }
+  const type = v.type;
+  if (typeof type !== 'string' || !(OP_TYPES as readonly string[]).includes(type)) {
+    issues.add(`${path}.type`, `unsupported op ${show(type)} (supported: ${OP_TYPES.join(', ')})`);
+    return undefined;
+  }
+  const t = type as EdgeOp['type'];
+  unknownFields(v, OP_FIELDS[t], path, issues);
+  if (t === 'dense' || t === 'identity') return { type: t };
+  const before = issues.items.length;
+  const kernel = size2(v.kernel, `${path}.kernel`, issues);
+  const stride = v.stride === undefined ? undefined : size2(v.stride, `${path}.stride`, issues);
+  const pad = v.padding === undefined ? undefined : padding(v.padding, `${path}.padding`, issues);
+  const dilation = t === 'conv2d' && v.dilation !== undefined ? size2(v.dilation, `${path}.dilation`, issues) : undefined;
+  if (issues.items.length > before || kernel === undefined) return undefined;
+  const op: Record<string, unknown> = { type: t, kernel };
+  if (stride !== undefined) op.stride = stride;
+  if (pad !== undefined) op.padding = pad;
+  if (dilation !== undefined) op.dilation = dilation;
+  return op as unknown as EdgeOp;
+}
+
+/**
+ * Checks the JSON structure of a spec (types, required fields, sizes, op and activation
+ * names) and returns a clean copy. Cross-references and shapes are checked by the caller.
+ * Throws a SpecError listing every problem with its JSON path.
+ */
+export function checkSpecStructure(input: unknown, source?: string): NetworkSpec {
+  const issues = new IssueList();
+  if (!isObject(input)) {
+    issues.add('$', `expected a network spec object {"name", "nodes", "edges", "outputs"}, found ${show(input)}`);
+    issues.throwIfAny('network spec', source);
+  }
+  const top = input as Json;
+  unknownFields(top, TOP_FIELDS, '$', issues);
+  const name = nonEmptyString(top.name, 'name', issues) ?? '';
+
+  const nodes: NodeSpec[] = [];
+  if (!Array.isArray(top.nodes) || top.nodes.length === 0) {
+    issues.add('nodes', `expected a non-empty array of nodes, found ${show(top.nodes)}`);
+  } else {
+    top.nodes.forEach((n: unknown, i: number) => {
+      const path = `nodes[${i}]`;
+      if (!isObject(n)) {
+        issues.add(path, `expected a node object {"name", "shape"}, found ${show(n)}`);
+        return;
+      }
+      unknownFields(n, NODE_FIELDS, path, issues);
+      const nodeName = nonEmptyString(n.name, `${path}.name`, issues);
+      const shape = checkShape(n.shape, `${path}.shape`, issues);
+      let activation: Activation | undefined;
+      if (n.activation !== undefined) {
+        if (typeof n.activation === 'string' && (ACTIVATIONS as readonly string[]).includes(n.activation)) {
+          activation = n.activation as Activation;
+        } else {
+          issues.add(`${path}.activation`, `unsupported activation ${show(n.activation)} (supported: ${ACTIVATIONS.join(', ')})`);
+        }
+      }
+      if (nodeName !== undefined && shape !== undefined) {
+        nodes.push(activation === undefined ? { name: nodeName, shape } : { name: nodeName, shape, activation });
+      }
+    });
+  }
+
+  const edges: EdgeSpec[] = [];
+  if (!Array.isArray(top.edges)) {
+    issues.add('edges', `expected an array of edges, found ${show(top.edges)}`);
+  } else {
+    top.edges.forEach((e: unknown, i: number) => {
+      const path = `edges[${i}]`;
+      if (!isObject(e)) {
+        issues.add(path, `expected an edge object {"from", "to", "op"}, found ${show(e)}`);
+        return;
+      }
+      unknownFields(e, EDGE_FIELDS, path, issues);
+      const from = nonEmptyString(e.from, `${path}.from`, issues);
+      const to = nonEmptyString(e.to, `${path}.to`, issues);
+      const op = checkOp(e.op, `${path}.op`, issues);
+      const edgeName = e.name === undefined ? undefined : nonEmptyString(e.name, `${path}.name`, issues);
+      if (from !== undefined && to !== undefined && op !== undefined) {
+        edges.push(edgeName === undefined ? { from, to, op } : { from, to, op, name: edgeName });
+      }
+    });
+  }
+
+  const outputs: string[] = [];
+  if (!Array.isArray(top.outputs) || top.outputs.length === 0) {
+    issues.add('outputs', `missing: expected a non-empty array of output node names, found ${show(top.outputs)}`);
+  } else {
+    top.outputs.forEach((o: unknown, i: number) => {
+      const out = nonEmptyString(o, `outputs[${i}]`, issues);
+      if (out !== undefined) outputs.push(out);
+    });
+  }
+
+  let description: string | undefined;
+  if (top.description !== undefined) {
+    if (typeof top.description === 'string') description = top.description;
+    else issues.add('description', `expected a string, found ${show(top.description)}`);
+  }
+
+  issues.throwIfAny('network spec', source);
+  return description === undefined ? { name, nodes, edges, outputs } : { name, description, nodes, edges, outputs };
+}

@@ -1,0 +1,35 @@
+/**
+ * streamroll: execute deep networks in the streaming rollout.
+ * The public API; everything else under src/ is internal.
+ */
+export * from './graph/spec.js';
+export { SpecError, type SpecIssue } from './graph/errors.js';
+export type { EdgeGeometry, DenseGeometry, Conv2dGeometry, PoolGeometry, IdentityGeometry, Window2d } from './graph/geometry.js';
+export { Network, validateNetwork, describeOp, type NetNode, type NetEdge } from './graph/network.js';
+export { parseJsonText } from './graph/json-text.js';
+export { NetworkBuilder, dense, conv2d, maxpool, avgpool, identity } from './graph/builder.js';
+export {
+  resolveRollout,
+  asRollout,
+  streamingDelays,
+  sequentialDelays,
+  fastestModelParallelDelays,
+  delaysByEdgeId,
+  toPattern,
+  type Rollout,
+  type RolloutPattern,
+  type RolloutPreset,
+  type RolloutSpec,
+} from './rollout/pattern.js';
+export { findZeroDelayCycle, assertValidRollout, frameOrder, RolloutCycleError, type ZeroDelayCycle } from './rollout/validity.js';
+export { computeTableau, inferenceFactor, isModelParallel } from './rollout/tableau.js';
+export { responseDelays, inputConnected, outputResponses, type OutputResponse } from './rollout/response.js';
+export { analyzeRollout, defaultWindow, type Analysis, type ValidAnalysis, type InvalidAnalysis } from './rollout/analyze.js';
+export type { EdgeKernel, ActivationKernel, KernelBackend, EdgeKernelFactory, ActivationKernelFactory, OpType } from './kernels/kernel.js';
+export { registerEdgeKernel, registerActivationKernel, getBackend, registeredBackends } from './kernels/registry.js';
+export { REFERENCE_BACKEND } from './kernels/reference/index.js';
+export { initParameters, type Parameters, type InitOptions } from './engine/parameters.js';
+export { InputError, type InputFrame, type NonFinitePolicy } from './engine/inputs.js';
+export { ReferenceExecutor, checkParameters, type ReferenceExecutorOptions } from './engine/reference-executor.js';
+export { loadNetworkFile, loadRollout } from './io/spec-file.js';
+export { encodeModel, decodeModel, saveModel, loadModel, MODEL_FORMAT, MODEL_VERSION, type Model } from './io/model-file.js';

@@ -1,0 +1,119 @@
+import { IssueList, show } from '../graph/errors.js';
+import type { Network } from '../graph/network.js';
+
+/** The two named rollouts of DESIGN.md §2. */
+export type RolloutPreset = 'streaming' | 'sequential';
+
+/**
+ * A rollout pattern file: `{"default": 1, "edges": {"image->h1": 0}}`. Each delay is an
+ * integer >= 0: 0 keeps the edge inside a frame, r >= 1 reads the source r frames back.
+ */
+export interface RolloutPattern {
+  /** Delay of every edge not listed; 1 when omitted. */
+  readonly default?: number;
+  readonly edges?: Readonly<Record<string, number>>;
+}
+
+/** What callers pass to choose a rollout. */
+export type RolloutSpec = RolloutPreset | RolloutPattern;
+
+/** A rollout resolved against one network: a delay R(e) for every edge, by edge index. */
+export interface Rollout {
+  /** `streaming`, `sequential`, or `pattern` for anything given per edge. */
+  readonly kind: RolloutPreset | 'pattern';
+  readonly delays: readonly number[];
+}
+
+const isDelay = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
+/** R == 1 on every edge. */
+export function streamingDelays(net: Network): number[] {
+  return net.edges.map(() => 1);
+}
+
+/**
+ * R = 1 on feedback edges (the target does not come after the source in the spec's node
+ * order, self-loops included), R = 0 on all others.
+ */
+export function sequentialDelays(net: Network): number[] {
+  return net.edges.map((e) => (e.to <= e.from ? 1 : 0));
+}
+
+/**
+ * The fully model-parallel pattern with the least latency: R = 0 on edges out of input
+ * nodes (inputs are given each frame, so this costs no parallelism), R = 1 elsewhere.
+ */
+export function fastestModelParallelDelays(net: Network): number[] {
+  return net.edges.map((e) => (net.nodes[e.from].isInput ? 0 : 1));
+}
+
+/**
+ * Resolves a preset name or a pattern object to per-edge delays. Throws a SpecError naming
+ * each unknown edge id or bad delay. Validity (no cycle of R=0 edges) is checked separately.
+ *
+ * @param source a pattern file name for error messages
+ */
+export function resolveRollout(net: Network, spec: RolloutSpec | unknown, source?: string): Rollout {
+  if (spec === 'streaming') return { kind: 'streaming', delays: streamingDelays(net) };
+  if (spec === 'sequential') return { kind: 'sequential', delays: sequentialDelays(net) };
+  const issues = new IssueList();
+  if (typeof spec === 'string') {
+    issues.add('$', `unknown rollout ${show(spec)} (expected "streaming", "sequential" or a pattern {"default": 1, "edges": {...}})`);
+    issues.throwIfAny('rollout pattern', source);
+  }
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
+    issues.add('$', `expected a pattern object {"default": 1, "edges": {"<edge id>": delay}}, found ${show(spec)}`);
+    issues.throwIfAny('rollout pattern', source);
+  }
+  const obj = spec as Record<string, unknown>;
+  for (const key of Object.keys(obj)) {
+    if (key !== 'default' && key !== 'edges') issues.add(key, 'unknown field (allowed: default, edges)');
+  }
+  let fallback = 1;
+  if (obj.default !== undefined) {
+    if (isDelay(obj.default)) fallback = obj.default;
+    else issues.add('default', `delay must be an integer >= 0, found ${show(obj.default)}`);
+  }
+  const delays = net.edges.map(() => fallback);
+  if (obj.edges !== undefined) {
+    if (typeof obj.edges !== 'object' || obj.edges === null || Array.isArray(obj.edges)) {
+      issues.add('edges', `expected an object {"<edge id>": delay}, found ${show(obj.edges)}`);
+    } else {
+      for (const [id, r] of Object.entries(obj.edges as Record<string, unknown>)) {
+        const path = `edges[${JSON.stringify(id)}]`;
+        if (!net.hasEdge(id)) {
+          issues.add(path, `unknown edge id (edges of "${net.name}": ${net.edges.map((e) => e.id).join(', ')})`);
+        } else if (!isDelay(r)) {
+          issues.add(path, `delay must be an integer >= 0, found ${show(r)}`);
+        } else {
+          delays[net.edge(id).index] = r;
+        }
+      }
+    }
+  }
+  issues.throwIfAny('rollout pattern', source);
+  return { kind: 'pattern', delays };
+}
+
+/** The pattern as `{"<edge id>": r}` for every edge, as the analyze contract prints it. */
+export function delaysByEdgeId(net: Network, delays: readonly number[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of net.edges) out[e.id] = delays[e.index];
+  return out;
+}
+
+/** A pattern object equivalent to `delays`, listing every edge (round-trips through {@link resolveRollout}). */
+export function toPattern(net: Network, delays: readonly number[]): RolloutPattern {
+  return { default: 1, edges: delaysByEdgeId(net, delays) };
+}
+
+/** A resolved {@link Rollout} as is, or a preset / pattern resolved against `net`. */
+export function asRollout(net: Network, spec: RolloutSpec | Rollout): Rollout {
+  if (typeof spec === 'object' && spec !== null && 'delays' in spec && Array.isArray(spec.delays)) {
+    if (spec.delays.length !== net.edges.length) {
+      throw new Error(`rollout has ${spec.delays.length} delays; network "${net.name}" has ${net.edges.length} edges`);
+    }
+    return spec;
+  }
+  return resolveRollout(net, spec);
+}
