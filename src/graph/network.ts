@@ -108,8 +108,10 @@ export function describeOp(op: EdgeOp): string {
  * @param source a file name to prefix messages with
  */
 export function validateNetwork(input: unknown, source?: string): Network {
-  const spec = checkSpecStructure(input, source);
-  const issues = new IssueList();
+  const structure = checkSpecStructure(input, source);
+  const { spec, issues, droppedNodes } = structure;
+  // Checks that need the whole graph (reachability, inputs) would only echo a malformed part.
+  const wellFormed = issues.empty;
 
   const nodeIndex = new Map<string, number>();
   spec.nodes.forEach((n, i) => {
@@ -126,8 +128,8 @@ export function validateNetwork(input: unknown, source?: string): Network {
   spec.edges.forEach((e, i) => {
     const from = nodeIndex.get(e.from);
     const to = nodeIndex.get(e.to);
-    if (from === undefined) issues.add(`edges[${i}].from`, `unknown node ${show(e.from)} (nodes: ${known()})`);
-    if (to === undefined) issues.add(`edges[${i}].to`, `unknown node ${show(e.to)} (nodes: ${known()})`);
+    if (from === undefined && !droppedNodes.has(e.from)) issues.add(`edges[${i}].from`, `unknown node ${show(e.from)} (nodes: ${known()})`);
+    if (to === undefined && !droppedNodes.has(e.to)) issues.add(`edges[${i}].to`, `unknown node ${show(e.to)} (nodes: ${known()})`);
     const id = edgeId(e);
     const first = ids.get(id);
     if (first !== undefined) {
@@ -160,7 +162,7 @@ export function validateNetwork(input: unknown, source?: string): Network {
   }));
 
   for (const n of nodes) {
-    if (n.isInput && n.activation !== 'linear' && edgesResolved) {
+    if (n.isInput && n.activation !== 'linear' && edgesResolved && wellFormed) {
       issues.add(`nodes[${n.index}].activation`, `node ${show(n.name)} is an input (no incoming edges): its state is given, so activation ${show(n.activation)} would never apply; remove it`);
     }
   }
@@ -179,16 +181,16 @@ export function validateNetwork(input: unknown, source?: string): Network {
   spec.outputs.forEach((name, i) => {
     const idx = nodeIndex.get(name);
     if (idx === undefined) {
-      issues.add(`outputs[${i}]`, `unknown node ${show(name)} (nodes: ${known()})`);
+      if (!droppedNodes.has(name)) issues.add(`outputs[${i}]`, `unknown node ${show(name)} (nodes: ${known()})`);
       return;
     }
     if (seenOutputs.has(name)) issues.add(`outputs[${i}]`, `node ${show(name)} is listed twice`);
     seenOutputs.add(name);
-    if (nodes[idx].isInput && edgesResolved) issues.add(`outputs[${i}]`, `node ${show(name)} is an input node (no incoming edges); outputs must be computed nodes`);
+    if (nodes[idx].isInput && edgesResolved && wellFormed) issues.add(`outputs[${i}]`, `node ${show(name)} is an input node (no incoming edges); outputs must be computed nodes`);
     outputs.push(idx);
   });
 
-  if (edgesResolved) {
+  if (edgesResolved && wellFormed) {
     const reached = reachableFromInputs(nodes, spec.edges.map((e) => nodeIndex.get(e.to) ?? -1));
     for (const n of nodes) {
       if (!reached[n.index]) {

@@ -105,13 +105,23 @@ function checkOp(v: unknown, path: string, issues: IssueList): EdgeOp | undefine
   return op as unknown as EdgeOp;
 }
 
+/** What the structural check found: the well-formed part of the spec, and what was wrong. */
+export interface StructureResult {
+  /** The spec without the malformed nodes and edges. */
+  readonly spec: NetworkSpec;
+  readonly issues: IssueList;
+  /** Names of nodes left out for a malformed field, so references to them are not reported twice. */
+  readonly droppedNodes: ReadonlySet<string>;
+}
+
 /**
  * Checks the JSON structure of a spec (types, required fields, sizes, op and activation
- * names) and returns a clean copy. Cross-references and shapes are checked by the caller.
- * Throws a SpecError listing every problem with its JSON path.
+ * names), keeping the well-formed part so the caller can go on to check cross-references
+ * and shapes and report every problem at once. Throws only when the input is not an object.
  */
-export function checkSpecStructure(input: unknown, source?: string): NetworkSpec {
+export function checkSpecStructure(input: unknown, source?: string): StructureResult {
   const issues = new IssueList();
+  const droppedNodes = new Set<string>();
   if (!isObject(input)) {
     issues.add('$', `expected a network spec object {"name", "nodes", "edges", "outputs"}, found ${show(input)}`);
     issues.throwIfAny('network spec', source);
@@ -143,6 +153,8 @@ export function checkSpecStructure(input: unknown, source?: string): NetworkSpec
       }
       if (nodeName !== undefined && shape !== undefined) {
         nodes.push(activation === undefined ? { name: nodeName, shape } : { name: nodeName, shape, activation });
+      } else if (nodeName !== undefined) {
+        droppedNodes.add(nodeName);
       }
     });
   }
@@ -184,6 +196,6 @@ export function checkSpecStructure(input: unknown, source?: string): NetworkSpec
     else issues.add('description', `expected a string, found ${show(top.description)}`);
   }
 
-  issues.throwIfAny('network spec', source);
-  return description === undefined ? { name, nodes, edges, outputs } : { name, description, nodes, edges, outputs };
+  const spec = description === undefined ? { name, nodes, edges, outputs } : { name, description, nodes, edges, outputs };
+  return { spec, issues, droppedNodes };
 }
