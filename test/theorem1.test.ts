@@ -34,6 +34,44 @@ function windowIsAcyclic(net: Network, delays: readonly number[], W: number): bo
   return seen === (W + 1) * V;
 }
 
+/**
+ * Longest path in the explicit rollout window ending at each (i, v), by memoised search:
+ * an independent check of Eq. 4. Edges into frame 0 are ignored (its states are given) and,
+ * as DESIGN.md §2 says, a source before frame 0 counts as its frame-0 instance.
+ */
+function windowLongestPaths(net: Network, delays: readonly number[], W: number): number[][] {
+  const memo = net.nodes.map(() => new Array<number>(W + 1).fill(-1));
+  const longest = (i: number, v: number): number => {
+    if (memo[v][i] >= 0) return memo[v][i];
+    let best = 0;
+    if (i > 0) {
+      for (const e of net.nodes[v].inEdges) {
+        best = Math.max(best, 1 + longest(Math.max(i - delays[e], 0), net.edges[e].from));
+      }
+    }
+    return (memo[v][i] = best);
+  };
+  return net.nodes.map((n) => Array.from({ length: W + 1 }, (_, i) => longest(i, n.index)));
+}
+
+test('the tableau equals the longest path in the rollout window (Eq. 4), for any delays', () => {
+  fc.assert(
+    fc.property(netParams(), fc.integer({ min: 0, max: 1e9 }), fc.integer({ min: 1, max: 3 }), (p, s, maxDelay) => {
+      const net = randomNetwork(p);
+      const delays = randomValidDelays(net, s, maxDelay);
+      const W = 7;
+      const T = computeTableau(net, delays, W);
+      const L = windowLongestPaths(net, delays, W);
+      for (const n of net.nodes) {
+        for (let i = 0; i <= W; i++) {
+          assert.equal(T[n.index][i], L[n.index][i], `T(${i},${n.name})`);
+        }
+      }
+    }),
+    RUNS,
+  );
+});
+
 test('a pattern is valid iff its rollout window is acyclic; a reported cycle is a real R=0 cycle', () => {
   fc.assert(
     fc.property(netParams(), fc.integer({ min: 0, max: 1e9 }), fc.integer({ min: 1, max: 3 }), (p, s, maxDelay) => {
