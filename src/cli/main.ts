@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SpecError } from '../graph/errors.js';
 import { RolloutCycleError } from '../rollout/validity.js';
@@ -75,9 +76,16 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   }
 }
 
-const isEntry = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
-// Also true when run through the npm bin symlink, whose path differs from this file's.
-if (isEntry || process.argv[1]?.endsWith('/streamroll')) {
+function isEntryPoint(): boolean {
+  // realpath: npm's bin entry is a symlink to this file.
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
   const io: CliIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
   main(process.argv.slice(2), io).then(
     (code) => {

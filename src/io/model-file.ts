@@ -68,7 +68,9 @@ export function decodeModel(bytes: Uint8Array, source?: string): Model {
   try {
     raw = packr.unpack(bytes);
   } catch (err) {
-    issues.add('$', `not a readable streamroll model (msgpack decoding failed: ${(err as Error).message}); the file is corrupt or truncated`);
+    const text = new TextDecoder().decode(bytes.subarray(0, 64)).trimStart();
+    const hint = text.startsWith('{') ? 'it looks like JSON: a network spec is not a model file' : 'the file is corrupt or truncated';
+    issues.add('$', `not a readable streamroll model (msgpack decoding failed: ${(err as Error).message}); ${hint}`);
     issues.throwIfAny('model file', source);
   }
   if (typeof raw !== 'object' || raw === null || (raw as { format?: unknown }).format !== MODEL_FORMAT) {
