@@ -25,9 +25,22 @@ export { findZeroDelayCycle, assertValidRollout, frameOrder, RolloutCycleError, 
 export { computeTableau, inferenceFactor, isModelParallel } from './rollout/tableau.js';
 export { responseDelays, inputConnected, outputResponses, type OutputResponse } from './rollout/response.js';
 export { analyzeRollout, defaultWindow, type Analysis, type ValidAnalysis, type InvalidAnalysis } from './rollout/analyze.js';
-export type { EdgeKernel, ActivationKernel, KernelBackend, EdgeKernelFactory, ActivationKernelFactory, OpType } from './kernels/kernel.js';
-export { registerEdgeKernel, registerActivationKernel, getBackend, registeredBackends } from './kernels/registry.js';
-export { REFERENCE_BACKEND } from './kernels/reference/index.js';
+export type {
+  EdgeKernel,
+  ActivationKernel,
+  KernelBackend,
+  KernelMemory,
+  BoundKernels,
+  BackendDef,
+  EdgeKernelDef,
+  ActivationKernelDef,
+  StateLayout,
+  OpType,
+} from './kernels/kernel.js';
+export { registerBackend, registerEdgeKernel, registerActivationKernel, getBackend, registeredBackends } from './kernels/registry.js';
+export { internalOrder, toInternal, fromInternal } from './kernels/layout.js';
+export { REFERENCE_BACKEND, WASM_BACKEND } from './kernels/backends.js';
+export { planArena, createArena, Arena, CACHE_LINE, type ArenaPlan, type ArenaOptions, type StateBlock, type TensorBlock } from './engine/arena.js';
 export { initParameters, type Parameters, type InitOptions } from './engine/parameters.js';
 export { InputError, type InputFrame, type NonFinitePolicy } from './engine/inputs.js';
 export { ReferenceExecutor, checkParameters, type ReferenceExecutorOptions } from './engine/reference-executor.js';

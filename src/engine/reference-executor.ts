@@ -1,15 +1,17 @@
 import type { Network } from '../graph/network.js';
-import type { EdgeKernel, ActivationKernel } from '../kernels/kernel.js';
+import type { ActivationKernel, EdgeKernel, KernelBackend } from '../kernels/kernel.js';
+import { fromInternal, internalOrder, toInternal } from '../kernels/layout.js';
 import { getBackend } from '../kernels/registry.js';
-import { REFERENCE_BACKEND } from '../kernels/reference/index.js';
+import { REFERENCE_BACKEND } from '../kernels/backends.js';
 import { asRollout, type Rollout, type RolloutSpec } from '../rollout/pattern.js';
 import { assertValidRollout, frameOrder } from '../rollout/validity.js';
+import { Arena, createArena, planArena } from './arena.js';
 import { readInputFrame, type InputFrame, type NonFinitePolicy } from './inputs.js';
 import type { Parameters } from './parameters.js';
 
 /** Options of {@link ReferenceExecutor}. */
 export interface ReferenceExecutorOptions {
-  /** Kernel backend to run; default `reference` (the plain TypeScript ground truth). */
+  /** Kernel backend to run: `reference` (default; plain TypeScript, the ground truth) or `wasm`. */
   readonly backend?: string;
   /** NaN / infinite inputs: `reject` (default) or `zero`. */
   readonly nonFinite?: NonFinitePolicy;
@@ -19,19 +21,20 @@ export interface ReferenceExecutorOptions {
  * Single-threaded executor of any valid rollout, tick by tick, with the semantics of
  * DESIGN.md §2: frame 0 is all zeros; the k-th {@link step} presents input frame k and
  * computes frame k of every other node, an edge with delay r reading its source at frame
- * k - r. The ground truth every faster path is tested against.
+ * k - r. With the reference backend it is the ground truth every faster path is tested
+ * against; with another backend it runs that backend's kernels on the same shared-memory
+ * arena the parallel engine uses, node after node.
  */
 export class ReferenceExecutor {
   readonly network: Network;
   readonly rollout: Rollout;
-  readonly #params: Parameters;
+  readonly backend: KernelBackend;
+  readonly arena: Arena;
   readonly #order: readonly number[];
-  /** Per node: ring of states, slot (frame mod depth). */
-  readonly #rings: Float32Array[][];
   readonly #edgeKernels: EdgeKernel[];
   readonly #activations: (ActivationKernel | null)[];
-  readonly #zeros: Float32Array;
   readonly #inputScratch: Float32Array[];
+  readonly #perms: (Int32Array | null)[];
   readonly #nonFinite: NonFinitePolicy;
   #tick = 0;
 
@@ -45,18 +48,15 @@ export class ReferenceExecutor {
     const { delays } = this.rollout;
     assertValidRollout(network, delays);
     checkParameters(network, params);
-    this.#params = params;
     this.#order = frameOrder(network, delays);
     this.#nonFinite = options.nonFinite ?? 'reject';
-    const backend = getBackend(options.backend ?? REFERENCE_BACKEND);
-    this.#rings = network.nodes.map((n) => {
-      const depth = 1 + Math.max(1, ...n.outEdges.map((e) => delays[e]));
-      return Array.from({ length: depth }, () => new Float32Array(n.size));
-    });
-    this.#edgeKernels = network.edges.map((e) => backend.edgeKernel(e.geometry, params.weights[e.index]));
-    this.#activations = network.nodes.map((n) => (n.isInput ? null : backend.activationKernel(n.activation, n.shape)));
-    this.#zeros = new Float32Array(Math.max(...network.nodes.map((n) => n.size)));
+    this.backend = getBackend(options.backend ?? REFERENCE_BACKEND);
+    this.arena = createArena(network, planArena(network, delays, this.backend), this.backend, params);
+    const kernels = this.backend.bind(this.arena.memory);
+    this.#edgeKernels = network.edges.map((e) => kernels.edgeKernel(e.geometry, this.arena.weights(e.index)));
+    this.#activations = network.nodes.map((n) => (n.isInput ? null : kernels.activationKernel(n.activation, n.shape)));
     this.#inputScratch = network.inputs.map((i) => new Float32Array(network.nodes[i].size));
+    this.#perms = network.nodes.map((n) => internalOrder(n.shape, this.backend.layout));
   }
 
   /** Number of ticks computed so far (the frame index of the current states). */
@@ -66,7 +66,7 @@ export class ReferenceExecutor {
 
   /**
    * Presents the next input frame and computes that frame of every node.
-   * @returns the output nodes' new states, copied, keyed by node name
+   * @returns the output nodes' new states, copied, row-major, keyed by node name
    * @throws InputError for a bad input; the executor is then unchanged
    */
   step(input: InputFrame): Record<string, Float32Array> {
@@ -74,54 +74,47 @@ export class ReferenceExecutor {
     readInputFrame(this.network, input, k, this.#inputScratch, this.#nonFinite);
     const { nodes, edges } = this.network;
     const { delays } = this.rollout;
-    this.network.inputs.forEach((v, j) => this.#slot(v, k).set(this.#inputScratch[j]));
+    const arena = this.arena;
+    this.network.inputs.forEach((v, j) => toInternal(this.#inputScratch[j], arena.state(v, k), this.#perms[v]));
     for (const v of this.#order) {
       const node = nodes[v];
       if (node.isInput) continue;
-      const dst = this.#slot(v, k);
+      const dst = arena.state(v, k);
       dst.fill(0);
-      for (const e of node.inEdges) {
-        const edge = edges[e];
-        this.#edgeKernels[e].run(this.#read(edge.from, k - delays[e]), dst);
-      }
-      (this.#activations[v] as ActivationKernel).run(dst, this.#params.biases[v]);
+      for (const e of node.inEdges) this.#edgeKernels[e].run(arena.state(edges[e].from, k - delays[e]), dst);
+      (this.#activations[v] as ActivationKernel).run(dst, arena.bias(v));
     }
     this.#tick = k;
     return this.outputs();
   }
 
-  /** The output nodes' current states, copied. */
+  /** The output nodes' current states, copied out row-major. */
   outputs(): Record<string, Float32Array> {
     const out: Record<string, Float32Array> = {};
-    for (const o of this.network.outputs) out[this.network.nodes[o].name] = this.#slot(o, this.#tick).slice();
+    for (const o of this.network.outputs) out[this.network.nodes[o].name] = this.#read(o, 0);
     return out;
   }
 
-  /** A copy of a node's state `framesAgo` frames before the current one (within its ring). */
+  /** A copy (row-major) of a node's state `framesAgo` frames before the current one, within its ring. */
   state(node: string, framesAgo = 0): Float32Array {
     const v = this.network.node(node).index;
-    const depth = this.#rings[v].length;
+    const depth = this.arena.plan.states[v].depth;
     if (!Number.isInteger(framesAgo) || framesAgo < 0 || framesAgo >= depth) {
       throw new RangeError(`node "${node}" keeps ${depth} frames; framesAgo must be an integer in 0..${depth - 1}, got ${framesAgo}`);
     }
-    return this.#read(v, this.#tick - framesAgo).slice();
+    return this.#read(v, framesAgo);
   }
 
   /** Back to frame 0: all states zero. */
   reset(): void {
-    for (const ring of this.#rings) for (const s of ring) s.fill(0);
+    this.arena.clearStates();
     this.#tick = 0;
   }
 
-  #slot(v: number, frame: number): Float32Array {
-    const ring = this.#rings[v];
-    return ring[frame % ring.length];
-  }
-
-  #read(v: number, frame: number): Float32Array {
-    // Frames before 0 are zeros, like frame 0 itself.
-    if (frame < 0) return this.#zeros.subarray(0, this.network.nodes[v].size);
-    return this.#slot(v, frame);
+  #read(v: number, framesAgo: number): Float32Array {
+    const out = new Float32Array(this.network.nodes[v].size);
+    fromInternal(this.arena.state(v, this.#tick - framesAgo), out, this.#perms[v]);
+    return out;
   }
 }
 

@@ -10,6 +10,9 @@ export interface DenseGeometry {
   readonly type: 'dense';
   readonly inSize: number;
   readonly outSize: number;
+  /** Shapes of both ends: a backend with another internal layout permutes weights by them. */
+  readonly inShape: Shape;
+  readonly outShape: Shape;
 }
 
 /** Sliding-window placement shared by convolution and pooling. */
@@ -42,6 +45,8 @@ export interface PoolGeometry extends Window2d {
 export interface IdentityGeometry {
   readonly type: 'identity';
   readonly size: number;
+  readonly inShape: Shape;
+  readonly outShape: Shape;
 }
 
 /** Number of elements of a shape. */

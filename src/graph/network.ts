@@ -226,13 +226,13 @@ function resolveEdge(index: number, id: string, op: EdgeOp, src: NetNode, dst: N
   const base = { index, id, from: src.index, to: dst.index, op };
   switch (op.type) {
     case 'dense':
-      return { ...base, geometry: { type: 'dense', inSize: src.size, outSize: dst.size }, weightShape: [dst.size, src.size], weightSize: dst.size * src.size };
+      return { ...base, geometry: { type: 'dense', inSize: src.size, outSize: dst.size, inShape: src.shape, outShape: dst.shape }, weightShape: [dst.size, src.size], weightSize: dst.size * src.size };
     case 'identity':
       if (src.size !== dst.size) {
         issues.add(where, `${head} -> expected a target of ${src.size} elements, node ${show(dst.name)} has ${showShape(dst.shape)} (${dst.size} elements)`);
         return null;
       }
-      return { ...base, geometry: { type: 'identity', size: src.size }, weightShape: null, weightSize: 0 };
+      return { ...base, geometry: { type: 'identity', size: src.size, inShape: src.shape, outShape: dst.shape }, weightShape: null, weightSize: 0 };
     case 'conv2d':
     case 'maxpool':
     case 'avgpool': {

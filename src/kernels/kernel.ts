@@ -2,36 +2,80 @@ import type { EdgeGeometry } from '../graph/geometry.js';
 import type { Activation, EdgeOp, Shape } from '../graph/spec.js';
 
 /**
- * One edge transform bound to its weights: `run(src, dst)` adds f_e(src) into dst, so the
- * sum over a node's incoming edges accumulates in place. Allocates nothing per call.
+ * How a backend orders the elements of a `[C,H,W]` state internally: `chw` (the public,
+ * row-major order) or `hwc` (channels innermost, what SIMD over channels wants). Vector
+ * states are the same in both. Executors convert only at the public boundary.
+ */
+export type StateLayout = 'chw' | 'hwc';
+
+/**
+ * One edge transform bound to its packed weights: `run(src, dst)` adds f_e(src) into dst, so
+ * the sum over a node's incoming edges accumulates in place. Both are views into the
+ * backend's memory in its layout. Allocates nothing per call.
  */
 export interface EdgeKernel {
   run(src: Float32Array, dst: Float32Array): void;
 }
 
-/**
- * A node's finishing step bound to its shape: `run(state, bias)` turns the accumulated sum
- * into act(sum + bias) in place.
- */
+/** A node's finishing step: `run(state, bias)` turns the sum into act(sum + bias) in place. */
 export interface ActivationKernel {
   run(state: Float32Array, bias: Float32Array): void;
 }
 
 /**
- * Builds an edge kernel. `weights` is in the model-file layout (dense `[out,in]`, conv
- * `[outC,inC,kh,kw]`, row-major) or null for ops without weights; a backend may repack it.
+ * The memory a backend computes in: one SharedArrayBuffer, so every worker thread can map
+ * the same states and weights. `wasm` is set when it is a WebAssembly memory.
  */
-export type EdgeKernelFactory = (geometry: EdgeGeometry, weights: Float32Array | null) => EdgeKernel;
-
-/** Builds an activation kernel for a node of the given shape. */
-export type ActivationKernelFactory = (shape: Shape) => ActivationKernel;
-
-/** A complete set of kernels under one name, as the executors use it. */
-export interface KernelBackend {
-  readonly name: string;
-  edgeKernel(geometry: EdgeGeometry, weights: Float32Array | null): EdgeKernel;
-  activationKernel(activation: Activation, shape: Shape): ActivationKernel;
+export interface KernelMemory {
+  readonly buffer: SharedArrayBuffer;
+  readonly wasm?: WebAssembly.Memory;
 }
 
 /** Op types a backend must cover. */
 export type OpType = EdgeOp['type'];
+
+/** How one op is implemented on one backend. */
+export interface EdgeKernelDef<G extends EdgeGeometry = EdgeGeometry> {
+  /** Floats the packed weights of this edge take in memory (0 when it has none). */
+  packedSize(geometry: G): number;
+  /** Writes `weights` (model-file layout, may be null) packed for this backend into `out`. */
+  pack(geometry: G, weights: Float32Array | null, out: Float32Array): void;
+  /** Binds a kernel to packed weights living in the backend's memory. */
+  create(geometry: G, packed: Float32Array, runtime: unknown): EdgeKernel;
+}
+
+/** How one activation is implemented on one backend. */
+export type ActivationKernelDef = (shape: Shape, runtime: unknown) => ActivationKernel;
+
+/** A backend's memory handling; its kernels are registered per op and activation. */
+export interface BackendDef {
+  readonly name: string;
+  readonly layout: StateLayout;
+  /** Bytes at the start of memory the backend keeps for itself; arenas start after them. */
+  readonly reservedBytes: number;
+  /** Creates zeroed shareable memory of at least `bytes` bytes. */
+  createMemory(bytes: number): KernelMemory;
+  /** Prepares the backend on a memory (e.g. instantiates a wasm module on it); once per thread and memory. */
+  instantiate(memory: KernelMemory): unknown;
+  /** A line for logs: which variant runs. */
+  describe(): string;
+}
+
+/** A backend ready to lay out and run a network: what executors use. */
+export interface KernelBackend {
+  readonly name: string;
+  readonly layout: StateLayout;
+  readonly reservedBytes: number;
+  describe(): string;
+  createMemory(bytes: number): KernelMemory;
+  packedSize(geometry: EdgeGeometry): number;
+  pack(geometry: EdgeGeometry, weights: Float32Array | null, out: Float32Array): void;
+  /** Binds kernels to a memory; call once per thread. */
+  bind(memory: KernelMemory): BoundKernels;
+}
+
+/** Kernels of one backend bound to one memory. */
+export interface BoundKernels {
+  edgeKernel(geometry: EdgeGeometry, packed: Float32Array): EdgeKernel;
+  activationKernel(activation: Activation, shape: Shape): ActivationKernel;
+}

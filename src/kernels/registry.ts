@@ -1,35 +1,37 @@
+import type { EdgeGeometry } from '../graph/geometry.js';
 import type { Activation } from '../graph/spec.js';
 import { ACTIVATIONS, OP_TYPES } from '../graph/spec.js';
-import type { EdgeGeometry } from '../graph/geometry.js';
-import type { ActivationKernelFactory, EdgeKernel, EdgeKernelFactory, KernelBackend, OpType } from './kernel.js';
+import type { ActivationKernelDef, BackendDef, EdgeKernelDef, KernelBackend, OpType } from './kernel.js';
 
 // Keyed by backend, then op or activation, as tfjs-core's kernel registry is: adding a
 // backend means registering its kernels, not touching the executors.
-const edgeKernels = new Map<string, Map<OpType, EdgeKernelFactory>>();
-const activationKernels = new Map<string, Map<Activation, ActivationKernelFactory>>();
+const backends = new Map<string, BackendDef>();
+const edgeKernels = new Map<string, Map<OpType, EdgeKernelDef>>();
+const activationKernels = new Map<string, Map<Activation, ActivationKernelDef>>();
 
-/** Registers the kernel for `op` on `backend` (replacing any earlier one). */
-export function registerEdgeKernel<T extends OpType>(
-  backend: string,
-  op: T,
-  factory: (geometry: Extract<EdgeGeometry, { type: T }>, weights: Float32Array | null) => EdgeKernel,
-): void {
+/** Registers a backend's memory handling (replacing any earlier one of that name). */
+export function registerBackend(def: BackendDef): void {
+  backends.set(def.name, def);
+}
+
+/** Registers the kernel for `op` on `backend`. */
+export function registerEdgeKernel<T extends OpType>(backend: string, op: T, def: EdgeKernelDef<Extract<EdgeGeometry, { type: T }>>): void {
   let table = edgeKernels.get(backend);
   if (table === undefined) edgeKernels.set(backend, (table = new Map()));
-  // Safe: getBackend looks factories up by geometry.type, so this one only sees its own type.
-  table.set(op, factory as EdgeKernelFactory);
+  // Safe: lookups go by geometry.type, so this definition only ever sees its own geometry.
+  table.set(op, def as unknown as EdgeKernelDef);
 }
 
 /** Registers the kernel for `activation` on `backend`. */
-export function registerActivationKernel(backend: string, activation: Activation, factory: ActivationKernelFactory): void {
+export function registerActivationKernel(backend: string, activation: Activation, def: ActivationKernelDef): void {
   let table = activationKernels.get(backend);
   if (table === undefined) activationKernels.set(backend, (table = new Map()));
-  table.set(activation, factory);
+  table.set(activation, def);
 }
 
-/** Names of the backends with at least one kernel registered. */
+/** Names of the registered backends. */
 export function registeredBackends(): string[] {
-  return [...new Set([...edgeKernels.keys(), ...activationKernels.keys()])];
+  return [...backends.keys()];
 }
 
 /**
@@ -37,19 +39,27 @@ export function registeredBackends(): string[] {
  * activation, naming what is missing, so a gap shows at load time instead of mid-run.
  */
 export function getBackend(name: string): KernelBackend {
-  const edges = edgeKernels.get(name);
-  const acts = activationKernels.get(name);
-  if (edges === undefined && acts === undefined) {
-    throw new Error(`unknown kernel backend "${name}" (registered: ${registeredBackends().join(', ') || 'none'})`);
-  }
-  const missing = [
-    ...OP_TYPES.filter((op) => !edges?.has(op)),
-    ...ACTIVATIONS.filter((a) => !acts?.has(a)),
-  ];
+  const def = backends.get(name);
+  if (def === undefined) throw new Error(`unknown kernel backend "${name}" (registered: ${registeredBackends().join(', ') || 'none'})`);
+  const edges = edgeKernels.get(name) ?? new Map<OpType, EdgeKernelDef>();
+  const acts = activationKernels.get(name) ?? new Map<Activation, ActivationKernelDef>();
+  const missing = [...OP_TYPES.filter((op) => !edges.has(op)), ...ACTIVATIONS.filter((a) => !acts.has(a))];
   if (missing.length > 0) throw new Error(`kernel backend "${name}" has no kernel for: ${missing.join(', ')}`);
+  const edge = (g: EdgeGeometry): EdgeKernelDef => edges.get(g.type) as EdgeKernelDef;
   return {
     name,
-    edgeKernel: (geometry, weights) => (edges?.get(geometry.type) as EdgeKernelFactory)(geometry, weights),
-    activationKernel: (activation, shape) => (acts?.get(activation) as ActivationKernelFactory)(shape),
+    layout: def.layout,
+    reservedBytes: def.reservedBytes,
+    describe: () => def.describe(),
+    createMemory: (bytes) => def.createMemory(bytes),
+    packedSize: (g) => edge(g).packedSize(g),
+    pack: (g, weights, out) => edge(g).pack(g, weights, out),
+    bind(memory) {
+      const runtime = def.instantiate(memory);
+      return {
+        edgeKernel: (g, packed) => edge(g).create(g, packed, runtime),
+        activationKernel: (a, shape) => (acts.get(a) as ActivationKernelDef)(shape, runtime),
+      };
+    },
   };
 }

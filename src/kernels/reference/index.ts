@@ -1,5 +1,6 @@
 import { ACTIVATIONS } from '../../graph/spec.js';
-import { registerActivationKernel, registerEdgeKernel } from '../registry.js';
+import type { KernelMemory } from '../kernel.js';
+import { registerActivationKernel, registerBackend, registerEdgeKernel } from '../registry.js';
 import { pointwiseKernel, softmaxKernel } from './activation.js';
 import { conv2dKernel } from './conv2d.js';
 import { denseKernel } from './dense.js';
@@ -9,16 +10,35 @@ import { poolKernel } from './pool.js';
 /** Name of the plain-TypeScript ground-truth backend. */
 export const REFERENCE_BACKEND = 'reference';
 
-function needWeights(weights: Float32Array | null, what: string): Float32Array {
-  if (weights === null) throw new Error(`${what} kernel needs weights`);
-  return weights;
-}
+registerBackend({
+  name: REFERENCE_BACKEND,
+  layout: 'chw',
+  reservedBytes: 0,
+  createMemory: (bytes: number): KernelMemory => ({ buffer: new SharedArrayBuffer(bytes) }),
+  instantiate: () => null,
+  describe: () => 'reference (plain TypeScript, row-major [C,H,W])',
+});
 
-registerEdgeKernel(REFERENCE_BACKEND, 'dense', (g, w) => denseKernel(g, needWeights(w, 'dense')));
-registerEdgeKernel(REFERENCE_BACKEND, 'conv2d', (g, w) => conv2dKernel(g, needWeights(w, 'conv2d')));
-registerEdgeKernel(REFERENCE_BACKEND, 'maxpool', (g) => poolKernel(g));
-registerEdgeKernel(REFERENCE_BACKEND, 'avgpool', (g) => poolKernel(g));
-registerEdgeKernel(REFERENCE_BACKEND, 'identity', (g) => identityKernel(g));
+
+registerEdgeKernel(REFERENCE_BACKEND, 'dense', {
+  packedSize: (g) => g.inSize * g.outSize,
+  pack: copyWeights,
+  create: (g, packed) => denseKernel(g, packed),
+});
+registerEdgeKernel(REFERENCE_BACKEND, 'conv2d', {
+  packedSize: (g) => g.outC * g.inC * g.kh * g.kw,
+  pack: copyWeights,
+  create: (g, packed) => conv2dKernel(g, packed),
+});
+for (const op of ['maxpool', 'avgpool'] as const) {
+  registerEdgeKernel(REFERENCE_BACKEND, op, { packedSize: () => 0, pack: () => undefined, create: (g) => poolKernel(g) });
+}
+registerEdgeKernel(REFERENCE_BACKEND, 'identity', { packedSize: () => 0, pack: () => undefined, create: (g) => identityKernel(g) });
 for (const a of ACTIVATIONS) {
   registerActivationKernel(REFERENCE_BACKEND, a, a === 'softmax' ? softmaxKernel : () => pointwiseKernel(a));
+}
+
+/** Weights kept as they are in model files. */
+function copyWeights(_g: unknown, weights: Float32Array | null, out: Float32Array): void {
+  if (weights !== null) out.set(weights);
 }

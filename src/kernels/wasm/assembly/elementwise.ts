@@ -1,0 +1,76 @@
+/** y[i] += x[i] for i < n. */
+export function addInto(x: usize, y: usize, n: i32): void {
+  const n4 = n & ~3;
+  for (let i = 0; i < n4; i += 4) {
+    const off = <usize>i << 2;
+    v128.store(y + off, f32x4.add(v128.load(y + off), v128.load(x + off)));
+  }
+  for (let i = n4; i < n; i++) {
+    const off = <usize>i << 2;
+    store<f32>(y + off, load<f32>(y + off) + load<f32>(x + off));
+  }
+}
+
+/** y[i] += x[idx[i]] for i < n: an identity edge whose two ends use different internal orders. */
+export function gatherAdd(x: usize, y: usize, idx: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const off = <usize>i << 2;
+    store<f32>(y + off, load<f32>(y + off) + load<f32>(x + (<usize>load<i32>(idx + off) << 2)));
+  }
+}
+
+/**
+ * y = act(y + b) in place. kind: 0 linear, 1 relu, 2 leaky_relu (slope alpha), 3 tanh,
+ * 4 sigmoid. The first three run four lanes at a time.
+ */
+export function biasActivation(y: usize, b: usize, n: i32, kind: i32, alpha: f32): void {
+  const n4 = kind <= 2 ? n & ~3 : 0;
+  const zero = f32x4.splat(0);
+  const slope = f32x4.splat(alpha);
+  for (let i = 0; i < n4; i += 4) {
+    const off = <usize>i << 2;
+    let v = f32x4.add(v128.load(y + off), v128.load(b + off));
+    if (kind == 1) v = f32x4.max(v, zero);
+    else if (kind == 2) v = v128.bitselect(v, f32x4.mul(v, slope), f32x4.ge(v, zero));
+    v128.store(y + off, v);
+  }
+  for (let i = n4; i < n; i++) {
+    const off = <usize>i << 2;
+    const v = load<f32>(y + off) + load<f32>(b + off);
+    let r: f32 = v;
+    if (kind == 1) r = v > 0 ? v : 0;
+    else if (kind == 2) r = v >= 0 ? v : alpha * v;
+    else if (kind == 3) r = Mathf.tanh(v);
+    else if (kind == 4) r = f32(1) / (f32(1) + Mathf.exp(-v));
+    store<f32>(y + off, r);
+  }
+}
+
+/**
+ * Softmax of y + b over each of `groups` runs of `classes` contiguous values (a vector is one
+ * group; an HWC state has one group per pixel). Max-subtracted for stability.
+ */
+export function softmax(y: usize, b: usize, groups: i32, classes: i32): void {
+  for (let g = 0; g < groups; g++) {
+    const base = <usize>(g * classes) << 2;
+    let m: f32 = -Infinity;
+    for (let c = 0; c < classes; c++) {
+      const off = base + (<usize>c << 2);
+      const v = load<f32>(y + off) + load<f32>(b + off);
+      store<f32>(y + off, v);
+      if (v > m) m = v;
+    }
+    let total: f32 = 0;
+    for (let c = 0; c < classes; c++) {
+      const off = base + (<usize>c << 2);
+      const e = Mathf.exp(load<f32>(y + off) - m);
+      store<f32>(y + off, e);
+      total += e;
+    }
+    const inv = f32(1) / total;
+    for (let c = 0; c < classes; c++) {
+      const off = base + (<usize>c << 2);
+      store<f32>(y + off, load<f32>(y + off) * inv);
+    }
+  }
+}

@@ -1,0 +1,122 @@
+import type { Shape } from '../../graph/spec.js';
+import { LEAKY_RELU_ALPHA } from '../../graph/spec.js';
+import type { ActivationKernel, KernelMemory } from '../kernel.js';
+import { internalOrder } from '../layout.js';
+import { registerActivationKernel, registerBackend, registerEdgeKernel } from '../registry.js';
+import { instantiateKernels, kernelModule, type WasmKernels } from './module.js';
+
+/** Name of the WebAssembly SIMD backend. */
+export const WASM_BACKEND = 'wasm';
+
+const PAGE = 65536;
+
+registerBackend({
+  name: WASM_BACKEND,
+  layout: 'hwc',
+  // The module keeps no data in memory, but a page of headroom costs nothing and keeps
+  // address 0 (a null pointer in any future kernel) away from real tensors.
+  reservedBytes: PAGE,
+  createMemory(bytes: number): KernelMemory {
+    const pages = Math.max(1, Math.ceil(bytes / PAGE));
+    const wasm = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    return { buffer: wasm.buffer as SharedArrayBuffer, wasm };
+  },
+  instantiate(memory: KernelMemory): WasmKernels {
+    if (memory.wasm === undefined) throw new Error('the wasm backend needs a WebAssembly memory (create it with the backend)');
+    return instantiateKernels(memory.wasm);
+  },
+  describe: () => `wasm (AssemblyScript, ${kernelModule().variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}, HWC states)`,
+});
+
+const ptr = (a: Float32Array): number => a.byteOffset;
+
+registerEdgeKernel(WASM_BACKEND, 'dense', {
+  packedSize: (g) => g.inSize * g.outSize,
+  pack(g, weights, out) {
+    // Rows follow the target's internal order and columns the source's.
+    const rows = internalOrder(g.outShape, 'hwc');
+    const cols = internalOrder(g.inShape, 'hwc');
+    const w = weights as Float32Array;
+    for (let o = 0; o < g.outSize; o++) {
+      const ro = (rows === null ? o : rows[o]) * g.inSize;
+      for (let i = 0; i < g.inSize; i++) out[ro + (cols === null ? i : cols[i])] = w[o * g.inSize + i];
+    }
+  },
+  create(g, packed, runtime) {
+    const k = runtime as WasmKernels;
+    const w = ptr(packed);
+    return { run: (src, dst) => k.dense(ptr(src), w, ptr(dst), g.inSize, g.outSize) };
+  },
+});
+
+registerEdgeKernel(WASM_BACKEND, 'conv2d', {
+  packedSize: (g) => g.kh * g.kw * g.inC * ((g.outC + 3) & ~3),
+  pack(g, weights, out) {
+    // [outC, inC, kh, kw] -> [kh][kw][inC][outC rounded up to 4], padding lanes zero.
+    const outCp = (g.outC + 3) & ~3;
+    const w = weights as Float32Array;
+    out.fill(0);
+    for (let oc = 0; oc < g.outC; oc++)
+      for (let ic = 0; ic < g.inC; ic++)
+        for (let ky = 0; ky < g.kh; ky++)
+          for (let kx = 0; kx < g.kw; kx++) out[((ky * g.kw + kx) * g.inC + ic) * outCp + oc] = w[((oc * g.inC + ic) * g.kh + ky) * g.kw + kx];
+  },
+  create(g, packed, runtime) {
+    const k = runtime as WasmKernels;
+    const w = ptr(packed);
+    return {
+      run: (src, dst) => k.conv2d(ptr(src), w, ptr(dst), g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft),
+    };
+  },
+});
+
+for (const op of ['maxpool', 'avgpool'] as const) {
+  registerEdgeKernel(WASM_BACKEND, op, {
+    packedSize: () => 0,
+    pack: () => undefined,
+    create(g, _packed, runtime) {
+      const k = runtime as WasmKernels;
+      const kind = op === 'maxpool' ? 0 : 1;
+      return { run: (src, dst) => k.pool(ptr(src), ptr(dst), kind, g.inC, g.inH, g.inW, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft) };
+    },
+  });
+}
+
+/** An identity edge between states whose internal orders differ needs an index table. */
+function identityTable(inShape: Shape, outShape: Shape, size: number): Int32Array | null {
+  const from = internalOrder(inShape, 'hwc');
+  const to = internalOrder(outShape, 'hwc');
+  if (from === null && to === null) return null;
+  if (from !== null && to !== null && inShape.every((d, i) => d === outShape[i])) return null;
+  const idx = new Int32Array(size);
+  for (let j = 0; j < size; j++) idx[to === null ? j : to[j]] = from === null ? j : from[j];
+  return idx;
+}
+
+registerEdgeKernel(WASM_BACKEND, 'identity', {
+  packedSize: (g) => (identityTable(g.inShape, g.outShape, g.size) === null ? 0 : g.size),
+  pack(g, _weights, out) {
+    const idx = identityTable(g.inShape, g.outShape, g.size);
+    if (idx !== null) new Int32Array(out.buffer, out.byteOffset, g.size).set(idx);
+  },
+  create(g, packed, runtime) {
+    const k = runtime as WasmKernels;
+    if (packed.length === 0) return { run: (src, dst) => k.addInto(ptr(src), ptr(dst), g.size) };
+    const idx = ptr(packed);
+    return { run: (src, dst) => k.gatherAdd(ptr(src), ptr(dst), idx, g.size) };
+  },
+});
+
+const ACTIVATION_KIND = { linear: 0, relu: 1, leaky_relu: 2, tanh: 3, sigmoid: 4 } as const;
+for (const [name, kind] of Object.entries(ACTIVATION_KIND) as [keyof typeof ACTIVATION_KIND, number][]) {
+  registerActivationKernel(WASM_BACKEND, name, (_shape, runtime): ActivationKernel => {
+    const k = runtime as WasmKernels;
+    return { run: (state, bias) => k.biasActivation(ptr(state), ptr(bias), state.length, kind, LEAKY_RELU_ALPHA) };
+  });
+}
+registerActivationKernel(WASM_BACKEND, 'softmax', (shape, runtime): ActivationKernel => {
+  const k = runtime as WasmKernels;
+  // HWC: the channels of one pixel are contiguous, so each pixel is one softmax group.
+  const [groups, classes] = shape.length === 3 ? [shape[1] * shape[2], shape[0]] : [1, shape[0]];
+  return { run: (state, bias) => k.softmax(ptr(state), ptr(bias), groups, classes) };
+});

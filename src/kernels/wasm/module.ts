@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+
+/** The kernel module's exports (all pointers are byte offsets into the shared memory). */
+export interface WasmKernels {
+  dense(x: number, w: number, y: number, inSize: number, outSize: number): void;
+  conv2d(
+    x: number, w: number, y: number,
+    inC: number, inH: number, inW: number, outC: number, outH: number, outW: number,
+    kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, padT: number, padL: number,
+  ): void;
+  pool(
+    x: number, y: number, kind: number, C: number, inH: number, inW: number, outH: number, outW: number,
+    kh: number, kw: number, sh: number, sw: number, padT: number, padL: number,
+  ): void;
+  addInto(x: number, y: number, n: number): void;
+  gatherAdd(x: number, y: number, idx: number, n: number): void;
+  biasActivation(y: number, b: number, n: number, kind: number, alpha: number): void;
+  softmax(y: number, b: number, groups: number, classes: number): void;
+  relaxedSimd(): number;
+}
+
+/** Which build runs: `relaxed` (fused multiply-add where the CPU has it) or plain `simd`. */
+export type WasmVariant = 'relaxed' | 'simd';
+
+const buildDir = new URL('../../../../src/kernels/wasm/build/', import.meta.url);
+
+let chosen: { variant: WasmVariant; module: WebAssembly.Module } | undefined;
+
+/**
+ * Compiles the kernel module once per thread. The relaxed-SIMD build is used when this V8
+ * accepts it (Node 20 needs a flag, set here before compiling; it applies to the whole
+ * process, workers included), else the plain SIMD build. STREAMROLL_SIMD=simd forces the
+ * plain build, e.g. to compare the two.
+ */
+export function kernelModule(): { variant: WasmVariant; module: WebAssembly.Module } {
+  if (chosen !== undefined) return chosen;
+  const forced = process.env.STREAMROLL_SIMD;
+  if (forced !== undefined && forced !== 'simd' && forced !== 'relaxed') {
+    throw new Error(`STREAMROLL_SIMD must be "simd" or "relaxed", got "${forced}"`);
+  }
+  if (forced !== 'simd') {
+    const relaxed = readFileSync(new URL('kernels-relaxed.wasm', buildDir));
+    if (!WebAssembly.validate(relaxed)) setFlagsFromString('--experimental-wasm-relaxed-simd');
+    if (WebAssembly.validate(relaxed)) {
+      chosen = { variant: 'relaxed', module: new WebAssembly.Module(relaxed) };
+      return chosen;
+    }
+    if (forced === 'relaxed') throw new Error('STREAMROLL_SIMD=relaxed, but this V8 does not accept relaxed SIMD');
+  }
+  const plain = readFileSync(new URL('kernels-simd.wasm', buildDir));
+  if (!WebAssembly.validate(plain)) throw new Error('this Node.js does not support WebAssembly SIMD, which the wasm kernels need (use the reference backend)');
+  chosen = { variant: 'simd', module: new WebAssembly.Module(plain) };
+  return chosen;
+}
+
+/** Instantiates the kernels on a shared memory (no data segments: safe to repeat per thread). */
+export function instantiateKernels(memory: WebAssembly.Memory): WasmKernels {
+  const instance = new WebAssembly.Instance(kernelModule().module, { env: { memory } });
+  return instance.exports as unknown as WasmKernels;
+}

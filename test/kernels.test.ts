@@ -1,0 +1,236 @@
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import fc from 'fast-check';
+import type * as TF from '@tensorflow/tfjs-core';
+import { validateNetwork, type NetEdge } from '../src/graph/network.js';
+import { ACTIVATIONS, LEAKY_RELU_ALPHA, type Activation, type EdgeOp, type Shape } from '../src/graph/spec.js';
+import { REFERENCE_BACKEND, WASM_BACKEND } from '../src/kernels/backends.js';
+import { getBackend } from '../src/kernels/registry.js';
+import { Random } from '../src/util/random.js';
+import { KernelHarness } from './helpers/kernel-harness.js';
+import { randomArray, relativeError } from './helpers/numeric.js';
+import { cpuTf } from './helpers/tf.js';
+
+let tf: typeof TF;
+before(async () => {
+  tf = await cpuTf();
+});
+
+const TOL = 1e-5;
+const size = (s: Shape): number => s.reduce((a, b) => a * b, 1);
+
+/** The single edge of a two-node network `x -> y` with the given shapes and op. */
+function edgeOf(src: Shape, dst: Shape, op: EdgeOp): NetEdge {
+  const net = validateNetwork({ name: 'k', nodes: [{ name: 'x', shape: src }, { name: 'y', shape: dst }], edges: [{ from: 'x', to: 'y', op }], outputs: ['y'] });
+  return net.edges[0];
+}
+
+/** [C,H,W] row-major -> tfjs [1,H,W,C]. */
+const toNhwc = (a: Float32Array, [c, h, w]: readonly number[]): TF.Tensor4D => tf.transpose(tf.tensor(a, [1, c, h, w]), [0, 2, 3, 1]) as TF.Tensor4D;
+/** tfjs [1,H,W,C] -> [C,H,W] row-major. */
+const fromNhwc = (t: TF.Tensor): Float32Array => tf.transpose(t, [0, 3, 1, 2]).dataSync() as Float32Array;
+/**
+ * tfjs padding argument: a numeric pad is passed in explicit form because tfjs computes the
+ * output width of `pad: n` from the kernel height (wrong for non-square kernels).
+ */
+const tfPad = (p: 'same' | 'valid' | number): 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]] =>
+  typeof p === 'number' ? [[0, 0], [p, p], [p, p], [0, 0]] : p;
+
+/**
+ * Runs an edge kernel in a NaN-poisoned memory on a destination that already holds random
+ * values, and returns what it added (row-major). Fails if it wrote outside the destination.
+ */
+function runEdge(backendName: string, edge: NetEdge, src: Shape, dst: Shape, weights: Float32Array | null, x: Float32Array, rng: Random): Float32Array {
+  const b = getBackend(backendName);
+  const h = new KernelHarness(b, 4 * (size(src) + size(dst) + b.packedSize(edge.geometry)) + 4096);
+  const base = randomArray(size(dst), rng);
+  const xs = h.state(src, x);
+  const ys = h.state(dst, base);
+  const kernel = h.kernels.edgeKernel(edge.geometry, h.weights(edge.geometry, weights));
+  const before = h.snapshot();
+  kernel.run(xs, ys);
+  assert.ok(h.untouchedOutside(before, ys), `${backendName} ${edge.op.type} wrote outside its output`);
+  return h.read(dst, ys).map((v, i) => v - base[i]);
+}
+
+const shapeArb = fc.oneof(
+  fc.tuple(fc.integer({ min: 1, max: 40 })).map((s) => s as Shape),
+  fc.tuple(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 })).map((s) => s as Shape),
+);
+
+const convCase = fc.record({
+  inC: fc.integer({ min: 1, max: 7 }),
+  outC: fc.integer({ min: 1, max: 21 }),
+  h: fc.integer({ min: 1, max: 11 }),
+  w: fc.integer({ min: 1, max: 11 }),
+  kh: fc.integer({ min: 1, max: 4 }),
+  kw: fc.integer({ min: 1, max: 4 }),
+  stride: fc.integer({ min: 1, max: 3 }),
+  dilation: fc.integer({ min: 1, max: 3 }),
+  padding: fc.oneof(fc.constant<'same'>('same'), fc.constant<'valid'>('valid'), fc.integer({ min: 0, max: 2 })),
+  seed: fc.integer(),
+});
+
+function outLength(len: number, k: number, stride: number, dilation: number, padding: 'same' | 'valid' | number): number {
+  if (padding === 'same') return Math.ceil(len / stride);
+  const pad = padding === 'valid' ? 0 : padding;
+  return Math.floor((len + 2 * pad - ((k - 1) * dilation + 1)) / stride) + 1;
+}
+
+function tfActivation(a: Activation, t: TF.Tensor): TF.Tensor {
+  switch (a) {
+    case 'relu':
+      return tf.relu(t);
+    case 'leaky_relu':
+      return tf.leakyRelu(t, LEAKY_RELU_ALPHA);
+    case 'tanh':
+      return tf.tanh(t);
+    case 'sigmoid':
+      return tf.sigmoid(t);
+    case 'softmax':
+      return tf.softmax(t);
+    case 'linear':
+      return t;
+  }
+}
+
+for (const backend of [REFERENCE_BACKEND, WASM_BACKEND]) {
+  describe(`${backend} kernels against TensorFlow.js`, () => {
+    test('dense matches tf.matMul, between vector and spatial states', () => {
+      fc.assert(
+        fc.property(shapeArb, shapeArb, fc.integer(), (src, dst, seed) => {
+          const rng = new Random(seed);
+          const edge = edgeOf(src, dst, { type: 'dense' });
+          const w = randomArray(size(src) * size(dst), rng);
+          const x = randomArray(size(src), rng);
+          const ours = runEdge(backend, edge, src, dst, w, x, rng);
+          const theirs = tf.matMul(tf.tensor2d(x, [1, size(src)]), tf.tensor2d(w, [size(dst), size(src)]), false, true).dataSync();
+          assert.ok(relativeError(ours, theirs) < TOL, `rel err ${relativeError(ours, theirs)}`);
+        }),
+        { numRuns: 60 },
+      );
+    });
+
+    test('dense on the sizes the benchmarks use (256, 1024, 1568 -> 128)', () => {
+      for (const [n, m] of [[256, 256], [1024, 1024], [784, 128], [1568, 10]]) {
+        const rng = new Random(n + m);
+        const edge = edgeOf([n], [m], { type: 'dense' });
+        const w = randomArray(n * m, rng);
+        const x = randomArray(n, rng);
+        const ours = runEdge(backend, edge, [n], [m], w, x, rng);
+        const theirs = tf.matMul(tf.tensor2d(x, [1, n]), tf.tensor2d(w, [m, n]), false, true).dataSync();
+        assert.ok(relativeError(ours, theirs) < TOL, `${n}x${m}: rel err ${relativeError(ours, theirs)}`);
+      }
+    });
+
+    test('conv2d matches tf.conv2d: stride, same/valid/explicit padding, dilation, odd sizes, 1x1, channel tails', () => {
+      let checked = 0;
+      fc.assert(
+        fc.property(convCase, (c) => {
+          // tfjs allows stride > 1 or dilation > 1, not both.
+          const dilation = c.stride > 1 ? 1 : c.dilation;
+          const outH = outLength(c.h, c.kh, c.stride, dilation, c.padding);
+          const outW = outLength(c.w, c.kw, c.stride, dilation, c.padding);
+          if (outH < 1 || outW < 1) return;
+          const op: EdgeOp = { type: 'conv2d', kernel: [c.kh, c.kw], stride: c.stride, padding: c.padding, dilation };
+          const src: Shape = [c.inC, c.h, c.w];
+          const dst: Shape = [c.outC, outH, outW];
+          const edge = edgeOf(src, dst, op);
+          const rng = new Random(c.seed);
+          const w = randomArray(c.outC * c.inC * c.kh * c.kw, rng);
+          const x = randomArray(size(src), rng);
+          const ours = runEdge(backend, edge, src, dst, w, x, rng);
+          const filter = tf.transpose(tf.tensor(w, [c.outC, c.inC, c.kh, c.kw]), [2, 3, 1, 0]) as TF.Tensor4D;
+          const theirs = fromNhwc(tf.conv2d(toNhwc(x, src), filter, c.stride, tfPad(c.padding), 'NHWC', dilation));
+          assert.ok(relativeError(ours, theirs) < TOL, `rel err ${relativeError(ours, theirs)} for ${JSON.stringify(c)}`);
+          checked++;
+        }),
+        { numRuns: 150 },
+      );
+      assert.ok(checked > 50, `only ${checked} cases fit`);
+    });
+
+    test('conv2d on the benchmark shapes (32x32x16->32 3x3, 28x28x1->32 3x3, MNIST h1 7x7/4)', () => {
+      const cases: [Shape, Shape, EdgeOp][] = [
+        [[16, 32, 32], [32, 32, 32], { type: 'conv2d', kernel: 3, padding: 'same' }],
+        [[1, 28, 28], [32, 28, 28], { type: 'conv2d', kernel: 3, padding: 'same' }],
+        [[1, 28, 28], [16, 7, 7], { type: 'conv2d', kernel: 7, stride: 4, padding: 'same' }],
+      ];
+      for (const [src, dst, op] of cases) {
+        const rng = new Random(size(src));
+        const edge = edgeOf(src, dst, op);
+        const g = edge.geometry;
+        assert.ok(g.type === 'conv2d');
+        const w = randomArray(g.outC * g.inC * g.kh * g.kw, rng);
+        const x = randomArray(size(src), rng);
+        const ours = runEdge(backend, edge, src, dst, w, x, rng);
+        const filter = tf.transpose(tf.tensor(w, [g.outC, g.inC, g.kh, g.kw]), [2, 3, 1, 0]) as TF.Tensor4D;
+        const theirs = fromNhwc(tf.conv2d(toNhwc(x, src), filter, [g.sh, g.sw], 'same'));
+        assert.ok(relativeError(ours, theirs) < TOL, `${JSON.stringify(src)}: rel err ${relativeError(ours, theirs)}`);
+      }
+    });
+
+    test('maxpool and avgpool match tf.maxPool / tf.avgPool (padding excluded from averages)', () => {
+      let checked = 0;
+      fc.assert(
+        fc.property(convCase, fc.boolean(), (c, isMax) => {
+          if (typeof c.padding === 'number' && (c.padding >= c.kh || c.padding >= c.kw)) return;
+          const outH = outLength(c.h, c.kh, c.stride, 1, c.padding);
+          const outW = outLength(c.w, c.kw, c.stride, 1, c.padding);
+          if (outH < 1 || outW < 1) return;
+          const op: EdgeOp = { type: isMax ? 'maxpool' : 'avgpool', kernel: [c.kh, c.kw], stride: c.stride, padding: c.padding };
+          const src: Shape = [c.outC, c.h, c.w];
+          const dst: Shape = [c.outC, outH, outW];
+          const edge = edgeOf(src, dst, op);
+          const rng = new Random(c.seed);
+          const x = randomArray(size(src), rng);
+          const ours = runEdge(backend, edge, src, dst, null, x, rng);
+          const input = toNhwc(x, src);
+          const theirs = fromNhwc(isMax ? tf.maxPool(input, [c.kh, c.kw], c.stride, tfPad(c.padding)) : tf.avgPool(input, [c.kh, c.kw], c.stride, tfPad(c.padding)));
+          assert.ok(relativeError(ours, theirs) < TOL, `rel err ${relativeError(ours, theirs)} for ${JSON.stringify({ ...c, isMax })}`);
+          checked++;
+        }),
+        { numRuns: 150 },
+      );
+      assert.ok(checked > 50, `only ${checked} cases fit`);
+    });
+
+    test('identity adds the source reshaped row-major, across any pair of shapes of equal size', () => {
+      const pairs: [Shape, Shape][] = [[[2, 3, 4], [24]], [[24], [3, 2, 4]], [[2, 3, 4], [4, 3, 2]], [[5, 2, 2], [5, 2, 2]], [[1, 3, 3], [9]], [[7], [7]]];
+      for (const [src, dst] of pairs) {
+        const rng = new Random(size(src) + dst.length);
+        const x = randomArray(size(src), rng);
+        const ours = runEdge(backend, edgeOf(src, dst, { type: 'identity' }), src, dst, null, x, rng);
+        assert.ok(relativeError(ours, x) < TOL, `${JSON.stringify(src)} -> ${JSON.stringify(dst)}`);
+      }
+    });
+
+    test('every activation with bias matches tfjs; softmax over vectors and over channels per pixel', () => {
+      const b = getBackend(backend);
+      for (const a of ACTIVATIONS) {
+        for (const shape of [[17], [6, 3, 5], [3], [1, 2, 2]] as Shape[]) {
+          const rng = new Random(a.length * 31 + size(shape));
+          const n = size(shape);
+          const x = randomArray(n, rng).map((v) => v * 6);
+          const bias = randomArray(n, rng);
+          const h = new KernelHarness(b);
+          const state = h.state(shape, x);
+          const biasView = h.state(shape, bias);
+          const before = h.snapshot();
+          h.kernels.activationKernel(a, shape).run(state, biasView);
+          assert.ok(h.untouchedOutside(before, state), `${a} wrote outside its state`);
+          const ours = h.read(shape, state);
+          const sum = tf.add(tf.tensor(x), tf.tensor(bias));
+          let theirs: Float32Array;
+          if (shape.length === 3 && a === 'softmax') {
+            const hwc = tf.transpose(tf.reshape(sum, [shape[0], shape[1] * shape[2]]), [1, 0]);
+            theirs = tf.transpose(tfActivation(a, hwc), [1, 0]).dataSync() as Float32Array;
+          } else {
+            theirs = tfActivation(a, sum).dataSync() as Float32Array;
+          }
+          assert.ok(relativeError(ours, theirs) < TOL, `${a} ${JSON.stringify(shape)}: rel err ${relativeError(ours, theirs)}`);
+        }
+      }
+    });
+  });
+}
