@@ -8,42 +8,65 @@ import { ReferenceExecutor } from '../src/engine/reference-executor.js';
 import { responseDelays } from '../src/rollout/response.js';
 import { RolloutCycleError } from '../src/rollout/validity.js';
 import { Random } from '../src/util/random.js';
-import { sameBits } from './helpers/numeric.js';
+import { relativeError, sameBits } from './helpers/numeric.js';
 import { netParams, randomNetwork, randomValidDelays } from './helpers/random-network.js';
 
-test('impulse response: an input impulse at tick k first changes each output at tick k + d(o)', () => {
+for (const backend of ['reference', 'wasm']) {
+  test(`${backend}: impulse response: an input impulse at tick k first changes each output at tick k + d(o)`, () => {
+    fc.assert(
+      fc.property(netParams(true, 6), fc.integer({ min: 0, max: 1e9 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 4 }), (p, s, maxDelay, k) => {
+        // Strictly monotone activations, so a change is never flattened away (relu could).
+        const net = randomNetwork(p, { activations: ['tanh', 'leaky_relu', 'linear'] });
+        const delays = randomValidDelays(net, s, maxDelay);
+        const params = initParameters(net, { seed: s, bias: 'uniform' });
+        const quiet = new ReferenceExecutor(net, { kind: 'pattern', delays }, params, { backend });
+        const pulsed = new ReferenceExecutor(net, { kind: 'pattern', delays }, params, { backend });
+        const d = responseDelays(net, delays);
+        const horizon = k + Math.max(...net.outputs.map((o) => d[o])) + 1;
+        const rng = new Random(s);
+        const zeros: Record<string, Float32Array> = {};
+        const impulse: Record<string, Float32Array> = {};
+        for (const i of net.inputs) {
+          const n = net.nodes[i];
+          zeros[n.name] = new Float32Array(n.size);
+          impulse[n.name] = Float32Array.from({ length: n.size }, () => (rng.next() < 0.5 ? -1 : 1) * rng.uniform(0.5, 1.5));
+        }
+        const firstChange = new Map<string, number>();
+        for (let t = 1; t <= horizon; t++) {
+          const a = quiet.step(zeros);
+          const b = pulsed.step(t === k ? impulse : zeros);
+          for (const [name, y] of Object.entries(a)) {
+            if (!firstChange.has(name) && !sameBits(y, b[name])) firstChange.set(name, t);
+          }
+        }
+        for (const o of net.outputs) {
+          const name = net.nodes[o].name;
+          assert.equal(firstChange.get(name), k + d[o], `output ${name}: d = ${d[o]}, delays ${JSON.stringify(delays)}`);
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+}
+
+test('the wasm backend agrees with the reference backend over 12 ticks on random networks and rollouts', () => {
   fc.assert(
-    fc.property(netParams(true, 6), fc.integer({ min: 0, max: 1e9 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 4 }), (p, s, maxDelay, k) => {
-      // Strictly monotone activations, so a change is never flattened away (relu could).
-      const net = randomNetwork(p, { activations: ['tanh', 'leaky_relu', 'linear'] });
+    fc.property(netParams(true, 6), fc.integer({ min: 0, max: 1e9 }), fc.integer({ min: 0, max: 2 }), (p, s, maxDelay) => {
+      const net = randomNetwork(p, { activations: ['relu', 'leaky_relu', 'tanh', 'sigmoid', 'linear'] });
       const delays = randomValidDelays(net, s, maxDelay);
       const params = initParameters(net, { seed: s, bias: 'uniform' });
-      const quiet = new ReferenceExecutor(net, { kind: 'pattern', delays }, params);
-      const pulsed = new ReferenceExecutor(net, { kind: 'pattern', delays }, params);
-      const d = responseDelays(net, delays);
-      const horizon = k + Math.max(...net.outputs.map((o) => d[o])) + 1;
+      const ref = new ReferenceExecutor(net, { kind: 'pattern', delays }, params);
+      const wasm = new ReferenceExecutor(net, { kind: 'pattern', delays }, params, { backend: 'wasm' });
       const rng = new Random(s);
-      const zeros: Record<string, Float32Array> = {};
-      const impulse: Record<string, Float32Array> = {};
-      for (const i of net.inputs) {
-        const n = net.nodes[i];
-        zeros[n.name] = new Float32Array(n.size);
-        impulse[n.name] = Float32Array.from({ length: n.size }, () => (rng.next() < 0.5 ? -1 : 1) * rng.uniform(0.5, 1.5));
-      }
-      const firstChange = new Map<string, number>();
-      for (let t = 1; t <= horizon; t++) {
-        const a = quiet.step(zeros);
-        const b = pulsed.step(t === k ? impulse : zeros);
-        for (const [name, y] of Object.entries(a)) {
-          if (!firstChange.has(name) && !sameBits(y, b[name])) firstChange.set(name, t);
-        }
-      }
-      for (const o of net.outputs) {
-        const name = net.nodes[o].name;
-        assert.equal(firstChange.get(name), k + d[o], `output ${name}: d = ${d[o]}, delays ${JSON.stringify(delays)}`);
+      for (let t = 0; t < 12; t++) {
+        const input: Record<string, Float32Array> = {};
+        for (const i of net.inputs) input[net.nodes[i].name] = Float32Array.from({ length: net.nodes[i].size }, () => rng.uniform(-1, 1));
+        const a = ref.step(input);
+        const b = wasm.step(input);
+        for (const name of Object.keys(a)) assert.ok(relativeError(b[name], a[name]) < 1e-5, `tick ${t + 1} ${name}: ${relativeError(b[name], a[name])}`);
       }
     }),
-    { numRuns: 150 },
+    { numRuns: 60 },
   );
 });
 
