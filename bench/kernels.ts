@@ -1,0 +1,222 @@
+// npm run bench:kernels [-- --json]
+// Per-op speed of streamroll's wasm kernels against the plain-JS reference kernels,
+// TensorFlow.js (wasm backend) and onnxruntime-node, each single-threaded, interleaved in
+// one process, medians of many calls after warm-up. Peers pay their copies in and out.
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
+import * as ort from 'onnxruntime-node';
+import { validateNetwork, type NetEdge } from '../src/graph/network.js';
+import type { Shape } from '../src/graph/spec.js';
+import { REFERENCE_BACKEND, WASM_BACKEND } from '../src/kernels/backends.js';
+import { internalOrder, toInternal, fromInternal } from '../src/kernels/layout.js';
+import { getBackend } from '../src/kernels/registry.js';
+import { kernelModule } from '../src/kernels/wasm/module.js';
+import { Random } from '../src/util/random.js';
+import { singleOpModel, type Attribute } from './onnx-model.js';
+import { timeInterleaved, type Contender } from './timing.js';
+
+interface OpCase {
+  readonly name: string;
+  readonly src: Shape;
+  readonly dst: Shape;
+  readonly op: NetEdge['op'];
+}
+
+const CASES: readonly OpCase[] = [
+  { name: 'dense-256', src: [256], dst: [256], op: { type: 'dense' } },
+  { name: 'dense-1024', src: [1024], dst: [1024], op: { type: 'dense' } },
+  { name: 'conv-32x32x16-32', src: [16, 32, 32], dst: [32, 32, 32], op: { type: 'conv2d', kernel: 3, padding: 'same' } },
+  { name: 'conv-28x28x1-32', src: [1, 28, 28], dst: [32, 28, 28], op: { type: 'conv2d', kernel: 3, padding: 'same' } },
+  { name: 'mnist-h1', src: [1, 28, 28], dst: [16, 7, 7], op: { type: 'conv2d', kernel: 7, stride: 4, padding: 'same' } },
+];
+
+const sizeOf = (s: Shape): number => s.reduce((a, b) => a * b, 1);
+
+function edgeOf(c: OpCase): NetEdge {
+  return validateNetwork({ name: c.name, nodes: [{ name: 'x', shape: c.src }, { name: 'y', shape: c.dst }], edges: [{ from: 'x', to: 'y', op: c.op }], outputs: ['y'] }).edges[0];
+}
+
+function flopsOf(edge: NetEdge): number {
+  const g = edge.geometry;
+  if (g.type === 'dense') return 2 * g.inSize * g.outSize;
+  if (g.type === 'conv2d') return 2 * g.outC * g.outH * g.outW * g.inC * g.kh * g.kw;
+  throw new Error(`no flop count for ${g.type}`);
+}
+
+/** Our kernel on a backend's shared memory, as the executors run it: zero the sum, add the edge. */
+function ours(backendName: string, edge: NetEdge, c: OpCase, x: Float32Array, w: Float32Array): { contender: Contender; result(): Float32Array } {
+  const backend = getBackend(backendName);
+  const srcN = sizeOf(c.src);
+  const dstN = sizeOf(c.dst);
+  const packedN = backend.packedSize(edge.geometry);
+  const align = (n: number): number => Math.ceil(n / 64) * 64;
+  const base = align(backend.reservedBytes);
+  const memory = backend.createMemory(base + align(srcN * 4) + align(dstN * 4) + align(packedN * 4) + 64);
+  const src = new Float32Array(memory.buffer, base, srcN);
+  const dst = new Float32Array(memory.buffer, base + align(srcN * 4), dstN);
+  const packed = new Float32Array(memory.buffer, base + align(srcN * 4) + align(dstN * 4), packedN);
+  toInternal(x, src, internalOrder(c.src, backend.layout));
+  backend.pack(edge.geometry, w, packed);
+  const kernel = backend.bind(memory).edgeKernel(edge.geometry, packed);
+  return {
+    contender: {
+      name: backendName === WASM_BACKEND ? 'streamroll' : 'reference-js',
+      call() {
+        dst.fill(0);
+        kernel.run(src, dst);
+      },
+    },
+    result() {
+      const out = new Float32Array(dstN);
+      fromInternal(dst, out, internalOrder(c.dst, backend.layout));
+      return out;
+    },
+  };
+}
+
+function tfjsWasm(edge: NetEdge, c: OpCase, x: Float32Array, w: Float32Array): { contender: Contender; result(): Float32Array } {
+  const g = edge.geometry;
+  let run: (input: tf.Tensor) => tf.Tensor;
+  let inputShape: number[];
+  let inputData: Float32Array;
+  let toChw: (y: Float32Array) => Float32Array;
+  if (g.type === 'dense') {
+    // Its fastest form: weights pre-transposed to [in, out], no transposed operand per call.
+    const wt = tf.transpose(tf.tensor2d(w, [g.outSize, g.inSize]));
+    run = (input) => tf.matMul(input, wt);
+    inputShape = [1, g.inSize];
+    inputData = x;
+    toChw = (y) => y;
+  } else if (g.type === 'conv2d') {
+    const filter = tf.transpose(tf.tensor4d(w, [g.outC, g.inC, g.kh, g.kw]), [2, 3, 1, 0]) as tf.Tensor4D;
+    run = (input) => tf.conv2d(input as tf.Tensor4D, filter, [g.sh, g.sw], 'same');
+    inputShape = [1, g.inH, g.inW, g.inC];
+    inputData = new Float32Array(x.length);
+    toInternal(x, inputData, internalOrder(c.src, 'hwc'));
+    toChw = (y) => {
+      const out = new Float32Array(y.length);
+      fromInternal(y, out, internalOrder(c.dst, 'hwc'));
+      return out;
+    };
+  } else {
+    throw new Error(`no tfjs peer for ${g.type}`);
+  }
+  const out = new Float32Array(sizeOf(c.dst));
+  return {
+    contender: {
+      name: 'tfjs-wasm',
+      call() {
+        const input = tf.tensor(inputData, inputShape);
+        const y = run(input);
+        out.set(y.dataSync() as Float32Array);
+        input.dispose();
+        y.dispose();
+      },
+    },
+    result: () => toChw(out),
+  };
+}
+
+async function onnxRuntime(edge: NetEdge, c: OpCase, x: Float32Array, w: Float32Array): Promise<{ contender: Contender; result(): Float32Array }> {
+  const g = edge.geometry;
+  let model: Uint8Array;
+  let dims: number[];
+  if (g.type === 'dense') {
+    dims = [1, g.inSize];
+    model = singleOpModel('Gemm', dims, [g.outSize, g.inSize], w, [1, g.outSize], [{ name: 'transB', int: 1 }]);
+  } else if (g.type === 'conv2d') {
+    dims = [1, g.inC, g.inH, g.inW];
+    const padBottom = (g.outH - 1) * g.sh + (g.kh - 1) * g.dh + 1 - g.inH - g.padTop;
+    const padRight = (g.outW - 1) * g.sw + (g.kw - 1) * g.dw + 1 - g.inW - g.padLeft;
+    const attrs: Attribute[] = [
+      { name: 'kernel_shape', ints: [g.kh, g.kw] },
+      { name: 'strides', ints: [g.sh, g.sw] },
+      { name: 'pads', ints: [g.padTop, g.padLeft, Math.max(0, padBottom), Math.max(0, padRight)] },
+      { name: 'dilations', ints: [g.dh, g.dw] },
+    ];
+    model = singleOpModel('Conv', dims, [g.outC, g.inC, g.kh, g.kw], w, [1, g.outC, g.outH, g.outW], attrs);
+  } else {
+    throw new Error(`no onnxruntime peer for ${g.type}`);
+  }
+  const session = await ort.InferenceSession.create(model, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+  const out = new Float32Array(sizeOf(c.dst));
+  return {
+    contender: {
+      name: 'onnxruntime-node',
+      async call() {
+        // It refuses SharedArrayBuffer-backed input, so a real caller copies out of the arena.
+        const result = await session.run({ x: new ort.Tensor('float32', x.slice(), dims) });
+        out.set(result.y.data as Float32Array);
+      },
+    },
+    result: () => out,
+  };
+}
+
+function maxRelErr(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  let s = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    s = Math.max(s, Math.abs(b[i]));
+  }
+  return s === 0 ? d : d / s;
+}
+
+interface ImplResult {
+  us: number;
+  gflops: number;
+  maxRelErr: number;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { json: { type: 'boolean' }, rounds: { type: 'string' } }, strict: true });
+  const rounds = values.rounds === undefined ? 15 : Number(values.rounds);
+  tf.env().set('PROD', true);
+  if (!(await tf.setBackend('wasm')) || tf.getBackend() !== 'wasm') throw new Error('tfjs wasm backend did not start');
+  const relaxed = kernelModule().variant === 'relaxed';
+  const ops: { name: string; flops: number; impls: Record<string, ImplResult> }[] = [];
+  for (const c of CASES) {
+    const edge = edgeOf(c);
+    const rng = new Random(c.name.length);
+    const x = Float32Array.from({ length: sizeOf(c.src) }, () => rng.uniform(-1, 1));
+    const w = Float32Array.from({ length: edge.weightSize }, () => rng.uniform(-0.1, 0.1));
+    const impls = [ours(WASM_BACKEND, edge, c, x, w), ours(REFERENCE_BACKEND, edge, c, x, w), tfjsWasm(edge, c, x, w), await onnxRuntime(edge, c, x, w)];
+    process.stderr.write(`timing ${c.name} ...\n`);
+    const times = await timeInterleaved(impls.map((i) => i.contender), { rounds });
+    const reference = impls[1].result();
+    const flops = flopsOf(edge);
+    const results: Record<string, ImplResult> = {};
+    for (const impl of impls) {
+      const us = times.get(impl.contender.name) as number;
+      results[impl.contender.name] = { us: Number(us.toFixed(2)), gflops: Number((flops / us / 1000).toFixed(2)), maxRelErr: Number(maxRelErr(impl.result(), reference).toExponential(2)) };
+    }
+    ops.push({ name: c.name, flops, impls: results });
+  }
+  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, relaxedSimd: relaxed, ops };
+  if (values.json === true) {
+    process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+    return;
+  }
+  const rows = [['op', 'MFLOP', 'streamroll µs (GFLOP/s)', 'onnxruntime µs', 'tfjs-wasm µs', 'reference-js µs', 'vs ORT', 'vs tfjs-wasm']];
+  for (const op of ops) {
+    const i = op.impls;
+    rows.push([
+      op.name,
+      (op.flops / 1e6).toFixed(2),
+      `${i.streamroll.us} (${i.streamroll.gflops})`,
+      `${i['onnxruntime-node'].us} (${i['onnxruntime-node'].gflops})`,
+      `${i['tfjs-wasm'].us} (${i['tfjs-wasm'].gflops})`,
+      `${i['reference-js'].us} (${i['reference-js'].gflops})`,
+      `${(i.streamroll.gflops / i['onnxruntime-node'].gflops).toFixed(2)}x`,
+      `${(i.streamroll.gflops / i['tfjs-wasm'].gflops).toFixed(2)}x`,
+    ]);
+  }
+  const widths = rows[0].map((_, k) => Math.max(...rows.map((r) => r[k].length)));
+  process.stdout.write(`${doc.node} on ${doc.cpu} (${doc.cores} cores), ${relaxed ? 'relaxed SIMD' : 'SIMD'} kernels; single thread each, medians\n`);
+  for (const r of rows) process.stdout.write(r.map((cell, k) => cell.padEnd(widths[k])).join('  ') + '\n');
+}
+
+await main();
