@@ -1,3 +1,4 @@
+import type { Conv2dGeometry } from '../../graph/geometry.js';
 import type { Shape } from '../../graph/spec.js';
 import { LEAKY_RELU_ALPHA } from '../../graph/spec.js';
 import type { ActivationKernel, KernelMemory } from '../kernel.js';
@@ -49,8 +50,12 @@ registerEdgeKernel(WASM_BACKEND, 'dense', {
   },
 });
 
+/** Floats of conv weights packed as [kh][kw][inC][outC rounded up to 4]. */
+const convWeightFloats = (g: Conv2dGeometry): number => g.kh * g.kw * g.inC * ((g.outC + 3) & ~3);
+
 registerEdgeKernel(WASM_BACKEND, 'conv2d', {
-  packedSize: (g) => g.kh * g.kw * g.inC * ((g.outC + 3) & ~3),
+  // Weights, then one int32 tap offset per weight row.
+  packedSize: (g) => convWeightFloats(g) + g.kh * g.kw * g.inC,
   pack(g, weights, out) {
     // [outC, inC, kh, kw] -> [kh][kw][inC][outC rounded up to 4], padding lanes zero.
     const outCp = (g.outC + 3) & ~3;
@@ -60,12 +65,18 @@ registerEdgeKernel(WASM_BACKEND, 'conv2d', {
       for (let ic = 0; ic < g.inC; ic++)
         for (let ky = 0; ky < g.kh; ky++)
           for (let kx = 0; kx < g.kw; kx++) out[((ky * g.kw + kx) * g.inC + ic) * outCp + oc] = w[((oc * g.inC + ic) * g.kh + ky) * g.kw + kx];
+    // Byte offset of each tap's input value from the window's first one (HWC input).
+    const taps = new Int32Array(out.buffer, out.byteOffset + convWeightFloats(g) * 4, g.kh * g.kw * g.inC);
+    for (let ky = 0; ky < g.kh; ky++)
+      for (let kx = 0; kx < g.kw; kx++)
+        for (let ic = 0; ic < g.inC; ic++) taps[(ky * g.kw + kx) * g.inC + ic] = ((ky * g.dh * g.inW + kx * g.dw) * g.inC + ic) * 4;
   },
   create(g, packed, runtime) {
     const k = runtime as WasmKernels;
     const w = ptr(packed);
+    const taps = w + convWeightFloats(g) * 4;
     return {
-      run: (src, dst) => k.conv2d(ptr(src), w, ptr(dst), g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft),
+      run: (src, dst) => k.conv2d(ptr(src), w, taps, ptr(dst), g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft),
     };
   },
 });

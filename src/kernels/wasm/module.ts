@@ -5,7 +5,7 @@ import { setFlagsFromString } from 'node:v8';
 export interface WasmKernels {
   dense(x: number, w: number, y: number, inSize: number, outSize: number): void;
   conv2d(
-    x: number, w: number, y: number,
+    x: number, w: number, taps: number, y: number,
     inC: number, inH: number, inW: number, outC: number, outH: number, outW: number,
     kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, padT: number, padL: number,
   ): void;

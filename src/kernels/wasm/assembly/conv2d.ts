@@ -3,13 +3,15 @@ import { addStore, madd } from './simd';
 /**
  * Direct convolution over HWC activations, accumulated into y (HWC):
  * y[oy, ox, oc] += sum w[ky, kx, ic, oc] * x[oy*sh - padT + ky*dh, ox*sw - padL + kx*dw, ic].
- * w is packed [kh][kw][inC][outCp] with outCp = outC rounded up to 4, zero-filled.
+ * w is packed [kh][kw][inC][outCp] with outCp = outC rounded up to 4, zero-filled; taps holds,
+ * for each of the kh*kw*inC weight rows in that order, the byte offset of its input value
+ * from the window's first one, so a window inside the image is one flat loop.
  * Output channels are vectorised: 16 channels x 2 pixels per step (8 accumulators) where
  * both pixels see the whole kernel row, one pixel with clipped kernel ranges at borders.
  * No padding copy, no im2col: borders clip the kernel loops instead.
  */
 export function conv2d(
-  x: usize, w: usize, y: usize,
+  x: usize, w: usize, taps: usize, y: usize,
   inC: i32, inH: i32, inW: i32, outC: i32, outH: i32, outW: i32,
   kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, padT: i32, padL: i32,
 ): void {
@@ -27,7 +29,11 @@ export function conv2d(
       const full0 = ix0 >= 0 && ix0 + (kw - 1) * dw < inW;
       const ix1 = ix0 + sw;
       const full1 = ox + 1 < outW && ix1 >= 0 && ix1 + (kw - 1) * dw < inW;
-      if (full0 && full1) {
+      if (full0 && full1 && ky0 == 0 && ky1 == kh) {
+        const first = x + (<usize>((iy0 * inW + ix0) * inC) << 2);
+        pixelPairFlat(first, first + (<usize>(sw * inC) << 2), w, taps, kh * kw * inC, y, outC, outCp, (oy * outW + ox) * outC);
+        ox += 2;
+      } else if (full0 && full1) {
         pixelPair(x, w, y, inC, inW, outC, outCp, kw, dh, dw, iy0, ky0, ky1, ix0, ix1, (oy * outW + ox) * outC);
         ox += 2;
       } else {
@@ -39,6 +45,57 @@ export function conv2d(
         ox += 1;
       }
     }
+  }
+}
+
+/** Two pixels whose windows lie wholly inside the input: one loop over the taps. */
+@inline function pixelPairFlat(p0: usize, p1: usize, w: usize, taps: usize, T: i32, y: usize, outC: i32, outCp: i32, out0: i32): void {
+  const wStep = <usize>outCp << 2;
+  const y0 = y + (<usize>out0 << 2);
+  const y1 = y0 + (<usize>outC << 2);
+  let oc = 0;
+  for (; oc + 16 <= outCp; oc += 16) {
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+    let wp = w + (<usize>oc << 2);
+    for (let t = 0; t < T; t++) {
+      const off = <usize>load<i32>(taps + (<usize>t << 2));
+      const v0 = v128.load32_splat(p0 + off);
+      const v1 = v128.load32_splat(p1 + off);
+      const w0 = v128.load(wp);
+      const w1 = v128.load(wp, 16);
+      const w2 = v128.load(wp, 32);
+      const w3 = v128.load(wp, 48);
+      a0 = madd(w0, v0, a0);
+      a1 = madd(w1, v0, a1);
+      a2 = madd(w2, v0, a2);
+      a3 = madd(w3, v0, a3);
+      b0 = madd(w0, v1, b0);
+      b1 = madd(w1, v1, b1);
+      b2 = madd(w2, v1, b2);
+      b3 = madd(w3, v1, b3);
+      wp += wStep;
+    }
+    const q0 = y0 + (<usize>oc << 2);
+    const q1 = y1 + (<usize>oc << 2);
+    addStore(q0, a0, outC - oc);
+    addStore(q1, b0, outC - oc);
+    if (oc + 4 < outC) { addStore(q0 + 16, a1, outC - oc - 4); addStore(q1 + 16, b1, outC - oc - 4); }
+    if (oc + 8 < outC) { addStore(q0 + 32, a2, outC - oc - 8); addStore(q1 + 32, b2, outC - oc - 8); }
+    if (oc + 12 < outC) { addStore(q0 + 48, a3, outC - oc - 12); addStore(q1 + 48, b3, outC - oc - 12); }
+  }
+  for (; oc < outCp; oc += 4) {
+    let a = f32x4.splat(0), b = f32x4.splat(0);
+    let wp = w + (<usize>oc << 2);
+    for (let t = 0; t < T; t++) {
+      const off = <usize>load<i32>(taps + (<usize>t << 2));
+      const wv = v128.load(wp);
+      a = madd(wv, v128.load32_splat(p0 + off), a);
+      b = madd(wv, v128.load32_splat(p1 + off), b);
+      wp += wStep;
+    }
+    addStore(y0 + (<usize>oc << 2), a, outC - oc);
+    addStore(y1 + (<usize>oc << 2), b, outC - oc);
   }
 }
 
@@ -60,8 +117,8 @@ export function conv2d(
         let p1 = x + (<usize>((row + ix1 + kx * dw) * inC) << 2);
         let wp = w + (<usize>(((ky * kw + kx) * inC) * outCp + oc) << 2);
         for (let ic = 0; ic < inC; ic++) {
-          const v0 = f32x4.splat(load<f32>(p0));
-          const v1 = f32x4.splat(load<f32>(p1));
+          const v0 = v128.load32_splat(p0);
+          const v1 = v128.load32_splat(p1);
           const w0 = v128.load(wp);
           const w1 = v128.load(wp, 16);
           const w2 = v128.load(wp, 32);
@@ -98,8 +155,8 @@ export function conv2d(
         let wp = w + (<usize>(((ky * kw + kx) * inC) * outCp + oc) << 2);
         for (let ic = 0; ic < inC; ic++) {
           const wv = v128.load(wp);
-          a = madd(wv, f32x4.splat(load<f32>(p0)), a);
-          b = madd(wv, f32x4.splat(load<f32>(p1)), b);
+          a = madd(wv, v128.load32_splat(p0), a);
+          b = madd(wv, v128.load32_splat(p1), b);
           p0 += 4;
           p1 += 4;
           wp += wStep;
@@ -126,7 +183,7 @@ export function conv2d(
         let p = x + (<usize>((row + ix0 + kx * dw) * inC) << 2);
         let wp = w + (<usize>(((ky * kw + kx) * inC) * outCp + oc) << 2);
         for (let ic = 0; ic < inC; ic++) {
-          const v = f32x4.splat(load<f32>(p));
+          const v = v128.load32_splat(p);
           a0 = madd(v128.load(wp), v, a0);
           a1 = madd(v128.load(wp, 16), v, a1);
           a2 = madd(v128.load(wp, 32), v, a2);
@@ -150,7 +207,7 @@ export function conv2d(
         let p = x + (<usize>((row + ix0 + kx * dw) * inC) << 2);
         let wp = w + (<usize>(((ky * kw + kx) * inC) * outCp + oc) << 2);
         for (let ic = 0; ic < inC; ic++) {
-          a = madd(v128.load(wp), f32x4.splat(load<f32>(p)), a);
+          a = madd(v128.load(wp), v128.load32_splat(p), a);
           p += 4;
           wp += wStep;
         }
