@@ -46,3 +46,17 @@ export { InputError, type InputFrame, type NonFinitePolicy } from './engine/inpu
 export { ReferenceExecutor, checkParameters, type ReferenceExecutorOptions } from './engine/reference-executor.js';
 export { loadNetworkFile, loadRollout } from './io/spec-file.js';
 export { encodeModel, decodeModel, saveModel, loadModel, MODEL_FORMAT, MODEL_VERSION, type Model } from './io/model-file.js';
+export { Runtime, RuntimeError, type RuntimeOptions, type RuntimeStats, type RuntimeLogger, type TickResult } from './engine/runtime.js';
+export { loadSource, type ModelSource, type LoadedModel } from './engine/model-source.js';
+export {
+  choosePlacement,
+  balanced,
+  onePerLayer,
+  explicitPlacement,
+  exhaustiveBest,
+  simulateFrame,
+  nodeFlops,
+  type Placement,
+  type PlacementMapping,
+  type PlacementOption,
+} from './engine/placement.js';

@@ -44,6 +44,11 @@ const align = (n: number): number => Math.ceil(n / CACHE_LINE) * CACHE_LINE;
 export interface ArenaOptions {
   /** Cache lines of control words to reserve (e.g. one per worker); default 0. */
   readonly controlLines?: number;
+  /**
+   * Extra ring slots for input and output nodes, so a producer can queue that many input
+   * frames ahead and outputs stay readable until consumed (free-running mode); default 0.
+   */
+  readonly queue?: number;
 }
 
 /** Lays out a network for a backend. Pure: the same inputs give the same plan. */
@@ -52,8 +57,11 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
   const controlLines = options.controlLines ?? 0;
   const controlOffset = at;
   at += controlLines * CACHE_LINE;
+  const queue = options.queue ?? 0;
+  const outputs = new Set(net.outputs);
   const states = net.nodes.map((n) => {
-    const depth = 1 + Math.max(1, ...n.outEdges.map((e) => delays[e]));
+    const extra = n.isInput || outputs.has(n.index) ? queue : 0;
+    const depth = 1 + Math.max(1, ...n.outEdges.map((e) => delays[e])) + extra;
     const slotBytes = align(n.size * 4);
     const block = { offset: at, size: n.size, depth, slotBytes };
     at += depth * slotBytes;

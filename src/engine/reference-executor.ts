@@ -1,5 +1,5 @@
 import type { Network } from '../graph/network.js';
-import type { ActivationKernel, EdgeKernel, KernelBackend } from '../kernels/kernel.js';
+import type { KernelBackend } from '../kernels/kernel.js';
 import { fromInternal, internalOrder, toInternal } from '../kernels/layout.js';
 import { getBackend } from '../kernels/registry.js';
 import { REFERENCE_BACKEND } from '../kernels/backends.js';
@@ -7,6 +7,7 @@ import { asRollout, type Rollout, type RolloutSpec } from '../rollout/pattern.js
 import { assertValidRollout, frameOrder } from '../rollout/validity.js';
 import { Arena, createArena, planArena } from './arena.js';
 import { readInputFrame, type InputFrame, type NonFinitePolicy } from './inputs.js';
+import { NodeComputer } from './node-compute.js';
 import type { Parameters } from './parameters.js';
 
 /** Options of {@link ReferenceExecutor}. */
@@ -36,8 +37,7 @@ export class ReferenceExecutor {
   readonly backend: KernelBackend;
   readonly arena: Arena;
   readonly #order: readonly number[];
-  readonly #edgeKernels: EdgeKernel[];
-  readonly #activations: (ActivationKernel | null)[];
+  readonly #computer: NodeComputer;
   readonly #inputScratch: Float32Array[];
   readonly #perms: (Int32Array | null)[];
   readonly #nonFinite: NonFinitePolicy;
@@ -57,9 +57,7 @@ export class ReferenceExecutor {
     this.#nonFinite = options.nonFinite ?? 'reject';
     this.backend = getBackend(options.backend ?? REFERENCE_BACKEND);
     this.arena = createArena(network, planArena(network, delays, this.backend), this.backend, params);
-    const kernels = this.backend.bind(this.arena.memory);
-    this.#edgeKernels = network.edges.map((e) => kernels.edgeKernel(e.geometry, this.arena.weights(e.index)));
-    this.#activations = network.nodes.map((n) => (n.isInput ? null : kernels.activationKernel(n.activation, n.shape)));
+    this.#computer = new NodeComputer(network, delays, this.arena, this.backend.bind(this.arena.memory));
     this.#inputScratch = network.inputs.map((i) => new Float32Array(network.nodes[i].size));
     this.#perms = network.nodes.map((n) => internalOrder(n.shape, this.backend.layout));
     this.warmUp(options.warmUp ?? 8);
@@ -87,18 +85,8 @@ export class ReferenceExecutor {
   step(input: InputFrame): Record<string, Float32Array> {
     const k = this.#tick + 1;
     readInputFrame(this.network, input, k, this.#inputScratch, this.#nonFinite);
-    const { nodes, edges } = this.network;
-    const { delays } = this.rollout;
-    const arena = this.arena;
-    this.network.inputs.forEach((v, j) => toInternal(this.#inputScratch[j], arena.state(v, k), this.#perms[v]));
-    for (const v of this.#order) {
-      const node = nodes[v];
-      if (node.isInput) continue;
-      const dst = arena.state(v, k);
-      dst.fill(0);
-      for (const e of node.inEdges) this.#edgeKernels[e].run(arena.state(edges[e].from, k - delays[e]), dst);
-      (this.#activations[v] as ActivationKernel).run(dst, arena.bias(v));
-    }
+    this.network.inputs.forEach((v, j) => toInternal(this.#inputScratch[j], this.arena.state(v, k), this.#perms[v]));
+    for (const v of this.#order) if (!this.network.nodes[v].isInput) this.#computer.compute(v, k);
     this.#tick = k;
     return this.outputs();
   }

@@ -23,3 +23,13 @@ declare namespace WebAssembly {
   }
   function validate(bytes: ArrayBufferView | ArrayBuffer): boolean;
 }
+
+// Atomics.waitAsync (ES2024; in Node since 16) is missing from the ES2023 library.
+interface Atomics {
+  waitAsync(
+    typedArray: Int32Array,
+    index: number,
+    value: number,
+    timeout?: number,
+  ): { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
+}

@@ -1,0 +1,50 @@
+import { validateNetwork, Network } from '../graph/network.js';
+import type { NetworkSpec } from '../graph/spec.js';
+import { loadModel, type Model } from '../io/model-file.js';
+import { loadNetworkFile } from '../io/spec-file.js';
+import { asRollout, type Rollout, type RolloutSpec } from '../rollout/pattern.js';
+import { initParameters, type Parameters } from './parameters.js';
+
+/** What a runtime can be created from: a spec object, a validated network, a model, or a file path (.json spec or .srm model). */
+export type ModelSource = NetworkSpec | Network | Model | string;
+
+/** A network with everything needed to run it. */
+export interface LoadedModel {
+  readonly network: Network;
+  readonly rollout: Rollout;
+  readonly params: Parameters;
+  /** Where the weights came from, for logs and reports. */
+  readonly weights: 'model file' | 'given' | 'seeded random';
+}
+
+const isModel = (s: ModelSource): s is Model => typeof s === 'object' && 'network' in s && 'params' in s;
+
+/**
+ * Resolves a source to a network, rollout and parameters. The rollout option wins over a
+ * model's own; weights come from the model, or `params`, or a seeded random init.
+ */
+export async function loadSource(source: ModelSource, options: { rollout?: RolloutSpec; params?: Parameters; seed?: number }): Promise<LoadedModel> {
+  let model: Model | undefined;
+  let network: Network;
+  if (typeof source === 'string') {
+    if (source.endsWith('.srm')) model = await loadModel(source);
+    else network = await loadNetworkFile(source);
+  } else if (isModel(source)) {
+    model = source;
+  } else if (source instanceof Network) {
+    network = source;
+  } else {
+    network = validateNetwork(source);
+  }
+  if (model !== undefined) {
+    const rollout = options.rollout === undefined ? model.rollout : asRollout(model.network, options.rollout);
+    return { network: model.network, rollout, params: options.params ?? model.params, weights: options.params === undefined ? 'model file' : 'given' };
+  }
+  const net = network!;
+  return {
+    network: net,
+    rollout: asRollout(net, options.rollout ?? 'streaming'),
+    params: options.params ?? initParameters(net, { seed: options.seed ?? 0 }),
+    weights: options.params === undefined ? 'seeded random' : 'given',
+  };
+}

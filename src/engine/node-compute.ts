@@ -1,0 +1,35 @@
+import type { Network } from '../graph/network.js';
+import type { ActivationKernel, BoundKernels, EdgeKernel } from '../kernels/kernel.js';
+import type { Arena } from './arena.js';
+
+/**
+ * Computes one node of one frame in place in the arena: zero the sum, add every incoming
+ * edge in spec order (each reading its source at frame k - R(e)), then bias + activation.
+ * The single-threaded executor and every worker use this, so that the parallel engine is
+ * bit-identical to the executor running the same kernels.
+ */
+export class NodeComputer {
+  readonly #net: Network;
+  readonly #delays: readonly number[];
+  readonly #arena: Arena;
+  readonly #edgeKernels: EdgeKernel[];
+  readonly #activations: (ActivationKernel | null)[];
+
+  constructor(net: Network, delays: readonly number[], arena: Arena, kernels: BoundKernels) {
+    this.#net = net;
+    this.#delays = delays;
+    this.#arena = arena;
+    this.#edgeKernels = net.edges.map((e) => kernels.edgeKernel(e.geometry, arena.weights(e.index)));
+    this.#activations = net.nodes.map((n) => (n.isInput ? null : kernels.activationKernel(n.activation, n.shape)));
+  }
+
+  /** Frame `k` of computed node `v`; its sources' frames must already be complete. */
+  compute(v: number, k: number): void {
+    const arena = this.#arena;
+    const edges = this.#net.edges;
+    const dst = arena.state(v, k);
+    dst.fill(0);
+    for (const e of this.#net.nodes[v].inEdges) this.#edgeKernels[e].run(arena.state(edges[e].from, k - this.#delays[e]), dst);
+    (this.#activations[v] as ActivationKernel).run(dst, arena.bias(v));
+  }
+}

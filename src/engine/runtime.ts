@@ -1,0 +1,570 @@
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
+import { Piscina } from 'piscina';
+import type { Network } from '../graph/network.js';
+import { getBackend } from '../kernels/registry.js';
+import { WASM_BACKEND } from '../kernels/backends.js';
+import type { KernelBackend } from '../kernels/kernel.js';
+import { fromInternal, internalOrder, toInternal } from '../kernels/layout.js';
+import type { Rollout, RolloutSpec } from '../rollout/pattern.js';
+import { assertValidRollout, frameOrder } from '../rollout/validity.js';
+import type { FrameLoopResult, FrameLoopTask } from '../../workers/frame-loop.js';
+import { Arena, createArena, planArena } from './arena.js';
+import { COMPLETED, PUBLISHED, READY, STOP, STOP_FAILED, STOP_REQUESTED, TICK_BASE, controlLines, workerLine } from './control.js';
+import { readInputFrame, type InputFrame, type NonFinitePolicy } from './inputs.js';
+import { loadSource, type ModelSource } from './model-source.js';
+import { NodeComputer } from './node-compute.js';
+import type { Parameters } from './parameters.js';
+import { choosePlacement, nodeFlops, type Placement, type PlacementOption } from './placement.js';
+import { checkParameters } from './reference-executor.js';
+import { waitAtLeastAsync } from './sync.js';
+
+/** The subset of a pino logger the runtime uses; a pino logger fits as is. */
+export interface RuntimeLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+/** Options of {@link Runtime.create}. */
+export interface RuntimeOptions {
+  /** `streaming` (default; a model file's own rollout for models), `sequential`, or a pattern object. */
+  readonly rollout?: RolloutSpec;
+  /** Worker threads; default: one per computed node, at most one per usable core. */
+  readonly workers?: number;
+  /** `auto` (default), `one-per-layer`, or an explicit mapping node -> worker. */
+  readonly placement?: PlacementOption;
+  /** Seed of the random weights when the source has none; default 0. */
+  readonly seed?: number;
+  /** Weights to use instead of the source's. */
+  readonly params?: Parameters;
+  /** Kernel backend: `wasm` (default) or `reference`. */
+  readonly backend?: string;
+  /** A module every worker imports first (one that registers a custom backend). */
+  readonly backendModule?: string | URL;
+  /** Measure each node's cost on the real kernels to balance groups (default true); else FLOP estimates. */
+  readonly calibrate?: boolean;
+  /** Input frames `run` and `repeat` may queue ahead of the workers (free-running); default 32. */
+  readonly queue?: number;
+  /** How workers wait: `spin` then sleep, or `wait` (sleep at once); `auto` spins while workers <= cores. */
+  readonly sync?: 'auto' | 'spin' | 'wait';
+  /** NaN / infinite inputs: `reject` (default) or `zero`. */
+  readonly nonFinite?: NonFinitePolicy;
+  /** Warm-up ticks of zeros before the first real one (kernels reach V8's optimising tier); default 8. */
+  readonly warmUp?: number;
+  /** A pino logger (or anything with its methods). */
+  readonly logger?: RuntimeLogger;
+  /** Aborting closes the runtime. */
+  readonly signal?: AbortSignal;
+}
+
+/** One tick's result from {@link Runtime.run}. */
+export interface TickResult {
+  readonly tick: number;
+  /** Output node states, row-major, keyed by node name. */
+  readonly outputs: Record<string, Float32Array>;
+  /** From the input being handed to the engine to its outputs being read back. */
+  readonly latencyUs: number;
+}
+
+/** Counters of a runtime, see {@link Runtime.stats}. */
+export interface RuntimeStats {
+  readonly ticks: number;
+  readonly backend: string;
+  readonly workers: number;
+  readonly sync: 'spin' | 'wait';
+  readonly placement: Placement;
+  readonly latencyUs: { readonly p50: number; readonly p99: number; readonly max: number; readonly mean: number };
+  /** Per worker: its nodes and mean compute / wait time per frame since start (µs). */
+  readonly perWorker: readonly { readonly nodes: readonly string[]; readonly frames: number; readonly computeUs: number; readonly waitUs: number }[];
+}
+
+/** The runtime was closed, or a worker failed; carries the cause. */
+export class RuntimeError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RuntimeError';
+  }
+}
+
+const WORKER_FILE = fileURLToPath(new URL('../../workers/frame-loop.js', import.meta.url));
+
+/**
+ * Node costs for placement: measured by running each node's kernels a few times on the real
+ * arena (then clearing it), or estimated from FLOPs at a nominal speed.
+ */
+function nodeCosts(net: Network, delays: readonly number[], arena: Arena, backend: KernelBackend, calibrate: boolean): number[] {
+  if (!calibrate) {
+    const gflops = backend.name === WASM_BACKEND ? 20 : 1.5;
+    return net.nodes.map((n) => nodeFlops(net, n.index) / (gflops * 1000));
+  }
+  const computer = new NodeComputer(net, delays, arena, backend.bind(arena.memory));
+  const costs = net.nodes.map((n) => {
+    if (n.isInput) return 0;
+    const samples: number[] = [];
+    const start = performance.now();
+    while (samples.length < 30 && (samples.length < 5 || performance.now() - start < 20)) {
+      const t0 = performance.now();
+      computer.compute(n.index, 1);
+      samples.push((performance.now() - t0) * 1000);
+    }
+    samples.sort((a, b) => a - b);
+    return samples[samples.length >> 1];
+  });
+  arena.clearStates();
+  return costs;
+}
+
+/**
+ * Runs a network in a rollout on worker threads, every computed node on a worker (or cost-
+ * balanced groups when there are fewer cores than nodes), all nodes of a frame at once.
+ * Node states live in one shared arena; each tick the main thread writes the input frame,
+ * workers compute from the previous frames' states and meet at a barrier, and the outputs
+ * are copied out. Outputs equal the single-threaded executor's bit for bit.
+ *
+ * @example
+ * await using rt = await Runtime.create('examples/mnist-sr.json', { rollout: 'streaming' });
+ * const { prediction } = await rt.step(new Float32Array(784));
+ */
+export class Runtime implements AsyncDisposable {
+  readonly network: Network;
+  readonly rollout: Rollout;
+  readonly backend: KernelBackend;
+  readonly placement: Placement;
+  readonly arena: Arena;
+  /** Where the weights came from. */
+  readonly weights: 'model file' | 'given' | 'seeded random';
+  readonly #pool: Piscina;
+  readonly #tasks: Promise<FrameLoopResult>[];
+  readonly #ctrl: Int32Array;
+  readonly #queue: number;
+  readonly #spin: boolean;
+  readonly #nonFinite: NonFinitePolicy;
+  readonly #logger: RuntimeLogger | undefined;
+  readonly #inputScratch: Float32Array[];
+  readonly #perms: (Int32Array | null)[];
+  readonly #latency: RecordableHistogram;
+  #failed: Error | undefined;
+  #engineFrame = 0;
+  #base = 0;
+  #busy: Promise<unknown> = Promise.resolve();
+  /** Rejecters of everything waiting on the engine, called when it fails or closes. */
+  readonly #waiters = new Set<(error: Error) => void>();
+  #closing: Promise<void> | undefined;
+
+  private constructor(init: {
+    network: Network;
+    rollout: Rollout;
+    backend: KernelBackend;
+    placement: Placement;
+    arena: Arena;
+    weights: Runtime['weights'];
+    pool: Piscina;
+    tasks: Promise<FrameLoopResult>[];
+    queue: number;
+    spin: boolean;
+    nonFinite: NonFinitePolicy;
+    logger: RuntimeLogger | undefined;
+  }) {
+    this.network = init.network;
+    this.rollout = init.rollout;
+    this.backend = init.backend;
+    this.placement = init.placement;
+    this.arena = init.arena;
+    this.weights = init.weights;
+    this.#pool = init.pool;
+    this.#tasks = init.tasks;
+    this.#ctrl = init.arena.control;
+    this.#queue = init.queue;
+    this.#spin = init.spin;
+    this.#nonFinite = init.nonFinite;
+    this.#logger = init.logger;
+    this.#inputScratch = init.network.inputs.map((i) => new Float32Array(init.network.nodes[i].size));
+    this.#perms = init.network.nodes.map((n) => internalOrder(n.shape, init.backend.layout));
+    this.#latency = createHistogram();
+    for (const [w, task] of init.tasks.entries()) {
+      task.catch((err: unknown) => {
+        const nodes = init.placement.nodesOf[w].map((v) => init.network.nodes[v].name).join(', ');
+        const why = err instanceof Error ? err.message : String(err);
+        // A node failure names node and tick itself; a dead thread is named by its nodes.
+        const message = /^node "/.test(why) ? why : `worker ${w} (nodes ${nodes}) stopped at tick ${this.#engineFrame - this.#base}: ${why}`;
+        this.#fail(new RuntimeError(message, { cause: err }));
+      });
+    }
+  }
+
+  /**
+   * Loads a network, lays out its arena, places its nodes on workers and starts them.
+   * @throws SpecError, RolloutCycleError, or an error naming a bad option
+   */
+  static async create(source: ModelSource, options: RuntimeOptions = {}): Promise<Runtime> {
+    const loaded = await loadSource(source, options);
+    const { network, rollout, params } = loaded;
+    assertValidRollout(network, rollout.delays);
+    checkParameters(network, params);
+    const backend = getBackend(options.backend ?? WASM_BACKEND);
+    const computed = network.nodes.filter((n) => !n.isInput).length;
+    const cores = availableParallelism();
+    const requested = options.workers ?? Math.min(cores, computed);
+    if (!Number.isInteger(requested) || requested < 1) throw new RangeError(`workers must be an integer >= 1, got ${String(options.workers)}`);
+    const queue = options.queue ?? 32;
+    if (!Number.isInteger(queue) || queue < 1) throw new RangeError(`queue must be an integer >= 1, got ${String(options.queue)}`);
+    // Enough control lines for the most workers any placement could use.
+    const maxWorkers = Math.max(requested, computed);
+    const plan = planArena(network, rollout.delays, backend, { controlLines: controlLines(network.nodes.length, maxWorkers), queue });
+    const arena = createArena(network, plan, backend, params);
+    const costs = nodeCosts(network, rollout.delays, arena, backend, options.calibrate ?? true);
+    const placement = choosePlacement(network, rollout.delays, options.placement ?? 'auto', requested, costs);
+    const sync = options.sync ?? 'auto';
+    // The main thread mostly sleeps while frames run, so spinning pays while workers <= cores.
+    const spin = sync === 'spin' || (sync === 'auto' && placement.workers <= cores);
+    options.logger?.info(
+      {
+        network: network.name,
+        rollout: rollout.kind,
+        backend: backend.describe(),
+        weights: loaded.weights,
+        placement: placement.nodesOf.map((nodes) => nodes.map((v) => network.nodes[v].name)),
+        predictedFrameUs: Number(placement.predictedFrameUs.toFixed(1)),
+        sync: spin ? 'spin' : 'wait',
+      },
+      'runtime starting',
+    );
+    const pool = new Piscina({
+      filename: WORKER_FILE,
+      minThreads: placement.workers,
+      maxThreads: placement.workers,
+      idleTimeout: 2 ** 31 - 1,
+      concurrentTasksPerWorker: 1,
+      atomics: 'disabled',
+    });
+    const backendModule = options.backendModule === undefined ? undefined : String(options.backendModule);
+    const order = frameOrder(network, rollout.delays);
+    const tasks = placement.nodesOf.map((nodes, w) => {
+      const task: FrameLoopTask = {
+        spec: network.spec,
+        delays: rollout.delays,
+        plan,
+        memory: arena.memory,
+        backend: backend.name,
+        ...(backendModule === undefined ? {} : { backendModule }),
+        worker: w,
+        workers: placement.workers,
+        nodes: order.filter((v) => placement.owner[v] === w),
+        owner: placement.owner,
+        spin,
+      };
+      return pool.run(task) as Promise<FrameLoopResult>;
+    });
+    const rt = new Runtime({
+      network,
+      rollout,
+      backend,
+      placement,
+      arena,
+      weights: loaded.weights,
+      pool,
+      tasks,
+      queue,
+      spin,
+      nonFinite: options.nonFinite ?? 'reject',
+      logger: options.logger,
+    });
+    try {
+      await rt.#untilFailure(waitAtLeastAsync(arena.control, READY, placement.workers));
+      await rt.#warmUp(options.warmUp ?? 8);
+    } catch (err) {
+      await rt.close();
+      throw err;
+    }
+    if (options.signal !== undefined) {
+      if (options.signal.aborted) {
+        await rt.close();
+        throw new RuntimeError('aborted while starting', { cause: options.signal.reason });
+      }
+      options.signal.addEventListener('abort', () => void rt.close(), { once: true });
+    }
+    return rt;
+  }
+
+  /** Ticks computed since the start (or the last reset). */
+  get tick(): number {
+    return this.#engineFrame - this.#base;
+  }
+
+  /**
+   * Presents the next input frame and resolves with that tick's outputs (row-major copies).
+   * Calls are served one at a time, in order.
+   * @throws InputError for a bad input (the runtime stays usable); RuntimeError once closed or failed
+   */
+  step(input: InputFrame): Promise<Record<string, Float32Array>> {
+    return this.#exclusive(async () => {
+      this.#assertOpen();
+      const k = this.#publish(input);
+      const t0 = performance.now();
+      const wait = this.#frameDone(k);
+      if (wait !== undefined) await wait;
+      const outputs = this.#readOutputs(k);
+      this.#latency.record(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+      return outputs;
+    });
+  }
+
+  /**
+   * Free-running: feeds input frames from `inputs` as fast as the engine takes them (up to
+   * `queue` frames ahead, so workers run frames back to back) and yields each tick's outputs
+   * in order. Ends when the inputs end or `signal` aborts; holds the runtime meanwhile.
+   */
+  run(inputs: AsyncIterable<InputFrame> | Iterable<InputFrame>, options: { signal?: AbortSignal } = {}): AsyncIterable<TickResult> {
+    const self = this;
+    return {
+      [Symbol.asyncIterator]: () => {
+        let release: () => void = () => undefined;
+        let acquired = false;
+        const source = Symbol.asyncIterator in inputs ? (inputs as AsyncIterable<InputFrame>)[Symbol.asyncIterator]() : (inputs as Iterable<InputFrame>)[Symbol.iterator]();
+        const pending: { k: number; t0: number }[] = [];
+        let exhausted = false;
+        const abortError = (): Error => new RuntimeError('run aborted', { cause: options.signal?.reason });
+        const finish = async (): Promise<IteratorResult<TickResult>> => {
+          release();
+          // Let in-flight frames finish so the next step starts from a settled engine.
+          if (pending.length > 0 && self.#failed === undefined) await self.#frameDone(pending[pending.length - 1].k)?.catch(() => undefined);
+          pending.length = 0;
+          if (!exhausted) await source.return?.();
+          return { done: true, value: undefined };
+        };
+        return {
+          async next(): Promise<IteratorResult<TickResult>> {
+            if (!acquired) {
+              acquired = true;
+              let done!: () => void;
+              const mine = new Promise<void>((r) => (done = r));
+              const previous = self.#busy;
+              self.#busy = previous.then(() => mine);
+              await previous.catch(() => undefined);
+              release = done;
+            }
+            try {
+              self.#assertOpen();
+              if (options.signal?.aborted === true) throw abortError();
+              while (!exhausted && pending.length < self.#queue) {
+                const item = await source.next();
+                if (item.done === true) {
+                  exhausted = true;
+                  break;
+                }
+                pending.push({ k: self.#publish(item.value), t0: performance.now() });
+              }
+              const head = pending[0];
+              if (head === undefined) return await finish();
+              // Sleep until half the queue is done, not just the head: one wake-up of this
+              // thread per queue/2 frames instead of one per frame, while the workers always
+              // have frames left to run.
+              const target = pending[Math.min(pending.length - 1, self.#queue >> 1)].k;
+              const wait = Atomics.load(self.#ctrl, COMPLETED) >= head.k ? undefined : self.#frameDone(target, options.signal);
+              if (wait !== undefined) await wait;
+              pending.shift();
+              const latencyUs = (performance.now() - head.t0) * 1000;
+              self.#latency.record(Math.max(1, Math.round(latencyUs)));
+              return { done: false, value: { tick: head.k - self.#base, outputs: self.#readOutputs(head.k), latencyUs } };
+            } catch (err) {
+              await finish();
+              throw err;
+            }
+          },
+          async return(): Promise<IteratorResult<TickResult>> {
+            return finish();
+          },
+        };
+      },
+    };
+  }
+
+  /**
+   * Runs `ticks` ticks with the same input frame (a static scene, like the paper's repeated
+   * digit) and resolves with the last tick's outputs. Free-running: the main thread only
+   * copies the frame into the input ring ahead of the workers, `queue` frames at a time, and
+   * reads nothing back until the end, so workers run frames back to back.
+   */
+  repeat(input: InputFrame, ticks: number): Promise<Record<string, Float32Array>> {
+    return this.#exclusive(async () => {
+      this.#assertOpen();
+      if (!Number.isInteger(ticks) || ticks < 1) throw new RangeError(`ticks must be an integer >= 1, got ${ticks}`);
+      readInputFrame(this.network, input, this.tick + 1, this.#inputScratch, this.#nonFinite);
+      const last = this.#engineFrame + ticks;
+      const t0 = performance.now();
+      while (this.#engineFrame < last) {
+        const completed = Atomics.load(this.#ctrl, COMPLETED);
+        const room = completed + this.#queue - this.#engineFrame;
+        if (room <= 0) {
+          // Sleep until half the queue has drained, then top it up in one burst.
+          await this.#frameDone(this.#engineFrame - (this.#queue >> 1));
+          continue;
+        }
+        for (let i = 0; i < room && this.#engineFrame < last; i++) this.#writeAndPublish();
+      }
+      await this.#frameDone(last);
+      this.#latency.record(Math.max(1, Math.round(((performance.now() - t0) * 1000) / ticks)));
+      return this.#readOutputs(last);
+    });
+  }
+
+  /** Back to frame 0 (all states zero); waits for in-flight work first. */
+  reset(): Promise<void> {
+    return this.#exclusive(async () => {
+      this.#assertOpen();
+      this.#resetStates();
+    });
+  }
+
+  /** Tick count, latency percentiles, placement and per-worker timing. */
+  stats(): RuntimeStats {
+    const h = this.#latency;
+    const count = h.count;
+    const ctrl = this.#ctrl;
+    const nodes = this.network.nodes.length;
+    return {
+      ticks: this.tick,
+      backend: this.backend.describe(),
+      workers: this.placement.workers,
+      sync: this.#spin ? 'spin' : 'wait',
+      placement: this.placement,
+      latencyUs: {
+        p50: count === 0 ? 0 : h.percentile(50),
+        p99: count === 0 ? 0 : h.percentile(99),
+        max: count === 0 ? 0 : h.max,
+        mean: count === 0 ? 0 : h.mean,
+      },
+      perWorker: this.placement.nodesOf.map((vs, w) => {
+        const line = workerLine(nodes, w);
+        const frames = Atomics.load(ctrl, line);
+        const timing = new Float64Array(ctrl.buffer, ctrl.byteOffset + line * 4 + 8, 2);
+        return {
+          nodes: vs.map((v) => this.network.nodes[v].name),
+          frames,
+          computeUs: frames === 0 ? 0 : timing[0] / frames,
+          waitUs: frames === 0 ? 0 : timing[1] / frames,
+        };
+      }),
+    };
+  }
+
+  /** Stops every worker (within about a second) and frees the pool. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const error = this.#failed ?? new RuntimeError('the runtime was closed');
+      for (const stop of [...this.#waiters]) stop(error);
+      if (Atomics.load(this.#ctrl, STOP) === 0) Atomics.store(this.#ctrl, STOP, STOP_REQUESTED);
+      this.#notifyAll();
+      const settled = Promise.allSettled(this.#tasks);
+      const timeout = new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
+      await Promise.race([settled, timeout]);
+      await this.#pool.destroy();
+      this.#logger?.info({ network: this.network.name, ticks: this.tick }, 'runtime closed');
+    })();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#failed !== undefined) throw this.#failed;
+    if (this.#closing !== undefined) throw new RuntimeError('the runtime is closed');
+  }
+
+  #fail(error: Error): void {
+    if (this.#failed !== undefined) return;
+    this.#failed = error;
+    Atomics.store(this.#ctrl, STOP, STOP_FAILED);
+    this.#notifyAll();
+    this.#logger?.error({ err: error.message }, 'worker failed');
+    void this.close();
+  }
+
+  #notifyAll(): void {
+    for (let i = 0; i < this.#ctrl.length; i += 16) Atomics.notify(this.#ctrl, i);
+  }
+
+  /** Runs `fn` after every earlier step / run / reset has finished. */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.#busy.catch(() => undefined).then(fn);
+    this.#busy = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Waits for `p`, but rejects as soon as a worker fails, the runtime closes, or `signal` aborts. */
+  #untilFailure<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let onAbort: (() => void) | undefined;
+      const settle = (f: () => void): void => {
+        this.#waiters.delete(stop);
+        if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+        f();
+      };
+      const stop = (error: Error): void => settle(() => reject(error));
+      if (this.#closing !== undefined) return stop(this.#failed ?? new RuntimeError('the runtime was closed'));
+      this.#waiters.add(stop);
+      p.then((v) => settle(() => resolve(v)), (e: unknown) => settle(() => reject(e)));
+      if (signal !== undefined) {
+        onAbort = (): void => stop(new RuntimeError('run aborted', { cause: signal.reason }));
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      }
+    });
+  }
+
+  /** Resolves when engine frame k is complete; undefined (no promise at all) when it already is. */
+  #frameDone(k: number, signal?: AbortSignal): Promise<void> | undefined {
+    if (Atomics.load(this.#ctrl, COMPLETED) >= k) return undefined;
+    return this.#untilFailure(waitAtLeastAsync(this.#ctrl, COMPLETED, k), signal);
+  }
+
+  /** Validates and writes the next input frame, then hands it to the workers; returns its engine frame. */
+  #publish(input: InputFrame): number {
+    readInputFrame(this.network, input, this.#engineFrame + 1 - this.#base, this.#inputScratch, this.#nonFinite);
+    return this.#writeAndPublish();
+  }
+
+  /** Copies the checked input (in the scratch buffers) into the next frame's slots and publishes it. */
+  #writeAndPublish(): number {
+    const k = this.#engineFrame + 1;
+    const inputs = this.network.inputs;
+    for (let j = 0; j < inputs.length; j++) toInternal(this.#inputScratch[j], this.arena.state(inputs[j], k), this.#perms[inputs[j]]);
+    this.#engineFrame = k;
+    Atomics.store(this.#ctrl, PUBLISHED, k);
+    Atomics.notify(this.#ctrl, PUBLISHED);
+    return k;
+  }
+
+  #readOutputs(k: number): Record<string, Float32Array> {
+    const out: Record<string, Float32Array> = {};
+    for (const o of this.network.outputs) {
+      const node = this.network.nodes[o];
+      const copy = new Float32Array(node.size);
+      fromInternal(this.arena.state(o, k), copy, this.#perms[o]);
+      out[node.name] = copy;
+    }
+    return out;
+  }
+
+  /** Zeroes every state while the workers wait for the next input; ticks count from here. */
+  #resetStates(): void {
+    this.arena.clearStates();
+    this.#base = this.#engineFrame;
+    Atomics.store(this.#ctrl, TICK_BASE, this.#base);
+  }
+
+  async #warmUp(ticks: number): Promise<void> {
+    if (ticks <= 0) return;
+    const zeros: Record<string, Float32Array> = {};
+    for (const i of this.network.inputs) zeros[this.network.nodes[i].name] = new Float32Array(this.network.nodes[i].size);
+    for (let t = 0; t < ticks; t++) {
+      await this.#frameDone(this.#publish(zeros));
+    }
+    this.#resetStates();
+  }
+}
