@@ -23,24 +23,14 @@ const isModel = (s: ModelSource): s is Model => typeof s === 'object' && 'networ
  * Resolves a source to a network, rollout and parameters. The rollout option wins over a
  * model's own; weights come from the model, or `params`, or a seeded random init.
  */
-export async function loadSource(source: ModelSource, options: { rollout?: RolloutSpec; params?: Parameters; seed?: number }): Promise<LoadedModel> {
-  let model: Model | undefined;
-  let network: Network;
-  if (typeof source === 'string') {
-    if (source.endsWith('.srm')) model = await loadModel(source);
-    else network = await loadNetworkFile(source);
-  } else if (isModel(source)) {
-    model = source;
-  } else if (source instanceof Network) {
-    network = source;
-  } else {
-    network = validateNetwork(source);
-  }
+export async function loadSource(source: ModelSource, options: { rollout?: RolloutSpec | Rollout; params?: Parameters; seed?: number }): Promise<LoadedModel> {
+  const model = typeof source === 'string' ? (source.endsWith('.srm') ? await loadModel(source) : undefined) : isModel(source) ? source : undefined;
   if (model !== undefined) {
     const rollout = options.rollout === undefined ? model.rollout : asRollout(model.network, options.rollout);
     return { network: model.network, rollout, params: options.params ?? model.params, weights: options.params === undefined ? 'model file' : 'given' };
   }
-  const net = network!;
+  const net =
+    typeof source === 'string' ? await loadNetworkFile(source) : source instanceof Network ? source : validateNetwork(source as NetworkSpec);
   return {
     network: net,
     rollout: asRollout(net, options.rollout ?? 'streaming'),

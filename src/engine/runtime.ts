@@ -30,8 +30,8 @@ export interface RuntimeLogger {
 
 /** Options of {@link Runtime.create}. */
 export interface RuntimeOptions {
-  /** `streaming` (default; a model file's own rollout for models), `sequential`, or a pattern object. */
-  readonly rollout?: RolloutSpec;
+  /** `streaming` (default; a model file's own rollout for models), `sequential`, a pattern object, or a resolved rollout. */
+  readonly rollout?: RolloutSpec | Rollout;
   /** Worker threads; default: one per computed node, at most one per usable core. */
   readonly workers?: number;
   /** `auto` (default), `one-per-layer`, or an explicit mapping node -> worker. */
