@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { validateNetwork, type NetEdge } from '../src/graph/network.js';
 import type { Shape } from '../src/graph/spec.js';
 import { REFERENCE_BACKEND, WASM_BACKEND } from '../src/kernels/backends.js';
-import { internalOrder, toInternal, fromInternal } from '../src/kernels/layout.js';
+import { toInternal, fromInternal } from '../src/kernels/layout.js';
 import { getBackend } from '../src/kernels/registry.js';
 import { kernelModule } from '../src/kernels/wasm/module.js';
 import { Random } from '../src/util/random.js';
@@ -57,7 +57,7 @@ function ours(backendName: string, edge: NetEdge, c: OpCase, x: Float32Array, w:
   const src = new Float32Array(memory.buffer, base, srcN);
   const dst = new Float32Array(memory.buffer, base + align(srcN * 4), dstN);
   const packed = new Float32Array(memory.buffer, base + align(srcN * 4) + align(dstN * 4), packedN);
-  toInternal(x, src, internalOrder(c.src, backend.layout));
+  toInternal(x, src, c.src, backend.layout);
   backend.pack(edge.geometry, w, packed);
   const kernel = backend.bind(memory).edgeKernel(edge.geometry, packed);
   return {
@@ -70,7 +70,7 @@ function ours(backendName: string, edge: NetEdge, c: OpCase, x: Float32Array, w:
     },
     result() {
       const out = new Float32Array(dstN);
-      fromInternal(dst, out, internalOrder(c.dst, backend.layout));
+      fromInternal(dst, out, c.dst, backend.layout);
       return out;
     },
   };
@@ -94,10 +94,10 @@ function tfjsWasm(edge: NetEdge, c: OpCase, x: Float32Array, w: Float32Array): {
     run = (input) => tf.conv2d(input as tf.Tensor4D, filter, [g.sh, g.sw], 'same');
     inputShape = [1, g.inH, g.inW, g.inC];
     inputData = new Float32Array(x.length);
-    toInternal(x, inputData, internalOrder(c.src, 'hwc'));
+    toInternal(x, inputData, c.src, 'hwc');
     toChw = (y) => {
       const out = new Float32Array(y.length);
-      fromInternal(y, out, internalOrder(c.dst, 'hwc'));
+      fromInternal(y, out, c.dst, 'hwc');
       return out;
     };
   } else {

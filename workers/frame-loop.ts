@@ -4,6 +4,7 @@
 import type { NetworkSpec } from '../src/graph/spec.js';
 import { validateNetwork } from '../src/graph/network.js';
 import '../src/kernels/backends.js';
+import { fromInternal, toInternal } from '../src/kernels/layout.js';
 import type { KernelMemory } from '../src/kernels/kernel.js';
 import { getBackend } from '../src/kernels/registry.js';
 import { Arena, type ArenaPlan } from '../src/engine/arena.js';
@@ -24,8 +25,10 @@ export interface FrameLoopTask {
   readonly workers: number;
   /** This worker's nodes in frame order. */
   readonly nodes: readonly number[];
-  /** Per node, its worker (-1 for inputs). */
+  /** Per node, its worker; for an input node, the worker that converts its staged frames (-1: none needed). */
   readonly owner: readonly number[];
+  /** Input nodes whose row-major staged frames this worker converts into their state slots. */
+  readonly converts: readonly number[];
   readonly spin: boolean;
 }
 
@@ -55,7 +58,10 @@ export default async function frameLoop(task: FrameLoopTask): Promise<FrameLoopR
   const crossSources = task.nodes.map((v) => [
     ...new Set(net.nodes[v].inEdges.filter((e) => delays[e] === 0 && owner[net.edges[e].from] >= 0 && owner[net.edges[e].from] !== worker).map((e) => net.edges[e].from)),
   ]);
+  // (Input nodes have owner -1 unless some worker converts them, so only converted inputs are awaited.)
   const notifies = task.nodes.map((v) => net.nodes[v].outEdges.some((e) => delays[e] === 0 && owner[net.edges[e].to] !== worker));
+  const layout = getBackend(task.backend).layout;
+  const convertNotifies = task.converts.map((v) => net.nodes[v].outEdges.some((e) => delays[e] === 0 && owner[net.edges[e].to] !== worker));
   const stats = workerLine(net.nodes.length, worker);
   const timing = new Float64Array(ctrl.buffer, ctrl.byteOffset + stats * 4 + 8, 2);
 
@@ -66,19 +72,29 @@ export default async function frameLoop(task: FrameLoopTask): Promise<FrameLoopR
     const t0 = performance.now();
     if (!waitAtLeast(ctrl, PUBLISHED, k, spin)) break;
     let busy = 0;
+    const c0 = performance.now();
+    for (let i = 0; i < task.converts.length; i++) {
+      const v = task.converts[i];
+      toInternal(arena.staged(v, k) as Float32Array, arena.state(v, k), net.nodes[v].shape, layout);
+      Atomics.store(ctrl, nodeTick(v), k);
+      if (convertNotifies[i]) Atomics.notify(ctrl, nodeTick(v));
+    }
+    busy += performance.now() - c0;
     for (let i = 0; i < task.nodes.length; i++) {
       const v = task.nodes[i];
       for (const u of crossSources[i]) if (!waitAtLeast(ctrl, nodeTick(u), k, spin)) return { worker, lastFrame: k - 1 };
-      const c0 = performance.now();
+      const n0 = performance.now();
       try {
         computer.compute(v, k);
+        const out = arena.staged(v, k);
+        if (out !== null) fromInternal(arena.state(v, k), out, net.nodes[v].shape, layout);
       } catch (err) {
         Atomics.store(ctrl, STOP, STOP_FAILED);
         for (let w = 0; w < ctrl.length; w += 16) Atomics.notify(ctrl, w);
         const tick = k - Atomics.load(ctrl, TICK_BASE);
         throw new NodeFailure(`node "${net.nodes[v].name}" (worker ${worker}) failed at tick ${tick}: ${err instanceof Error ? err.message : String(err)}`);
       }
-      busy += performance.now() - c0;
+      busy += performance.now() - n0;
       Atomics.store(ctrl, nodeTick(v), k);
       if (notifies[i]) Atomics.notify(ctrl, nodeTick(v));
     }

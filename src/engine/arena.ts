@@ -1,6 +1,6 @@
 import type { Network } from '../graph/network.js';
 import type { KernelBackend, KernelMemory, StateLayout } from '../kernels/kernel.js';
-import { internalOrder, toInternal } from '../kernels/layout.js';
+import { needsTranspose, toInternal } from '../kernels/layout.js';
 import type { Parameters } from './parameters.js';
 
 /** Every block starts on its own cache line, so threads writing different blocks never share one. */
@@ -36,6 +36,8 @@ export interface ArenaPlan {
   readonly zeros: TensorBlock;
   readonly biases: readonly TensorBlock[];
   readonly weights: readonly TensorBlock[];
+  /** Per node, a row-major ring beside its state ring (same depth), or null; see {@link ArenaOptions.staging}. */
+  readonly staging: readonly (StateBlock | null)[];
 }
 
 const align = (n: number): number => Math.ceil(n / CACHE_LINE) * CACHE_LINE;
@@ -49,6 +51,11 @@ export interface ArenaOptions {
    * frames ahead and outputs stay readable until consumed (free-running mode); default 0.
    */
   readonly queue?: number;
+  /**
+   * Give input and output nodes whose internal order differs from row-major a second ring
+   * in row-major order, so that workers (not the main thread) convert frames in and out.
+   */
+  readonly staging?: boolean;
 }
 
 /** Lays out a network for a backend. Pure: the same inputs give the same plan. */
@@ -80,9 +87,16 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
     at += align(block.floats * 4);
     return block;
   });
+  const staging = net.nodes.map((n) => {
+    if (options.staging !== true || !(n.isInput || outputs.has(n.index)) || !needsTranspose(n.shape, backend.layout)) return null;
+    const s = states[n.index];
+    const block = { offset: at, size: s.size, depth: s.depth, slotBytes: s.slotBytes };
+    at += s.depth * s.slotBytes;
+    return block;
+  });
   // A spare line at the end: no vector access near the last tensor can leave the memory.
   at += CACHE_LINE;
-  return { backend: backend.name, layout: backend.layout, bytes: at, controlOffset, controlLines, states, zeros, biases, weights };
+  return { backend: backend.name, layout: backend.layout, bytes: at, controlOffset, controlLines, states, zeros, biases, weights, staging };
 }
 
 /**
@@ -98,6 +112,7 @@ export class Arena {
   readonly #weights: Float32Array[];
   readonly #biases: Float32Array[];
   readonly #zeros: Float32Array;
+  readonly #staging: (Float32Array[] | null)[];
 
   constructor(plan: ArenaPlan, memory: KernelMemory) {
     if (memory.buffer.byteLength < plan.bytes) throw new Error(`memory of ${memory.buffer.byteLength} bytes is smaller than the plan's ${plan.bytes}`);
@@ -109,6 +124,13 @@ export class Arena {
     this.#weights = plan.weights.map((w) => new Float32Array(buf, w.offset, w.floats));
     this.#biases = plan.biases.map((b) => new Float32Array(buf, b.offset, b.floats));
     this.#zeros = new Float32Array(buf, plan.zeros.offset, plan.zeros.floats);
+    this.#staging = plan.staging.map((s) => (s === null ? null : Array.from({ length: s.depth }, (_, k) => new Float32Array(buf, s.offset + k * s.slotBytes, s.size))));
+  }
+
+  /** Node v's row-major staging slot for `frame`, or null when it has none. */
+  staged(v: number, frame: number): Float32Array | null {
+    const ring = this.#staging[v];
+    return ring === null ? null : ring[frame % ring.length];
   }
 
   /** Node v's state for `frame` (its ring slot); frames before 0 read a zero block. */
@@ -144,6 +166,6 @@ export class Arena {
 export function createArena(net: Network, plan: ArenaPlan, backend: KernelBackend, params: Parameters): Arena {
   const arena = new Arena(plan, backend.createMemory(plan.bytes));
   for (const e of net.edges) backend.pack(e.geometry, params.weights[e.index], arena.weights(e.index));
-  for (const n of net.nodes) if (!n.isInput) toInternal(params.biases[n.index], arena.bias(n.index), internalOrder(n.shape, backend.layout));
+  for (const n of net.nodes) if (!n.isInput) toInternal(params.biases[n.index], arena.bias(n.index), n.shape, backend.layout);
   return arena;
 }

@@ -1,3 +1,4 @@
+import { firstNonFiniteJs } from '../kernels/kernel.js';
 import type { Network } from '../graph/network.js';
 
 /**
@@ -17,21 +18,16 @@ export class InputError extends Error {
   }
 }
 
-const isArrayLike = (v: unknown): v is ArrayLike<number> =>
-  ArrayBuffer.isView(v) || Array.isArray(v);
+const isArrayLike = (v: unknown): v is ArrayLike<number> => ArrayBuffer.isView(v) || Array.isArray(v);
 
 /**
- * Checks one tick's input against the network and copies it into `into` (one buffer per
- * input node, by position in `net.inputs`). Throws {@link InputError} naming the node, the
- * tick and what is wrong, before writing anything.
+ * Checks one tick's input against the network and returns one array per input node (by
+ * position in `net.inputs`): the caller's own arrays when they are clean, a cleaned copy
+ * when policy `zero` had to replace non-finite values. Throws {@link InputError} naming the
+ * node, the tick and what is wrong; nothing is written anywhere. With `scanValues` false
+ * only names and lengths are checked: the caller scans the values after copying them.
  */
-export function readInputFrame(
-  net: Network,
-  frame: InputFrame,
-  tick: number,
-  into: readonly Float32Array[],
-  policy: NonFinitePolicy = 'reject',
-): void {
+export function checkInputFrame(net: Network, frame: InputFrame, tick: number, policy: NonFinitePolicy = 'reject', scanValues = true): ArrayLike<number>[] {
   const names = net.inputs.map((i) => net.nodes[i].name);
   let arrays: ArrayLike<number>[];
   if (isArrayLike(frame)) {
@@ -53,22 +49,21 @@ export function readInputFrame(
   } else {
     throw new InputError(`tick ${tick}: expected a Float32Array or an object of Float32Arrays keyed by input node, found ${String(frame)}`);
   }
-  arrays.forEach((a, k) => {
+  return arrays.map((a, k) => {
+    // Length first, so a later copy into a fixed slot can never overrun.
     const node = net.nodes[net.inputs[k]];
     if (a.length !== node.size) {
       throw new InputError(`tick ${tick}: input "${node.name}" has ${a.length} values, expected ${node.size} (shape [${node.shape.join(',')}])`);
     }
-    if (policy === 'reject') {
-      for (let i = 0; i < a.length; i++) {
-        if (!Number.isFinite(a[i])) throw new InputError(`tick ${tick}: input "${node.name}" has a non-finite value (${a[i]}) at index ${i}`);
-      }
-    }
+    if (!scanValues) return a;
+    const bad = firstNonFiniteJs(a);
+    if (bad < 0) return a;
+    if (policy === 'reject') throw nonFiniteError(node.name, tick, a[bad], bad);
+    return Float32Array.from(a, (v) => (Number.isFinite(v) ? v : 0));
   });
-  arrays.forEach((a, k) => {
-    const dst = into[k];
-    for (let i = 0; i < a.length; i++) {
-      const v = a[i];
-      dst[i] = Number.isFinite(v) ? v : 0;
-    }
-  });
+}
+
+/** The error for a NaN or infinite input value. */
+export function nonFiniteError(node: string, tick: number, value: number, index: number): InputError {
+  return new InputError(`tick ${tick}: input "${node}" has a non-finite value (${value}) at index ${index}`);
 }

@@ -1,12 +1,12 @@
 import type { Network } from '../graph/network.js';
 import type { KernelBackend } from '../kernels/kernel.js';
-import { fromInternal, internalOrder, toInternal } from '../kernels/layout.js';
+import { fromInternal, toInternal } from '../kernels/layout.js';
 import { getBackend } from '../kernels/registry.js';
 import { REFERENCE_BACKEND } from '../kernels/backends.js';
 import { asRollout, type Rollout, type RolloutSpec } from '../rollout/pattern.js';
 import { assertValidRollout, frameOrder } from '../rollout/validity.js';
 import { Arena, createArena, planArena } from './arena.js';
-import { readInputFrame, type InputFrame, type NonFinitePolicy } from './inputs.js';
+import { checkInputFrame, type InputFrame, type NonFinitePolicy } from './inputs.js';
 import { NodeComputer } from './node-compute.js';
 import type { Parameters } from './parameters.js';
 
@@ -38,8 +38,6 @@ export class ReferenceExecutor {
   readonly arena: Arena;
   readonly #order: readonly number[];
   readonly #computer: NodeComputer;
-  readonly #inputScratch: Float32Array[];
-  readonly #perms: (Int32Array | null)[];
   readonly #nonFinite: NonFinitePolicy;
   #tick = 0;
 
@@ -58,8 +56,6 @@ export class ReferenceExecutor {
     this.backend = getBackend(options.backend ?? REFERENCE_BACKEND);
     this.arena = createArena(network, planArena(network, delays, this.backend), this.backend, params);
     this.#computer = new NodeComputer(network, delays, this.arena, this.backend.bind(this.arena.memory));
-    this.#inputScratch = network.inputs.map((i) => new Float32Array(network.nodes[i].size));
-    this.#perms = network.nodes.map((n) => internalOrder(n.shape, this.backend.layout));
     this.warmUp(options.warmUp ?? 8);
   }
 
@@ -84,10 +80,34 @@ export class ReferenceExecutor {
    */
   step(input: InputFrame): Record<string, Float32Array> {
     const k = this.#tick + 1;
-    readInputFrame(this.network, input, k, this.#inputScratch, this.#nonFinite);
-    this.network.inputs.forEach((v, j) => toInternal(this.#inputScratch[j], this.arena.state(v, k), this.#perms[v]));
+    const arrays = checkInputFrame(this.network, input, k, this.#nonFinite);
+    const layout = this.backend.layout;
+    this.network.inputs.forEach((v, j) => toInternal(arrays[j], this.arena.state(v, k), this.network.nodes[v].shape, layout));
     for (const v of this.#order) if (!this.network.nodes[v].isInput) this.#computer.compute(v, k);
     this.#tick = k;
+    return this.outputs();
+  }
+
+  /**
+   * Runs `ticks` ticks with the same input frame and returns the last tick's outputs: the
+   * input is checked and converted once, outputs are copied out once (as the runtime's
+   * `repeat` does).
+   */
+  repeat(input: InputFrame, ticks: number): Record<string, Float32Array> {
+    if (!Number.isInteger(ticks) || ticks < 1) throw new RangeError(`ticks must be an integer >= 1, got ${ticks}`);
+    const arrays = checkInputFrame(this.network, input, this.#tick + 1, this.#nonFinite);
+    const { inputs, nodes } = this.network;
+    const converted = inputs.map((v, j) => {
+      const internal = new Float32Array(nodes[v].size);
+      toInternal(arrays[j], internal, nodes[v].shape, this.backend.layout);
+      return internal;
+    });
+    for (let t = 0; t < ticks; t++) {
+      const k = this.#tick + 1;
+      inputs.forEach((v, j) => this.arena.state(v, k).set(converted[j]));
+      for (const v of this.#order) if (!nodes[v].isInput) this.#computer.compute(v, k);
+      this.#tick = k;
+    }
     return this.outputs();
   }
 
@@ -115,8 +135,9 @@ export class ReferenceExecutor {
   }
 
   #read(v: number, framesAgo: number): Float32Array {
-    const out = new Float32Array(this.network.nodes[v].size);
-    fromInternal(this.arena.state(v, this.#tick - framesAgo), out, this.#perms[v]);
+    const node = this.network.nodes[v];
+    const out = new Float32Array(node.size);
+    fromInternal(this.arena.state(v, this.#tick - framesAgo), out, node.shape, this.backend.layout);
     return out;
   }
 }

@@ -5,14 +5,14 @@ import { Piscina } from 'piscina';
 import type { Network } from '../graph/network.js';
 import { getBackend } from '../kernels/registry.js';
 import { WASM_BACKEND } from '../kernels/backends.js';
-import type { KernelBackend } from '../kernels/kernel.js';
-import { fromInternal, internalOrder, toInternal } from '../kernels/layout.js';
+import type { BoundKernels, KernelBackend } from '../kernels/kernel.js';
+import { fromInternal, toInternal } from '../kernels/layout.js';
 import type { Rollout, RolloutSpec } from '../rollout/pattern.js';
 import { assertValidRollout, frameOrder } from '../rollout/validity.js';
 import type { FrameLoopResult, FrameLoopTask } from '../../workers/frame-loop.js';
 import { Arena, createArena, planArena } from './arena.js';
 import { COMPLETED, PUBLISHED, READY, STOP, STOP_FAILED, STOP_REQUESTED, TICK_BASE, controlLines, workerLine } from './control.js';
-import { readInputFrame, type InputFrame, type NonFinitePolicy } from './inputs.js';
+import { checkInputFrame, nonFiniteError, type InputFrame, type NonFinitePolicy } from './inputs.js';
 import { loadSource, type ModelSource } from './model-source.js';
 import { NodeComputer } from './node-compute.js';
 import type { Parameters } from './parameters.js';
@@ -95,12 +95,15 @@ const WORKER_FILE = fileURLToPath(new URL('../../workers/frame-loop.js', import.
  * Node costs for placement: measured by running each node's kernels a few times on the real
  * arena (then clearing it), or estimated from FLOPs at a nominal speed.
  */
-function nodeCosts(net: Network, delays: readonly number[], arena: Arena, backend: KernelBackend, calibrate: boolean): number[] {
+function nodeCosts(net: Network, delays: readonly number[], arena: Arena, backend: KernelBackend, kernels: BoundKernels, calibrate: boolean): number[] {
   if (!calibrate) {
     const gflops = backend.name === WASM_BACKEND ? 20 : 1.5;
     return net.nodes.map((n) => nodeFlops(net, n.index) / (gflops * 1000));
   }
-  const computer = new NodeComputer(net, delays, arena, backend.bind(arena.memory));
+  const computer = new NodeComputer(net, delays, arena, kernels);
+  // Untimed passes first: V8 runs a fresh wasm function in its baseline tier, ~4x slower,
+  // which would make whichever node is measured first look expensive.
+  for (let pass = 0; pass < 10; pass++) for (const n of net.nodes) if (!n.isInput) computer.compute(n.index, 1);
   const costs = net.nodes.map((n) => {
     if (n.isInput) return 0;
     const samples: number[] = [];
@@ -139,12 +142,11 @@ export class Runtime implements AsyncDisposable {
   readonly #pool: Piscina;
   readonly #tasks: Promise<FrameLoopResult>[];
   readonly #ctrl: Int32Array;
+  readonly #kernels: BoundKernels;
   readonly #queue: number;
   readonly #spin: boolean;
   readonly #nonFinite: NonFinitePolicy;
   readonly #logger: RuntimeLogger | undefined;
-  readonly #inputScratch: Float32Array[];
-  readonly #perms: (Int32Array | null)[];
   readonly #latency: RecordableHistogram;
   #failed: Error | undefined;
   #engineFrame = 0;
@@ -160,6 +162,7 @@ export class Runtime implements AsyncDisposable {
     backend: KernelBackend;
     placement: Placement;
     arena: Arena;
+    kernels: BoundKernels;
     weights: Runtime['weights'];
     pool: Piscina;
     tasks: Promise<FrameLoopResult>[];
@@ -173,6 +176,7 @@ export class Runtime implements AsyncDisposable {
     this.backend = init.backend;
     this.placement = init.placement;
     this.arena = init.arena;
+    this.#kernels = init.kernels;
     this.weights = init.weights;
     this.#pool = init.pool;
     this.#tasks = init.tasks;
@@ -181,8 +185,6 @@ export class Runtime implements AsyncDisposable {
     this.#spin = init.spin;
     this.#nonFinite = init.nonFinite;
     this.#logger = init.logger;
-    this.#inputScratch = init.network.inputs.map((i) => new Float32Array(init.network.nodes[i].size));
-    this.#perms = init.network.nodes.map((n) => internalOrder(n.shape, init.backend.layout));
     this.#latency = createHistogram();
     for (const [w, task] of init.tasks.entries()) {
       task.catch((err: unknown) => {
@@ -213,9 +215,11 @@ export class Runtime implements AsyncDisposable {
     if (!Number.isInteger(queue) || queue < 1) throw new RangeError(`queue must be an integer >= 1, got ${String(options.queue)}`);
     // Enough control lines for the most workers any placement could use.
     const maxWorkers = Math.max(requested, computed);
-    const plan = planArena(network, rollout.delays, backend, { controlLines: controlLines(network.nodes.length, maxWorkers), queue });
+    const plan = planArena(network, rollout.delays, backend, { controlLines: controlLines(network.nodes.length, maxWorkers), queue, staging: true });
     const arena = createArena(network, plan, backend, params);
-    const costs = nodeCosts(network, rollout.delays, arena, backend, options.calibrate ?? true);
+    // The main thread's own binding: calibration, and scanning inputs where they land.
+    const kernels = backend.bind(arena.memory);
+    const costs = nodeCosts(network, rollout.delays, arena, backend, kernels, options.calibrate ?? true);
     const placement = choosePlacement(network, rollout.delays, options.placement ?? 'auto', requested, costs);
     const sync = options.sync ?? 'auto';
     // The main thread mostly sleeps while frames run, so spinning pays while workers <= cores.
@@ -242,6 +246,16 @@ export class Runtime implements AsyncDisposable {
     });
     const backendModule = options.backendModule === undefined ? undefined : String(options.backendModule);
     const order = frameOrder(network, rollout.delays);
+    // Staged inputs are converted by the worker of their first consumer (an R=0 one if any),
+    // which then owns the input's ready counter.
+    const owner = [...placement.owner];
+    for (const v of network.inputs) {
+      if (plan.staging[v] === null) continue;
+      const outs = network.nodes[v].outEdges;
+      const first = (es: readonly number[]): number => es.map((e) => network.edges[e].to).sort((a, b) => order.indexOf(a) - order.indexOf(b))[0];
+      const immediate = outs.filter((e) => rollout.delays[e] === 0);
+      owner[v] = placement.owner[first(immediate.length > 0 ? immediate : outs)];
+    }
     const tasks = placement.nodesOf.map((nodes, w) => {
       const task: FrameLoopTask = {
         spec: network.spec,
@@ -253,7 +267,8 @@ export class Runtime implements AsyncDisposable {
         worker: w,
         workers: placement.workers,
         nodes: order.filter((v) => placement.owner[v] === w),
-        owner: placement.owner,
+        owner,
+        converts: network.inputs.filter((v) => owner[v] === w),
         spin,
       };
       return pool.run(task) as Promise<FrameLoopResult>;
@@ -264,6 +279,7 @@ export class Runtime implements AsyncDisposable {
       backend,
       placement,
       arena,
+      kernels,
       weights: loaded.weights,
       pool,
       tasks,
@@ -392,7 +408,8 @@ export class Runtime implements AsyncDisposable {
     return this.#exclusive(async () => {
       this.#assertOpen();
       if (!Number.isInteger(ticks) || ticks < 1) throw new RangeError(`ticks must be an integer >= 1, got ${ticks}`);
-      readInputFrame(this.network, input, this.tick + 1, this.#inputScratch, this.#nonFinite);
+      // Copied once: the caller may reuse its arrays while the ticks run.
+      const held = checkInputFrame(this.network, input, this.tick + 1, this.#nonFinite).map((a) => Float32Array.from(a));
       const last = this.#engineFrame + ticks;
       const t0 = performance.now();
       while (this.#engineFrame < last) {
@@ -403,7 +420,7 @@ export class Runtime implements AsyncDisposable {
           await this.#frameDone(this.#engineFrame - (this.#queue >> 1));
           continue;
         }
-        for (let i = 0; i < room && this.#engineFrame < last; i++) this.#writeAndPublish();
+        for (let i = 0; i < room && this.#engineFrame < last; i++) this.#writeAndPublish(held);
       }
       await this.#frameDone(last);
       this.#latency.record(Math.max(1, Math.round(((performance.now() - t0) * 1000) / ticks)));
@@ -525,15 +542,41 @@ export class Runtime implements AsyncDisposable {
 
   /** Validates and writes the next input frame, then hands it to the workers; returns its engine frame. */
   #publish(input: InputFrame): number {
-    readInputFrame(this.network, input, this.#engineFrame + 1 - this.#base, this.#inputScratch, this.#nonFinite);
-    return this.#writeAndPublish();
+    const tick = this.#engineFrame + 1 - this.#base;
+    const arrays = checkInputFrame(this.network, input, tick, this.#nonFinite, false);
+    const k = this.#engineFrame + 1;
+    this.#writeInputs(arrays, k);
+    // Values are scanned where they landed, with the backend's (SIMD) scan; an unpublished
+    // frame's slots may hold anything, so a rejected frame leaves no trace.
+    for (const [j, v] of this.network.inputs.entries()) {
+      const slot = this.arena.staged(v, k) ?? this.arena.state(v, k);
+      const bad = this.#kernels.firstNonFinite(slot);
+      if (bad < 0) continue;
+      if (this.#nonFinite === 'reject') throw nonFiniteError(this.network.nodes[v].name, tick, arrays[j][bad], bad);
+      for (let i = bad; i < slot.length; i++) if (!Number.isFinite(slot[i])) slot[i] = 0;
+    }
+    return this.#publishFrame(k);
   }
 
-  /** Copies the checked input (in the scratch buffers) into the next frame's slots and publishes it. */
-  #writeAndPublish(): number {
+  /** Copies input arrays into frame k's slots: staged inputs as they are (their worker converts them), others converted here. */
+  #writeInputs(arrays: readonly ArrayLike<number>[], k: number): void {
+    const { inputs, nodes } = this.network;
+    for (let j = 0; j < inputs.length; j++) {
+      const v = inputs[j];
+      const staged = this.arena.staged(v, k);
+      if (staged !== null) staged.set(arrays[j]);
+      else toInternal(arrays[j], this.arena.state(v, k), nodes[v].shape, this.backend.layout);
+    }
+  }
+
+  /** Checked input arrays into the next frame, published. */
+  #writeAndPublish(arrays: readonly ArrayLike<number>[]): number {
     const k = this.#engineFrame + 1;
-    const inputs = this.network.inputs;
-    for (let j = 0; j < inputs.length; j++) toInternal(this.#inputScratch[j], this.arena.state(inputs[j], k), this.#perms[inputs[j]]);
+    this.#writeInputs(arrays, k);
+    return this.#publishFrame(k);
+  }
+
+  #publishFrame(k: number): number {
     this.#engineFrame = k;
     Atomics.store(this.#ctrl, PUBLISHED, k);
     Atomics.notify(this.#ctrl, PUBLISHED);
@@ -544,9 +587,14 @@ export class Runtime implements AsyncDisposable {
     const out: Record<string, Float32Array> = {};
     for (const o of this.network.outputs) {
       const node = this.network.nodes[o];
-      const copy = new Float32Array(node.size);
-      fromInternal(this.arena.state(o, k), copy, this.#perms[o]);
-      out[node.name] = copy;
+      const staged = this.arena.staged(o, k);
+      if (staged !== null) {
+        out[node.name] = staged.slice();
+      } else {
+        const copy = new Float32Array(node.size);
+        fromInternal(this.arena.state(o, k), copy, node.shape, this.backend.layout);
+        out[node.name] = copy;
+      }
     }
     return out;
   }

@@ -59,6 +59,8 @@ export interface BackendDef {
   instantiate(memory: KernelMemory): unknown;
   /** A line for logs: which variant runs. */
   describe(): string;
+  /** A faster scan for non-finite values in this backend's memory (default: JavaScript). */
+  firstNonFinite?(runtime: unknown, values: Float32Array): number;
 }
 
 /** A backend ready to lay out and run a network: what executors use. */
@@ -78,4 +80,13 @@ export interface KernelBackend {
 export interface BoundKernels {
   edgeKernel(geometry: EdgeGeometry, packed: Float32Array): EdgeKernel;
   activationKernel(activation: Activation, shape: Shape): ActivationKernel;
+  /** Index of the first NaN or infinite value of a view into this memory, or -1. */
+  firstNonFinite(values: Float32Array): number;
+}
+
+/** The JavaScript scan for {@link BoundKernels.firstNonFinite}, for backends without a faster one. */
+export function firstNonFiniteJs(values: ArrayLike<number>): number {
+  // x - x is 0 for finite x and NaN otherwise: one cheap test per value.
+  for (let i = 0; i < values.length; i++) if (values[i] - values[i] !== 0) return i;
+  return -1;
 }

@@ -1,7 +1,7 @@
 import type { EdgeGeometry } from '../graph/geometry.js';
 import type { Activation } from '../graph/spec.js';
 import { ACTIVATIONS, OP_TYPES } from '../graph/spec.js';
-import type { ActivationKernelDef, BackendDef, EdgeKernelDef, KernelBackend, OpType } from './kernel.js';
+import { firstNonFiniteJs, type ActivationKernelDef, type BackendDef, type EdgeKernelDef, type KernelBackend, type OpType } from './kernel.js';
 
 // Keyed by backend, then op or activation, as tfjs-core's kernel registry is: adding a
 // backend means registering its kernels, not touching the executors.
@@ -59,6 +59,7 @@ export function getBackend(name: string): KernelBackend {
       return {
         edgeKernel: (g, packed) => edge(g).create(g, packed, runtime),
         activationKernel: (a, shape) => (acts.get(a) as ActivationKernelDef)(shape, runtime),
+        firstNonFinite: def.firstNonFinite === undefined ? firstNonFiniteJs : (values) => (def.firstNonFinite as NonNullable<BackendDef['firstNonFinite']>)(runtime, values),
       };
     },
   };

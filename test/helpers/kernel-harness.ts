@@ -1,7 +1,7 @@
 import type { EdgeGeometry } from '../../src/graph/geometry.js';
 import type { Shape } from '../../src/graph/spec.js';
 import type { BoundKernels, KernelBackend, KernelMemory } from '../../src/kernels/kernel.js';
-import { fromInternal, internalOrder, toInternal } from '../../src/kernels/layout.js';
+import { fromInternal, toInternal } from '../../src/kernels/layout.js';
 
 const align = (n: number): number => Math.ceil(n / 64) * 64;
 
@@ -35,14 +35,14 @@ export class KernelHarness {
   /** A state tensor in the backend's layout holding the row-major values `chw`. */
   state(shape: Shape, chw: Float32Array): Float32Array {
     const view = this.alloc(chw.length);
-    toInternal(chw, view, internalOrder(shape, this.backend.layout));
+    toInternal(chw, view, shape, this.backend.layout);
     return view;
   }
 
   /** A state tensor read back row-major. */
   read(shape: Shape, view: Float32Array): Float32Array {
     const out = new Float32Array(view.length);
-    fromInternal(view, out, internalOrder(shape, this.backend.layout));
+    fromInternal(view, out, shape, this.backend.layout);
     return out;
   }
 

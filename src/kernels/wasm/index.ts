@@ -27,6 +27,7 @@ registerBackend({
     return instantiateKernels(memory.wasm);
   },
   describe: () => `wasm (AssemblyScript, ${kernelModule().variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}, HWC states)`,
+  firstNonFinite: (runtime, values) => (runtime as WasmKernels).firstNonFinite(values.byteOffset, values.length),
 });
 
 const ptr = (a: Float32Array): number => a.byteOffset;

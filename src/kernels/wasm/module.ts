@@ -17,6 +17,7 @@ export interface WasmKernels {
   gatherAdd(x: number, y: number, idx: number, n: number): void;
   biasActivation(y: number, b: number, n: number, kind: number, alpha: number): void;
   softmax(y: number, b: number, groups: number, classes: number): void;
+  firstNonFinite(p: number, n: number): number;
   relaxedSimd(): number;
 }
 

@@ -74,3 +74,30 @@ export function softmax(y: usize, b: usize, groups: i32, classes: i32): void {
     }
   }
 }
+
+/** Index of the first NaN or infinite value among n floats at p, or -1 (x - x is NaN exactly for those). */
+export function firstNonFinite(p: usize, n: i32): i32 {
+  const n16 = n & ~15;
+  for (let i = 0; i < n16; i += 16) {
+    const q = p + (<usize>i << 2);
+    const a = v128.load(q);
+    const b = v128.load(q, 16);
+    const c = v128.load(q, 32);
+    const d = v128.load(q, 48);
+    const da = f32x4.sub(a, a);
+    const db = f32x4.sub(b, b);
+    const dc = f32x4.sub(c, c);
+    const dd = f32x4.sub(d, d);
+    const bad = v128.or(v128.or(f32x4.ne(da, da), f32x4.ne(db, db)), v128.or(f32x4.ne(dc, dc), f32x4.ne(dd, dd)));
+    if (v128.any_true(bad)) return scalarFirst(p, i, i + 16);
+  }
+  return scalarFirst(p, n16, n);
+}
+
+function scalarFirst(p: usize, from: i32, to: i32): i32 {
+  for (let i = from; i < to; i++) {
+    const x = load<f32>(p + (<usize>i << 2));
+    if (x - x != 0) return i;
+  }
+  return -1;
+}

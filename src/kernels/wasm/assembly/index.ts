@@ -3,7 +3,7 @@
 export { dense } from './dense';
 export { conv2d } from './conv2d';
 export { pool } from './pool';
-export { addInto, gatherAdd, biasActivation, softmax } from './elementwise';
+export { addInto, gatherAdd, biasActivation, softmax, firstNonFinite } from './elementwise';
 
 /** 1 when this build uses relaxed SIMD (fused multiply-add where the CPU has it). */
 export function relaxedSimd(): i32 {

@@ -1,0 +1,195 @@
+// npm run bench:engine [-- --json]
+// The model-parallel engine against the same network and kernels run single-threaded node
+// after node (the executor), in the same process, interleaved in rounds; plus the cost of
+// the frame protocol itself, the placement heuristic against exhaustive search, and step
+// latency.
+import { availableParallelism, cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { Network } from '../src/graph/network.js';
+import { validateNetwork } from '../src/graph/network.js';
+import { initParameters, type Parameters } from '../src/engine/parameters.js';
+import { exhaustiveBest } from '../src/engine/placement.js';
+import { ReferenceExecutor } from '../src/engine/reference-executor.js';
+import { Runtime, type RuntimeOptions } from '../src/engine/runtime.js';
+import { loadNetworkFile } from '../src/io/spec-file.js';
+import { Random } from '../src/util/random.js';
+import { median } from './timing.js';
+
+const example = (name: string): string => new URL(`../../examples/${name}.json`, import.meta.url).pathname;
+const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
+
+function inputsFor(net: Network, count: number, seed: number): Float32Array[] {
+  const rng = new Random(seed);
+  const input = net.nodes[net.inputs[0]];
+  return Array.from({ length: count }, () => Float32Array.from({ length: input.size }, () => rng.uniform(0, 1)));
+}
+
+/** The frame protocol alone: `workers` nodes that copy one number, run free with queued input. */
+async function syncCost(workers: number, mode: 'spin' | 'wait'): Promise<number> {
+  const net = validateNetwork({
+    name: `sync-${workers}`,
+    nodes: [{ name: 'x', shape: [1] }, ...Array.from({ length: workers }, (_, i) => ({ name: `n${i}`, shape: [1] as [number] }))],
+    edges: Array.from({ length: workers }, (_, i) => ({ from: 'x', to: `n${i}`, op: { type: 'identity' as const } })),
+    outputs: ['n0'],
+  });
+  const rt = await Runtime.create(net, { workers, sync: mode, queue: 256, calibrate: false, placement: 'one-per-layer' });
+  try {
+    const x = Float32Array.of(1);
+    const frames = mode === 'spin' ? 20_000 : 4_000;
+    await rt.repeat(x, 1000);
+    const samples: number[] = [];
+    for (let r = 0; r < 5; r++) {
+      const t0 = performance.now();
+      await rt.repeat(x, frames);
+      samples.push(((performance.now() - t0) * 1000) / frames);
+    }
+    return median(samples);
+  } finally {
+    await rt.close();
+  }
+}
+
+interface SpeedupRow {
+  net: string;
+  rollout: 'streaming' | 'sequential';
+  workers: number;
+  framesPerSec: number;
+  baselineFramesPerSec: number;
+  ratio: number;
+  placement: string[][];
+  predictedFrameUs: number;
+}
+
+/** Frames per second of the engine (run(), free-running) and of the executor, interleaved. */
+async function speedup(netName: string, rollout: 'streaming' | 'sequential', workerCounts: readonly number[], rounds: number): Promise<SpeedupRow[]> {
+  const net = await loadNetworkFile(example(netName));
+  const params: Parameters = initParameters(net, { seed: 1 });
+  const inputs = inputsFor(net, 64, 7);
+  const baseline = new ReferenceExecutor(net, rollout, params, { backend: 'wasm' });
+  // Size batches to ~150 ms of single-threaded work.
+  let t0 = performance.now();
+  for (let i = 0; i < 20; i++) baseline.step(inputs[i % inputs.length]);
+  const frames = Math.max(50, Math.round(150_000 / (((performance.now() - t0) * 1000) / 20)));
+  const runtimes = await Promise.all(workerCounts.map((workers) => Runtime.create(net, { rollout, params, workers, queue: 32 } satisfies RuntimeOptions)));
+  try {
+    const base: number[] = [];
+    const engine: number[][] = workerCounts.map(() => []);
+    for (let r = 0; r < rounds; r++) {
+      t0 = performance.now();
+      for (let i = 0; i < frames; i++) baseline.step(inputs[i % inputs.length]);
+      base.push(frames / ((performance.now() - t0) / 1000));
+      for (const [j, rt] of runtimes.entries()) {
+        const feed = Array.from({ length: frames }, (_, i) => inputs[i % inputs.length]);
+        t0 = performance.now();
+        for await (const result of rt.run(feed)) void result;
+        engine[j].push(frames / ((performance.now() - t0) / 1000));
+      }
+    }
+    const b = median(base);
+    return runtimes.map((rt, j) => {
+      const f = median(engine[j]);
+      return {
+        net: netName,
+        rollout,
+        workers: rt.placement.workers,
+        framesPerSec: Math.round(f),
+        baselineFramesPerSec: Math.round(b),
+        ratio: Number((f / b).toFixed(3)),
+        placement: rt.placement.nodesOf.map((vs) => vs.map((v) => net.nodes[v].name)),
+        predictedFrameUs: Number(rt.placement.predictedFrameUs.toFixed(1)),
+      };
+    });
+  } finally {
+    await Promise.all(runtimes.map((rt) => rt.close()));
+  }
+}
+
+/** The balancing heuristic against exhaustive search on the same measured node costs. */
+async function grouping(netName: string, workers: number, rounds: number): Promise<Record<string, unknown>> {
+  const net = await loadNetworkFile(example(netName));
+  const params = initParameters(net, { seed: 1 });
+  const auto = await Runtime.create(net, { params, workers });
+  const costs = auto.placement.costUs;
+  const delays = auto.rollout.delays;
+  const best = exhaustiveBest(net, delays, workers, costs);
+  const names = (nodesOf: readonly (readonly number[])[]): string[][] => nodesOf.map((vs) => vs.map((v) => net.nodes[v].name));
+  const exhaustive = await Runtime.create(net, { params, workers, placement: names(best.nodesOf) });
+  try {
+    const inputs = inputsFor(net, 32, 3);
+    const fps = async (rt: Runtime, frames: number): Promise<number> => {
+      const t0 = performance.now();
+      for await (const result of rt.run(Array.from({ length: frames }, (_, i) => inputs[i % inputs.length]))) void result;
+      return frames / ((performance.now() - t0) / 1000);
+    };
+    const a: number[] = [];
+    const e: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      a.push(await fps(auto, 150));
+      e.push(await fps(exhaustive, 150));
+    }
+    return {
+      net: netName,
+      workers,
+      heuristic: { placement: names(auto.placement.nodesOf), predictedFrameUs: Number(auto.placement.predictedFrameUs.toFixed(1)), framesPerSec: Math.round(median(a)) },
+      exhaustive: { placement: names(best.nodesOf), predictedFrameUs: Number(best.predictedFrameUs.toFixed(1)), framesPerSec: Math.round(median(e)) },
+      predictedRatio: Number((auto.placement.predictedFrameUs / best.predictedFrameUs).toFixed(3)),
+      measuredRatio: Number((median(e) / median(a)).toFixed(3)),
+    };
+  } finally {
+    await Promise.all([auto.close(), exhaustive.close()]);
+  }
+}
+
+/** Step latency (input handed in -> outputs read back) of back-to-back steps. */
+async function latency(netName: string, workers: number, steps: number): Promise<{ p50: number; p99: number; max: number }> {
+  const net = await loadNetworkFile(example(netName));
+  const rt = await Runtime.create(net, { workers, params: initParameters(net, { seed: 1 }) });
+  try {
+    const inputs = inputsFor(net, 32, 5);
+    for (let i = 0; i < steps; i++) await rt.step(inputs[i % inputs.length]);
+    const { p50, p99, max } = rt.stats().latencyUs;
+    return { p50, p99, max };
+  } finally {
+    await rt.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { json: { type: 'boolean' }, rounds: { type: 'string' } }, strict: true });
+  const rounds = values.rounds === undefined ? 7 : Number(values.rounds);
+  const cores = availableParallelism();
+  const syncUsPerFrame: { workers: number; nodes: number; mode: 'spin' | 'wait'; us: number }[] = [];
+  for (const workers of [1, 2, 4]) {
+    for (const mode of ['spin', 'wait'] as const) {
+      // Spinning with more threads than cores only measures the scheduler; the engine never does it unless told to.
+      if (mode === 'spin' && workers > cores) continue;
+      log(`sync: ${workers} workers, ${mode}`);
+      syncUsPerFrame.push({ workers, nodes: workers, mode, us: Number((await syncCost(workers, mode)).toFixed(2)) });
+    }
+  }
+  const speed: SpeedupRow[] = [];
+  for (const net of ['conv-chain-4', 'mnist-sr', 'densenet-12']) {
+    for (const rollout of ['streaming', 'sequential'] as const) {
+      log(`speedup: ${net} ${rollout}`);
+      speed.push(...(await speedup(net, rollout, [1, 2], rounds)));
+    }
+  }
+  log('grouping: densenet-12 on 2 workers');
+  const group = await grouping('densenet-12', 2, rounds);
+  log('latency: mnist-sr, 2 workers');
+  const latencyUs = await latency('mnist-sr', 2, 3000);
+  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores, syncUsPerFrame, speedup: speed, grouping: group, latencyUs };
+  if (values.json === true) {
+    process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+    return;
+  }
+  process.stdout.write(`${doc.node} on ${doc.cpu}, ${cores} cores\n\nframe protocol alone (free-running, nodes that copy one number):\n`);
+  for (const s of syncUsPerFrame) process.stdout.write(`  ${s.workers} worker(s), ${s.mode}: ${s.us} µs/frame\n`);
+  process.stdout.write('\nspeedup over the same kernels single-threaded (frames/s, free-running run()):\n');
+  for (const s of speed) {
+    process.stdout.write(`  ${s.net.padEnd(13)} ${s.rollout.padEnd(10)} ${s.workers} worker(s): ${String(s.framesPerSec).padStart(7)} vs ${String(s.baselineFramesPerSec).padStart(7)}  ${s.ratio.toFixed(2)}x  ${JSON.stringify(s.placement)}\n`);
+  }
+  process.stdout.write(`\ngrouping ${JSON.stringify(group)}\n\nstep latency, mnist-sr on 2 workers: p50 ${latencyUs.p50} µs, p99 ${latencyUs.p99} µs, max ${latencyUs.max} µs\n`);
+}
+
+await main();
