@@ -264,3 +264,28 @@ test('100 create/close cycles leave no thread behind', async () => {
   for (let i = 0; i < 50 && threads() > before; i++) await new Promise((r) => setTimeout(r, 20));
   assert.ok(threads() <= before, `threads: ${before} before, ${threads()} after`);
 });
+
+test('non-finite inputs: policy zero replaces them (as the executor does), reject names the value', async () => {
+  const net = await loadNetworkFile(example('densenet'));
+  const params = initParameters(net, { seed: 4 });
+  const rt = await Runtime.create(net, { params, workers: 2, nonFinite: 'zero', calibrate: false });
+  const ref = new ReferenceExecutor(net, 'streaming', params, { backend: 'wasm', nonFinite: 'zero' });
+  try {
+    const x = Float32Array.from({ length: 3 * 32 * 32 }, (_, i) => (i % 11) / 11);
+    x[100] = Infinity;
+    x[3000] = NaN;
+    for (let t = 0; t < 4; t++) assert.ok(sameBits((await rt.step(x)).prediction, ref.step(x).prediction));
+  } finally {
+    await rt.close();
+  }
+  const strict = await Runtime.create(net, { params, workers: 2, calibrate: false });
+  try {
+    const x = new Float32Array(3 * 32 * 32);
+    x[2047] = -Infinity;
+    await assert.rejects(strict.step(x), /tick 1: input "image" has a non-finite value \(-Infinity\) at index 2047/);
+    x[2047] = 0;
+    await strict.step(x);
+  } finally {
+    await strict.close();
+  }
+});

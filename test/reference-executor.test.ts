@@ -102,6 +102,29 @@ test('tick semantics by hand: identity chain with delays reads x(k - r1 - r2); f
   assert.deepEqual([...ex.step(Float32Array.of(1)).b], [0]);
 });
 
+test('repeat(input, n) equals n steps of the same input', () => {
+  const net = validateNetwork({
+    name: 'rep',
+    nodes: [{ name: 'x', shape: [3, 4, 4] }, { name: 'h', shape: [5, 4, 4], activation: 'tanh' }, { name: 'y', shape: [3] }],
+    edges: [
+      { from: 'x', to: 'h', op: { type: 'conv2d', kernel: 3 } },
+      { from: 'h', to: 'h', op: { type: 'conv2d', kernel: 1 } },
+      { from: 'h', to: 'y', op: { type: 'dense' } },
+    ],
+    outputs: ['y'],
+  });
+  const params = initParameters(net, { seed: 8, bias: 'uniform' });
+  for (const backend of ['reference', 'wasm']) {
+    const a = new ReferenceExecutor(net, 'streaming', params, { backend });
+    const b = new ReferenceExecutor(net, 'streaming', params, { backend });
+    const x = Float32Array.from({ length: 48 }, (_, i) => Math.cos(i));
+    let last: Float32Array = new Float32Array(0);
+    for (let t = 0; t < 9; t++) last = b.step(x).y;
+    assert.ok(sameBits(a.repeat(x, 9).y, last), backend);
+    assert.equal(a.tick, 9);
+  }
+});
+
 test('bad inputs are clear errors naming node and tick, and leave the executor unchanged', () => {
   const net = validateNetwork({
     name: 'two-inputs',

@@ -8,7 +8,7 @@ import { fromInternal, toInternal } from '../src/kernels/layout.js';
 import type { KernelMemory } from '../src/kernels/kernel.js';
 import { getBackend } from '../src/kernels/registry.js';
 import { Arena, type ArenaPlan } from '../src/engine/arena.js';
-import { ARRIVED, COMPLETED, PUBLISHED, READY, STOP, STOP_FAILED, TICK_BASE, nodeTick, workerLine } from '../src/engine/control.js';
+import { ARRIVED, COMPLETED, OUTPUTS_FROM, PUBLISHED, READY, STOP, STOP_FAILED, TICK_BASE, nodeTick, workerLine } from '../src/engine/control.js';
 import { NodeComputer } from '../src/engine/node-compute.js';
 import { waitAtLeast } from '../src/engine/sync.js';
 
@@ -72,6 +72,7 @@ export default async function frameLoop(task: FrameLoopTask): Promise<FrameLoopR
     const t0 = performance.now();
     if (!waitAtLeast(ctrl, PUBLISHED, k, spin)) break;
     let busy = 0;
+    const outputsWanted = k >= Atomics.load(ctrl, OUTPUTS_FROM);
     const c0 = performance.now();
     for (let i = 0; i < task.converts.length; i++) {
       const v = task.converts[i];
@@ -86,7 +87,7 @@ export default async function frameLoop(task: FrameLoopTask): Promise<FrameLoopR
       const n0 = performance.now();
       try {
         computer.compute(v, k);
-        const out = arena.staged(v, k);
+        const out = outputsWanted ? arena.staged(v, k) : null;
         if (out !== null) fromInternal(arena.state(v, k), out, net.nodes[v].shape, layout);
       } catch (err) {
         Atomics.store(ctrl, STOP, STOP_FAILED);

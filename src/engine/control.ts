@@ -12,6 +12,8 @@ export const PUBLISHED = 0;
 export const STOP = 1;
 /** Line 0: engine frame that counts as tick 0 (runtime ticks restart at reset), for messages. */
 export const TICK_BASE = 2;
+/** Line 0: first engine frame whose outputs the main thread will read (row-major copies are made from it on). */
+export const OUTPUTS_FROM = 3;
 /** Line 2 (with ARRIVED): workers that have bound their kernels and entered the loop. */
 export const READY = 2 * (CACHE_LINE / 4) + 1;
 /** Line 1, written by the last worker to arrive: the latest frame every worker finished. */

@@ -11,7 +11,7 @@ import type { Rollout, RolloutSpec } from '../rollout/pattern.js';
 import { assertValidRollout, frameOrder } from '../rollout/validity.js';
 import type { FrameLoopResult, FrameLoopTask } from '../../workers/frame-loop.js';
 import { Arena, createArena, planArena } from './arena.js';
-import { COMPLETED, PUBLISHED, READY, STOP, STOP_FAILED, STOP_REQUESTED, TICK_BASE, controlLines, workerLine } from './control.js';
+import { COMPLETED, OUTPUTS_FROM, PUBLISHED, READY, STOP, STOP_FAILED, STOP_REQUESTED, TICK_BASE, controlLines, workerLine } from './control.js';
 import { checkInputFrame, nonFiniteError, type InputFrame, type NonFinitePolicy } from './inputs.js';
 import { loadSource, type ModelSource } from './model-source.js';
 import { NodeComputer } from './node-compute.js';
@@ -412,17 +412,37 @@ export class Runtime implements AsyncDisposable {
       const held = checkInputFrame(this.network, input, this.tick + 1, this.#nonFinite).map((a) => Float32Array.from(a));
       const last = this.#engineFrame + ticks;
       const t0 = performance.now();
-      while (this.#engineFrame < last) {
-        const completed = Atomics.load(this.#ctrl, COMPLETED);
-        const room = completed + this.#queue - this.#engineFrame;
-        if (room <= 0) {
-          // Sleep until half the queue has drained, then top it up in one burst.
-          await this.#frameDone(this.#engineFrame - (this.#queue >> 1));
-          continue;
+      // Every staging slot is free now (no frame in flight): fill them all with the held frame
+      // once, so per tick only unstaged inputs are copied. Only the last tick's outputs are read.
+      const unstaged = this.network.inputs.flatMap((v, j) => {
+        const ring = this.arena.plan.staging[v];
+        if (ring === null) return [j];
+        for (let slot = 0; slot < ring.depth; slot++) (this.arena.staged(v, slot) as Float32Array).set(held[j]);
+        return [];
+      });
+      Atomics.store(this.#ctrl, OUTPUTS_FROM, last);
+      try {
+        while (this.#engineFrame < last) {
+          const completed = Atomics.load(this.#ctrl, COMPLETED);
+          const room = completed + this.#queue - this.#engineFrame;
+          if (room <= 0) {
+            // Sleep until half the queue has drained, then top it up in one burst.
+            await this.#frameDone(this.#engineFrame - (this.#queue >> 1));
+            continue;
+          }
+          for (let i = 0; i < room && this.#engineFrame < last; i++) {
+            const k = this.#engineFrame + 1;
+            for (const j of unstaged) {
+              const v = this.network.inputs[j];
+              toInternal(held[j], this.arena.state(v, k), this.network.nodes[v].shape, this.backend.layout);
+            }
+            this.#publishFrame(k);
+          }
         }
-        for (let i = 0; i < room && this.#engineFrame < last; i++) this.#writeAndPublish(held);
+        await this.#frameDone(last);
+      } finally {
+        Atomics.store(this.#ctrl, OUTPUTS_FROM, 0);
       }
-      await this.#frameDone(last);
       this.#latency.record(Math.max(1, Math.round(((performance.now() - t0) * 1000) / ticks)));
       return this.#readOutputs(last);
     });
@@ -567,13 +587,6 @@ export class Runtime implements AsyncDisposable {
       if (staged !== null) staged.set(arrays[j]);
       else toInternal(arrays[j], this.arena.state(v, k), nodes[v].shape, this.backend.layout);
     }
-  }
-
-  /** Checked input arrays into the next frame, published. */
-  #writeAndPublish(arrays: readonly ArrayLike<number>[]): number {
-    const k = this.#engineFrame + 1;
-    this.#writeInputs(arrays, k);
-    return this.#publishFrame(k);
   }
 
   #publishFrame(k: number): number {
