@@ -5,9 +5,10 @@ import { parseArgs } from 'node:util';
 import { SpecError } from '../graph/errors.js';
 import { RolloutCycleError } from '../rollout/validity.js';
 import { analyzeCommand } from './analyze.js';
+import { runCommand } from './run.js';
 import { UsageError, type CliIo, type Command } from './command.js';
 
-const COMMANDS: readonly Command[] = [analyzeCommand];
+const COMMANDS: readonly Command[] = [analyzeCommand, runCommand];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -65,7 +66,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     return await command.run(positionals, values as Record<string, string | boolean | undefined>, io);
   } catch (err) {
-    const known = err instanceof UsageError || err instanceof SpecError || err instanceof RolloutCycleError || (err instanceof Error && /^cannot read /.test(err.message));
+    const known = err instanceof UsageError || err instanceof SpecError || err instanceof RolloutCycleError || (err instanceof Error && (/^cannot read /.test(err.message) || err.name === 'InputError' || err.name === 'OverrunError' || err.name === 'RuntimeError'));
     const message = err instanceof Error ? (known ? err.message : err.stack ?? err.message) : String(err);
     io.err(`streamroll ${command.name}: ${message}\n`);
     if (json) {

@@ -1,0 +1,10 @@
+import { Runtime } from './dist/src/index.js';
+import { runRealtime } from './dist/src/engine/realtime.js';
+import { mnistCamera } from './dist/src/io/mnist-camera.js';
+import { mnistByClass } from './dist/src/io/mnist-data.js';
+mnistByClass();
+const rt = await Runtime.create('examples/mnist-sr.json', { seed: 1, workers: 1, sync: 'wait' });
+const late = [];
+const s = await runRealtime(rt, mnistCamera({ seed: 3 }), { rateHz: 500, ticks: 5000, labelDelay: 2, onTick: (t) => { if (t.latencyUs > 2000) late.push([t.tick, Math.round(t.latencyUs)]); } });
+console.log(JSON.stringify(s.latencyUs), 'misses', s.deadlineMisses, 'drops', s.drops, JSON.stringify(late.slice(0, 30)));
+await rt.close();

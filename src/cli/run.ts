@@ -1,0 +1,198 @@
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Network } from '../graph/network.js';
+import { runRealtime, type OverrunPolicy, type RealtimeSummary } from '../engine/realtime.js';
+import { loadSource } from '../engine/model-source.js';
+import { Runtime } from '../engine/runtime.js';
+import { encodeMessage, frameMessage, readMessages, toSourceFrame, MessageError } from '../io/frame-stream.js';
+import type { SourceFrame } from '../io/frames.js';
+import { mnistCamera } from '../io/mnist-camera.js';
+import { mnistByClass } from '../io/mnist-data.js';
+import { loadRollout } from '../io/spec-file.js';
+import { responseDelays } from '../rollout/response.js';
+import type { Logger } from 'pino';
+import { UsageError, type CliIo, type Command } from './command.js';
+import { cliLogger } from './logger.js';
+
+/** The model `run` uses when given none. */
+export const DEFAULT_MODEL = fileURLToPath(new URL('../../../examples/mnist-sr.json', import.meta.url));
+
+const HELP = `Usage: streamroll run [MODEL.srm|NET.json] [options]
+
+Runs a network in real time: frames arrive at a fixed rate from a source, every tick is
+computed by the model-parallel engine, and outputs go to a sink. A live status line on
+stderr shows tick, frames/s, p99 latency, deadline misses, drops and accuracy (when the
+source has labels). Ctrl-C (SIGINT) or SIGTERM stops cleanly and prints the summary.
+
+Without MODEL it runs the default: the paper's MNIST SR network (examples/mnist-sr.json)
+with seeded random weights (no trained model ships yet), on the synthetic camera.
+
+Options:
+  --rollout R        streaming (default; a model's own rollout for .srm), sequential, PATTERN.json
+  --rate HZ          frames per second (default 100)
+  --duration S       seconds to run (default 10; 0 = until the source ends or Ctrl-C)
+  --source S         synthetic (default: MNIST digits with noise, 10 frames each, labelled)
+                     | stdin | FILE.msgpack (a recording, replayed at --rate)
+  --sink S           none (default) | stdout | FILE.msgpack: outputs as length-prefixed
+                     msgpack messages {t, tick, outputs: {node: Float32Array}}
+  --record FILE      also write every input frame to FILE (replay it with --source FILE)
+  --overrun P        drop (default) | latest | queue: what to do with frames that arrive
+                     while the previous one is still being computed
+  --workers N        worker threads (default: one per layer, at most one per core)
+  --noise-std X      noise of the synthetic camera (default 2.0, as in the paper)
+  --seed N           seed of random weights and of the synthetic camera (default 1)
+  --log-level L      fatal|error|warn|info|debug|trace|silent (default info)
+  --json             print one summary document on stdout:
+                     {"ticks","rateHz","latencyUs":{"p50","p99","max"},"deadlineMisses","drops","accuracy"}
+  -h, --help         show this help`;
+
+function number(values: Record<string, string | boolean | undefined>, name: string, fallback: number, check: (n: number) => boolean, what: string): number {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || !check(n)) throw new UsageError(`--${name} must be ${what}, got "${String(raw)}"`);
+  return n;
+}
+
+/** Frames of a message stream, malformed ones logged, counted and skipped. */
+async function* messageFrames(stream: NodeJS.ReadableStream, net: Network, logger: Logger, counters: { rejected: number }): AsyncGenerator<SourceFrame> {
+  let index = 0;
+  for await (const message of readMessages(stream as import('node:stream').Readable)) {
+    const frame = toSourceFrame(message, net, index++);
+    if (frame instanceof MessageError) {
+      counters.rejected++;
+      logger.warn({ reason: frame.message }, 'input message rejected');
+      if (frame.fatal) return;
+      continue;
+    }
+    yield frame;
+  }
+}
+
+/** Passes frames through, writing each to a recording. */
+async function* recording(frames: AsyncIterable<SourceFrame> | Iterable<SourceFrame>, out: WriteStream, net: Network): AsyncGenerator<SourceFrame> {
+  for await (const frame of frames) {
+    out.write(encodeMessage(frameMessage(frame, net)));
+    yield frame;
+  }
+}
+
+function statusLine(s: RealtimeSummary, elapsedS: number): string {
+  const fps = elapsedS > 0 ? s.ticks / elapsedS : 0;
+  const acc = s.accuracy === null ? '' : `  accuracy ${(100 * s.accuracy).toFixed(1)}%`;
+  return `tick ${s.ticks}  ${fps.toFixed(1)} fps  p99 ${(s.latencyUs.p99 / 1000).toFixed(2)} ms  misses ${s.deadlineMisses}  drops ${s.drops}${acc}`;
+}
+
+/** `streamroll run`: the real-time loop. */
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'run a model in real time from a sensor source at a fixed rate',
+  help: HELP,
+  options: {
+    rollout: { type: 'string' },
+    rate: { type: 'string' },
+    duration: { type: 'string' },
+    source: { type: 'string' },
+    sink: { type: 'string' },
+    record: { type: 'string' },
+    overrun: { type: 'string' },
+    workers: { type: 'string' },
+    'noise-std': { type: 'string' },
+    seed: { type: 'string' },
+    'log-level': { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run(positionals: string[], values, io: CliIo): Promise<number> {
+    if (positionals.length > 1) throw new UsageError(`run takes at most one model, got ${positionals.join(' ')}`);
+    const rate = number(values, 'rate', 100, (n) => n > 0 && n <= 100_000, 'a rate in Hz (0 < HZ <= 100000)');
+    const duration = number(values, 'duration', 10, (n) => n >= 0 && Number.isFinite(n), 'a number of seconds >= 0');
+    const seed = number(values, 'seed', 1, Number.isInteger, 'an integer');
+    const noiseStd = number(values, 'noise-std', 2.0, (n) => n >= 0 && Number.isFinite(n), 'a number >= 0');
+    const workersOpt = values.workers === undefined ? undefined : number(values, 'workers', 1, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
+    const overrun = (values.overrun ?? 'drop') as OverrunPolicy;
+    if (!['drop', 'latest', 'queue'].includes(overrun)) throw new UsageError(`--overrun must be drop, latest or queue, got "${overrun}"`);
+    const sourceArg = (values.source as string | undefined) ?? 'synthetic';
+    const sinkArg = (values.sink as string | undefined) ?? 'none';
+    if (sinkArg === 'stdout' && values.json === true) throw new UsageError('--sink stdout and --json both want stdout; send outputs to a file instead');
+    const logger = cliLogger(values['log-level'] as string | undefined);
+    const modelArg = positionals[0] ?? DEFAULT_MODEL;
+
+    const controller = new AbortController();
+    const stop = (signal: string): void => {
+      logger.info({ signal }, 'stopping');
+      controller.abort();
+    };
+    const onInt = (): void => stop('SIGINT');
+    const onTerm = (): void => stop('SIGTERM');
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
+    const closers: (() => Promise<void> | void)[] = [];
+    try {
+      const loaded = await loadSource(modelArg, { seed });
+      const rollout = values.rollout === undefined ? loaded.rollout : await loadRollout(loaded.network, values.rollout as string);
+      const rt = await Runtime.create(loaded.network, { rollout, params: loaded.params, logger, ...(workersOpt === undefined ? {} : { workers: workersOpt }) });
+      closers.push(() => rt.close());
+      const net = rt.network;
+      if (loaded.weights === 'seeded random') logger.warn({ seed }, 'no trained weights: running a seeded random model (outputs are not meaningful predictions)');
+      const counters = { rejected: 0 };
+      let frames: Iterable<SourceFrame> | AsyncIterable<SourceFrame>;
+      if (sourceArg === 'synthetic') {
+        const input = net.nodes[net.inputs[0]];
+        if (net.inputs.length !== 1 || input.size !== 784) throw new UsageError(`the synthetic camera makes 28x28 MNIST frames; network "${net.name}" needs ${net.inputs.map((v) => `${net.nodes[v].name} [${net.nodes[v].shape.join(',')}]`).join(', ')}`);
+        mnistByClass();
+        frames = mnistCamera({ seed, noiseStd });
+      } else if (sourceArg === 'stdin') {
+        frames = messageFrames(process.stdin, net, logger, counters);
+      } else if (sourceArg.endsWith('.msgpack')) {
+        frames = messageFrames(createReadStream(sourceArg), net, logger, counters);
+      } else {
+        throw new UsageError(`--source must be synthetic, stdin or FILE.msgpack, got "${sourceArg}"`);
+      }
+      if (typeof values.record === 'string') {
+        const out = createWriteStream(values.record);
+        closers.push(() => new Promise<void>((resolve) => out.end(resolve)));
+        frames = recording(frames, out, net);
+      }
+      let sink: ((tick: number, outputs: Record<string, Float32Array>) => void) | undefined;
+      if (sinkArg === 'stdout') {
+        sink = (tick, outputs) => void process.stdout.write(encodeMessage({ t: tick, tick, outputs }));
+      } else if (sinkArg.endsWith('.msgpack')) {
+        const out = createWriteStream(sinkArg);
+        closers.push(() => new Promise<void>((resolve) => out.end(resolve)));
+        sink = (tick, outputs) => void out.write(encodeMessage({ t: tick, tick, outputs }));
+      } else if (sinkArg !== 'none') {
+        throw new UsageError(`--sink must be none, stdout or FILE.msgpack, got "${sinkArg}"`);
+      }
+      const labelDelay = responseDelays(net, rt.rollout.delays)[net.outputs[0]];
+      const tty = process.stderr.isTTY;
+      const started = performance.now();
+      let lastStatus = started;
+      logger.info({ model: modelArg, rateHz: rate, durationS: duration, source: sourceArg, sink: sinkArg, overrun }, 'running');
+      const summary = await runRealtime(rt, frames, {
+        rateHz: rate,
+        ...(duration > 0 ? { ticks: Math.round(duration * rate) } : {}),
+        overrun,
+        signal: controller.signal,
+        labelDelay,
+        onTick: (t) => {
+          sink?.(t.tick, t.outputs);
+          const now = performance.now();
+          if (now - lastStatus >= (tty ? 200 : 2000)) {
+            lastStatus = now;
+            const line = statusLine(t.summary(), (now - started) / 1000);
+            io.err(tty ? `\r${line}\x1b[K` : `${line}\n`);
+          }
+        },
+      });
+      if (tty) io.err('\n');
+      const elapsed = (performance.now() - started) / 1000;
+      io.err(`${statusLine(summary, elapsed)}  (${elapsed.toFixed(1)} s${counters.rejected > 0 ? `, ${counters.rejected} input messages rejected` : ''})\n`);
+      if (values.json === true) io.out(JSON.stringify(summary) + '\n');
+      return 0;
+    } finally {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      for (const close of closers.reverse()) await close();
+    }
+  },
+};
