@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Network } from '../graph/network.js';
 import { runRealtime, type OverrunPolicy, type RealtimeSummary } from '../engine/realtime.js';
@@ -65,14 +65,6 @@ async function* messageFrames(stream: NodeJS.ReadableStream, net: Network, logge
       if (frame.fatal) return;
       continue;
     }
-    yield frame;
-  }
-}
-
-/** Passes frames through, writing each to a recording. */
-async function* recording(frames: AsyncIterable<SourceFrame> | Iterable<SourceFrame>, out: WriteStream, net: Network): AsyncGenerator<SourceFrame> {
-  for await (const frame of frames) {
-    out.write(encodeMessage(frameMessage(frame, net)));
     yield frame;
   }
 }
@@ -148,10 +140,12 @@ export const runCommand: Command = {
       } else {
         throw new UsageError(`--source must be synthetic, stdin or FILE.msgpack, got "${sourceArg}"`);
       }
+      let record: ((frame: SourceFrame) => void) | undefined;
       if (typeof values.record === 'string') {
         const out = createWriteStream(values.record);
         closers.push(() => new Promise<void>((resolve) => out.end(resolve)));
-        frames = recording(frames, out, net);
+        // What the engine was given, so a replay computes exactly the same ticks.
+        record = (frame) => void out.write(encodeMessage(frameMessage(frame, net)));
       }
       let sink: ((tick: number, outputs: Record<string, Float32Array>) => void) | undefined;
       if (sinkArg === 'stdout') {
@@ -174,6 +168,7 @@ export const runCommand: Command = {
         overrun,
         signal: controller.signal,
         labelDelay,
+        ...(record === undefined ? {} : { onInput: record }),
         onTick: (t) => {
           sink?.(t.tick, t.outputs);
           const now = performance.now();

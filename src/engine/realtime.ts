@@ -23,6 +23,8 @@ export interface RealtimeOptions {
   readonly signal?: AbortSignal;
   /** Output ticks between the input a label belongs to and the output answering it (d(o)); default 0. */
   readonly labelDelay?: number;
+  /** Called with each frame as it is handed to the engine (dropped frames never are). */
+  readonly onInput?: (frame: SourceFrame) => void;
   /** Called after every computed tick. */
   readonly onTick?: (tick: TickReport) => void;
 }
@@ -150,6 +152,7 @@ export async function runRealtime(rt: Runtime, source: Iterable<SourceFrame> | A
     } else {
       arrival = pending.shift() as Arrival;
     }
+    options.onInput?.(arrival.frame);
     const outputs = await rt.step(arrival.frame.inputs);
     const latencyMs = performance.now() - arrival.at;
     histogram.record(Math.max(1, Math.round(latencyMs * 1e6)));

@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { main } from '../src/cli/main.js';
+import { runRealtime, OverrunError } from '../src/engine/realtime.js';
+import { Runtime } from '../src/engine/runtime.js';
+import { validateNetwork } from '../src/graph/network.js';
+import { fixedRate } from '../src/io/clock.js';
+import { encodeMessage, readMessages } from '../src/io/frame-stream.js';
+import type { SourceFrame } from '../src/io/frames.js';
+import { sameBits } from './helpers/numeric.js';
+
+const root = new URL('../../', import.meta.url).pathname;
+const bin = join(root, 'dist/src/cli/main.js');
+const dir = await mkdtemp(join(tmpdir(), 'streamroll-run-'));
+after(() => rm(dir, { recursive: true, force: true }));
+
+test('the clock keeps absolute deadlines: 2,000 ticks at 500 Hz end less than 1 ms from the ideal time', async () => {
+  let first = 0;
+  let last = 0;
+  let count = 0;
+  for await (const { index, deadline } of fixedRate(500, { ticks: 2000 })) {
+    const now = performance.now();
+    if (index === 0) first = deadline;
+    last = now;
+    count++;
+    assert.ok(now >= deadline, 'never early');
+  }
+  assert.equal(count, 2000);
+  const ideal = first + 1999 * 2;
+  assert.ok(Math.abs(last - ideal) < 1, `last tick ${(last - ideal).toFixed(3)} ms from its deadline`);
+});
+
+/** A network slow on purpose: a 1500x1500 dense layer on the plain-JS kernels (milliseconds a frame). */
+async function slowRuntime(): Promise<Runtime> {
+  const net = validateNetwork({
+    name: 'slow',
+    nodes: [{ name: 'x', shape: [1500] }, { name: 'y', shape: [1500] }],
+    edges: [{ from: 'x', to: 'y', op: { type: 'dense' } }],
+    outputs: ['y'],
+  });
+  return Runtime.create(net, { backend: 'reference', workers: 1, calibrate: false, warmUp: 2 });
+}
+
+function* frames(n: number): Generator<SourceFrame> {
+  for (let t = 0; t < n; t++) yield { inputs: new Float32Array(1500).fill(t % 7), t };
+}
+
+test('overrun policies on a network slower than the rate: drop and latest skip frames, queue fails clearly', async () => {
+  const rt = await slowRuntime();
+  try {
+    const drop = await runRealtime(rt, frames(60), { rateHz: 1000, overrun: 'drop' });
+    assert.ok(drop.drops > 0, 'drop skipped stale frames');
+    assert.equal(drop.ticks + drop.drops, 60);
+    assert.ok(drop.deadlineMisses > 0);
+    const latest = await runRealtime(rt, frames(60), { rateHz: 1000, overrun: 'latest' });
+    assert.ok(latest.drops > 0);
+    assert.equal(latest.ticks + latest.drops, 60);
+    await assert.rejects(runRealtime(rt, frames(200), { rateHz: 1000, overrun: 'queue', queueLimit: 5 }), (e: unknown) => e instanceof OverrunError && /input queue full: 6 frames waiting \(limit 5\)/.test(e.message));
+    // A rate the network can follow: nothing dropped, nothing missed.
+    const easy = await runRealtime(rt, frames(10), { rateHz: 20, overrun: 'queue' });
+    assert.deepEqual([easy.ticks, easy.drops], [10, 0]);
+  } finally {
+    await rt.close();
+  }
+});
+
+async function outputsOf(file: string): Promise<Float32Array[]> {
+  const { createReadStream } = await import('node:fs');
+  const out: Float32Array[] = [];
+  for await (const m of readMessages(createReadStream(file))) out.push((m as { outputs: { prediction: Float32Array } }).outputs.prediction);
+  return out;
+}
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t) });
+  return { code, out, err };
+}
+
+test('record -> replay reproduces the outputs exactly', async () => {
+  const rec = join(dir, 'inputs.msgpack');
+  const first = join(dir, 'out1.msgpack');
+  const second = join(dir, 'out2.msgpack');
+  const a = await cli('run', '--duration', '0.3', '--rate', '100', '--record', rec, '--sink', first, '--log-level', 'silent', '--json');
+  assert.equal(a.code, 0, a.err);
+  const b = await cli('run', '--source', rec, '--rate', '100', '--duration', '0', '--sink', second, '--log-level', 'silent', '--json');
+  assert.equal(b.code, 0, b.err);
+  const x = await outputsOf(first);
+  const y = await outputsOf(second);
+  assert.ok(x.length >= 25, `${x.length} frames recorded`);
+  assert.equal(y.length, x.length);
+  x.forEach((v, i) => assert.ok(sameBits(v, y[i]), `frame ${i}`));
+  const summary = JSON.parse(b.out) as { ticks: number; accuracy: number | null };
+  assert.equal(summary.ticks, x.length);
+  assert.equal(typeof summary.accuracy, 'number', 'labels travel with the recording');
+});
+
+test('stdin source: garbled, wrong-shape and non-object messages are rejected, good frames still computed', async () => {
+  const child = spawn(process.execPath, [bin, 'run', '--source', 'stdin', '--rate', '200', '--duration', '0', '--json', '--log-level', 'warn'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const good = (t: number): Buffer => encodeMessage({ t, inputs: { image: new Float32Array(784).fill(0.5) } });
+  const garbled = Buffer.concat([Buffer.from([0, 0, 0, 3]), Buffer.from([0xc1, 0xc1, 0xc1])]);
+  child.stdin.write(Buffer.concat([good(0), garbled, good(1), encodeMessage({ t: 2, inputs: { image: [1, 2, 3] } }), encodeMessage([1, 2]), good(3), encodeMessage({ inputs: { picture: new Float32Array(784) } }), good(4)]));
+  child.stdin.end();
+  const [code] = (await once(child, 'exit')) as [number];
+  assert.equal(code, 0, err);
+  assert.equal((JSON.parse(out) as { ticks: number }).ticks, 4);
+  assert.match(err, /not valid msgpack/);
+  assert.match(err, /input \\"image\\" has 3 values, expected 784|input "image" has 3 values, expected 784/);
+  assert.match(err, /4 input messages rejected/);
+});
+
+test('SIGINT during run stops cleanly: exit 0 and the summary', async () => {
+  const child = spawn(process.execPath, [bin, 'run', '--duration', '0', '--rate', '200', '--json', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  // Wait for the first status line, proof that ticks are running.
+  while (!/tick \d+/.test(err)) await new Promise((r) => setTimeout(r, 50));
+  child.kill('SIGINT');
+  const [code] = (await once(child, 'exit')) as [number];
+  assert.equal(code, 0, err);
+  const summary = JSON.parse(out) as { ticks: number; rateHz: number; deadlineMisses: number; drops: number; latencyUs: { p99: number } };
+  assert.ok(summary.ticks > 0);
+  assert.equal(summary.rateHz, 200);
+  assert.ok(summary.latencyUs.p99 > 0);
+});
+
+test('run --help lists every option it takes; bad options are clear errors', async () => {
+  const help = await cli('run', '--help');
+  for (const o of ['--rollout', '--rate', '--duration', '--source', '--sink', '--record', '--overrun', '--workers', '--noise-std', '--seed', '--log-level', '--json']) assert.ok(help.out.includes(o), o);
+  assert.match((await cli('run', '--rate', 'fast')).err, /--rate must be a rate in Hz/);
+  assert.match((await cli('run', '--overrun', 'panic')).err, /--overrun must be drop, latest or queue/);
+  assert.match((await cli('run', '--source', 'camera0')).err, /--source must be synthetic, stdin or FILE.msgpack/);
+  await readFile(bin);
+});
