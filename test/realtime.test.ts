@@ -19,20 +19,20 @@ const bin = join(root, 'dist/src/cli/main.js');
 const dir = await mkdtemp(join(tmpdir(), 'streamroll-run-'));
 after(() => rm(dir, { recursive: true, force: true }));
 
-test('the clock keeps absolute deadlines: 2,000 ticks at 500 Hz end less than 1 ms from the ideal time', async () => {
-  let first = 0;
-  let last = 0;
-  let count = 0;
+test('the clock keeps absolute deadlines: over 2,000 ticks at 500 Hz the ticks do not drift (median lateness of the last 100 under 1 ms)', async () => {
+  const lateness: number[] = [];
+  let first = -1;
   for await (const { index, deadline } of fixedRate(500, { ticks: 2000 })) {
     const now = performance.now();
     if (index === 0) first = deadline;
-    last = now;
-    count++;
-    assert.ok(now >= deadline, 'never early');
+    assert.equal(deadline, first + index * 2, 'deadlines are absolute');
+    assert.ok(now >= deadline, `tick ${index} came ${(deadline - now).toFixed(3)} ms early`);
+    lateness.push(now - deadline);
   }
-  assert.equal(count, 2000);
-  const ideal = first + 1999 * 2;
-  assert.ok(Math.abs(last - ideal) < 1, `last tick ${(last - ideal).toFixed(3)} ms from its deadline`);
+  assert.equal(lateness.length, 2000);
+  // Single ticks can be late on a busy machine (jitter); drift would show as a growing median.
+  const tail = lateness.slice(-100).sort((a, b) => a - b);
+  assert.ok(tail[50] < 1, `median lateness of the last 100 ticks: ${tail[50].toFixed(3)} ms`);
 });
 
 /** A network slow on purpose: a 1500x1500 dense layer on the plain-JS kernels (milliseconds a frame). */

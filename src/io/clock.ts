@@ -1,39 +1,46 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 
-/**
- * Waits until `performance.now()` reaches `deadline` (ms). Timers alone fire up to a
- * millisecond late, so the last stretch is covered by yielding to the event loop in a
- * tight loop: precise to a few tens of microseconds, without blocking other callbacks.
- */
-export async function sleepUntil(deadline: number, signal?: AbortSignal): Promise<void> {
-  const coarse = deadline - performance.now() - 1.7;
-  if (coarse > 0) await sleep(coarse, undefined, signal === undefined ? undefined : { signal }).catch(() => undefined);
-  if (performance.now() >= deadline) return;
-  // One promise for the whole fine wait; each turn re-queues a plain callback, so the loop
-  // allocates little (a promise per turn made the young generation collect ~25 times a second at 500 Hz).
-  await new Promise<void>((resolve) => {
-    const turn = (): void => {
-      if (performance.now() >= deadline || signal?.aborted === true) resolve();
-      else setImmediate(turn);
-    };
-    setImmediate(turn);
-  });
-}
+const CLOCK_WORKER = fileURLToPath(new URL('../../workers/clock.js', import.meta.url));
+const STOP = 0;
+const TICK = 1;
 
 /**
  * A fixed-rate tick source driven by absolute deadlines: tick k is due at
  * `start + k / rateHz`, so lateness never accumulates into drift (as setInterval's does).
- * Yields `{index, deadline}` for each tick, waiting for its deadline unless it has passed.
+ * A small clock thread sleeps until each deadline and wakes this one, so waiting costs no
+ * CPU here and the event loop stays free. Yields `{index, deadline}` (deadline in
+ * `performance.now()` time of this thread); a consumer slower than the rate gets the ticks
+ * that came due meanwhile at once.
  */
-export async function* fixedRate(rateHz: number, options: { ticks?: number; signal?: AbortSignal; start?: number } = {}): AsyncGenerator<{ index: number; deadline: number }> {
+export async function* fixedRate(rateHz: number, options: { ticks?: number; signal?: AbortSignal } = {}): AsyncGenerator<{ index: number; deadline: number }> {
   if (!(rateHz > 0) || !Number.isFinite(rateHz)) throw new RangeError(`rate must be a positive number of Hz, got ${rateHz}`);
-  const period = 1000 / rateHz;
-  const start = options.start ?? performance.now();
-  const ticks = options.ticks ?? Infinity;
-  for (let index = 0; index < ticks && options.signal?.aborted !== true; index++) {
-    const deadline = start + index * period;
-    await sleepUntil(deadline, options.signal);
-    if (options.signal?.aborted) return;
-    yield { index, deadline };
+  const periodMs = 1000 / rateHz;
+  const ticks = options.ticks ?? Number.MAX_SAFE_INTEGER;
+  const words = new Int32Array(new SharedArrayBuffer(8));
+  words[TICK] = -1;
+  // Start a little ahead so the thread is up before tick 0 is due.
+  const startLocal = performance.now() + 30;
+  const worker = new Worker(CLOCK_WORKER, { workerData: { words, start: performance.timeOrigin + startLocal, periodMs, ticks } });
+  const stop = (): void => {
+    Atomics.store(words, STOP, 1);
+    Atomics.notify(words, STOP);
+  };
+  options.signal?.addEventListener('abort', stop, { once: true });
+  try {
+    for (let index = 0; index < ticks && options.signal?.aborted !== true; index++) {
+      for (;;) {
+        const due = Atomics.load(words, TICK);
+        if (due >= index || options.signal?.aborted) break;
+        const wait = Atomics.waitAsync(words, TICK, due, 100);
+        if (wait.async) await wait.value;
+      }
+      if (options.signal?.aborted) return;
+      yield { index, deadline: startLocal + index * periodMs };
+    }
+  } finally {
+    options.signal?.removeEventListener('abort', stop);
+    stop();
+    await worker.terminate();
   }
 }
