@@ -50,6 +50,8 @@ export { Runtime, RuntimeError, type RuntimeOptions, type RuntimeStats, type Run
 export { loadSource, type ModelSource, type LoadedModel } from './engine/model-source.js';
 export {
   choosePlacement,
+  chooseWorkerCount,
+  MULTI_WORKER_OVERHEAD_US,
   balanced,
   onePerLayer,
   explicitPlacement,

@@ -188,3 +188,29 @@ export function choosePlacement(net: Network, delays: readonly number[], option:
   if (option === 'one-per-layer' || workers >= computed) return onePerLayer(net, delays, costUs);
   return balanced(net, delays, workers, costUs);
 }
+
+/**
+ * Per-frame cost of coordinating more than one worker (barrier wake-ups, states crossing
+ * cores), measured on the development VM (bench:engine's frame protocol figures, 4-25 µs).
+ * Used only to decide whether splitting a network pays at all.
+ */
+export const MULTI_WORKER_OVERHEAD_US = 20;
+
+/**
+ * The worker count (1..maxWorkers) whose placement predicts the shortest frame, counting
+ * {@link MULTI_WORKER_OVERHEAD_US} for any count above one: tiny networks stay on one
+ * worker, where parallelism would cost more than it saves.
+ */
+export function chooseWorkerCount(net: Network, delays: readonly number[], maxWorkers: number, costUs: readonly number[]): number {
+  let best = 1;
+  let bestUs = Infinity;
+  for (let w = 1; w <= maxWorkers; w++) {
+    const p = choosePlacement(net, delays, 'auto', w, costUs);
+    const us = p.predictedFrameUs + (p.workers > 1 ? MULTI_WORKER_OVERHEAD_US : 0);
+    if (us < bestUs - 1e-9) {
+      best = w;
+      bestUs = us;
+    }
+  }
+  return best;
+}

@@ -16,7 +16,7 @@ import { checkInputFrame, nonFiniteError, type InputFrame, type NonFinitePolicy 
 import { loadSource, type ModelSource } from './model-source.js';
 import { NodeComputer } from './node-compute.js';
 import type { Parameters } from './parameters.js';
-import { choosePlacement, nodeFlops, type Placement, type PlacementOption } from './placement.js';
+import { chooseWorkerCount, choosePlacement, nodeFlops, type Placement, type PlacementOption } from './placement.js';
 import { checkParameters } from './reference-executor.js';
 import { waitAtLeastAsync } from './sync.js';
 
@@ -32,7 +32,10 @@ export interface RuntimeLogger {
 export interface RuntimeOptions {
   /** `streaming` (default; a model file's own rollout for models), `sequential`, a pattern object, or a resolved rollout. */
   readonly rollout?: RolloutSpec | Rollout;
-  /** Worker threads; default: one per computed node, at most one per usable core. */
+  /**
+   * Worker threads. Default: up to one per computed node and usable core, as many as the
+   * measured node costs say pay off (a network of a few microseconds per frame stays on one).
+   */
   readonly workers?: number;
   /** `auto` (default), `one-per-layer`, or an explicit mapping node -> worker. */
   readonly placement?: PlacementOption;
@@ -209,17 +212,19 @@ export class Runtime implements AsyncDisposable {
     const backend = getBackend(options.backend ?? WASM_BACKEND);
     const computed = network.nodes.filter((n) => !n.isInput).length;
     const cores = availableParallelism();
-    const requested = options.workers ?? Math.min(cores, computed);
-    if (!Number.isInteger(requested) || requested < 1) throw new RangeError(`workers must be an integer >= 1, got ${String(options.workers)}`);
+    const limit = options.workers ?? Math.min(cores, computed);
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`workers must be an integer >= 1, got ${String(options.workers)}`);
     const queue = options.queue ?? 32;
     if (!Number.isInteger(queue) || queue < 1) throw new RangeError(`queue must be an integer >= 1, got ${String(options.queue)}`);
     // Enough control lines for the most workers any placement could use.
-    const maxWorkers = Math.max(requested, computed);
+    const maxWorkers = Math.max(limit, computed);
     const plan = planArena(network, rollout.delays, backend, { controlLines: controlLines(network.nodes.length, maxWorkers), queue, staging: true });
     const arena = createArena(network, plan, backend, params);
     // The main thread's own binding: calibration, and scanning inputs where they land.
     const kernels = backend.bind(arena.memory);
     const costs = nodeCosts(network, rollout.delays, arena, backend, kernels, options.calibrate ?? true);
+    // Without an explicit count, as many workers as pay off (see chooseWorkerCount).
+    const requested = options.workers ?? (options.placement === undefined || options.placement === 'auto' ? chooseWorkerCount(network, rollout.delays, limit, costs) : limit);
     const placement = choosePlacement(network, rollout.delays, options.placement ?? 'auto', requested, costs);
     const sync = options.sync ?? 'auto';
     // The main thread mostly sleeps while frames run, so spinning pays while workers <= cores.
