@@ -141,6 +141,6 @@ test('run --help lists every option it takes; bad options are clear errors', asy
   for (const o of ['--rollout', '--rate', '--duration', '--source', '--sink', '--record', '--overrun', '--workers', '--noise-std', '--seed', '--log-level', '--json']) assert.ok(help.out.includes(o), o);
   assert.match((await cli('run', '--rate', 'fast')).err, /--rate must be a rate in Hz/);
   assert.match((await cli('run', '--overrun', 'panic')).err, /--overrun must be drop, latest or queue/);
-  assert.match((await cli('run', '--source', 'camera0')).err, /--source must be synthetic, stdin or FILE.msgpack/);
+  assert.match((await cli('run', '--source', 'camera0')).err, /--source must be synthetic, stdin, tcp:\/\/HOST:PORT or FILE.msgpack/);
   await readFile(bin);
 });

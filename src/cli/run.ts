@@ -9,6 +9,7 @@ import type { SourceFrame } from '../io/frames.js';
 import { mnistCamera } from '../io/mnist-camera.js';
 import { mnistByClass } from '../io/mnist-data.js';
 import { loadRollout } from '../io/spec-file.js';
+import { serveFrames } from '../io/tcp-source.js';
 import { responseDelays } from '../rollout/response.js';
 import type { Logger } from 'pino';
 import { UsageError, type CliIo, type Command } from './command.js';
@@ -33,6 +34,8 @@ Options:
   --duration S       seconds to run (default 10; 0 = until the source ends or Ctrl-C)
   --source S         synthetic (default: MNIST digits with noise, 10 frames each, labelled)
                      | stdin | FILE.msgpack (a recording, replayed at --rate)
+                     | tcp://HOST:PORT (serve frames over TCP, 127.0.0.1 for local only;
+                       each frame is answered on its connection as it arrives)
   --sink S           none (default) | stdout | FILE.msgpack: outputs as length-prefixed
                      msgpack messages {t, tick, outputs: {node: Float32Array}}
   --record FILE      also write every input frame to FILE (replay it with --source FILE)
@@ -127,6 +130,31 @@ export const runCommand: Command = {
       const net = rt.network;
       if (loaded.weights === 'seeded random') logger.warn({ seed }, 'no trained weights: running a seeded random model (outputs are not meaningful predictions)');
       const counters = { rejected: 0 };
+      if (sourceArg.startsWith('tcp://')) {
+        const url = new URL(sourceArg);
+        const port = Number(url.port);
+        if (!Number.isInteger(port) || url.port === '') throw new UsageError(`--source tcp://HOST:PORT needs a port, got "${sourceArg}"`);
+        const server = await serveFrames(rt, { host: url.hostname, port, rateHz: rate, onReject: (reason) => logger.warn({ reason }, 'input message rejected') });
+        closers.push(() => server.close());
+        logger.info({ host: server.host, port: server.port }, 'serving frames over TCP (replies on the same connection)');
+        const started = performance.now();
+        const status = setInterval(() => {
+          const now = server.summary();
+          io.err(`${process.stderr.isTTY ? '\r' : ''}frames ${now.ticks}  rejected ${now.rejected}  p99 ${(now.latencyUs.p99 / 1000).toFixed(2)} ms${process.stderr.isTTY ? '\x1b[K' : '\n'}`);
+        }, process.stderr.isTTY ? 250 : 2000);
+        try {
+          // Serve until the duration is over or a signal stops us.
+          const stopped = new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
+          await (duration > 0 ? Promise.race([stopped, new Promise<void>((resolve) => setTimeout(resolve, duration * 1000).unref())]) : stopped);
+        } finally {
+          clearInterval(status);
+        }
+        const s = server.summary();
+        const summary: RealtimeSummary = { ticks: s.ticks, rateHz: rate, latencyUs: s.latencyUs, deadlineMisses: s.deadlineMisses, drops: 0, accuracy: null };
+        io.err(`${process.stderr.isTTY ? '\n' : ''}${statusLine(summary, (performance.now() - started) / 1000)}  (${s.rejected} input messages rejected)\n`);
+        if (values.json === true) io.out(JSON.stringify(summary) + '\n');
+        return 0;
+      }
       let frames: Iterable<SourceFrame> | AsyncIterable<SourceFrame>;
       if (sourceArg === 'synthetic') {
         const input = net.nodes[net.inputs[0]];
@@ -138,7 +166,7 @@ export const runCommand: Command = {
       } else if (sourceArg.endsWith('.msgpack')) {
         frames = messageFrames(createReadStream(sourceArg), net, logger, counters);
       } else {
-        throw new UsageError(`--source must be synthetic, stdin or FILE.msgpack, got "${sourceArg}"`);
+        throw new UsageError(`--source must be synthetic, stdin, tcp://HOST:PORT or FILE.msgpack, got "${sourceArg}"`);
       }
       let record: ((frame: SourceFrame) => void) | undefined;
       if (typeof values.record === 'string') {
