@@ -5,10 +5,11 @@ import { parseArgs } from 'node:util';
 import { SpecError } from '../graph/errors.js';
 import { RolloutCycleError } from '../rollout/validity.js';
 import { analyzeCommand } from './analyze.js';
+import { benchCommand } from './bench.js';
 import { runCommand } from './run.js';
 import { UsageError, type CliIo, type Command } from './command.js';
 
-const COMMANDS: readonly Command[] = [analyzeCommand, runCommand];
+const COMMANDS: readonly Command[] = [analyzeCommand, runCommand, benchCommand];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
