@@ -1,0 +1,33 @@
+import type * as TF from '@tensorflow/tfjs';
+
+/** TensorFlow.js with the backend in use: `tensorflow` (tfjs-node, native) or `wasm`. */
+export interface LoadedTf {
+  readonly tf: typeof TF;
+  readonly backend: string;
+}
+
+let loaded: Promise<LoadedTf> | undefined;
+
+/**
+ * Loads TensorFlow.js once: tfjs-node when it is installed (an optional dependency; it
+ * needs a download that offline installs skip), else @tensorflow/tfjs on the wasm backend
+ * (SIMD; its cpu backend trains 15-150x slower). Says which backend runs.
+ */
+export function loadTf(): Promise<LoadedTf> {
+  loaded ??= (async (): Promise<LoadedTf> => {
+    try {
+      const tf = (await import('@tensorflow/tfjs-node' as string)) as typeof TF;
+      return { tf, backend: tf.getBackend() };
+    } catch {
+      const tf = await import('@tensorflow/tfjs');
+      await import('@tensorflow/tfjs-backend-wasm');
+      tf.env().set('PROD', true);
+      const ok = await tf.setBackend('wasm');
+      // setBackend can resolve false while getBackend() still says wasm: check both.
+      if (!ok || tf.getBackend() !== 'wasm') throw new Error('TensorFlow.js: the wasm backend did not start, and tfjs-node is not installed');
+      await tf.ready();
+      return { tf, backend: 'wasm' };
+    }
+  })();
+  return loaded;
+}
