@@ -7,9 +7,10 @@ import { RolloutCycleError } from '../rollout/validity.js';
 import { analyzeCommand } from './analyze.js';
 import { benchCommand } from './bench.js';
 import { runCommand } from './run.js';
+import { evalCommand, trainCommand } from './train.js';
 import { UsageError, type CliIo, type Command } from './command.js';
 
-const COMMANDS: readonly Command[] = [analyzeCommand, runCommand, benchCommand];
+const COMMANDS: readonly Command[] = [analyzeCommand, runCommand, benchCommand, trainCommand, evalCommand];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -92,7 +92,10 @@ export function resolveRollout(net: Network, spec: RolloutSpec | unknown, source
     }
   }
   issues.throwIfAny('rollout pattern', source);
-  return { kind: 'pattern', delays };
+  // A pattern that spells out a preset is that preset (model files store patterns).
+  const same = (other: readonly number[]): boolean => other.every((r, i) => r === delays[i]);
+  const kind = same(streamingDelays(net)) ? 'streaming' : same(sequentialDelays(net)) ? 'sequential' : 'pattern';
+  return { kind, delays };
 }
 
 /** The pattern as `{"<edge id>": r}` for every edge, as the analyze contract prints it. */
