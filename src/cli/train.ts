@@ -7,7 +7,7 @@ import { assertValidRollout } from '../rollout/validity.js';
 import { evaluateModel } from '../train/evaluate.js';
 import { loadTf } from '../train/tf.js';
 import { train } from '../train/trainer.js';
-import { Random } from '../util/random.js';
+import { shuffled } from '../util/random.js';
 import { UsageError, type CliIo, type Command } from './command.js';
 
 const TRAIN_HELP = `Usage: streamroll train NET.json [options]
@@ -103,21 +103,15 @@ export const trainCommand: Command = {
     const all = mnistSplit().train;
     const count = num(values, 'train-digits', all.length, (n) => Number.isInteger(n) && n >= batchSize && n <= all.length, `an integer from --batch to ${all.length}`);
     // A seeded shuffle first: the split lists digits class by class, and a subset must hold every class.
-    const rng = new Random(seed + 1000);
-    const order = Array.from(all.keys());
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = rng.int(0, i);
-      [order[i], order[j]] = [order[j], order[i]];
-    }
-    const shuffled = order.slice(0, count).map((i) => all[i]);
+    const digits = shuffled(all, seed + 1000).slice(0, count);
     const loaded = await loadTf();
-    io.err(`training ${net.name} (${rolloutArg}) on ${shuffled.length} digits, noise ${noiseStd}, ${epochs} epochs, TensorFlow.js backend: ${loaded.backend}\n`);
-    const steps = Math.floor(shuffled.length / batchSize);
+    io.err(`training ${net.name} (${rolloutArg}) on ${digits.length} digits, noise ${noiseStd}, ${epochs} epochs, TensorFlow.js backend: ${loaded.backend}\n`);
+    const steps = Math.floor(digits.length / batchSize);
     const bar = new SingleBar({ stream: process.stderr, format: 'epoch {epoch} [{bar}] {value}/{total} steps | loss {loss} | last-frame accuracy {acc}', hideCursor: true });
     bar.start(steps * epochs, 0, { epoch: startEpoch + 1, loss: '-', acc: '-' });
     const started = Date.now();
     let lastLoss = NaN;
-    const trained = await train(loaded, net, rollout, params, shuffled, {
+    const trained = await train(loaded, net, rollout, params, digits, {
       epochs,
       startEpoch,
       batchSize,
@@ -150,7 +144,7 @@ export const trainCommand: Command = {
         learningRate,
         optimizer: 'adam',
         seed,
-        trainDigits: shuffled.length,
+        trainDigits: digits.length,
         backend: loaded.backend,
         command: `streamroll train ${positionals[0]} --rollout ${rolloutArg} --noise-std ${noiseStd} --frames ${lossFrames} --epochs ${startEpoch + epochs} --batch ${batchSize} --lr ${learningRate} --seed ${seed}`,
         trainedAt: new Date().toISOString(),
@@ -181,14 +175,8 @@ export const evalCommand: Command = {
     const test = mnistSplit().test;
     const count = num(values, 'digits', test.length, (n) => Number.isInteger(n) && n >= 1 && n <= test.length, `an integer from 1 to ${test.length}`);
     // Every class in any subset: the split lists digits class by class.
-    const rng = new Random(7);
-    const order = Array.from(test.keys());
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = rng.int(0, i);
-      [order[i], order[j]] = [order[j], order[i]];
-    }
     const tty = process.stderr.isTTY;
-    const result = await evaluateModel(model, order.slice(0, count).map((i) => test[i]), { frames, noiseStd, onProgress: (n) => tty && io.err(`\r${n}/${count} digits`) });
+    const result = await evaluateModel(model, shuffled(test, 7).slice(0, count), { frames, noiseStd, onProgress: (n) => tty && io.err(`\r${n}/${count} digits`) });
     if (tty) io.err('\r\x1b[K');
     if (values.json === true) {
       io.out(JSON.stringify(result, null, 2) + '\n');

@@ -5,7 +5,7 @@ import type { Digit } from '../io/mnist-data.js';
 import type { Rollout } from '../rollout/pattern.js';
 import { responseDelays } from '../rollout/response.js';
 import { frameOrder } from '../rollout/validity.js';
-import { Random } from '../util/random.js';
+import { Random, shuffled } from '../util/random.js';
 import type { LoadedTf } from './tf.js';
 import { fromTrainable, toTrainable, unroll } from './window-model.js';
 
@@ -54,11 +54,7 @@ export async function train(loaded: LoadedTf, net: Network, rollout: Rollout, in
   const images = new Float32Array(batch * 784);
   let stepCount = 0;
   for (let epoch = (options.startEpoch ?? 0) + 1; epoch <= (options.startEpoch ?? 0) + options.epochs; epoch++) {
-    const perm = Array.from(data.keys());
-    for (let i = perm.length - 1; i > 0; i--) {
-      const j = rng.int(0, i);
-      [perm[i], perm[j]] = [perm[j], perm[i]];
-    }
+    const perm = shuffled(Array.from(data.keys()), rng.int(0, 2 ** 31 - 1));
     let lossSum = 0;
     let correct = 0;
     for (let s = 0; s < steps; s++) {

@@ -35,3 +35,14 @@ export class Random {
     return lo + Math.floor(this.next() * (hi - lo + 1));
   }
 }
+
+/** A seeded Fisher-Yates shuffle of a copy of `items`. */
+export function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const rng = new Random(seed);
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = rng.int(0, i);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
