@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { promisify } from 'node:util';
-import { main } from '../src/cli/main.js';
+import { cli } from './helpers/cli.js';
 import { initParameters } from '../src/engine/parameters.js';
 import { saveModel } from '../src/io/model-file.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';
@@ -16,12 +16,6 @@ const example = (name: string): string => join(root, 'examples', name);
 const dir = await mkdtemp(join(tmpdir(), 'streamroll-cli-'));
 after(() => rm(dir, { recursive: true, force: true }));
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t) });
-  return { code, out, err };
-}
 
 test('analyze --json prints exactly the contract document for a valid rollout', async () => {
   const { code, out, err } = await cli('analyze', example('mnist-sr.json'), '--rollout', 'sequential', '--window', '3', '--json');

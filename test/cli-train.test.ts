@@ -3,19 +3,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { main } from '../src/cli/main.js';
+import { cli } from './helpers/cli.js';
 import { loadModel } from '../src/io/model-file.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'streamroll-train-'));
 after(() => rm(dir, { recursive: true, force: true }));
 const example = (name: string): string => new URL(`../../examples/${name}.json`, import.meta.url).pathname;
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t) });
-  return { code, out, err };
-}
 
 test('train writes a checkpointed model file; resume continues the epoch count; eval reports accuracy per frame on the paper clock', async () => {
   const out = join(dir, 's.srm');

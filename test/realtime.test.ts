@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { main } from '../src/cli/main.js';
+import { cli } from './helpers/cli.js';
 import { runRealtime, OverrunError } from '../src/engine/realtime.js';
 import { Runtime } from '../src/engine/runtime.js';
 import { validateNetwork } from '../src/graph/network.js';
@@ -76,12 +76,6 @@ async function outputsOf(file: string): Promise<Float32Array[]> {
   return out;
 }
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t) });
-  return { code, out, err };
-}
 
 test('record -> replay reproduces the outputs exactly', async () => {
   const rec = join(dir, 'inputs.msgpack');

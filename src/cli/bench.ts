@@ -11,6 +11,7 @@ import type { Rollout } from '../rollout/pattern.js';
 import { inferenceFactor } from '../rollout/tableau.js';
 import { Random } from '../util/random.js';
 import { lineChart } from './charts.js';
+import { numberOption } from './args.js';
 import { UsageError, type CliIo, type Command } from './command.js';
 import { cliLogger } from './logger.js';
 import { DEFAULT_MODEL } from './run.js';
@@ -134,13 +135,7 @@ export const benchCommand: Command = {
   },
   async run(positionals: string[], values, io: CliIo): Promise<number> {
     if (positionals.length > 1) throw new UsageError(`bench takes at most one model, got ${positionals.join(' ')}`);
-    const int = (name: string, fallback: number, min: number): number => {
-      const raw = values[name];
-      if (raw === undefined) return fallback;
-      const n = Number(raw);
-      if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got "${String(raw)}"`);
-      return n;
-    };
+    const int = (name: string, fallback: number, min: number): number => numberOption(values, name, fallback, (n) => Number.isInteger(n) && n >= min, `an integer >= ${min}`);
     const frames = int('frames', 2000, 10);
     const sequences = int('sequences', 100, 1);
     const seed = int('seed', 1, 0);

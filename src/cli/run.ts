@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Network } from '../graph/network.js';
 import { runRealtime, type OverrunPolicy, type RealtimeSummary } from '../engine/realtime.js';
@@ -13,10 +13,17 @@ import { serveFrames } from '../io/tcp-source.js';
 import { responseDelays } from '../rollout/response.js';
 import type { Logger } from 'pino';
 import { UsageError, type CliIo, type Command } from './command.js';
+import { numberOption } from './args.js';
 import { cliLogger } from './logger.js';
 
-/** The model `run` uses when given none. */
-export const DEFAULT_MODEL = fileURLToPath(new URL('../../../examples/mnist-sr.json', import.meta.url));
+/**
+ * The model `run` and `bench` use when given none: the trained MNIST SR streaming model
+ * shipped in examples/ (its training command is in its metadata and the README), or the bare
+ * spec with seeded random weights if the file is missing.
+ */
+export const DEFAULT_MODEL = existsSync(fileURLToPath(new URL('../../../examples/mnist-sr.srm', import.meta.url)))
+  ? fileURLToPath(new URL('../../../examples/mnist-sr.srm', import.meta.url))
+  : fileURLToPath(new URL('../../../examples/mnist-sr.json', import.meta.url));
 
 const HELP = `Usage: streamroll run [MODEL.srm|NET.json] [options]
 
@@ -25,8 +32,8 @@ computed by the model-parallel engine, and outputs go to a sink. A live status l
 stderr shows tick, frames/s, p99 latency, deadline misses, drops and accuracy (when the
 source has labels). Ctrl-C (SIGINT) or SIGTERM stops cleanly and prints the summary.
 
-Without MODEL it runs the default: the paper's MNIST SR network (examples/mnist-sr.json)
-with seeded random weights (no trained model ships yet), on the synthetic camera.
+Without MODEL it runs the default: the paper's MNIST SR network trained in the streaming
+rollout (examples/mnist-sr.srm), on the synthetic camera.
 
 Options:
   --rollout R        streaming (default; a model's own rollout for .srm), sequential, PATTERN.json
@@ -48,14 +55,6 @@ Options:
   --json             print one summary document on stdout:
                      {"ticks","rateHz","latencyUs":{"p50","p99","max"},"deadlineMisses","drops","accuracy"}
   -h, --help         show this help`;
-
-function number(values: Record<string, string | boolean | undefined>, name: string, fallback: number, check: (n: number) => boolean, what: string): number {
-  const raw = values[name];
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (typeof raw !== 'string' || !check(n)) throw new UsageError(`--${name} must be ${what}, got "${String(raw)}"`);
-  return n;
-}
 
 /** Frames of a message stream, malformed ones logged, counted and skipped. */
 async function* messageFrames(stream: NodeJS.ReadableStream, net: Network, logger: Logger, counters: { rejected: number }): AsyncGenerator<SourceFrame> {
@@ -99,11 +98,11 @@ export const runCommand: Command = {
   },
   async run(positionals: string[], values, io: CliIo): Promise<number> {
     if (positionals.length > 1) throw new UsageError(`run takes at most one model, got ${positionals.join(' ')}`);
-    const rate = number(values, 'rate', 100, (n) => n > 0 && n <= 100_000, 'a rate in Hz (0 < HZ <= 100000)');
-    const duration = number(values, 'duration', 10, (n) => n >= 0 && Number.isFinite(n), 'a number of seconds >= 0');
-    const seed = number(values, 'seed', 1, Number.isInteger, 'an integer');
-    const noiseStd = number(values, 'noise-std', 2.0, (n) => n >= 0 && Number.isFinite(n), 'a number >= 0');
-    const workersOpt = values.workers === undefined ? undefined : number(values, 'workers', 1, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
+    const rate = numberOption(values, 'rate', 100, (n) => n > 0 && n <= 100_000, 'a rate in Hz (0 < HZ <= 100000)');
+    const duration = numberOption(values, 'duration', 10, (n) => n >= 0 && Number.isFinite(n), 'a number of seconds >= 0');
+    const seed = numberOption(values, 'seed', 1, Number.isInteger, 'an integer');
+    const noiseStd = numberOption(values, 'noise-std', 2.0, (n) => n >= 0 && Number.isFinite(n), 'a number >= 0');
+    const workersOpt = values.workers === undefined ? undefined : numberOption(values, 'workers', 1, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
     const overrun = (values.overrun ?? 'drop') as OverrunPolicy;
     if (!['drop', 'latest', 'queue'].includes(overrun)) throw new UsageError(`--overrun must be drop, latest or queue, got "${overrun}"`);
     const sourceArg = (values.source as string | undefined) ?? 'synthetic';

@@ -8,6 +8,7 @@ import { evaluateModel } from '../train/evaluate.js';
 import { loadTf } from '../train/tf.js';
 import { train } from '../train/trainer.js';
 import { shuffled } from '../util/random.js';
+import { numberOption } from './args.js';
 import { UsageError, type CliIo, type Command } from './command.js';
 
 const TRAIN_HELP = `Usage: streamroll train NET.json [options]
@@ -47,14 +48,6 @@ Options:
   --json             {"rollout", "frames": [{"tick","updateSteps","accuracy"}], "firstResponseStep", "inferenceFactor", ...}
   -h, --help         show this help`;
 
-function num(values: Record<string, string | boolean | undefined>, name: string, fallback: number, ok: (n: number) => boolean, what: string): number {
-  const raw = values[name];
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (typeof raw !== 'string' || !ok(n)) throw new UsageError(`--${name} must be ${what}, got "${String(raw)}"`);
-  return n;
-}
-
 function checkData(values: Record<string, string | boolean | undefined>): void {
   const data = values.data ?? 'mnist-noise';
   if (data !== 'mnist-noise') throw new UsageError(`--data must be mnist-noise, got "${String(data)}"`);
@@ -81,12 +74,12 @@ export const trainCommand: Command = {
   async run(positionals, values, io: CliIo): Promise<number> {
     if (positionals.length !== 1) throw new UsageError('train takes one network spec (NET.json)');
     checkData(values);
-    const noiseStd = num(values, 'noise-std', 2.0, (n) => n >= 0, 'a number >= 0');
-    const lossFrames = num(values, 'frames', 8, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
-    const epochs = num(values, 'epochs', 10, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
-    const batchSize = num(values, 'batch', 64, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
-    const learningRate = num(values, 'lr', 1e-3, (n) => n > 0, 'a number > 0');
-    const seed = num(values, 'seed', 1, Number.isInteger, 'an integer');
+    const noiseStd = numberOption(values, 'noise-std', 2.0, (n) => n >= 0, 'a number >= 0');
+    const lossFrames = numberOption(values, 'frames', 8, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
+    const epochs = numberOption(values, 'epochs', 10, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
+    const batchSize = numberOption(values, 'batch', 64, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
+    const learningRate = numberOption(values, 'lr', 1e-3, (n) => n > 0, 'a number > 0');
+    const seed = numberOption(values, 'seed', 1, Number.isInteger, 'an integer');
     const net = await loadNetworkFile(positionals[0]);
     const rolloutArg = (values.rollout as string | undefined) ?? 'streaming';
     const rollout = await loadRollout(net, rolloutArg);
@@ -101,7 +94,7 @@ export const trainCommand: Command = {
       startEpoch = typeof ckpt.meta.epoch === 'number' ? ckpt.meta.epoch : 0;
     }
     const all = mnistSplit().train;
-    const count = num(values, 'train-digits', all.length, (n) => Number.isInteger(n) && n >= batchSize && n <= all.length, `an integer from --batch to ${all.length}`);
+    const count = numberOption(values, 'train-digits', all.length, (n) => Number.isInteger(n) && n >= batchSize && n <= all.length, `an integer from --batch to ${all.length}`);
     // A seeded shuffle first: the split lists digits class by class, and a subset must hold every class.
     const digits = shuffled(all, seed + 1000).slice(0, count);
     const loaded = await loadTf();
@@ -170,10 +163,10 @@ export const evalCommand: Command = {
     checkData(values);
     const model: Model = await loadModel(positionals[0]);
     const trainedNoise = typeof model.meta.noiseStd === 'number' ? model.meta.noiseStd : 2.0;
-    const noiseStd = num(values, 'noise-std', trainedNoise, (n) => n >= 0, 'a number >= 0');
-    const frames = num(values, 'frames', 10, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
+    const noiseStd = numberOption(values, 'noise-std', trainedNoise, (n) => n >= 0, 'a number >= 0');
+    const frames = numberOption(values, 'frames', 10, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
     const test = mnistSplit().test;
-    const count = num(values, 'digits', test.length, (n) => Number.isInteger(n) && n >= 1 && n <= test.length, `an integer from 1 to ${test.length}`);
+    const count = numberOption(values, 'digits', test.length, (n) => Number.isInteger(n) && n >= 1 && n <= test.length, `an integer from 1 to ${test.length}`);
     // Every class in any subset: the split lists digits class by class.
     const tty = process.stderr.isTTY;
     const result = await evaluateModel(model, shuffled(test, 7).slice(0, count), { frames, noiseStd, onProgress: (n) => tty && io.err(`\r${n}/${count} digits`) });
