@@ -62,3 +62,15 @@ export {
   type PlacementMapping,
   type PlacementOption,
 } from './engine/placement.js';
+export { runRealtime, OverrunError, type OverrunPolicy, type RealtimeOptions, type RealtimeSummary, type TickReport } from './engine/realtime.js';
+export { fixedRate } from './io/clock.js';
+export type { SourceFrame } from './io/frames.js';
+export { PushSource } from './io/push-source.js';
+export { mnistCamera, type MnistCameraOptions } from './io/mnist-camera.js';
+export { mnistByClass, mnistSplit, type Digit } from './io/mnist-data.js';
+export { encodeMessage, readMessages, toSourceFrame, frameMessage, MessageError, MAX_MESSAGE_BYTES } from './io/frame-stream.js';
+export { serveFrames, type FrameServer, type ServeOptions } from './io/tcp-source.js';
+export { loadTf, type LoadedTf } from './train/tf.js';
+export { train, type TrainOptions } from './train/trainer.js';
+export { evaluateModel, type EvalResult } from './train/evaluate.js';
+export { toTrainable, fromTrainable, unroll, type TrainableParameters } from './train/window-model.js';

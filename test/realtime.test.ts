@@ -138,3 +138,35 @@ test('run --help lists every option it takes; bad options are clear errors', asy
   assert.match((await cli('run', '--source', 'camera0')).err, /--source must be synthetic, stdin, tcp:\/\/HOST:PORT or FILE.msgpack/);
   await readFile(bin);
 });
+
+test('a push source feeds a callback-style sensor into the real-time loop; a full buffer drops the oldest', async () => {
+  const { PushSource } = await import('../src/io/push-source.js');
+  const rt = await Runtime.create(validateNetwork({
+    name: 'tiny',
+    nodes: [{ name: 'x', shape: [3] }, { name: 'y', shape: [2] }],
+    edges: [{ from: 'x', to: 'y', op: { type: 'dense' } }],
+    outputs: ['y'],
+  }), { workers: 1 });
+  try {
+    const source = new PushSource({ bufferLimit: 4 });
+    let t = 0;
+    const sensor = setInterval(() => {
+      source.push({ inputs: Float32Array.of(t, t, t), t });
+      if (++t === 20) {
+        clearInterval(sensor);
+        source.end();
+      }
+    }, 2);
+    const summary = await runRealtime(rt, source, { rateHz: 500 });
+    assert.equal(summary.ticks, 20 - source.dropped);
+    const burst = new PushSource({ bufferLimit: 3 });
+    for (let i = 0; i < 5; i++) burst.push({ inputs: Float32Array.of(i, i, i), t: i });
+    burst.end();
+    const seen: number[] = [];
+    for await (const f of burst) seen.push(f.t as number);
+    assert.deepEqual(seen, [2, 3, 4]);
+    assert.equal(burst.dropped, 2);
+  } finally {
+    await rt.close();
+  }
+});
