@@ -130,6 +130,25 @@ test('SIGINT during run stops cleanly: exit 0 and the summary', async () => {
   assert.ok(summary.latencyUs.p99 > 0);
 });
 
+test('--sink tcp://HOST:PORT streams every tick\'s outputs to a listener', async () => {
+  const { createServer } = await import('node:net');
+  const received: number[] = [];
+  const server = createServer((socket) => {
+    void (async () => {
+      for await (const m of readMessages(socket)) received.push((m as { tick: number }).tick);
+    })();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  const r = await cli('run', '--duration', '0.2', '--rate', '100', '--sink', `tcp://127.0.0.1:${port}`, '--log-level', 'silent', '--json');
+  assert.equal(r.code, 0, r.err);
+  const ticks = (JSON.parse(r.out) as { ticks: number }).ticks;
+  for (let i = 0; i < 50 && received.length < ticks; i++) await new Promise((res) => setTimeout(res, 10));
+  server.close();
+  assert.deepEqual(received, Array.from({ length: ticks }, (_, i) => i + 1));
+});
+
 test('run --help lists every option it takes; bad options are clear errors', async () => {
   const help = await cli('run', '--help');
   for (const o of ['--rollout', '--rate', '--duration', '--source', '--sink', '--record', '--overrun', '--workers', '--noise-std', '--seed', '--log-level', '--json']) assert.ok(help.out.includes(o), o);

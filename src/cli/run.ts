@@ -1,4 +1,6 @@
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Network } from '../graph/network.js';
 import { runRealtime, type OverrunPolicy, type RealtimeSummary } from '../engine/realtime.js';
@@ -43,8 +45,9 @@ Options:
                      | stdin | FILE.msgpack (a recording, replayed at --rate)
                      | tcp://HOST:PORT (serve frames over TCP, 127.0.0.1 for local only;
                        each frame is answered on its connection as it arrives)
-  --sink S           none (default) | stdout | FILE.msgpack: outputs as length-prefixed
-                     msgpack messages {t, tick, outputs: {node: Float32Array}}
+  --sink S           none (default) | stdout | tcp://HOST:PORT (connects to a listener)
+                     | FILE.msgpack: outputs as length-prefixed msgpack messages
+                     {t, tick, outputs: {node: Float32Array}}
   --record FILE      also write every input frame to FILE (replay it with --source FILE)
   --overrun P        drop (default) | latest | queue: what to do with frames that arrive
                      while the previous one is still being computed
@@ -177,12 +180,19 @@ export const runCommand: Command = {
       let sink: ((tick: number, outputs: Record<string, Float32Array>) => void) | undefined;
       if (sinkArg === 'stdout') {
         sink = (tick, outputs) => void process.stdout.write(encodeMessage({ t: tick, tick, outputs }));
+      } else if (sinkArg.startsWith('tcp://')) {
+        const url = new URL(sinkArg);
+        const socket = connect(Number(url.port), url.hostname);
+        await once(socket, 'connect');
+        socket.on('error', (err) => logger.error({ err: err.message }, 'output connection failed'));
+        closers.push(() => new Promise<void>((resolve) => socket.end(resolve)));
+        sink = (tick, outputs) => void socket.write(encodeMessage({ t: tick, tick, outputs }));
       } else if (sinkArg.endsWith('.msgpack')) {
         const out = createWriteStream(sinkArg);
         closers.push(() => new Promise<void>((resolve) => out.end(resolve)));
         sink = (tick, outputs) => void out.write(encodeMessage({ t: tick, tick, outputs }));
       } else if (sinkArg !== 'none') {
-        throw new UsageError(`--sink must be none, stdout or FILE.msgpack, got "${sinkArg}"`);
+        throw new UsageError(`--sink must be none, stdout, tcp://HOST:PORT or FILE.msgpack, got "${sinkArg}"`);
       }
       const labelDelay = responseDelays(net, rt.rollout.delays)[net.outputs[0]];
       const tty = process.stderr.isTTY;
