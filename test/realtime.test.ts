@@ -93,6 +93,14 @@ test('record -> replay reproduces the outputs exactly', async () => {
   const summary = JSON.parse(b.out) as { ticks: number; accuracy: number | null };
   assert.equal(summary.ticks, x.length);
   assert.equal(typeof summary.accuracy, 'number', 'labels travel with the recording');
+  // At the recorded times: frames were due every 10 ms, so the replay spans ~10 ms per frame.
+  const third = join(dir, 'out3.msgpack');
+  const started = performance.now();
+  const c = await cli('run', '--source', rec, '--rate', 'recorded', '--duration', '0', '--sink', third, '--log-level', 'silent', '--json');
+  assert.equal(c.code, 0, c.err);
+  assert.ok(performance.now() - started >= 0.8 * 10 * (x.length - 1), 'replayed at the recorded pace, not faster');
+  (await outputsOf(third)).forEach((v, i) => assert.ok(sameBits(v, x[i]), `recorded-rate frame ${i}`));
+  assert.match((await cli('run', '--rate', 'recorded')).err, /--rate recorded needs a recording/);
 });
 
 test('stdin source: garbled, wrong-shape and non-object messages are rejected, good frames still computed', async () => {

@@ -39,7 +39,8 @@ rollout (examples/mnist-sr.srm), on the synthetic camera.
 
 Options:
   --rollout R        streaming (default; a model's own rollout for .srm), sequential, PATTERN.json
-  --rate HZ          frames per second (default 100)
+  --rate HZ          frames per second (default 100); 'recorded' replays a recording at the
+                     times it was recorded (each frame's t, ms)
   --duration S       seconds to run (default 10; 0 = until the source ends or Ctrl-C)
   --source S         synthetic (default: MNIST digits with noise, 10 frames each, labelled)
                      | stdin | FILE.msgpack (a recording, replayed at --rate)
@@ -101,7 +102,8 @@ export const runCommand: Command = {
   },
   async run(positionals: string[], values, io: CliIo): Promise<number> {
     if (positionals.length > 1) throw new UsageError(`run takes at most one model, got ${positionals.join(' ')}`);
-    const rate = numberOption(values, 'rate', 100, (n) => n > 0 && n <= 100_000, 'a rate in Hz (0 < HZ <= 100000)');
+    const recordedTiming = values.rate === 'recorded';
+    const rate = recordedTiming ? 100 : numberOption(values, 'rate', 100, (n) => n > 0 && n <= 100_000, 'a rate in Hz (0 < HZ <= 100000) or "recorded"');
     const duration = numberOption(values, 'duration', 10, (n) => n >= 0 && Number.isFinite(n), 'a number of seconds >= 0');
     const seed = numberOption(values, 'seed', 1, Number.isInteger, 'an integer');
     const noiseStd = numberOption(values, 'noise-std', 2.0, (n) => n >= 0 && Number.isFinite(n), 'a number >= 0');
@@ -110,6 +112,7 @@ export const runCommand: Command = {
     if (!['drop', 'latest', 'queue'].includes(overrun)) throw new UsageError(`--overrun must be drop, latest or queue, got "${overrun}"`);
     const sourceArg = (values.source as string | undefined) ?? 'synthetic';
     const sinkArg = (values.sink as string | undefined) ?? 'none';
+    if (recordedTiming && !sourceArg.endsWith('.msgpack')) throw new UsageError('--rate recorded needs a recording as --source (FILE.msgpack)');
     if (sinkArg === 'stdout' && values.json === true) throw new UsageError('--sink stdout and --json both want stdout; send outputs to a file instead');
     const logger = cliLogger(values['log-level'] as string | undefined);
     const modelArg = positionals[0] ?? DEFAULT_MODEL;
@@ -170,12 +173,13 @@ export const runCommand: Command = {
       } else {
         throw new UsageError(`--source must be synthetic, stdin, tcp://HOST:PORT or FILE.msgpack, got "${sourceArg}"`);
       }
-      let record: ((frame: SourceFrame) => void) | undefined;
+      let record: ((frame: SourceFrame, dueMs: number) => void) | undefined;
       if (typeof values.record === 'string') {
         const out = createWriteStream(values.record);
         closers.push(() => new Promise<void>((resolve) => out.end(resolve)));
         // What the engine was given, so a replay computes exactly the same ticks.
-        record = (frame) => void out.write(encodeMessage(frameMessage(frame, net)));
+        // t: when the frame was due, in ms from the first, so --rate recorded replays the timing.
+        record = (frame, dueMs) => void out.write(encodeMessage(frameMessage({ ...frame, t: Number(dueMs.toFixed(3)) }, net)));
       }
       let sink: ((tick: number, outputs: Record<string, Float32Array>) => void) | undefined;
       if (sinkArg === 'stdout') {
@@ -205,6 +209,7 @@ export const runCommand: Command = {
         overrun,
         signal: controller.signal,
         labelDelay,
+        ...(recordedTiming ? { timing: 'recorded' as const } : {}),
         ...(record === undefined ? {} : { onInput: record }),
         onTick: (t) => {
           sink?.(t.tick, t.outputs);

@@ -1,5 +1,5 @@
 import { createHistogram } from 'node:perf_hooks';
-import { fixedRate } from '../io/clock.js';
+import { fixedRate, sleepUntil } from '../io/clock.js';
 import type { SourceFrame } from '../io/frames.js';
 import type { Runtime } from './runtime.js';
 
@@ -23,8 +23,13 @@ export interface RealtimeOptions {
   readonly signal?: AbortSignal;
   /** Output ticks between the input a label belongs to and the output answering it (d(o)); default 0. */
   readonly labelDelay?: number;
-  /** Called with each frame as it is handed to the engine (dropped frames never are). */
-  readonly onInput?: (frame: SourceFrame) => void;
+  /**
+   * `fixed` (default): frame k is due at k / rateHz. `recorded`: each frame is due at its own
+   * `t` (ms, relative to the first frame's), as a recording stores them.
+   */
+  readonly timing?: 'fixed' | 'recorded';
+  /** Called with each frame as it is handed to the engine (dropped frames never are), and when it was due (ms after the first frame). */
+  readonly onInput?: (frame: SourceFrame, dueMs: number) => void;
   /** Called after every computed tick. */
   readonly onTick?: (tick: TickReport) => void;
 }
@@ -104,6 +109,27 @@ export async function runRealtime(rt: Runtime, source: Iterable<SourceFrame> | A
     accuracy: labelled === 0 ? null : correct / labelled,
   });
 
+  // When each frame is due: a fixed rate, or the times a recording carries.
+  // null: the source has ended; undefined: the next frame carries no time.
+  let nextFrameTime: () => number | null | undefined = () => null;
+  const deadlines = (): AsyncIterable<{ deadline: number }> =>
+    options.timing === 'recorded'
+      ? (async function* () {
+          const start = performance.now() + 5;
+          let t0: number | undefined;
+          for (let k = 0; k < (options.ticks ?? Infinity) && options.signal?.aborted !== true; k++) {
+            const t = nextFrameTime();
+            if (t === null) return;
+            if (t === undefined) throw new Error(`frame ${k} has no timestamp "t"; replay it at a fixed rate instead`);
+            t0 ??= t;
+            const deadline = start + (t - t0);
+            await sleepUntil(deadline, options.signal);
+            yield { deadline };
+          }
+        })()
+      : fixedRate(options.rateHz, { ticks: options.ticks, signal: options.signal });
+  let firstDue: number | undefined;
+
   // The camera: frame k "arrives" at its deadline.
   const iterator = Symbol.asyncIterator in source ? (source as AsyncIterable<SourceFrame>)[Symbol.asyncIterator]() : (source as Iterable<SourceFrame>)[Symbol.iterator]();
   const pump = (async () => {
@@ -111,7 +137,8 @@ export async function runRealtime(rt: Runtime, source: Iterable<SourceFrame> | A
       // Each frame is fetched before its deadline, so making it (noise, decoding) is not
       // counted as latency: like a camera, it is there when its time comes.
       let next = await iterator.next();
-      for await (const { deadline } of fixedRate(options.rateHz, { ticks: options.ticks, signal: options.signal })) {
+      nextFrameTime = () => (next.done === true ? null : next.value.t);
+      for await (const { deadline } of deadlines()) {
         if (next.done === true) break;
         pending.push({ frame: next.value, at: deadline });
         if (policy === 'queue' && pending.length > queueLimit) {
@@ -152,7 +179,8 @@ export async function runRealtime(rt: Runtime, source: Iterable<SourceFrame> | A
     } else {
       arrival = pending.shift() as Arrival;
     }
-    options.onInput?.(arrival.frame);
+    firstDue ??= arrival.at;
+    options.onInput?.(arrival.frame, arrival.at - firstDue);
     const outputs = await rt.step(arrival.frame.inputs);
     const latencyMs = performance.now() - arrival.at;
     histogram.record(Math.max(1, Math.round(latencyMs * 1e6)));
