@@ -1,6 +1,9 @@
-// The per-worker frame loop: one long-lived piscina task per worker. Each frame it computes
-// its nodes from the arena, publishes each node's ready counter (for R=0 consumers on other
-// workers) and arrives at the barrier; the last to arrive advances the completed frame.
+// The per-worker frame loop: one long-lived piscina task per worker. Workers do not meet at
+// a global barrier: before computing frame k of a node, a worker waits only for what that
+// node needs from other workers (each producer done with the frame it reads) and for the
+// consumers on other workers to be done with the ring slot frame k overwrites. Deeper rings
+// (slack) let workers run a frame or two apart, so one descheduled worker does not stall
+// the rest at once. Every node publishes its progress in its own ready counter.
 import type { NetworkSpec } from '../src/graph/spec.js';
 import { validateNetwork } from '../src/graph/network.js';
 import '../src/kernels/backends.js';
@@ -8,7 +11,7 @@ import { fromInternal, toInternal } from '../src/kernels/layout.js';
 import type { KernelMemory } from '../src/kernels/kernel.js';
 import { getBackend } from '../src/kernels/registry.js';
 import { Arena, type ArenaPlan } from '../src/engine/arena.js';
-import { ARRIVED, COMPLETED, OUTPUTS_FROM, PUBLISHED, READY, STOP, STOP_FAILED, TICK_BASE, nodeTick, workerLine } from '../src/engine/control.js';
+import { OUTPUTS_FROM, PUBLISHED, READY, STOP, STOP_FAILED, TICK_BASE, nodeTick, workerLine } from '../src/engine/control.js';
 import { NodeComputer } from '../src/engine/node-compute.js';
 import { waitAtLeast } from '../src/engine/sync.js';
 
@@ -52,20 +55,30 @@ export default async function frameLoop(task: FrameLoopTask): Promise<FrameLoopR
   const arena = new Arena(task.plan, task.memory);
   const ctrl = arena.control;
   const computer = new NodeComputer(net, task.delays, arena, getBackend(task.backend).bind(task.memory));
-  const { delays, owner, worker, workers, spin } = task;
-  // Producers on other workers whose frame-k state a node reads (R=0 edges), and whether
-  // anyone on another worker waits for a node's counter.
-  const crossSources = task.nodes.map((v) => [
-    ...new Set(net.nodes[v].inEdges.filter((e) => delays[e] === 0 && owner[net.edges[e].from] >= 0 && owner[net.edges[e].from] !== worker).map((e) => net.edges[e].from)),
-  ]);
-  // (Input nodes have owner -1 unless some worker converts them, so only converted inputs are awaited.)
-  const notifies = task.nodes.map((v) => net.nodes[v].outEdges.some((e) => delays[e] === 0 && owner[net.edges[e].to] !== worker));
+  const { delays, owner, worker, spin } = task;
+  // Per node, the counters to wait for before frame k, as [counter index, frame offset]:
+  // a producer on another worker must have finished frame k - R(e); a consumer on another
+  // worker must have finished frame k - depth(v) + R(e), after which it never reads the slot
+  // that frame k of v overwrites. Same-worker dependencies hold by the order of the loop.
+  const waits = task.nodes.map((v) => {
+    const need = new Map<number, number>();
+    const add = (index: number, offset: number): void => void need.set(index, Math.max(need.get(index) ?? -Infinity, offset));
+    for (const e of net.nodes[v].inEdges) {
+      const u = net.edges[e].from;
+      if (owner[u] >= 0 && owner[u] !== worker) add(nodeTick(u), -delays[e]);
+    }
+    const depth = task.plan.states[v].depth;
+    for (const e of net.nodes[v].outEdges) {
+      const w = net.edges[e].to;
+      if (owner[w] !== worker) add(nodeTick(w), delays[e] - depth);
+    }
+    return [...need];
+  });
   const layout = getBackend(task.backend).layout;
-  const convertNotifies = task.converts.map((v) => net.nodes[v].outEdges.some((e) => delays[e] === 0 && owner[net.edges[e].to] !== worker));
   const stats = workerLine(net.nodes.length, worker);
   const timing = new Float64Array(ctrl.buffer, ctrl.byteOffset + stats * 4 + 8, 2);
 
-  let k = Atomics.load(ctrl, COMPLETED) + 1;
+  let k = Math.min(...task.nodes.map((v) => Atomics.load(ctrl, nodeTick(v)))) + 1;
   Atomics.add(ctrl, READY, 1);
   Atomics.notify(ctrl, READY);
   for (;;) {
@@ -74,16 +87,15 @@ export default async function frameLoop(task: FrameLoopTask): Promise<FrameLoopR
     let busy = 0;
     const outputsWanted = k >= Atomics.load(ctrl, OUTPUTS_FROM);
     const c0 = performance.now();
-    for (let i = 0; i < task.converts.length; i++) {
-      const v = task.converts[i];
+    for (const v of task.converts) {
       toInternal(arena.staged(v, k) as Float32Array, arena.state(v, k), net.nodes[v].shape, layout);
       Atomics.store(ctrl, nodeTick(v), k);
-      if (convertNotifies[i]) Atomics.notify(ctrl, nodeTick(v));
+      Atomics.notify(ctrl, nodeTick(v));
     }
     busy += performance.now() - c0;
     for (let i = 0; i < task.nodes.length; i++) {
       const v = task.nodes[i];
-      for (const u of crossSources[i]) if (!waitAtLeast(ctrl, nodeTick(u), k, spin)) return { worker, lastFrame: k - 1 };
+      for (const [index, offset] of waits[i]) if (!waitAtLeast(ctrl, index, k + offset, spin)) return { worker, lastFrame: k - 1 };
       const n0 = performance.now();
       try {
         computer.compute(v, k);
@@ -96,17 +108,11 @@ export default async function frameLoop(task: FrameLoopTask): Promise<FrameLoopR
         throw new NodeFailure(`node "${net.nodes[v].name}" (worker ${worker}) failed at tick ${tick}: ${err instanceof Error ? err.message : String(err)}`);
       }
       busy += performance.now() - n0;
+      // Other workers and the main thread may sleep on this counter.
       Atomics.store(ctrl, nodeTick(v), k);
-      if (notifies[i]) Atomics.notify(ctrl, nodeTick(v));
+      Atomics.notify(ctrl, nodeTick(v));
     }
     timing[0] += busy * 1000;
-    if (Atomics.add(ctrl, ARRIVED, 1) === workers - 1) {
-      Atomics.store(ctrl, ARRIVED, 0);
-      Atomics.store(ctrl, COMPLETED, k);
-      Atomics.notify(ctrl, COMPLETED);
-    } else if (!waitAtLeast(ctrl, COMPLETED, k, spin)) {
-      break;
-    }
     Atomics.store(ctrl, stats, k);
     timing[1] += (performance.now() - t0 - busy) * 1000;
     k++;

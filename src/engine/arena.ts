@@ -56,6 +56,12 @@ export interface ArenaOptions {
    * in row-major order, so that workers (not the main thread) convert frames in and out.
    */
   readonly staging?: boolean;
+  /**
+   * Extra ring slots for every computed node: how many frames a worker may run ahead of the
+   * workers that read its states before it must wait for them (absorbs one worker being
+   * descheduled for a moment); default 0.
+   */
+  readonly slack?: number;
 }
 
 /** Lays out a network for a backend. Pure: the same inputs give the same plan. */
@@ -67,7 +73,7 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
   const queue = options.queue ?? 0;
   const outputs = new Set(net.outputs);
   const states = net.nodes.map((n) => {
-    const extra = n.isInput || outputs.has(n.index) ? queue : 0;
+    const extra = (n.isInput || outputs.has(n.index) ? queue : 0) + (n.isInput ? 0 : options.slack ?? 0);
     const depth = 1 + Math.max(1, ...n.outEdges.map((e) => delays[e])) + extra;
     const slotBytes = align(n.size * 4);
     const block = { offset: at, size: n.size, depth, slotBytes };

@@ -11,7 +11,7 @@ import type { Rollout, RolloutSpec } from '../rollout/pattern.js';
 import { assertValidRollout, frameOrder } from '../rollout/validity.js';
 import type { FrameLoopResult, FrameLoopTask } from '../../workers/frame-loop.js';
 import { Arena, createArena, planArena } from './arena.js';
-import { COMPLETED, OUTPUTS_FROM, PUBLISHED, READY, STOP, STOP_FAILED, STOP_REQUESTED, TICK_BASE, controlLines, workerLine } from './control.js';
+import { OUTPUTS_FROM, PUBLISHED, READY, STOP, STOP_FAILED, STOP_REQUESTED, TICK_BASE, controlLines, nodeTick, workerLine } from './control.js';
 import { checkInputFrame, nonFiniteError, type InputFrame, type NonFinitePolicy } from './inputs.js';
 import { loadSource, type ModelSource } from './model-source.js';
 import { NodeComputer } from './node-compute.js';
@@ -146,6 +146,8 @@ export class Runtime implements AsyncDisposable {
   readonly #tasks: Promise<FrameLoopResult>[];
   readonly #ctrl: Int32Array;
   readonly #kernels: BoundKernels;
+  /** Indices of the computed (non-input) nodes. */
+  readonly #computed: readonly number[];
   readonly #queue: number;
   readonly #spin: boolean;
   readonly #nonFinite: NonFinitePolicy;
@@ -180,6 +182,7 @@ export class Runtime implements AsyncDisposable {
     this.placement = init.placement;
     this.arena = init.arena;
     this.#kernels = init.kernels;
+    this.#computed = init.network.nodes.filter((n) => !n.isInput).map((n) => n.index);
     this.weights = init.weights;
     this.#pool = init.pool;
     this.#tasks = init.tasks;
@@ -218,7 +221,7 @@ export class Runtime implements AsyncDisposable {
     if (!Number.isInteger(queue) || queue < 1) throw new RangeError(`queue must be an integer >= 1, got ${String(options.queue)}`);
     // Enough control lines for the most workers any placement could use.
     const maxWorkers = Math.max(limit, computed);
-    const plan = planArena(network, rollout.delays, backend, { controlLines: controlLines(network.nodes.length, maxWorkers), queue, staging: true });
+    const plan = planArena(network, rollout.delays, backend, { controlLines: controlLines(network.nodes.length, maxWorkers), queue, staging: true, slack: 2 });
     const arena = createArena(network, plan, backend, params);
     // The main thread's own binding: calibration, and scanning inputs where they land.
     const kernels = backend.bind(arena.memory);
@@ -323,9 +326,11 @@ export class Runtime implements AsyncDisposable {
   step(input: InputFrame): Promise<Record<string, Float32Array>> {
     return this.#exclusive(async () => {
       this.#assertOpen();
+      const room = this.#room(this.#engineFrame + 1);
+      if (room !== undefined) await room;
       const k = this.#publish(input);
       const t0 = performance.now();
-      const wait = this.#frameDone(k);
+      const wait = this.#outputsDone(k);
       if (wait !== undefined) await wait;
       const outputs = this.#readOutputs(k);
       this.#latency.record(Math.max(1, Math.round((performance.now() - t0) * 1000)));
@@ -371,6 +376,8 @@ export class Runtime implements AsyncDisposable {
               self.#assertOpen();
               if (options.signal?.aborted === true) throw abortError();
               while (!exhausted && pending.length < self.#queue) {
+                const room = self.#room(self.#engineFrame + 1, options.signal);
+                if (room !== undefined) await room;
                 const item = await source.next();
                 if (item.done === true) {
                   exhausted = true;
@@ -384,7 +391,7 @@ export class Runtime implements AsyncDisposable {
               // thread per queue/2 frames instead of one per frame, while the workers always
               // have frames left to run.
               const target = pending[Math.min(pending.length - 1, self.#queue >> 1)].k;
-              const wait = Atomics.load(self.#ctrl, COMPLETED) >= head.k ? undefined : self.#frameDone(target, options.signal);
+              const wait = self.#outputsReady(head.k) ? undefined : self.#outputsDone(target, options.signal);
               if (wait !== undefined) await wait;
               pending.shift();
               const latencyUs = (performance.now() - head.t0) * 1000;
@@ -413,6 +420,9 @@ export class Runtime implements AsyncDisposable {
     return this.#exclusive(async () => {
       this.#assertOpen();
       if (!Number.isInteger(ticks) || ticks < 1) throw new RangeError(`ticks must be an integer >= 1, got ${ticks}`);
+      // Every frame in flight must be done before the staging ring is refilled.
+      const settled = this.#frameDone(this.#engineFrame);
+      if (settled !== undefined) await settled;
       // Copied once: the caller may reuse its arrays while the ticks run.
       const held = checkInputFrame(this.network, input, this.tick + 1, this.#nonFinite).map((a) => Float32Array.from(a));
       const last = this.#engineFrame + ticks;
@@ -428,8 +438,7 @@ export class Runtime implements AsyncDisposable {
       Atomics.store(this.#ctrl, OUTPUTS_FROM, last);
       try {
         while (this.#engineFrame < last) {
-          const completed = Atomics.load(this.#ctrl, COMPLETED);
-          const room = completed + this.#queue - this.#engineFrame;
+          const room = this.#completed() + this.#queue - this.#engineFrame;
           if (room <= 0) {
             // Sleep until half the queue has drained, then top it up in one burst.
             await this.#frameDone(this.#engineFrame - (this.#queue >> 1));
@@ -457,6 +466,9 @@ export class Runtime implements AsyncDisposable {
   reset(): Promise<void> {
     return this.#exclusive(async () => {
       this.#assertOpen();
+      // A step returns once its outputs are done; other nodes may still be finishing.
+      const settled = this.#frameDone(this.#engineFrame);
+      if (settled !== undefined) await settled;
       this.#resetStates();
     });
   }
@@ -559,10 +571,41 @@ export class Runtime implements AsyncDisposable {
     });
   }
 
-  /** Resolves when engine frame k is complete; undefined (no promise at all) when it already is. */
+  /** Resolves when every computed node has finished engine frame k; undefined (no promise at all) when they have. */
   #frameDone(k: number, signal?: AbortSignal): Promise<void> | undefined {
-    if (Atomics.load(this.#ctrl, COMPLETED) >= k) return undefined;
-    return this.#untilFailure(waitAtLeastAsync(this.#ctrl, COMPLETED, k), signal);
+    return this.#nodesDone(this.#computed, k, signal);
+  }
+
+  /** Resolves when the output nodes have finished engine frame k (their states are readable). */
+  #outputsDone(k: number, signal?: AbortSignal): Promise<void> | undefined {
+    return this.#nodesDone(this.network.outputs, k, signal);
+  }
+
+  #outputsReady(k: number): boolean {
+    return this.network.outputs.every((o) => Atomics.load(this.#ctrl, nodeTick(o)) >= k);
+  }
+
+  #nodesDone(nodes: readonly number[], k: number, signal?: AbortSignal): Promise<void> | undefined {
+    const behind = nodes.filter((v) => Atomics.load(this.#ctrl, nodeTick(v)) < k);
+    if (behind.length === 0) return undefined;
+    return this.#untilFailure(
+      (async () => {
+        for (const v of behind) await waitAtLeastAsync(this.#ctrl, nodeTick(v), k);
+      })(),
+      signal,
+    );
+  }
+
+  /** The latest engine frame every computed node has finished. */
+  #completed(): number {
+    let min = Infinity;
+    for (const v of this.#computed) min = Math.min(min, Atomics.load(this.#ctrl, nodeTick(v)));
+    return min;
+  }
+
+  /** Waits until input frame k may be written: every node is done with frame k - queue. */
+  #room(k: number, signal?: AbortSignal): Promise<void> | undefined {
+    return this.#frameDone(k - this.#queue, signal);
   }
 
   /** Validates and writes the next input frame, then hands it to the workers; returns its engine frame. */
