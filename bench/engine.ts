@@ -24,12 +24,21 @@ function inputsFor(net: Network, count: number, seed: number): Float32Array[] {
   return Array.from({ length: count }, () => Float32Array.from({ length: input.size }, () => rng.uniform(0, 1)));
 }
 
-/** The frame protocol alone: `workers` nodes that copy one number, run free with queued input. */
+/**
+ * The frame protocol alone: `workers` nodes that copy one number around a ring (each reads
+ * the previous frame of the one before it, the first also the input), one node per worker,
+ * running free with queued input. Every worker depends on another every frame, so this is
+ * the cost of keeping workers in step.
+ */
 async function syncCost(workers: number, mode: 'spin' | 'wait'): Promise<number> {
+  const names = Array.from({ length: workers }, (_, i) => `n${i}`);
   const net = validateNetwork({
     name: `sync-${workers}`,
-    nodes: [{ name: 'x', shape: [1] }, ...Array.from({ length: workers }, (_, i) => ({ name: `n${i}`, shape: [1] as [number] }))],
-    edges: Array.from({ length: workers }, (_, i) => ({ from: 'x', to: `n${i}`, op: { type: 'identity' as const } })),
+    nodes: [{ name: 'x', shape: [1] }, ...names.map((name) => ({ name, shape: [1] as [number] }))],
+    edges: [
+      { from: 'x', to: 'n0', op: { type: 'identity' as const } },
+      ...names.map((name, i) => ({ from: name, to: names[(i + 1) % workers], op: { type: 'identity' as const }, ...(workers === 1 ? { name: 'loop' } : {}) })),
+    ],
     outputs: ['n0'],
   });
   const rt = await Runtime.create(net, { workers, sync: mode, queue: 256, calibrate: false, placement: 'one-per-layer' });
