@@ -185,7 +185,8 @@ test('placement: explicit mappings are checked; one-per-layer and balanced are r
   }
 });
 
-test('a worker that throws rejects the pending step naming node and tick; everything stops', async () => {
+/** x -> h -> y on the faulty backend, h and y on two workers, all edges inside the frame. */
+async function faultyRuntime(): Promise<Runtime> {
   const net = validateNetwork({
     name: 'fault',
     nodes: [{ name: 'x', shape: [4] }, { name: 'h', shape: [4], activation: 'tanh' }, { name: 'y', shape: [2] }],
@@ -195,7 +196,11 @@ test('a worker that throws rejects the pending step naming node and tick; everyt
     ],
     outputs: ['y'],
   });
-  const rt = await Runtime.create(net, { backend: FAULTY_BACKEND, backendModule: faultyModule, workers: 2, calibrate: false, rollout: { default: 0 } });
+  return Runtime.create(net, { backend: FAULTY_BACKEND, backendModule: faultyModule, workers: 2, placement: 'one-per-layer', calibrate: false, rollout: { default: 0 } });
+}
+
+test('a worker that throws rejects the pending step naming node and tick; everything stops', async () => {
+  const rt = await faultyRuntime();
   await rt.step(Float32Array.of(1, 2, 3, 4));
   await rt.step(Float32Array.of(1, 2, 3, 4));
   const started = Date.now();
@@ -206,16 +211,7 @@ test('a worker that throws rejects the pending step naming node and tick; everyt
 });
 
 test('a worker thread that dies rejects the pending step naming its nodes and tick', async () => {
-  const net = validateNetwork({
-    name: 'exit',
-    nodes: [{ name: 'x', shape: [4] }, { name: 'h', shape: [4] }, { name: 'y', shape: [2] }],
-    edges: [
-      { from: 'x', to: 'h', op: { type: 'dense' } },
-      { from: 'h', to: 'y', op: { type: 'dense' } },
-    ],
-    outputs: ['y'],
-  });
-  const rt = await Runtime.create(net, { backend: FAULTY_BACKEND, backendModule: faultyModule, workers: 2, calibrate: false, rollout: { default: 0 } });
+  const rt = await faultyRuntime();
   await rt.step(Float32Array.of(1, 2, 3, 4));
   await assert.rejects(rt.step(Float32Array.of(EXIT_MARK, 0, 0, 0)), (e: unknown) => e instanceof RuntimeError && /worker \d \(nodes h\) stopped at tick 2/.test(e.message));
   await rt.close();
