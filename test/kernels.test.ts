@@ -8,7 +8,8 @@ import { REFERENCE_BACKEND, WASM_BACKEND } from '../src/kernels/backends.js';
 import { getBackend } from '../src/kernels/registry.js';
 import { Random } from '../src/util/random.js';
 import { KernelHarness } from './helpers/kernel-harness.js';
-import { randomArray, relativeError } from './helpers/numeric.js';
+import { randomArray, relativeError, sameBits } from './helpers/numeric.js';
+import { toInternal } from '../src/kernels/layout.js';
 import { cpuTf } from './helpers/tf.js';
 
 let tf: typeof TF;
@@ -267,3 +268,24 @@ for (const backend of [REFERENCE_BACKEND, WASM_BACKEND]) {
     });
   });
 }
+
+test('layout conversions inside the wasm memory (SIMD transposes) equal the JavaScript ones, and views elsewhere fall back', () => {
+  const b = getBackend(WASM_BACKEND);
+  for (const shape of [[16, 32, 32], [3, 5, 7], [4, 4, 4], [5, 1, 3], [1, 6, 6], [9, 2, 2], [7]] as Shape[]) {
+    const h = new KernelHarness(b, 1 << 18);
+    const n = size(shape);
+    const chw = h.alloc(n);
+    chw.set(Float32Array.from({ length: n }, (_, i) => i + 0.5));
+    const internal = h.alloc(n);
+    h.kernels.toInternal(chw, internal, shape);
+    const expected = new Float32Array(n);
+    toInternal(chw, expected, shape, 'hwc');
+    assert.ok(sameBits(internal, expected), `in ${JSON.stringify(shape)}`);
+    const back = h.alloc(n);
+    h.kernels.fromInternal(internal, back, shape);
+    assert.ok(sameBits(back, chw), `out ${JSON.stringify(shape)}`);
+    const outside = new Float32Array(n);
+    h.kernels.fromInternal(internal, outside, shape);
+    assert.ok(sameBits(outside, chw), `fallback ${JSON.stringify(shape)}`);
+  }
+});

@@ -7,7 +7,6 @@
 import type { NetworkSpec } from '../src/graph/spec.js';
 import { validateNetwork } from '../src/graph/network.js';
 import '../src/kernels/backends.js';
-import { fromInternal, toInternal } from '../src/kernels/layout.js';
 import type { KernelMemory } from '../src/kernels/kernel.js';
 import { getBackend } from '../src/kernels/registry.js';
 import { Arena, type ArenaPlan } from '../src/engine/arena.js';
@@ -54,7 +53,8 @@ export default async function frameLoop(task: FrameLoopTask): Promise<FrameLoopR
   const net = validateNetwork(task.spec);
   const arena = new Arena(task.plan, task.memory);
   const ctrl = arena.control;
-  const computer = new NodeComputer(net, task.delays, arena, getBackend(task.backend).bind(task.memory));
+  const kernels = getBackend(task.backend).bind(task.memory);
+  const computer = new NodeComputer(net, task.delays, arena, kernels);
   const { delays, owner, worker, spin } = task;
   // Per node, the counters to wait for before frame k, as [counter index, frame offset]:
   // a producer on another worker must have finished frame k - R(e); a consumer on another
@@ -74,7 +74,6 @@ export default async function frameLoop(task: FrameLoopTask): Promise<FrameLoopR
     }
     return [...need];
   });
-  const layout = getBackend(task.backend).layout;
   const stats = workerLine(net.nodes.length, worker);
   const timing = new Float64Array(ctrl.buffer, ctrl.byteOffset + stats * 4 + 8, 2);
 
@@ -88,7 +87,7 @@ export default async function frameLoop(task: FrameLoopTask): Promise<FrameLoopR
     const outputsWanted = k >= Atomics.load(ctrl, OUTPUTS_FROM);
     const c0 = performance.now();
     for (const v of task.converts) {
-      toInternal(arena.staged(v, k) as Float32Array, arena.state(v, k), net.nodes[v].shape, layout);
+      kernels.toInternal(arena.staged(v, k) as Float32Array, arena.state(v, k), net.nodes[v].shape);
       Atomics.store(ctrl, nodeTick(v), k);
       Atomics.notify(ctrl, nodeTick(v));
     }
@@ -100,7 +99,7 @@ export default async function frameLoop(task: FrameLoopTask): Promise<FrameLoopR
       try {
         computer.compute(v, k);
         const out = outputsWanted ? arena.staged(v, k) : null;
-        if (out !== null) fromInternal(arena.state(v, k), out, net.nodes[v].shape, layout);
+        if (out !== null) kernels.fromInternal(arena.state(v, k), out, net.nodes[v].shape);
       } catch (err) {
         Atomics.store(ctrl, STOP, STOP_FAILED);
         for (let w = 0; w < ctrl.length; w += 16) Atomics.notify(ctrl, w);

@@ -61,6 +61,11 @@ export interface BackendDef {
   describe(): string;
   /** A faster scan for non-finite values in this backend's memory (default: JavaScript). */
   firstNonFinite?(runtime: unknown, values: Float32Array): number;
+  /**
+   * A faster layout conversion between two views into this backend's memory: row-major
+   * [C,H,W] to internal order (`in`) or back (`out`). Returns false to leave it to JavaScript.
+   */
+  convert?(runtime: unknown, from: Float32Array, to: Float32Array, shape: Shape, direction: 'in' | 'out'): boolean;
 }
 
 /** A backend ready to lay out and run a network: what executors use. */
@@ -82,6 +87,10 @@ export interface BoundKernels {
   activationKernel(activation: Activation, shape: Shape): ActivationKernel;
   /** Index of the first NaN or infinite value of a view into this memory, or -1. */
   firstNonFinite(values: Float32Array): number;
+  /** Row-major [C,H,W] values into a state in the backend's internal order. */
+  toInternal(chw: Float32Array, out: Float32Array, shape: Shape): void;
+  /** A state in internal order out as row-major [C,H,W]. */
+  fromInternal(internal: Float32Array, out: Float32Array, shape: Shape): void;
 }
 
 /** The JavaScript scan for {@link BoundKernels.firstNonFinite}, for backends without a faster one. */

@@ -1,6 +1,7 @@
 import type { EdgeGeometry } from '../graph/geometry.js';
 import type { Activation } from '../graph/spec.js';
 import { ACTIVATIONS, OP_TYPES } from '../graph/spec.js';
+import { fromInternal, toInternal } from './layout.js';
 import { firstNonFiniteJs, type ActivationKernelDef, type BackendDef, type EdgeKernelDef, type KernelBackend, type OpType } from './kernel.js';
 
 // Keyed by backend, then op or activation, as tfjs-core's kernel registry is: adding a
@@ -60,6 +61,12 @@ export function getBackend(name: string): KernelBackend {
         edgeKernel: (g, packed) => edge(g).create(g, packed, runtime),
         activationKernel: (a, shape) => (acts.get(a) as ActivationKernelDef)(shape, runtime),
         firstNonFinite: def.firstNonFinite === undefined ? firstNonFiniteJs : (values) => (def.firstNonFinite as NonNullable<BackendDef['firstNonFinite']>)(runtime, values),
+        toInternal: (chw, out, shape) => {
+          if (def.convert?.(runtime, chw, out, shape, 'in') !== true) toInternal(chw, out, shape, def.layout);
+        },
+        fromInternal: (internal, out, shape) => {
+          if (def.convert?.(runtime, internal, out, shape, 'out') !== true) fromInternal(internal, out, shape, def.layout);
+        },
       };
     },
   };

@@ -2,7 +2,7 @@ import type { Conv2dGeometry } from '../../graph/geometry.js';
 import type { Shape } from '../../graph/spec.js';
 import { LEAKY_RELU_ALPHA } from '../../graph/spec.js';
 import type { ActivationKernel, KernelMemory } from '../kernel.js';
-import { internalOrder } from '../layout.js';
+import { internalOrder, needsTranspose } from '../layout.js';
 import { registerActivationKernel, registerBackend, registerEdgeKernel } from '../registry.js';
 import { instantiateKernels, kernelModule, type WasmKernels } from './module.js';
 
@@ -10,6 +10,9 @@ import { instantiateKernels, kernelModule, type WasmKernels } from './module.js'
 export const WASM_BACKEND = 'wasm';
 
 const PAGE = 65536;
+
+/** The memory each instance runs on, to tell its views from any other buffer's. */
+const memoryOf = new WeakMap<WasmKernels, ArrayBufferLike>();
 
 registerBackend({
   name: WASM_BACKEND,
@@ -24,10 +27,22 @@ registerBackend({
   },
   instantiate(memory: KernelMemory): WasmKernels {
     if (memory.wasm === undefined) throw new Error('the wasm backend needs a WebAssembly memory (create it with the backend)');
-    return instantiateKernels(memory.wasm);
+    const kernels = instantiateKernels(memory.wasm);
+    memoryOf.set(kernels, memory.buffer);
+    return kernels;
   },
   describe: () => `wasm (AssemblyScript, ${kernelModule().variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}, HWC states)`,
   firstNonFinite: (runtime, values) => (runtime as WasmKernels).firstNonFinite(values.byteOffset, values.length),
+  convert(runtime, from, to, shape, direction) {
+    // Only between views of this instance's memory, and only where the orders differ.
+    const k = runtime as WasmKernels;
+    const buffer = memoryOf.get(k);
+    if (from.buffer !== buffer || to.buffer !== buffer || !needsTranspose(shape, 'hwc')) return false;
+    const [C, H, W] = shape as readonly [number, number, number];
+    if (direction === 'in') k.chwToHwc(from.byteOffset, to.byteOffset, C, H * W);
+    else k.hwcToChw(from.byteOffset, to.byteOffset, C, H * W);
+    return true;
+  },
 });
 
 const ptr = (a: Float32Array): number => a.byteOffset;
