@@ -12,8 +12,14 @@ export interface Placement {
   readonly owner: readonly number[];
   /** Per node, the cost used (µs per frame; 0 for inputs). */
   readonly costUs: readonly number[];
-  /** Frame time the schedule predicts from those costs, synchronisation not included (µs). */
+  /**
+   * Time per frame when running free (µs, synchronisation not included): the slowest
+   * worker's load. Workers only wait for the data they need and rings hold slack, so
+   * consecutive frames overlap, in sequential rollouts too.
+   */
   readonly predictedFrameUs: number;
+  /** Time from a frame's input to all its nodes done when frames are run one at a time (the R=0 critical path), µs. */
+  readonly predictedLatencyUs: number;
 }
 
 /** An explicit mapping: node name -> worker index, or one list of node names per worker. */
@@ -46,6 +52,15 @@ export function simulateFrame(net: Network, delays: readonly number[], owner: re
   return makespan;
 }
 
+/** The slowest worker's summed node costs. */
+export function maxWorkerLoad(owner: readonly number[], costUs: readonly number[]): number {
+  const load: number[] = [];
+  owner.forEach((w, v) => {
+    if (w >= 0) load[w] = (load[w] ?? 0) + costUs[v];
+  });
+  return Math.max(0, ...load.filter((x) => x !== undefined));
+}
+
 /** Floating-point operations of one frame of node v (edges plus activation), a cost estimate. */
 export function nodeFlops(net: Network, v: number): number {
   const node = net.nodes[v];
@@ -69,7 +84,7 @@ function finish(net: Network, delays: readonly number[], kind: Placement['kind']
   const renamed = owner.map((w) => (w < 0 ? -1 : (rename.get(w) as number)));
   const nodesOf: number[][] = Array.from({ length: rename.size }, () => []);
   for (const v of order) if (renamed[v] >= 0) nodesOf[renamed[v]].push(v);
-  return { kind, workers: rename.size, nodesOf, owner: renamed, costUs, predictedFrameUs: simulateFrame(net, delays, renamed, costUs, order) };
+  return { kind, workers: rename.size, nodesOf, owner: renamed, costUs, predictedFrameUs: maxWorkerLoad(renamed, costUs), predictedLatencyUs: simulateFrame(net, delays, renamed, costUs, order) };
 }
 
 /** Every computed node on a worker of its own. */
@@ -79,14 +94,20 @@ export function onePerLayer(net: Network, delays: readonly number[], costUs: rea
 }
 
 /**
- * Cost-balanced groups on `workers` workers, minimising the predicted frame time: longest
- * node first onto the least-loaded worker, then single moves and pairwise swaps between
- * workers while the simulated frame time drops.
+ * Cost-balanced groups on `workers` workers, minimising the slowest worker's time per frame
+ * (then the one-frame latency, then the edges between workers): longest node first onto the
+ * least-loaded worker, then single moves and pairwise swaps while that improves.
  */
 export function balanced(net: Network, delays: readonly number[], workers: number, costUs: readonly number[]): Placement {
   const computed = net.nodes.filter((n) => !n.isInput).map((n) => n.index);
   const order = frameOrder(net, delays);
+  // Among groupings that predict the same frame time, prefer fewer edges between workers:
+  // every such edge couples two workers frame by frame (measured: a chain split into two
+  // contiguous halves runs ~5% faster than split alternately).
   const owner = net.nodes.map(() => -1);
+  const cutCost = 0.01 * (computed.reduce((sum, v) => sum + costUs[v], 0) / Math.max(1, computed.length));
+  const cuts = (): number => net.edges.reduce((n, e) => n + (owner[e.from] >= 0 && owner[e.from] !== owner[e.to] ? 1 : 0), 0);
+  const objective = (): number => maxWorkerLoad(owner, costUs) + 0.01 * simulateFrame(net, delays, owner, costUs, order) + cutCost * cuts();
   const load = new Array<number>(workers).fill(0);
   for (const v of [...computed].sort((a, b) => costUs[b] - costUs[a] || a - b)) {
     let best = 0;
@@ -94,7 +115,7 @@ export function balanced(net: Network, delays: readonly number[], workers: numbe
     owner[v] = best;
     load[best] += costUs[v];
   }
-  let current = simulateFrame(net, delays, owner, costUs, order);
+  let current = objective();
   for (let round = 0; round < 100; round++) {
     let improved = false;
     for (const v of computed) {
@@ -102,7 +123,7 @@ export function balanced(net: Network, delays: readonly number[], workers: numbe
         if (w === owner[v]) continue;
         const was = owner[v];
         owner[v] = w;
-        const t = simulateFrame(net, delays, owner, costUs, order);
+        const t = objective();
         if (t < current - 1e-9) {
           current = t;
           improved = true;
@@ -115,7 +136,7 @@ export function balanced(net: Network, delays: readonly number[], workers: numbe
       for (const b of computed) {
         if (b <= a || owner[a] === owner[b]) continue;
         [owner[a], owner[b]] = [owner[b], owner[a]];
-        const t = simulateFrame(net, delays, owner, costUs, order);
+        const t = objective();
         if (t < current - 1e-9) {
           current = t;
           improved = true;
@@ -130,7 +151,8 @@ export function balanced(net: Network, delays: readonly number[], workers: numbe
 }
 
 /**
- * The best assignment of computed nodes to at most `workers` workers by exhaustive search
+ * The best assignment of computed nodes to at most `workers` workers (smallest slowest-worker
+ * load, latency breaking ties) by exhaustive search
  * (workers numbered by first use, so each grouping is tried once). Exponential: for
  * checking the heuristic on small networks, not for use at run time.
  */
@@ -142,7 +164,7 @@ export function exhaustiveBest(net: Network, delays: readonly number[], workers:
   let bestOwner = [...owner];
   const assign = (i: number, used: number): void => {
     if (i === computed.length) {
-      const t = simulateFrame(net, delays, owner, costUs, order);
+      const t = maxWorkerLoad(owner, costUs) + 0.01 * simulateFrame(net, delays, owner, costUs, order);
       if (t < best) {
         best = t;
         bestOwner = [...owner];
