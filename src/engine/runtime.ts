@@ -98,7 +98,7 @@ const WORKER_FILE = fileURLToPath(new URL('../../workers/frame-loop.js', import.
  * Node costs for placement: measured by running each node's kernels a few times on the real
  * arena (then clearing it), or estimated from FLOPs at a nominal speed.
  */
-function nodeCosts(net: Network, delays: readonly number[], arena: Arena, backend: KernelBackend, kernels: BoundKernels, calibrate: boolean): number[] {
+async function nodeCosts(net: Network, delays: readonly number[], arena: Arena, backend: KernelBackend, kernels: BoundKernels, calibrate: boolean): Promise<number[]> {
   if (!calibrate) {
     const gflops = backend.name === WASM_BACKEND ? 20 : 1.5;
     return net.nodes.map((n) => nodeFlops(net, n.index) / (gflops * 1000));
@@ -106,21 +106,31 @@ function nodeCosts(net: Network, delays: readonly number[], arena: Arena, backen
   const computer = new NodeComputer(net, delays, arena, kernels);
   // Untimed passes first: V8 runs a fresh wasm function in its baseline tier, ~4x slower,
   // which would make whichever node is measured first look expensive.
-  for (let pass = 0; pass < 10; pass++) for (const n of net.nodes) if (!n.isInput) computer.compute(n.index, 1);
-  const costs = net.nodes.map((n) => {
-    if (n.isInput) return 0;
+  for (let pass = 0; pass < 10; pass++) {
+    for (const n of net.nodes) if (!n.isInput) computer.compute(n.index, 1);
+    // Measuring runs on the main thread: let the event loop breathe between passes and nodes.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  const costs: number[] = [];
+  for (const n of net.nodes) {
+    costs.push(n.isInput ? 0 : measureNode(n.index));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  arena.clearStates();
+  return costs;
+
+  /** Median µs of a node's frame, from 5-30 runs within about 20 ms. */
+  function measureNode(v: number): number {
     const samples: number[] = [];
     const start = performance.now();
     while (samples.length < 30 && (samples.length < 5 || performance.now() - start < 20)) {
       const t0 = performance.now();
-      computer.compute(n.index, 1);
+      computer.compute(v, 1);
       samples.push((performance.now() - t0) * 1000);
     }
     samples.sort((a, b) => a - b);
     return samples[samples.length >> 1];
-  });
-  arena.clearStates();
-  return costs;
+  }
 }
 
 /**
@@ -225,7 +235,7 @@ export class Runtime implements AsyncDisposable {
     const arena = createArena(network, plan, backend, params);
     // The main thread's own binding: calibration, and scanning inputs where they land.
     const kernels = backend.bind(arena.memory);
-    const costs = nodeCosts(network, rollout.delays, arena, backend, kernels, options.calibrate ?? true);
+    const costs = await nodeCosts(network, rollout.delays, arena, backend, kernels, options.calibrate ?? true);
     // Without an explicit count, as many workers as pay off (see chooseWorkerCount).
     const requested = options.workers ?? (options.placement === undefined || options.placement === 'auto' ? chooseWorkerCount(network, rollout.delays, limit, costs) : limit);
     const placement = choosePlacement(network, rollout.delays, options.placement ?? 'auto', requested, costs);
