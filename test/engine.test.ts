@@ -285,3 +285,13 @@ test('non-finite inputs: policy zero replaces them (as the executor does), rejec
     await strict.close();
   }
 });
+
+test('aborting the signal given to create closes the runtime', async () => {
+  const net = await loadNetworkFile(example('mnist-s'));
+  const controller = new AbortController();
+  const rt = await Runtime.create(net, { workers: 1, signal: controller.signal });
+  await rt.step(new Float32Array(784));
+  controller.abort();
+  await assert.rejects(rt.step(new Float32Array(784)), /closed/);
+  await rt.close();
+});

@@ -169,6 +169,7 @@ export class Runtime implements AsyncDisposable {
   #busy: Promise<unknown> = Promise.resolve();
   /** Rejecters of everything waiting on the engine, called when it fails or closes. */
   readonly #waiters = new Set<(error: Error) => void>();
+  #onClose: (() => void) | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(init: {
@@ -318,7 +319,11 @@ export class Runtime implements AsyncDisposable {
         await rt.close();
         throw new RuntimeError('aborted while starting', { cause: options.signal.reason });
       }
-      options.signal.addEventListener('abort', () => void rt.close(), { once: true });
+      const signal = options.signal;
+      const onAbort = (): void => void rt.close();
+      signal.addEventListener('abort', onAbort, { once: true });
+      // A long-lived signal must not keep a closed runtime alive.
+      rt.#onClose = () => signal.removeEventListener('abort', onAbort);
     }
     return rt;
   }
@@ -518,6 +523,7 @@ export class Runtime implements AsyncDisposable {
   /** Stops every worker (within about a second) and frees the pool. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#onClose?.();
       const error = this.#failed ?? new RuntimeError('the runtime was closed');
       for (const stop of [...this.#waiters]) stop(error);
       if (Atomics.load(this.#ctrl, STOP) === 0) Atomics.store(this.#ctrl, STOP, STOP_REQUESTED);
