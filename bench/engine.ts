@@ -10,6 +10,7 @@ import { validateNetwork } from '../src/graph/network.js';
 import { initParameters, type Parameters } from '../src/engine/parameters.js';
 import { exhaustiveBest } from '../src/engine/placement.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
+import { defaultBackend } from '../src/kernels/backends.js';
 import { Runtime, type RuntimeOptions } from '../src/engine/runtime.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';
 import { Random } from '../src/util/random.js';
@@ -80,7 +81,8 @@ async function speedup(netName: string, rollout: 'streaming' | 'sequential', wor
   const net = await loadNetworkFile(example(netName));
   const params: Parameters = initParameters(net, { seed: 1 });
   const inputs = inputsFor(net, 64, 7);
-  const baseline = new ReferenceExecutor(net, rollout, params, { backend: 'wasm' });
+  // The same kernels as the runtimes (the fastest backend here).
+  const baseline = new ReferenceExecutor(net, rollout, params, { backend: defaultBackend() });
   // Size batches to ~150 ms of single-threaded work.
   let t0 = performance.now();
   for (let i = 0; i < 20; i++) baseline.step(inputs[i % inputs.length]);
@@ -203,7 +205,7 @@ async function main(): Promise<void> {
   const group = await grouping('densenet-12', 2, rounds);
   log('latency: mnist-sr, 2 workers');
   const latencyUs = await latency('mnist-sr', 2, 3000);
-  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores, syncUsPerFrame, speedup: speed, grouping: group, latencyUs };
+  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores, backend: defaultBackend(), syncUsPerFrame, speedup: speed, grouping: group, latencyUs };
   if (values.json === true) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     return;

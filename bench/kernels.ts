@@ -9,7 +9,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as ort from 'onnxruntime-node';
 import { validateNetwork, type NetEdge } from '../src/graph/network.js';
 import type { Shape } from '../src/graph/spec.js';
-import { REFERENCE_BACKEND, WASM_BACKEND } from '../src/kernels/backends.js';
+import { NATIVE_BACKEND, REFERENCE_BACKEND, WASM_BACKEND, nativeAvailable } from '../src/kernels/backends.js';
 import { toInternal, fromInternal } from '../src/kernels/layout.js';
 import { getBackend } from '../src/kernels/registry.js';
 import { kernelModule } from '../src/kernels/wasm/module.js';
@@ -62,7 +62,7 @@ function ours(backendName: string, edge: NetEdge, c: OpCase, x: Float32Array, w:
   const kernel = backend.bind(memory).edgeKernel(edge.geometry, packed);
   return {
     contender: {
-      name: backendName === WASM_BACKEND ? 'streamroll' : 'reference-js',
+      name: backendName === WASM_BACKEND ? 'streamroll' : backendName === NATIVE_BACKEND ? 'streamroll-native' : 'reference-js',
       call() {
         dst.fill(0);
         kernel.run(src, dst);
@@ -183,10 +183,16 @@ async function main(): Promise<void> {
     const rng = new Random(c.name.length);
     const x = Float32Array.from({ length: sizeOf(c.src) }, () => rng.uniform(-1, 1));
     const w = Float32Array.from({ length: edge.weightSize }, () => rng.uniform(-0.1, 0.1));
-    const impls = [ours(WASM_BACKEND, edge, c, x, w), ours(REFERENCE_BACKEND, edge, c, x, w), tfjsWasm(edge, c, x, w), await onnxRuntime(edge, c, x, w)];
+    const impls = [
+      ours(WASM_BACKEND, edge, c, x, w),
+      ...(nativeAvailable() ? [ours(NATIVE_BACKEND, edge, c, x, w)] : []),
+      ours(REFERENCE_BACKEND, edge, c, x, w),
+      tfjsWasm(edge, c, x, w),
+      await onnxRuntime(edge, c, x, w),
+    ];
     process.stderr.write(`timing ${c.name} ...\n`);
     const times = await timeInterleaved(impls.map((i) => i.contender), { rounds });
-    const reference = impls[1].result();
+    const reference = (impls.find((i) => i.contender.name === 'reference-js') as (typeof impls)[number]).result();
     const flops = flopsOf(edge);
     const results: Record<string, ImplResult> = {};
     for (const impl of impls) {
@@ -200,17 +206,21 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     return;
   }
-  const rows = [['op', 'MFLOP', 'streamroll µs (GFLOP/s)', 'onnxruntime µs', 'tfjs-wasm µs', 'reference-js µs', 'vs ORT', 'vs tfjs-wasm']];
+  const native = nativeAvailable();
+  const rows = [['op', 'MFLOP', 'streamroll wasm µs (GFLOP/s)', ...(native ? ['streamroll native µs'] : []), 'onnxruntime µs', 'tfjs-wasm µs', 'reference-js µs', 'wasm vs ORT', ...(native ? ['native vs ORT'] : []), 'wasm vs tfjs-wasm']];
   for (const op of ops) {
     const i = op.impls;
+    const n = i['streamroll-native'];
     rows.push([
       op.name,
       (op.flops / 1e6).toFixed(2),
       `${i.streamroll.us} (${i.streamroll.gflops})`,
+      ...(n === undefined ? [] : [`${n.us} (${n.gflops})`]),
       `${i['onnxruntime-node'].us} (${i['onnxruntime-node'].gflops})`,
       `${i['tfjs-wasm'].us} (${i['tfjs-wasm'].gflops})`,
       `${i['reference-js'].us} (${i['reference-js'].gflops})`,
       `${(i.streamroll.gflops / i['onnxruntime-node'].gflops).toFixed(2)}x`,
+      ...(n === undefined ? [] : [`${(n.gflops / i['onnxruntime-node'].gflops).toFixed(2)}x`]),
       `${(i.streamroll.gflops / i['tfjs-wasm'].gflops).toFixed(2)}x`,
     ]);
   }

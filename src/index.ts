@@ -39,7 +39,7 @@ export type {
 } from './kernels/kernel.js';
 export { registerBackend, registerEdgeKernel, registerActivationKernel, getBackend, registeredBackends } from './kernels/registry.js';
 export { internalOrder, toInternal, fromInternal } from './kernels/layout.js';
-export { REFERENCE_BACKEND, WASM_BACKEND } from './kernels/backends.js';
+export { REFERENCE_BACKEND, WASM_BACKEND, NATIVE_BACKEND, nativeAvailable, defaultBackend } from './kernels/backends.js';
 export { planArena, createArena, Arena, CACHE_LINE, type ArenaPlan, type ArenaOptions, type StateBlock, type TensorBlock } from './engine/arena.js';
 export { initParameters, type Parameters, type InitOptions } from './engine/parameters.js';
 export { InputError, type InputFrame, type NonFinitePolicy } from './engine/inputs.js';

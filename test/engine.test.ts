@@ -39,7 +39,7 @@ test('exactness: random networks and rollouts (delays up to 2) on 1-4 workers, b
         const rollout = { kind: 'pattern' as const, delays };
         const rt = await Runtime.create(net, { rollout, params, workers, placement, calibrate: false, queue: 3 });
         try {
-          const ref = new ReferenceExecutor(net, rollout, params, { backend: 'wasm' });
+          const ref = new ReferenceExecutor(net, rollout, params, { backend: rt.backend.name });
           const rng = new Random(s);
           const inputs = Array.from({ length: 50 }, () => randomInputs(net, rng));
           // Half through step(), half free-running through run().
@@ -73,7 +73,7 @@ test('exactness on the examples: streaming, sequential and a hybrid with delays 
       for (const workers of [2, 3]) {
         const rt = await Runtime.create(net, { rollout, params, workers, calibrate: false });
         try {
-          const ref = new ReferenceExecutor(net, rollout, params, { backend: 'wasm' });
+          const ref = new ReferenceExecutor(net, rollout, params, { backend: rt.backend.name });
           const rng = new Random(workers);
           for (let t = 1; t <= 12; t++) {
             const input = randomInputs(net, rng);
@@ -117,7 +117,7 @@ test('repeat(input, n) equals n steps of that input; reset() returns to frame 0'
   const net = await loadNetworkFile(example('mnist-sr'));
   const params = initParameters(net, { seed: 2, bias: 'uniform' });
   const a = await Runtime.create(net, { params, workers: 2, queue: 4 });
-  const ref = new ReferenceExecutor(net, 'streaming', params, { backend: 'wasm' });
+  const ref = new ReferenceExecutor(net, 'streaming', params, { backend: a.backend.name });
   try {
     const x = Float32Array.from({ length: 784 }, (_, i) => (i % 17) / 17);
     await a.step(x);
@@ -265,7 +265,7 @@ test('non-finite inputs: policy zero replaces them (as the executor does), rejec
   const net = await loadNetworkFile(example('densenet'));
   const params = initParameters(net, { seed: 4 });
   const rt = await Runtime.create(net, { params, workers: 2, nonFinite: 'zero', calibrate: false });
-  const ref = new ReferenceExecutor(net, 'streaming', params, { backend: 'wasm', nonFinite: 'zero' });
+  const ref = new ReferenceExecutor(net, 'streaming', params, { backend: rt.backend.name, nonFinite: 'zero' });
   try {
     const x = Float32Array.from({ length: 3 * 32 * 32 }, (_, i) => (i % 11) / 11);
     x[100] = Infinity;

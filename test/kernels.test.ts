@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import type * as TF from '@tensorflow/tfjs-core';
 import { validateNetwork, type NetEdge } from '../src/graph/network.js';
 import { ACTIVATIONS, LEAKY_RELU_ALPHA, type Activation, type EdgeOp, type Shape } from '../src/graph/spec.js';
-import { REFERENCE_BACKEND, WASM_BACKEND } from '../src/kernels/backends.js';
+import { NATIVE_BACKEND, REFERENCE_BACKEND, WASM_BACKEND, nativeAvailable } from '../src/kernels/backends.js';
 import { getBackend } from '../src/kernels/registry.js';
 import { Random } from '../src/util/random.js';
 import { KernelHarness } from './helpers/kernel-harness.js';
@@ -71,7 +71,7 @@ const shapeArb = fc.oneof(
 
 const convCase = fc.record({
   inC: fc.integer({ min: 1, max: 7 }),
-  outC: fc.integer({ min: 1, max: 21 }),
+  outC: fc.integer({ min: 1, max: 40 }),
   h: fc.integer({ min: 1, max: 11 }),
   w: fc.integer({ min: 1, max: 11 }),
   kh: fc.integer({ min: 1, max: 4 }),
@@ -116,7 +116,8 @@ function tfActivation(a: Activation, t: TF.Tensor): TF.Tensor {
   }
 }
 
-for (const backend of [REFERENCE_BACKEND, WASM_BACKEND]) {
+// The native backend exists where its addon was built on install (a C compiler present).
+for (const backend of [REFERENCE_BACKEND, WASM_BACKEND, ...(nativeAvailable() ? [NATIVE_BACKEND] : [])]) {
   describe(`${backend} kernels against TensorFlow.js`, () => {
     test('dense matches tf.matMul, between vector and spatial states', () => {
       fc.assert(

@@ -4,6 +4,7 @@ import type { Network } from '../graph/network.js';
 import { loadSource } from '../engine/model-source.js';
 import type { Parameters } from '../engine/parameters.js';
 import { ReferenceExecutor } from '../engine/reference-executor.js';
+import { defaultBackend } from '../kernels/backends.js';
 import { Runtime } from '../engine/runtime.js';
 import { mnistCamera } from '../io/mnist-camera.js';
 import { loadRollout } from '../io/spec-file.js';
@@ -159,7 +160,7 @@ export const benchCommand: Command = {
     const rows: BenchRow[] = [];
     const curves: Record<string, AccuracyPoint[]> = {};
     try {
-      const baseline = new ReferenceExecutor(net, 'sequential', params, { backend: 'wasm' });
+      const baseline = new ReferenceExecutor(net, 'sequential', params, { backend: defaultBackend() });
       let t0 = performance.now();
       for (const x of feed) baseline.step(x);
       const baselineFps = frames / ((performance.now() - t0) / 1000);

@@ -4,7 +4,7 @@ import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import type { Network } from '../graph/network.js';
 import { getBackend } from '../kernels/registry.js';
-import { WASM_BACKEND } from '../kernels/backends.js';
+import { defaultBackend } from '../kernels/backends.js';
 import type { BoundKernels, KernelBackend } from '../kernels/kernel.js';
 import { fromInternal, toInternal } from '../kernels/layout.js';
 import type { Rollout, RolloutSpec } from '../rollout/pattern.js';
@@ -43,7 +43,7 @@ export interface RuntimeOptions {
   readonly seed?: number;
   /** Weights to use instead of the source's. */
   readonly params?: Parameters;
-  /** Kernel backend: `wasm` (default) or `reference`. */
+  /** Kernel backend: `native` (default where its addon was built on install), `wasm` (default elsewhere) or `reference`. */
   readonly backend?: string;
   /** A module every worker imports first (one that registers a custom backend). */
   readonly backendModule?: string | URL;
@@ -100,7 +100,7 @@ const WORKER_FILE = fileURLToPath(new URL('../../workers/frame-loop.js', import.
  */
 async function nodeCosts(net: Network, delays: readonly number[], arena: Arena, backend: KernelBackend, kernels: BoundKernels, calibrate: boolean): Promise<number[]> {
   if (!calibrate) {
-    const gflops = backend.name === WASM_BACKEND ? 20 : 1.5;
+    const gflops = backend.name === 'reference' ? 1.5 : 20;
     return net.nodes.map((n) => nodeFlops(net, n.index) / (gflops * 1000));
   }
   const computer = new NodeComputer(net, delays, arena, kernels);
@@ -223,7 +223,7 @@ export class Runtime implements AsyncDisposable {
     const { network, rollout, params } = loaded;
     assertValidRollout(network, rollout.delays);
     checkParameters(network, params);
-    const backend = getBackend(options.backend ?? WASM_BACKEND);
+    const backend = getBackend(options.backend ?? defaultBackend());
     const computed = network.nodes.filter((n) => !n.isInput).length;
     const cores = availableParallelism();
     const limit = options.workers ?? Math.min(cores, computed);

@@ -14,100 +14,10 @@ const PAGE = 65536;
 /** The memory each instance runs on, to tell its views from any other buffer's. */
 const memoryOf = new WeakMap<WasmKernels, ArrayBufferLike>();
 
-registerBackend({
-  name: WASM_BACKEND,
-  layout: 'hwc',
-  // The module keeps no data in memory, but a page of headroom costs nothing and keeps
-  // address 0 (a null pointer in any future kernel) away from real tensors.
-  reservedBytes: PAGE,
-  createMemory(bytes: number): KernelMemory {
-    const pages = Math.max(1, Math.ceil(bytes / PAGE));
-    const wasm = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-    return { buffer: wasm.buffer as SharedArrayBuffer, wasm };
-  },
-  instantiate(memory: KernelMemory): WasmKernels {
-    if (memory.wasm === undefined) throw new Error('the wasm backend needs a WebAssembly memory (create it with the backend)');
-    const kernels = instantiateKernels(memory.wasm);
-    memoryOf.set(kernels, memory.buffer);
-    return kernels;
-  },
-  describe: () => `wasm (AssemblyScript, ${kernelModule().variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}, HWC states)`,
-  firstNonFinite: (runtime, values) => (runtime as WasmKernels).firstNonFinite(values.byteOffset, values.length),
-  convert(runtime, from, to, shape, direction) {
-    // Only between views of this instance's memory, and only where the orders differ.
-    const k = runtime as WasmKernels;
-    const buffer = memoryOf.get(k);
-    if (from.buffer !== buffer || to.buffer !== buffer || !needsTranspose(shape, 'hwc')) return false;
-    const [C, H, W] = shape as readonly [number, number, number];
-    if (direction === 'in') k.chwToHwc(from.byteOffset, to.byteOffset, C, H * W);
-    else k.hwcToChw(from.byteOffset, to.byteOffset, C, H * W);
-    return true;
-  },
-});
-
 const ptr = (a: Float32Array): number => a.byteOffset;
-
-registerEdgeKernel(WASM_BACKEND, 'dense', {
-  packedSize: (g) => g.inSize * g.outSize,
-  pack(g, weights, out) {
-    // Rows follow the target's internal order and columns the source's.
-    const rows = internalOrder(g.outShape, 'hwc');
-    const cols = internalOrder(g.inShape, 'hwc');
-    const w = weights as Float32Array;
-    for (let o = 0; o < g.outSize; o++) {
-      const ro = (rows === null ? o : rows[o]) * g.inSize;
-      for (let i = 0; i < g.inSize; i++) out[ro + (cols === null ? i : cols[i])] = w[o * g.inSize + i];
-    }
-  },
-  create(g, packed, runtime) {
-    const k = runtime as WasmKernels;
-    const w = ptr(packed);
-    return { run: (src, dst) => k.dense(ptr(src), w, ptr(dst), g.inSize, g.outSize) };
-  },
-});
 
 /** Floats of conv weights packed as [kh][kw][inC][outC rounded up to 4]. */
 const convWeightFloats = (g: Conv2dGeometry): number => g.kh * g.kw * g.inC * ((g.outC + 3) & ~3);
-
-registerEdgeKernel(WASM_BACKEND, 'conv2d', {
-  // Weights, then one int32 tap offset per weight row.
-  packedSize: (g) => convWeightFloats(g) + g.kh * g.kw * g.inC,
-  pack(g, weights, out) {
-    // [outC, inC, kh, kw] -> [kh][kw][inC][outC rounded up to 4], padding lanes zero.
-    const outCp = (g.outC + 3) & ~3;
-    const w = weights as Float32Array;
-    out.fill(0);
-    for (let oc = 0; oc < g.outC; oc++)
-      for (let ic = 0; ic < g.inC; ic++)
-        for (let ky = 0; ky < g.kh; ky++)
-          for (let kx = 0; kx < g.kw; kx++) out[((ky * g.kw + kx) * g.inC + ic) * outCp + oc] = w[((oc * g.inC + ic) * g.kh + ky) * g.kw + kx];
-    // Byte offset of each tap's input value from the window's first one (HWC input).
-    const taps = new Int32Array(out.buffer, out.byteOffset + convWeightFloats(g) * 4, g.kh * g.kw * g.inC);
-    for (let ky = 0; ky < g.kh; ky++)
-      for (let kx = 0; kx < g.kw; kx++)
-        for (let ic = 0; ic < g.inC; ic++) taps[(ky * g.kw + kx) * g.inC + ic] = ((ky * g.dh * g.inW + kx * g.dw) * g.inC + ic) * 4;
-  },
-  create(g, packed, runtime) {
-    const k = runtime as WasmKernels;
-    const w = ptr(packed);
-    const taps = w + convWeightFloats(g) * 4;
-    return {
-      run: (src, dst) => k.conv2d(ptr(src), w, taps, ptr(dst), g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft),
-    };
-  },
-});
-
-for (const op of ['maxpool', 'avgpool'] as const) {
-  registerEdgeKernel(WASM_BACKEND, op, {
-    packedSize: () => 0,
-    pack: () => undefined,
-    create(g, _packed, runtime) {
-      const k = runtime as WasmKernels;
-      const kind = op === 'maxpool' ? 0 : 1;
-      return { run: (src, dst) => k.pool(ptr(src), ptr(dst), kind, g.inC, g.inH, g.inW, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft) };
-    },
-  });
-}
 
 /** An identity edge between states whose internal orders differ needs an index table. */
 function identityTable(inShape: Shape, outShape: Shape, size: number): Int32Array | null {
@@ -120,30 +30,135 @@ function identityTable(inShape: Shape, outShape: Shape, size: number): Int32Arra
   return idx;
 }
 
-registerEdgeKernel(WASM_BACKEND, 'identity', {
-  packedSize: (g) => (identityTable(g.inShape, g.outShape, g.size) === null ? 0 : g.size),
-  pack(g, _weights, out) {
-    const idx = identityTable(g.inShape, g.outShape, g.size);
-    if (idx !== null) new Int32Array(out.buffer, out.byteOffset, g.size).set(idx);
-  },
-  create(g, packed, runtime) {
-    const k = runtime as WasmKernels;
-    if (packed.length === 0) return { run: (src, dst) => k.addInto(ptr(src), ptr(dst), g.size) };
-    const idx = ptr(packed);
-    return { run: (src, dst) => k.gatherAdd(ptr(src), ptr(dst), idx, g.size) };
-  },
-});
-
 const ACTIVATION_KIND = { linear: 0, relu: 1, leaky_relu: 2, tanh: 3, sigmoid: 4 } as const;
-for (const [name, kind] of Object.entries(ACTIVATION_KIND) as [keyof typeof ACTIVATION_KIND, number][]) {
-  registerActivationKernel(WASM_BACKEND, name, (_shape, runtime): ActivationKernel => {
+
+/**
+ * Registers a backend over HWC states in a shared WebAssembly memory whose kernels have the
+ * WebAssembly kernels' signatures: `wasm` itself, and `native`, which swaps in native dense
+ * and conv2d kernels on the same memory (see ../native).
+ */
+export function registerHwcBackend(name: string, describe: () => string, instantiate: (memory: KernelMemory & { wasm: WebAssembly.Memory }) => WasmKernels): void {
+  registerBackend({
+    name,
+    layout: 'hwc',
+    // The module keeps no data in memory, but a page of headroom costs nothing and keeps
+    // address 0 (a null pointer in any future kernel) away from real tensors.
+    reservedBytes: PAGE,
+    createMemory(bytes: number): KernelMemory {
+      const pages = Math.max(1, Math.ceil(bytes / PAGE));
+      const wasm = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+      return { buffer: wasm.buffer as SharedArrayBuffer, wasm };
+    },
+    instantiate(memory: KernelMemory): WasmKernels {
+      if (memory.wasm === undefined) throw new Error(`the ${name} backend needs a WebAssembly memory (create it with the backend)`);
+      const kernels = instantiate({ buffer: memory.buffer, wasm: memory.wasm });
+      memoryOf.set(kernels, memory.buffer);
+      return kernels;
+    },
+    describe,
+    firstNonFinite: (runtime, values) => (runtime as WasmKernels).firstNonFinite(values.byteOffset, values.length),
+    convert(runtime, from, to, shape, direction) {
+      // Only between views of this instance's memory, and only where the orders differ.
+      const k = runtime as WasmKernels;
+      const buffer = memoryOf.get(k);
+      if (from.buffer !== buffer || to.buffer !== buffer || !needsTranspose(shape, 'hwc')) return false;
+      const [C, H, W] = shape as readonly [number, number, number];
+      if (direction === 'in') k.chwToHwc(from.byteOffset, to.byteOffset, C, H * W);
+      else k.hwcToChw(from.byteOffset, to.byteOffset, C, H * W);
+      return true;
+    },
+  });
+
+  registerEdgeKernel(name, 'dense', {
+    packedSize: (g) => g.inSize * g.outSize,
+    pack(g, weights, out) {
+      // Rows follow the target's internal order and columns the source's.
+      const rows = internalOrder(g.outShape, 'hwc');
+      const cols = internalOrder(g.inShape, 'hwc');
+      const w = weights as Float32Array;
+      for (let o = 0; o < g.outSize; o++) {
+        const ro = (rows === null ? o : rows[o]) * g.inSize;
+        for (let i = 0; i < g.inSize; i++) out[ro + (cols === null ? i : cols[i])] = w[o * g.inSize + i];
+      }
+    },
+    create(g, packed, runtime) {
+      const k = runtime as WasmKernels;
+      const w = ptr(packed);
+      return { run: (src, dst) => k.dense(ptr(src), w, ptr(dst), g.inSize, g.outSize) };
+    },
+  });
+
+
+
+  registerEdgeKernel(name, 'conv2d', {
+    // Weights, then one int32 tap offset per weight row.
+    packedSize: (g) => convWeightFloats(g) + g.kh * g.kw * g.inC,
+    pack(g, weights, out) {
+      // [outC, inC, kh, kw] -> [kh][kw][inC][outC rounded up to 4], padding lanes zero.
+      const outCp = (g.outC + 3) & ~3;
+      const w = weights as Float32Array;
+      out.fill(0);
+      for (let oc = 0; oc < g.outC; oc++)
+        for (let ic = 0; ic < g.inC; ic++)
+          for (let ky = 0; ky < g.kh; ky++)
+            for (let kx = 0; kx < g.kw; kx++) out[((ky * g.kw + kx) * g.inC + ic) * outCp + oc] = w[((oc * g.inC + ic) * g.kh + ky) * g.kw + kx];
+      // Byte offset of each tap's input value from the window's first one (HWC input).
+      const taps = new Int32Array(out.buffer, out.byteOffset + convWeightFloats(g) * 4, g.kh * g.kw * g.inC);
+      for (let ky = 0; ky < g.kh; ky++)
+        for (let kx = 0; kx < g.kw; kx++)
+          for (let ic = 0; ic < g.inC; ic++) taps[(ky * g.kw + kx) * g.inC + ic] = ((ky * g.dh * g.inW + kx * g.dw) * g.inC + ic) * 4;
+    },
+    create(g, packed, runtime) {
+      const k = runtime as WasmKernels;
+      const w = ptr(packed);
+      const taps = w + convWeightFloats(g) * 4;
+      return {
+        run: (src, dst) => k.conv2d(ptr(src), w, taps, ptr(dst), g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft),
+      };
+    },
+  });
+
+  for (const op of ['maxpool', 'avgpool'] as const) {
+    registerEdgeKernel(name, op, {
+      packedSize: () => 0,
+      pack: () => undefined,
+      create(g, _packed, runtime) {
+        const k = runtime as WasmKernels;
+        const kind = op === 'maxpool' ? 0 : 1;
+        return { run: (src, dst) => k.pool(ptr(src), ptr(dst), kind, g.inC, g.inH, g.inW, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft) };
+      },
+    });
+  }
+
+
+
+  registerEdgeKernel(name, 'identity', {
+    packedSize: (g) => (identityTable(g.inShape, g.outShape, g.size) === null ? 0 : g.size),
+    pack(g, _weights, out) {
+      const idx = identityTable(g.inShape, g.outShape, g.size);
+      if (idx !== null) new Int32Array(out.buffer, out.byteOffset, g.size).set(idx);
+    },
+    create(g, packed, runtime) {
+      const k = runtime as WasmKernels;
+      if (packed.length === 0) return { run: (src, dst) => k.addInto(ptr(src), ptr(dst), g.size) };
+      const idx = ptr(packed);
+      return { run: (src, dst) => k.gatherAdd(ptr(src), ptr(dst), idx, g.size) };
+    },
+  });
+
+
+  for (const [activation, kind] of Object.entries(ACTIVATION_KIND) as [keyof typeof ACTIVATION_KIND, number][]) {
+    registerActivationKernel(name, activation, (_shape, runtime): ActivationKernel => {
+      const k = runtime as WasmKernels;
+      return { run: (state, bias) => k.biasActivation(ptr(state), ptr(bias), state.length, kind, LEAKY_RELU_ALPHA) };
+    });
+  }
+  registerActivationKernel(name, 'softmax', (shape, runtime): ActivationKernel => {
     const k = runtime as WasmKernels;
-    return { run: (state, bias) => k.biasActivation(ptr(state), ptr(bias), state.length, kind, LEAKY_RELU_ALPHA) };
+    // HWC: the channels of one pixel are contiguous, so each pixel is one softmax group.
+    const [groups, classes] = shape.length === 3 ? [shape[1] * shape[2], shape[0]] : [1, shape[0]];
+    return { run: (state, bias) => k.softmax(ptr(state), ptr(bias), groups, classes) };
   });
 }
-registerActivationKernel(WASM_BACKEND, 'softmax', (shape, runtime): ActivationKernel => {
-  const k = runtime as WasmKernels;
-  // HWC: the channels of one pixel are contiguous, so each pixel is one softmax group.
-  const [groups, classes] = shape.length === 3 ? [shape[1] * shape[2], shape[0]] : [1, shape[0]];
-  return { run: (state, bias) => k.softmax(ptr(state), ptr(bias), groups, classes) };
-});
+
+registerHwcBackend(WASM_BACKEND, () => `wasm (AssemblyScript, ${kernelModule().variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}, HWC states)`, (memory) => instantiateKernels(memory.wasm));

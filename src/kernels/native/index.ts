@@ -1,0 +1,52 @@
+import { createRequire } from 'node:module';
+import { instantiateKernels, kernelModule, type WasmKernels } from '../wasm/module.js';
+import { registerHwcBackend } from '../wasm/index.js';
+
+/** Name of the backend with native dense and conv2d kernels (where the addon is built). */
+export const NATIVE_BACKEND = 'native';
+
+interface NativeAddon {
+  /** Registers a memory's base address; returns its id, or -1. */
+  attach(view: Float32Array): number;
+  dense(memory: number, x: number, w: number, y: number, inSize: number, outSize: number): void;
+  conv2d(memory: number, ...args: number[]): void;
+}
+
+function loadAddon(): NativeAddon | null {
+  try {
+    const require = createRequire(import.meta.url);
+    return require('../../../../build/Release/streamroll_native.node') as NativeAddon;
+  } catch {
+    return null;
+  }
+}
+
+const addon = loadAddon();
+
+/**
+ * Whether the native kernels were built (on install, by node-gyp with -march=native; a
+ * machine without a C compiler just lacks them and keeps the wasm backend).
+ */
+export function nativeAvailable(): boolean {
+  return addon !== null;
+}
+
+if (addon !== null) {
+  const native = addon;
+  registerHwcBackend(
+    NATIVE_BACKEND,
+    () => `native (C with 16-lane vectors, -march=native, for dense and conv2d; wasm ${kernelModule().variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD'} for the rest; HWC states)`,
+    (memory) => {
+      const k = instantiateKernels(memory.wasm);
+      const id = native.attach(new Float32Array(memory.buffer));
+      if (id < 0) throw new Error('native kernels: could not register the memory');
+      // Same arguments as the wasm kernels (byte offsets into the memory), so every kernel
+      // definition of the wasm backend works unchanged.
+      return {
+        ...(k as unknown as Record<string, unknown>),
+        dense: (x: number, w: number, y: number, inSize: number, outSize: number) => native.dense(id, x, w, y, inSize, outSize),
+        conv2d: (...args: number[]) => native.conv2d(id, ...args),
+      } as unknown as WasmKernels;
+    },
+  );
+}

@@ -1,0 +1,217 @@
+// Native dense and conv2d kernels, compiled on install with -O3 -march=native: GCC's vector
+// extensions give 16-lane registers (AVX-512) or pairs of 8 where the CPU has less. Same
+// semantics, packed layouts and arguments as the WebAssembly kernels (../wasm/assembly), on
+// the same shared memory: pointers are byte offsets from the memory's base, registered once
+// with attach(). The other ops stay on the WebAssembly kernels, which run at memory speed.
+#include <node_api.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef float v16 __attribute__((vector_size(64), aligned(4)));
+static inline v16 ld(const float* p) { v16 v; memcpy(&v, p, sizeof v); return v; }
+static inline void add_to(float* p, v16 v) { v16 o = ld(p); o += v; memcpy(p, &o, sizeof o); }
+static inline v16 splat(float f) { return (v16){} + f; }
+static inline float hsum(v16 v) { float s = 0; for (int i = 0; i < 16; i++) s += v[i]; return s; }
+
+// y[o] += sum_i w[o,i] x[i]: four rows share each x load; 16 inputs per step.
+static void dense(const float* x, const float* w, float* y, int in, int out) {
+  const int n16 = in & ~15;
+  int o = 0;
+  for (; o + 4 <= out; o += 4) {
+    const float *r0 = w + (size_t)o * in, *r1 = r0 + in, *r2 = r1 + in, *r3 = r2 + in;
+    v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    for (int i = 0; i < n16; i += 16) {
+      const v16 xv = ld(x + i);
+      a0 += ld(r0 + i) * xv;
+      a1 += ld(r1 + i) * xv;
+      a2 += ld(r2 + i) * xv;
+      a3 += ld(r3 + i) * xv;
+    }
+    float s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+    for (int i = n16; i < in; i++) {
+      s0 += r0[i] * x[i];
+      s1 += r1[i] * x[i];
+      s2 += r2[i] * x[i];
+      s3 += r3[i] * x[i];
+    }
+    y[o] += s0;
+    y[o + 1] += s1;
+    y[o + 2] += s2;
+    y[o + 3] += s3;
+  }
+  for (; o < out; o++) {
+    const float* r = w + (size_t)o * in;
+    v16 a = {0};
+    for (int i = 0; i < n16; i += 16) a += ld(r + i) * ld(x + i);
+    float s = hsum(a);
+    for (int i = n16; i < in; i++) s += r[i] * x[i];
+    y[o] += s;
+  }
+}
+
+// One output pixel, channels [oc0, outC), kernel loops clipped to [ky0,ky1) x [kx0,kx1).
+static void conv_pixel(const float* x, const float* w, float* yo, int inC, int inW, int outC, int outCp, int kw, int dh, int dw, int iy0,
+                       int ix0, int ky0, int ky1, int kx0, int kx1) {
+  int oc = 0;
+  for (; oc + 16 <= outCp; oc += 16) {
+    v16 a = {0};
+    for (int ky = ky0; ky < ky1; ky++)
+      for (int kx = kx0; kx < kx1; kx++) {
+        const float* xp = x + (size_t)((iy0 + ky * dh) * inW + ix0 + kx * dw) * inC;
+        const float* wp = w + (size_t)((ky * kw + kx) * inC) * outCp + oc;
+        for (int ic = 0; ic < inC; ic++) a += ld(wp + (size_t)ic * outCp) * splat(xp[ic]);
+      }
+    const int n = outC - oc < 16 ? outC - oc : 16;
+    for (int i = 0; i < n; i++) yo[oc + i] += a[i];
+  }
+  for (; oc < outC; oc++) {
+    float s = 0;
+    for (int ky = ky0; ky < ky1; ky++)
+      for (int kx = kx0; kx < kx1; kx++) {
+        const float* xp = x + (size_t)((iy0 + ky * dh) * inW + ix0 + kx * dw) * inC;
+        const float* wp = w + (size_t)((ky * kw + kx) * inC) * outCp + oc;
+        for (int ic = 0; ic < inC; ic++) s += wp[(size_t)ic * outCp] * xp[ic];
+      }
+    yo[oc] += s;
+  }
+}
+
+// Four output pixels whose windows lie inside the input: a 4 pixels x 32 channels register
+// tile (8 accumulators), one flat loop over the taps; 16-channel and scalar tails.
+static void conv_quad(const float* x0, size_t step, const float* w, const int32_t* taps, int T, float* y0, int outC, int outCp) {
+  int oc = 0;
+  for (; oc + 32 <= outCp; oc += 32) {
+    v16 a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0}, a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
+    const float* wp = w + oc;
+    for (int t = 0; t < T; t++, wp += outCp) {
+      const int32_t off = taps[t] >> 2;
+      const v16 w0 = ld(wp), w1 = ld(wp + 16);
+      const v16 p0 = splat(x0[off]), p1 = splat(x0[step + off]), p2 = splat(x0[2 * step + off]), p3 = splat(x0[3 * step + off]);
+      a00 += w0 * p0; a01 += w1 * p0;
+      a10 += w0 * p1; a11 += w1 * p1;
+      a20 += w0 * p2; a21 += w1 * p2;
+      a30 += w0 * p3; a31 += w1 * p3;
+    }
+    v16 acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+    for (int p = 0; p < 4; p++) {
+      float* yo = y0 + (size_t)p * outC + oc;
+      if (oc + 32 <= outC) {
+        add_to(yo, acc[p][0]);
+        add_to(yo + 16, acc[p][1]);
+      } else {
+        for (int i = 0; i < outC - oc && i < 32; i++) yo[i] += i < 16 ? acc[p][0][i] : acc[p][1][i - 16];
+      }
+    }
+  }
+  for (; oc + 16 <= outCp; oc += 16) {
+    v16 a[4] = {{0}, {0}, {0}, {0}};
+    const float* wp = w + oc;
+    for (int t = 0; t < T; t++, wp += outCp) {
+      const int32_t off = taps[t] >> 2;
+      const v16 wv = ld(wp);
+      for (int p = 0; p < 4; p++) a[p] += wv * splat(x0[p * step + off]);
+    }
+    const int n = outC - oc < 16 ? outC - oc : 16;
+    for (int p = 0; p < 4; p++)
+      for (int i = 0; i < n; i++) y0[(size_t)p * outC + oc + i] += a[p][i];
+  }
+  for (; oc < outC; oc++) {
+    float s[4] = {0, 0, 0, 0};
+    for (int t = 0; t < T; t++) {
+      const int32_t off = taps[t] >> 2;
+      const float wv = w[(size_t)t * outCp + oc];
+      for (int p = 0; p < 4; p++) s[p] += wv * x0[p * step + off];
+    }
+    for (int p = 0; p < 4; p++) y0[(size_t)p * outC + oc] += s[p];
+  }
+}
+
+static void conv2d(const float* x, const float* w, const int32_t* taps, float* y, int inC, int inH, int inW, int outC, int outH, int outW,
+                   int kh, int kw, int sh, int sw, int dh, int dw, int padT, int padL) {
+  const int outCp = (outC + 3) & ~3;
+  const int T = kh * kw * inC;
+  for (int oy = 0; oy < outH; oy++) {
+    const int iy0 = oy * sh - padT;
+    int ky0 = 0, ky1 = kh;
+    while (ky0 < kh && iy0 + ky0 * dh < 0) ky0++;
+    while (ky1 > ky0 && iy0 + (ky1 - 1) * dh >= inH) ky1--;
+    for (int ox = 0; ox < outW;) {
+      const int ix0 = ox * sw - padL;
+      int inside = ky0 == 0 && ky1 == kh && ox + 3 < outW;
+      if (inside) {
+        const int first = ix0, last = (ox + 3) * sw - padL + (kw - 1) * dw;
+        inside = first >= 0 && last < inW;
+      }
+      if (inside) {
+        conv_quad(x + (size_t)(iy0 * inW + ix0) * inC, (size_t)sw * inC, w, taps, T, y + (size_t)(oy * outW + ox) * outC, outC, outCp);
+        ox += 4;
+        continue;
+      }
+      int kx0 = 0, kx1 = kw;
+      while (kx0 < kw && ix0 + kx0 * dw < 0) kx0++;
+      while (kx1 > kx0 && ix0 + (kx1 - 1) * dw >= inW) kx1--;
+      conv_pixel(x, w, y + (size_t)(oy * outW + ox) * outC, inC, inW, outC, outCp, kw, dh, dw, iy0, ix0, ky0, ky1, kx0, kx1);
+      ox++;
+    }
+  }
+}
+
+// N-API: numbers in, nothing out. Memory bases are process-wide (threads share the table).
+#define MAX_MEMORIES 4096
+static float* bases[MAX_MEMORIES];
+
+static inline float* at(int m, double offset) { return (float*)((char*)bases[m] + (size_t)offset); }
+
+#define ARGS(N)                                         \
+  size_t argc = N;                                      \
+  napi_value argv[N];                                   \
+  double a[N];                                          \
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL); \
+  for (size_t i = 0; i < N; i++) napi_get_value_double(env, argv[i], &a[i]);
+
+static napi_value Attach(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_typedarray_type type;
+  size_t length, offset;
+  void* data;
+  napi_value buffer;
+  int slot = -1;
+  if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, &buffer, &offset) == napi_ok) {
+    for (int i = 0; i < MAX_MEMORIES && slot < 0; i++) {
+      if (bases[i] == (float*)data) slot = i;
+    }
+    for (int i = 0; i < MAX_MEMORIES && slot < 0; i++) {
+      if (__sync_bool_compare_and_swap(&bases[i], NULL, (float*)data)) slot = i;
+    }
+  }
+  napi_create_int32(env, slot, &result);
+  return result;
+}
+
+static napi_value Dense(napi_env env, napi_callback_info info) {
+  ARGS(6)
+  const int m = (int)a[0];
+  dense(at(m, a[1]), at(m, a[2]), at(m, a[3]), (int)a[4], (int)a[5]);
+  return NULL;
+}
+
+static napi_value Conv2d(napi_env env, napi_callback_info info) {
+  ARGS(19)
+  const int m = (int)a[0];
+  conv2d(at(m, a[1]), at(m, a[2]), (const int32_t*)at(m, a[3]), at(m, a[4]), (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9],
+         (int)a[10], (int)a[11], (int)a[12], (int)a[13], (int)a[14], (int)a[15], (int)a[16], (int)a[17], (int)a[18]);
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  napi_create_function(env, "attach", NAPI_AUTO_LENGTH, Attach, NULL, &fn);
+  napi_set_named_property(env, exports, "attach", fn);
+  napi_create_function(env, "dense", NAPI_AUTO_LENGTH, Dense, NULL, &fn);
+  napi_set_named_property(env, exports, "dense", fn);
+  napi_create_function(env, "conv2d", NAPI_AUTO_LENGTH, Conv2d, NULL, &fn);
+  napi_set_named_property(env, exports, "conv2d", fn);
+  return exports;
+}
