@@ -76,30 +76,32 @@ static void conv_pixel(const float* x, const float* w, float* yo, int inC, int i
   }
 }
 
-// Four output pixels whose windows lie inside the input: a 4 pixels x 32 channels register
-// tile (8 accumulators), one flat loop over the taps; 16-channel and scalar tails.
-static void conv_quad(const float* x0, size_t step, const float* w, const int32_t* taps, int T, float* y0, int outC, int outCp) {
+// n (1..4) output pixels whose windows lie inside the input: an n pixels x 32 channels
+// register tile, one flat loop over the taps; 16-channel and scalar tails. Called with a
+// constant n, so each size is compiled on its own with the tile in registers.
+static inline __attribute__((always_inline)) void conv_tile(const int n, const float* x0, size_t step, const float* w, const int32_t* taps, int T,
+                                                             float* y0, int outC, int outCp) {
   int oc = 0;
   for (; oc + 32 <= outCp; oc += 32) {
-    v16 a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0}, a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
+    v16 a[4][2] = {{{0}, {0}}, {{0}, {0}}, {{0}, {0}}, {{0}, {0}}};
     const float* wp = w + oc;
     for (int t = 0; t < T; t++, wp += outCp) {
       const int32_t off = taps[t] >> 2;
       const v16 w0 = ld(wp), w1 = ld(wp + 16);
-      const v16 p0 = splat(x0[off]), p1 = splat(x0[step + off]), p2 = splat(x0[2 * step + off]), p3 = splat(x0[3 * step + off]);
-      a00 += w0 * p0; a01 += w1 * p0;
-      a10 += w0 * p1; a11 += w1 * p1;
-      a20 += w0 * p2; a21 += w1 * p2;
-      a30 += w0 * p3; a31 += w1 * p3;
+#pragma GCC unroll 4
+      for (int p = 0; p < n; p++) {
+        const v16 xv = splat(x0[p * step + off]);
+        a[p][0] += w0 * xv;
+        a[p][1] += w1 * xv;
+      }
     }
-    v16 acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
-    for (int p = 0; p < 4; p++) {
+    for (int p = 0; p < n; p++) {
       float* yo = y0 + (size_t)p * outC + oc;
       if (oc + 32 <= outC) {
-        add_to(yo, acc[p][0]);
-        add_to(yo + 16, acc[p][1]);
+        add_to(yo, a[p][0]);
+        add_to(yo + 16, a[p][1]);
       } else {
-        for (int i = 0; i < outC - oc && i < 32; i++) yo[i] += i < 16 ? acc[p][0][i] : acc[p][1][i - 16];
+        for (int i = 0; i < outC - oc && i < 32; i++) yo[i] += i < 16 ? a[p][0][i] : a[p][1][i - 16];
       }
     }
   }
@@ -109,20 +111,30 @@ static void conv_quad(const float* x0, size_t step, const float* w, const int32_
     for (int t = 0; t < T; t++, wp += outCp) {
       const int32_t off = taps[t] >> 2;
       const v16 wv = ld(wp);
-      for (int p = 0; p < 4; p++) a[p] += wv * splat(x0[p * step + off]);
+#pragma GCC unroll 4
+      for (int p = 0; p < n; p++) a[p] += wv * splat(x0[p * step + off]);
     }
-    const int n = outC - oc < 16 ? outC - oc : 16;
-    for (int p = 0; p < 4; p++)
-      for (int i = 0; i < n; i++) y0[(size_t)p * outC + oc + i] += a[p][i];
+    const int m = outC - oc < 16 ? outC - oc : 16;
+    for (int p = 0; p < n; p++)
+      for (int i = 0; i < m; i++) y0[(size_t)p * outC + oc + i] += a[p][i];
   }
   for (; oc < outC; oc++) {
     float s[4] = {0, 0, 0, 0};
     for (int t = 0; t < T; t++) {
       const int32_t off = taps[t] >> 2;
       const float wv = w[(size_t)t * outCp + oc];
-      for (int p = 0; p < 4; p++) s[p] += wv * x0[p * step + off];
+      for (int p = 0; p < n; p++) s[p] += wv * x0[p * step + off];
     }
-    for (int p = 0; p < 4; p++) y0[(size_t)p * outC + oc] += s[p];
+    for (int p = 0; p < n; p++) y0[(size_t)p * outC + oc] += s[p];
+  }
+}
+
+static void conv_run(int n, const float* x0, size_t step, const float* w, const int32_t* taps, int T, float* y0, int outC, int outCp) {
+  switch (n) {
+    case 4: conv_tile(4, x0, step, w, taps, T, y0, outC, outCp); break;
+    case 3: conv_tile(3, x0, step, w, taps, T, y0, outC, outCp); break;
+    case 2: conv_tile(2, x0, step, w, taps, T, y0, outC, outCp); break;
+    default: conv_tile(1, x0, step, w, taps, T, y0, outC, outCp); break;
   }
 }
 
@@ -137,14 +149,18 @@ static void conv2d(const float* x, const float* w, const int32_t* taps, float* y
     while (ky1 > ky0 && iy0 + (ky1 - 1) * dh >= inH) ky1--;
     for (int ox = 0; ox < outW;) {
       const int ix0 = ox * sw - padL;
-      int inside = ky0 == 0 && ky1 == kh && ox + 3 < outW;
-      if (inside) {
-        const int first = ix0, last = (ox + 3) * sw - padL + (kw - 1) * dw;
-        inside = first >= 0 && last < inW;
+      // A run of up to 4 pixels whose windows are wholly inside the input takes the tile path.
+      int n = 0;
+      if (ky0 == 0 && ky1 == kh) {
+        while (n < 4 && ox + n < outW) {
+          const int first = (ox + n) * sw - padL;
+          if (first < 0 || first + (kw - 1) * dw >= inW) break;
+          n++;
+        }
       }
-      if (inside) {
-        conv_quad(x + (size_t)(iy0 * inW + ix0) * inC, (size_t)sw * inC, w, taps, T, y + (size_t)(oy * outW + ox) * outC, outC, outCp);
-        ox += 4;
+      if (n > 0) {
+        conv_run(n, x + (size_t)(iy0 * inW + ix0) * inC, (size_t)sw * inC, w, taps, T, y + (size_t)(oy * outW + ox) * outC, outC, outCp);
+        ox += n;
         continue;
       }
       int kx0 = 0, kx1 = kw;
