@@ -39,7 +39,9 @@ if (addon !== null) {
     (memory) => {
       const k = instantiateKernels(memory.wasm);
       const id = native.attach(new Float32Array(memory.buffer));
-      if (id < 0) throw new Error('native kernels: could not register the memory');
+      // The addon's table of memories is full (65,536 distinct arenas in one process): run
+      // this one on the wasm kernels rather than fail.
+      if (id < 0) return k;
       // Same arguments as the wasm kernels (byte offsets into the memory), so every kernel
       // definition of the wasm backend works unchanged.
       return {

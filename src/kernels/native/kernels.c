@@ -173,7 +173,7 @@ static void conv2d(const float* x, const float* w, const int32_t* taps, float* y
 }
 
 // N-API: numbers in, nothing out. Memory bases are process-wide (threads share the table).
-#define MAX_MEMORIES 4096
+#define MAX_MEMORIES 65536
 static float* bases[MAX_MEMORIES];
 
 static inline float* at(int m, double offset) { return (float*)((char*)bases[m] + (size_t)offset); }
