@@ -5,7 +5,7 @@ import { STOP } from './control.js';
  * microsecond instead of ~10 µs for a futex wake-up, but only pays while every spinning
  * thread has a core of its own (with more, spinners steal the core the awaited thread needs).
  */
-const SPIN_LOADS = 40000;
+const SPIN_LOADS = 4_000;
 /** Sleeps are bounded so a stop request is seen even if its notify is missed. */
 const SLEEP_MS = 50;
 
