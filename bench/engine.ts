@@ -151,8 +151,8 @@ async function grouping(netName: string, workers: number, rounds: number): Promi
     const a: number[] = [];
     const e: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      a.push(await fps(auto, 150));
-      e.push(await fps(exhaustive, 150));
+      a.push(await fps(auto, 600));
+      e.push(await fps(exhaustive, 600));
     }
     return {
       net: netName,
