@@ -24,7 +24,6 @@ export interface FrameLoopTask {
   /** Module to import first, e.g. one registering a custom backend in this thread. */
   readonly backendModule?: string;
   readonly worker: number;
-  readonly workers: number;
   /** This worker's nodes in frame order. */
   readonly nodes: readonly number[];
   /** Per node, its worker; for an input node, the worker that converts its staged frames (-1: none needed). */

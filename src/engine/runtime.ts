@@ -276,6 +276,7 @@ export class Runtime implements AsyncDisposable {
       owner[v] = placement.owner[first(immediate.length > 0 ? immediate : outs)];
     }
     const tasks = placement.nodesOf.map((nodes, w) => {
+      // nodesOf is already in frame order.
       const task: FrameLoopTask = {
         spec: network.spec,
         delays: rollout.delays,
@@ -284,8 +285,7 @@ export class Runtime implements AsyncDisposable {
         backend: backend.name,
         ...(backendModule === undefined ? {} : { backendModule }),
         worker: w,
-        workers: placement.workers,
-        nodes: order.filter((v) => placement.owner[v] === w),
+        nodes,
         owner,
         converts: network.inputs.filter((v) => owner[v] === w),
         spin,
