@@ -9,7 +9,11 @@ interface NativeAddon {
   /** Registers a memory's base address; returns its id, or -1. */
   attach(view: Float32Array): number;
   dense(memory: number, x: number, w: number, y: number, inSize: number, outSize: number): void;
-  conv2d(memory: number, ...args: number[]): void;
+  conv2d(
+    memory: number, x: number, w: number, taps: number, y: number,
+    inC: number, inH: number, inW: number, outC: number, outH: number, outW: number,
+    kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, padT: number, padL: number,
+  ): void;
 }
 
 function loadAddon(): NativeAddon | null {
@@ -47,7 +51,12 @@ if (addon !== null) {
       return {
         ...(k as unknown as Record<string, unknown>),
         dense: (x: number, w: number, y: number, inSize: number, outSize: number) => native.dense(id, x, w, y, inSize, outSize),
-        conv2d: (...args: number[]) => native.conv2d(id, ...args),
+        // Spelled out: a rest parameter would allocate an array on every call of the hot path.
+        conv2d: (
+          x: number, w: number, taps: number, y: number,
+          inC: number, inH: number, inW: number, outC: number, outH: number, outW: number,
+          kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, padT: number, padL: number,
+        ) => native.conv2d(id, x, w, taps, y, inC, inH, inW, outC, outH, outW, kh, kw, sh, sw, dh, dw, padT, padL),
       } as unknown as WasmKernels;
     },
   );
