@@ -10,7 +10,7 @@ import '../src/kernels/backends.js';
 import type { KernelMemory } from '../src/kernels/kernel.js';
 import { getBackend } from '../src/kernels/registry.js';
 import { Arena, type ArenaPlan } from '../src/engine/arena.js';
-import { OUTPUTS_FROM, PUBLISHED, READY, STOP, STOP_FAILED, TICK_BASE, nodeTick, workerLine } from '../src/engine/control.js';
+import { MAIN_WAKE, OUTPUTS_FROM, PUBLISHED, READY, STOP, STOP_FAILED, TICK_BASE, WAKE_AT, WAKE_NODE, nodeTick, workerLine } from '../src/engine/control.js';
 import { NodeComputer } from '../src/engine/node-compute.js';
 import { waitAtLeast } from '../src/engine/sync.js';
 
@@ -106,9 +106,13 @@ export default async function frameLoop(task: FrameLoopTask): Promise<FrameLoopR
         throw new NodeFailure(`node "${net.nodes[v].name}" (worker ${worker}) failed at tick ${tick}: ${err instanceof Error ? err.message : String(err)}`);
       }
       busy += performance.now() - n0;
-      // Other workers and the main thread may sleep on this counter.
+      // Other workers may sleep on this counter; the main thread asks for one wake-up.
       Atomics.store(ctrl, nodeTick(v), k);
       Atomics.notify(ctrl, nodeTick(v));
+      if (Atomics.load(ctrl, WAKE_NODE) === v && k >= Atomics.load(ctrl, WAKE_AT)) {
+        Atomics.add(ctrl, MAIN_WAKE, 1);
+        Atomics.notify(ctrl, MAIN_WAKE);
+      }
     }
     timing[0] += busy * 1000;
     Atomics.store(ctrl, stats, k);

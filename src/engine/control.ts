@@ -14,12 +14,17 @@ export const STOP = 1;
 export const TICK_BASE = 2;
 /** Line 0: first engine frame whose outputs the main thread will read (row-major copies are made from it on). */
 export const OUTPUTS_FROM = 3;
-/** Line 2 (with ARRIVED): workers that have bound their kernels and entered the loop. */
-export const READY = 2 * (CACHE_LINE / 4) + 1;
-/** Line 1, written by the last worker to arrive: the latest frame every worker finished. */
-export const COMPLETED = 1 * WORDS_PER_LINE;
-/** Line 2: the barrier's arrival count for the frame in progress. */
-export const ARRIVED = 2 * WORDS_PER_LINE;
+/**
+ * Line 1: the main thread's wake-up request. It waits for node WAKE_NODE to reach frame
+ * WAKE_AT by sleeping on MAIN_WAKE, which the worker of that node bumps (and notifies) only
+ * when it gets there: one wake-up per wait, not one per frame of every node (a notify that
+ * wakes a waiting thread costs the notifying worker ~25 µs here).
+ */
+export const MAIN_WAKE = 1 * WORDS_PER_LINE;
+export const WAKE_NODE = MAIN_WAKE + 1;
+export const WAKE_AT = MAIN_WAKE + 2;
+/** Line 2: workers that have bound their kernels and entered the loop. */
+export const READY = 2 * WORDS_PER_LINE;
 
 export const STOP_REQUESTED = 1;
 export const STOP_FAILED = 2;

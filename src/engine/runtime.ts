@@ -11,7 +11,7 @@ import type { Rollout, RolloutSpec } from '../rollout/pattern.js';
 import { assertValidRollout, frameOrder } from '../rollout/validity.js';
 import type { FrameLoopResult, FrameLoopTask } from '../../workers/frame-loop.js';
 import { Arena, createArena, planArena } from './arena.js';
-import { OUTPUTS_FROM, PUBLISHED, READY, STOP, STOP_FAILED, STOP_REQUESTED, TICK_BASE, controlLines, nodeTick, workerLine } from './control.js';
+import { MAIN_WAKE, OUTPUTS_FROM, PUBLISHED, READY, STOP, STOP_FAILED, STOP_REQUESTED, TICK_BASE, WAKE_AT, WAKE_NODE, controlLines, nodeTick, workerLine } from './control.js';
 import { checkInputFrame, nonFiniteError, type InputFrame, type NonFinitePolicy } from './inputs.js';
 import { loadSource, type ModelSource } from './model-source.js';
 import { NodeComputer } from './node-compute.js';
@@ -234,6 +234,8 @@ export class Runtime implements AsyncDisposable {
     const maxWorkers = Math.max(limit, computed);
     const plan = planArena(network, rollout.delays, backend, { controlLines: controlLines(network.nodes.length, maxWorkers), queue, staging: true, slack: 2 });
     const arena = createArena(network, plan, backend, params);
+    // Control memory starts zeroed, which would name node 0 as the one the main thread awaits.
+    Atomics.store(arena.control, WAKE_NODE, -1);
     // The main thread's own binding: calibration, and scanning inputs where they land.
     const kernels = backend.bind(arena.memory);
     const costs = await nodeCosts(network, rollout.delays, arena, backend, kernels, options.calibrate ?? true);
@@ -406,7 +408,7 @@ export class Runtime implements AsyncDisposable {
               // thread per queue/2 frames instead of one per frame, while the workers always
               // have frames left to run.
               const target = pending[Math.min(pending.length - 1, self.#queue >> 1)].k;
-              const wait = self.#outputsReady(head.k) ? undefined : self.#outputsDone(target, options.signal, true);
+              const wait = self.#outputsReady(head.k) ? undefined : self.#outputsDone(target, options.signal);
               if (wait !== undefined) await wait;
               pending.shift();
               const latencyUs = (performance.now() - head.t0) * 1000;
@@ -456,7 +458,7 @@ export class Runtime implements AsyncDisposable {
           const room = this.#completed() + this.#queue - this.#engineFrame;
           if (room <= 0) {
             // Sleep until half the queue has drained, then top it up in one burst.
-            await this.#frameDone(this.#engineFrame - (this.#queue >> 1), undefined, true);
+            await this.#frameDone(this.#engineFrame - (this.#queue >> 1));
             continue;
           }
           for (let i = 0; i < room && this.#engineFrame < last; i++) {
@@ -587,38 +589,46 @@ export class Runtime implements AsyncDisposable {
     });
   }
 
-  /**
-   * Resolves when every computed node has finished engine frame k; undefined (no promise at
-   * all) when they have. `poll` checks every millisecond instead of sleeping on the nodes'
-   * counters: for waits many frames ahead, where a sleeping waiter would be woken by every
-   * frame's notify (each costing the notifying worker a cross-thread wake-up, ~25 µs measured).
-   */
-  #frameDone(k: number, signal?: AbortSignal, poll = false): Promise<void> | undefined {
-    return this.#nodesDone(this.#computed, k, signal, poll);
+  /** Resolves when every computed node has finished engine frame k; undefined (no promise at all) when they have. */
+  #frameDone(k: number, signal?: AbortSignal): Promise<void> | undefined {
+    return this.#nodesDone(this.#computed, k, signal);
   }
 
   /** Resolves when the output nodes have finished engine frame k (their states are readable). */
-  #outputsDone(k: number, signal?: AbortSignal, poll = false): Promise<void> | undefined {
-    return this.#nodesDone(this.network.outputs, k, signal, poll);
+  #outputsDone(k: number, signal?: AbortSignal): Promise<void> | undefined {
+    return this.#nodesDone(this.network.outputs, k, signal);
   }
 
   #outputsReady(k: number): boolean {
     return this.network.outputs.every((o) => Atomics.load(this.#ctrl, nodeTick(o)) >= k);
   }
 
-  #nodesDone(nodes: readonly number[], k: number, signal?: AbortSignal, poll = false): Promise<void> | undefined {
+  #nodesDone(nodes: readonly number[], k: number, signal?: AbortSignal): Promise<void> | undefined {
     const behind = (): number[] => nodes.filter((v) => Atomics.load(this.#ctrl, nodeTick(v)) < k);
     if (behind().length === 0) return undefined;
     return this.#untilFailure(
       (async () => {
-        if (poll) {
-          while (behind().length > 0) await new Promise<void>((resolve) => setTimeout(resolve, 1));
-          return;
-        }
-        for (const v of behind()) await waitAtLeastAsync(this.#ctrl, nodeTick(v), k);
+        for (let lagging = behind(); lagging.length > 0; lagging = behind()) await this.#wakeWhen(lagging[0], k);
       })(),
       signal,
     );
+  }
+
+  /** Sleeps (without blocking the event loop) until node v has finished frame k. */
+  async #wakeWhen(v: number, k: number): Promise<void> {
+    const ctrl = this.#ctrl;
+    for (;;) {
+      // Ask first, then look: either this check sees the worker's progress, or the worker
+      // sees the request after publishing it (all operations sequentially consistent).
+      Atomics.store(ctrl, WAKE_AT, k);
+      Atomics.store(ctrl, WAKE_NODE, v);
+      const seen = Atomics.load(ctrl, MAIN_WAKE);
+      if (Atomics.load(ctrl, nodeTick(v)) >= k) break;
+      const result = Atomics.waitAsync(ctrl, MAIN_WAKE, seen, 50);
+      if (result.async) await result.value;
+      if (Atomics.load(ctrl, nodeTick(v)) >= k) break;
+    }
+    Atomics.store(ctrl, WAKE_NODE, -1);
   }
 
   /** The latest engine frame every computed node has finished. */
@@ -630,7 +640,7 @@ export class Runtime implements AsyncDisposable {
 
   /** Waits until input frame k may be written: every node is done with frame k - queue. */
   #room(k: number, signal?: AbortSignal): Promise<void> | undefined {
-    return this.#frameDone(k - this.#queue, signal, true);
+    return this.#frameDone(k - this.#queue, signal);
   }
 
   /** Validates and writes the next input frame, then hands it to the workers; returns its engine frame. */
