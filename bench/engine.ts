@@ -4,7 +4,7 @@
 // the frame protocol itself, the placement heuristic against exhaustive search, and step
 // latency.
 import { availableParallelism, cpus } from 'node:os';
-import { parseArgs } from 'node:util';
+import { benchArgs, benchNumber } from './args.js';
 import type { Network } from '../src/graph/network.js';
 import { validateNetwork } from '../src/graph/network.js';
 import { initParameters, type Parameters } from '../src/engine/parameters.js';
@@ -181,9 +181,16 @@ async function latency(netName: string, workers: number, steps: number): Promise
   }
 }
 
+const USAGE = `usage: npm run bench:engine [-- --json] [-- --rounds N]
+
+Engine frames/s against the same kernels run single-threaded, the frame protocol's cost,
+placement against exhaustive search, and step latency.
+  --json       print one JSON document on stdout (progress goes to stderr)
+  --rounds N   interleaved rounds per measurement, the median is reported (default 7)`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { json: { type: 'boolean' }, rounds: { type: 'string' } }, strict: true });
-  const rounds = values.rounds === undefined ? 7 : Number(values.rounds);
+  const values = benchArgs(USAGE, { json: { type: 'boolean' }, rounds: { type: 'string' } });
+  const rounds = benchNumber(values, 'rounds', 7, (n) => Number.isInteger(n) && n >= 1, 'a whole number of rounds >= 1', USAGE);
   const cores = availableParallelism();
   const syncUsPerFrame: { workers: number; nodes: number; mode: 'spin' | 'wait'; us: number }[] = [];
   for (const workers of [1, 2, 4]) {

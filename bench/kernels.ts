@@ -3,7 +3,7 @@
 // TensorFlow.js (wasm backend) and onnxruntime-node, each single-threaded, interleaved in
 // one process, medians of many calls after warm-up. Peers pay their copies in and out.
 import { cpus } from 'node:os';
-import { parseArgs } from 'node:util';
+import { benchArgs, benchNumber } from './args.js';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import * as ort from 'onnxruntime-node';
@@ -171,9 +171,16 @@ interface ImplResult {
   maxRelErr: number;
 }
 
+const USAGE = `usage: npm run bench:kernels [-- --json] [-- --rounds N]
+
+Per-op speed of streamroll's kernels against the plain-JS reference, TensorFlow.js (wasm)
+and onnxruntime-node, single-threaded.
+  --json       print one JSON document on stdout (progress goes to stderr)
+  --rounds N   interleaved rounds per op, the median is reported (default 15)`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { json: { type: 'boolean' }, rounds: { type: 'string' } }, strict: true });
-  const rounds = values.rounds === undefined ? 15 : Number(values.rounds);
+  const values = benchArgs(USAGE, { json: { type: 'boolean' }, rounds: { type: 'string' } });
+  const rounds = benchNumber(values, 'rounds', 15, (n) => Number.isInteger(n) && n >= 1, 'a whole number of rounds >= 1', USAGE);
   tf.env().set('PROD', true);
   if (!(await tf.setBackend('wasm')) || tf.getBackend() !== 'wasm') throw new Error('tfjs wasm backend did not start');
   const relaxed = kernelModule().variant === 'relaxed';

@@ -5,7 +5,7 @@
 // Writes results/mnist-repro.json and results/mnist-repro.svg and prints a table.
 import { writeFile, mkdir } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { parseArgs } from 'node:util';
+import { benchArgs, benchNumber } from './args.js';
 import { lineChart } from '../src/cli/charts.js';
 import { initParameters } from '../src/engine/parameters.js';
 import { mnistSplit } from '../src/io/mnist-data.js';
@@ -17,11 +17,19 @@ import { loadTf } from '../src/train/tf.js';
 import { train } from '../src/train/trainer.js';
 import { shuffled } from '../src/util/random.js';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, epochs: { type: 'string' }, 'noise-std': { type: 'string' }, out: { type: 'string' } }, strict: true });
+const USAGE = `usage: npm run repro:mnist [-- --quick] [-- --epochs E] [-- --noise-std S] [-- --out DIR]
+
+The paper's MNIST experiment: FF, S and SR trained in streaming, sequential (and hybrid)
+rollouts, evaluated through the parallel engine; accuracy against update steps.
+  --quick        2,000 training digits, 300 test digits, 1 epoch (a smoke run)
+  --epochs E     training epochs (default 10, 1 with --quick)
+  --noise-std S  standard deviation of the Gaussian noise on each frame (default 2.0)
+  --out DIR      where mnist-repro.json and mnist-repro.svg go (default results)`;
+const values = benchArgs(USAGE, { quick: { type: 'boolean' }, epochs: { type: 'string' }, 'noise-std': { type: 'string' }, out: { type: 'string' } });
 const quick = values.quick === true;
-const epochs = values.epochs !== undefined ? Number(values.epochs) : quick ? 1 : 10;
-const noiseStd = values['noise-std'] !== undefined ? Number(values['noise-std']) : 2.0;
-const outDir = values.out ?? 'results';
+const epochs = benchNumber(values, 'epochs', quick ? 1 : 10, (n) => Number.isInteger(n) && n >= 1, 'a whole number of epochs >= 1', USAGE);
+const noiseStd = benchNumber(values, 'noise-std', 2.0, (n) => Number.isFinite(n) && n >= 0, 'a standard deviation >= 0', USAGE);
+const outDir = typeof values.out === 'string' ? values.out : 'results';
 const split = mnistSplit();
 const trainDigits = shuffled(split.train, 11).slice(0, quick ? 2000 : split.train.length);
 const testDigits = shuffled(split.test, 7).slice(0, quick ? 300 : split.test.length);
