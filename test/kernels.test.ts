@@ -267,6 +267,19 @@ for (const backend of [REFERENCE_BACKEND, WASM_BACKEND, ...(nativeAvailable() ? 
         }
       }
     });
+
+    test('zero clears exactly the view, whatever its length', () => {
+      const b = getBackend(backend);
+      const rng = new Random(5);
+      for (const n of [1, 3, 4, 15, 16, 17, 1000, 16384]) {
+        const h = new KernelHarness(b);
+        const state = h.state([n], randomArray(n, rng));
+        const before = h.snapshot();
+        h.kernels.zero(state);
+        assert.ok(h.untouchedOutside(before, state), `zero wrote outside a view of ${n}`);
+        assert.ok(state.every((v) => Object.is(v, 0)), `zero left a value other than +0 in a view of ${n}`);
+      }
+    });
   });
 }
 

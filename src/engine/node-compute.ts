@@ -14,11 +14,13 @@ export class NodeComputer {
   readonly #arena: Arena;
   readonly #edgeKernels: EdgeKernel[];
   readonly #activations: (ActivationKernel | null)[];
+  readonly #kernels: BoundKernels;
 
   constructor(net: Network, delays: readonly number[], arena: Arena, kernels: BoundKernels) {
     this.#net = net;
     this.#delays = delays;
     this.#arena = arena;
+    this.#kernels = kernels;
     this.#edgeKernels = net.edges.map((e) => kernels.edgeKernel(e.geometry, arena.weights(e.index)));
     this.#activations = net.nodes.map((n) => (n.isInput ? null : kernels.activationKernel(n.activation, n.shape)));
   }
@@ -28,7 +30,7 @@ export class NodeComputer {
     const arena = this.#arena;
     const edges = this.#net.edges;
     const dst = arena.state(v, k);
-    dst.fill(0);
+    this.#kernels.zero(dst);
     for (const e of this.#net.nodes[v].inEdges) this.#edgeKernels[e].run(arena.state(edges[e].from, k - this.#delays[e]), dst);
     (this.#activations[v] as ActivationKernel).run(dst, arena.bias(v));
   }

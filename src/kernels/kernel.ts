@@ -61,6 +61,8 @@ export interface BackendDef {
   describe(): string;
   /** A faster scan for non-finite values in this backend's memory (default: JavaScript). */
   firstNonFinite?(runtime: unknown, values: Float32Array): number;
+  /** A faster way to zero a view into this backend's memory (default: `fill(0)`). */
+  zero?(runtime: unknown, values: Float32Array): void;
   /**
    * A faster layout conversion between two views into this backend's memory: row-major
    * [C,H,W] to internal order (`in`) or back (`out`). Returns false to leave it to JavaScript.
@@ -87,6 +89,8 @@ export interface BoundKernels {
   activationKernel(activation: Activation, shape: Shape): ActivationKernel;
   /** Index of the first NaN or infinite value of a view into this memory, or -1. */
   firstNonFinite(values: Float32Array): number;
+  /** Sets a view into this memory to 0 (every node's sum starts from it each frame). */
+  zero(values: Float32Array): void;
   /** Row-major [C,H,W] values into a state in the backend's internal order. */
   toInternal(chw: Float32Array, out: Float32Array, shape: Shape): void;
   /** A state in internal order out as row-major [C,H,W]. */

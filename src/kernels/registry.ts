@@ -61,6 +61,7 @@ export function getBackend(name: string): KernelBackend {
         edgeKernel: (g, packed) => edge(g).create(g, packed, runtime),
         activationKernel: (a, shape) => (acts.get(a) as ActivationKernelDef)(shape, runtime),
         firstNonFinite: def.firstNonFinite === undefined ? firstNonFiniteJs : (values) => (def.firstNonFinite as NonNullable<BackendDef['firstNonFinite']>)(runtime, values),
+        zero: def.zero === undefined ? (values) => void values.fill(0) : (values) => (def.zero as NonNullable<BackendDef['zero']>)(runtime, values),
         toInternal: (chw, out, shape) => {
           if (def.convert?.(runtime, chw, out, shape, 'in') !== true) toInternal(chw, out, shape, def.layout);
         },

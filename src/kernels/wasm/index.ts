@@ -57,6 +57,7 @@ export function registerHwcBackend(name: string, describe: () => string, instant
     },
     describe,
     firstNonFinite: (runtime, values) => (runtime as WasmKernels).firstNonFinite(values.byteOffset, values.length),
+    zero: (runtime, values) => (runtime as WasmKernels).zero(values.byteOffset, values.length),
     convert(runtime, from, to, shape, direction) {
       // Only between views of this instance's memory, and only where the orders differ.
       const k = runtime as WasmKernels;

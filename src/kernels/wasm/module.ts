@@ -18,6 +18,7 @@ export interface WasmKernels {
   biasActivation(y: number, b: number, n: number, kind: number, alpha: number): void;
   softmax(y: number, b: number, groups: number, classes: number): void;
   firstNonFinite(p: number, n: number): number;
+  zero(p: number, n: number): void;
   chwToHwc(src: number, dst: number, C: number, P: number): void;
   hwcToChw(src: number, dst: number, C: number, P: number): void;
   relaxedSimd(): number;

@@ -75,6 +75,11 @@ export function softmax(y: usize, b: usize, groups: i32, classes: i32): void {
   }
 }
 
+/** Sets n floats at p to 0 (bulk memory: TypedArray.fill on shared memory is ~10x slower). */
+export function zero(p: usize, n: i32): void {
+  memory.fill(p, 0, <usize>n << 2);
+}
+
 /** Index of the first NaN or infinite value among n floats at p, or -1 (x - x is NaN exactly for those). */
 export function firstNonFinite(p: usize, n: i32): i32 {
   const n16 = n & ~15;

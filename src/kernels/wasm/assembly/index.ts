@@ -3,7 +3,7 @@
 export { dense } from './dense';
 export { conv2d } from './conv2d';
 export { pool } from './pool';
-export { addInto, gatherAdd, biasActivation, softmax, firstNonFinite } from './elementwise';
+export { addInto, gatherAdd, biasActivation, softmax, firstNonFinite, zero } from './elementwise';
 export { chwToHwc, hwcToChw } from './transpose';
 
 /** 1 when this build uses relaxed SIMD (fused multiply-add where the CPU has it). */
