@@ -18,7 +18,7 @@ import { NodeComputer } from './node-compute.js';
 import type { Parameters } from './parameters.js';
 import { chooseWorkerCount, choosePlacement, nodeFlops, type Placement, type PlacementOption } from './placement.js';
 import { checkParameters } from './reference-executor.js';
-import { waitAtLeastAsync } from './sync.js';
+import { SLEEP_MS, waitAtLeastAsync } from './sync.js';
 
 /** The subset of a pino logger the runtime uses; a pino logger fits as is. */
 export interface RuntimeLogger {
@@ -408,7 +408,7 @@ export class Runtime implements AsyncDisposable {
               // thread per queue/2 frames instead of one per frame, while the workers always
               // have frames left to run.
               const target = pending[Math.min(pending.length - 1, self.#queue >> 1)].k;
-              const wait = self.#outputsReady(head.k) ? undefined : self.#outputsDone(target, options.signal);
+              const wait = self.#firstBehind(self.network.outputs, head.k) < 0 ? undefined : self.#outputsDone(target, options.signal);
               if (wait !== undefined) await wait;
               pending.shift();
               const latencyUs = (performance.now() - head.t0) * 1000;
@@ -599,16 +599,17 @@ export class Runtime implements AsyncDisposable {
     return this.#nodesDone(this.network.outputs, k, signal);
   }
 
-  #outputsReady(k: number): boolean {
-    return this.network.outputs.every((o) => Atomics.load(this.#ctrl, nodeTick(o)) >= k);
+  /** The first of `nodes` that has not finished frame k, or -1 (no allocation: called per frame). */
+  #firstBehind(nodes: readonly number[], k: number): number {
+    for (const v of nodes) if (Atomics.load(this.#ctrl, nodeTick(v)) < k) return v;
+    return -1;
   }
 
   #nodesDone(nodes: readonly number[], k: number, signal?: AbortSignal): Promise<void> | undefined {
-    const behind = (): number[] => nodes.filter((v) => Atomics.load(this.#ctrl, nodeTick(v)) < k);
-    if (behind().length === 0) return undefined;
+    if (this.#firstBehind(nodes, k) < 0) return undefined;
     return this.#untilFailure(
       (async () => {
-        for (let lagging = behind(); lagging.length > 0; lagging = behind()) await this.#wakeWhen(lagging[0], k);
+        for (let v = this.#firstBehind(nodes, k); v >= 0; v = this.#firstBehind(nodes, k)) await this.#wakeWhen(v, k);
       })(),
       signal,
     );
@@ -624,7 +625,7 @@ export class Runtime implements AsyncDisposable {
       Atomics.store(ctrl, WAKE_NODE, v);
       const seen = Atomics.load(ctrl, MAIN_WAKE);
       if (Atomics.load(ctrl, nodeTick(v)) >= k) break;
-      const result = Atomics.waitAsync(ctrl, MAIN_WAKE, seen, 50);
+      const result = Atomics.waitAsync(ctrl, MAIN_WAKE, seen, SLEEP_MS);
       if (result.async) await result.value;
       if (Atomics.load(ctrl, nodeTick(v)) >= k) break;
     }

@@ -7,7 +7,7 @@ import { STOP } from './control.js';
  */
 const SPIN_LOADS = 4_000;
 /** Sleeps are bounded so a stop request is seen even if its notify is missed. */
-const SLEEP_MS = 50;
+export const SLEEP_MS = 50;
 
 /**
  * Blocks (a worker thread only) until `ctrl[index] >= target`. Returns false if the engine is
