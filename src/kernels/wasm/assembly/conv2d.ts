@@ -1,4 +1,4 @@
-import { addStore, madd } from './simd';
+import { addStore, addStore16, madd } from './simd';
 
 /**
  * Direct convolution over HWC activations, accumulated into y (HWC):
@@ -76,13 +76,8 @@ export function conv2d(
       b3 = madd(w3, v1, b3);
       wp += wStep;
     }
-    const q0 = y0 + (<usize>oc << 2);
-    const q1 = y1 + (<usize>oc << 2);
-    addStore(q0, a0, outC - oc);
-    addStore(q1, b0, outC - oc);
-    if (oc + 4 < outC) { addStore(q0 + 16, a1, outC - oc - 4); addStore(q1 + 16, b1, outC - oc - 4); }
-    if (oc + 8 < outC) { addStore(q0 + 32, a2, outC - oc - 8); addStore(q1 + 32, b2, outC - oc - 8); }
-    if (oc + 12 < outC) { addStore(q0 + 48, a3, outC - oc - 12); addStore(q1 + 48, b3, outC - oc - 12); }
+    addStore16(y0 + (<usize>oc << 2), a0, a1, a2, a3, outC - oc);
+    addStore16(y1 + (<usize>oc << 2), b0, b1, b2, b3, outC - oc);
   }
   for (; oc < outCp; oc += 4) {
     let a = f32x4.splat(0), b = f32x4.splat(0);
@@ -137,13 +132,8 @@ export function conv2d(
         }
       }
     }
-    const q0 = y0 + (<usize>oc << 2);
-    const q1 = y1 + (<usize>oc << 2);
-    addStore(q0, a0, outC - oc);
-    addStore(q1, b0, outC - oc);
-    if (oc + 4 < outC) { addStore(q0 + 16, a1, outC - oc - 4); addStore(q1 + 16, b1, outC - oc - 4); }
-    if (oc + 8 < outC) { addStore(q0 + 32, a2, outC - oc - 8); addStore(q1 + 32, b2, outC - oc - 8); }
-    if (oc + 12 < outC) { addStore(q0 + 48, a3, outC - oc - 12); addStore(q1 + 48, b3, outC - oc - 12); }
+    addStore16(y0 + (<usize>oc << 2), a0, a1, a2, a3, outC - oc);
+    addStore16(y1 + (<usize>oc << 2), b0, b1, b2, b3, outC - oc);
   }
   for (; oc < outCp; oc += 4) {
     let a = f32x4.splat(0), b = f32x4.splat(0);
@@ -193,11 +183,7 @@ export function conv2d(
         }
       }
     }
-    const q = y0 + (<usize>oc << 2);
-    addStore(q, a0, outC - oc);
-    if (oc + 4 < outC) addStore(q + 16, a1, outC - oc - 4);
-    if (oc + 8 < outC) addStore(q + 32, a2, outC - oc - 8);
-    if (oc + 12 < outC) addStore(q + 48, a3, outC - oc - 12);
+    addStore16(y0 + (<usize>oc << 2), a0, a1, a2, a3, outC - oc);
   }
   for (; oc < outCp; oc += 4) {
     let a = f32x4.splat(0);

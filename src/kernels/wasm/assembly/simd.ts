@@ -23,3 +23,11 @@
   if (lanes > 1) store<f32>(p, load<f32>(p, 4) + f32x4.extract_lane(v, 1), 4);
   if (lanes > 2) store<f32>(p, load<f32>(p, 8) + f32x4.extract_lane(v, 2), 8);
 }
+
+/** *p += [v0 v1 v2 v3] over the first `lanes` of 16 channels (1..16), as addStore does for 4. */
+@inline export function addStore16(p: usize, v0: v128, v1: v128, v2: v128, v3: v128, lanes: i32): void {
+  addStore(p, v0, lanes);
+  if (lanes > 4) addStore(p + 16, v1, lanes - 4);
+  if (lanes > 8) addStore(p + 32, v2, lanes - 8);
+  if (lanes > 12) addStore(p + 48, v3, lanes - 12);
+}
