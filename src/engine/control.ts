@@ -18,7 +18,8 @@ export const OUTPUTS_FROM = 3;
  * Line 1: the main thread's wake-up request. It waits for node WAKE_NODE to reach frame
  * WAKE_AT by sleeping on MAIN_WAKE, which the worker of that node bumps (and notifies) only
  * when it gets there: one wake-up per wait, not one per frame of every node (a notify that
- * wakes a waiting thread costs the notifying worker ~25 µs here).
+ * wakes a waiting thread costs the notifying worker ~25 µs here). The three words share a
+ * line although main and workers both write it: each is written once per wait, not per frame.
  */
 export const MAIN_WAKE = 1 * WORDS_PER_LINE;
 export const WAKE_NODE = MAIN_WAKE + 1;
