@@ -1,7 +1,9 @@
 // npm run bench:kernels [-- --json]
-// Per-op speed of streamroll's wasm kernels against the plain-JS reference kernels,
-// TensorFlow.js (wasm backend) and onnxruntime-node, each single-threaded, interleaved in
-// one process, medians of many calls after warm-up. Peers pay their copies in and out.
+// Per-op speed of streamroll's wasm (and, where built, native) kernels against the plain-JS
+// reference kernels, TensorFlow.js (wasm backend) and onnxruntime-node, each single-threaded,
+// interleaved in one process, medians of many calls after warm-up. Peers pay their copies in
+// and out. With the native addon it also times reading each op's packed weights once and
+// nothing else: the floor under any kernel for ops bound by memory.
 import { cpus } from 'node:os';
 import { benchArgs, benchNumber } from './args.js';
 import * as tf from '@tensorflow/tfjs-core';
@@ -10,6 +12,7 @@ import * as ort from 'onnxruntime-node';
 import { validateNetwork, type NetEdge } from '../src/graph/network.js';
 import type { Shape } from '../src/graph/spec.js';
 import { NATIVE_BACKEND, REFERENCE_BACKEND, WASM_BACKEND, nativeAvailable } from '../src/kernels/backends.js';
+import { nativeReader } from '../src/kernels/native/index.js';
 import { toInternal, fromInternal } from '../src/kernels/layout.js';
 import { getBackend } from '../src/kernels/registry.js';
 import { kernelModule } from '../src/kernels/wasm/module.js';
@@ -46,7 +49,7 @@ function flopsOf(edge: NetEdge): number {
 }
 
 /** Our kernel on a backend's shared memory, as the executors run it: zero the sum, add the edge. */
-function ours(backendName: string, edge: NetEdge, c: OpCase, x: Float32Array, w: Float32Array): { contender: Contender; result(): Float32Array } {
+function ours(backendName: string, edge: NetEdge, c: OpCase, x: Float32Array, w: Float32Array): { contender: Contender; result(): Float32Array; packed: Float32Array } {
   const backend = getBackend(backendName);
   const srcN = sizeOf(c.src);
   const dstN = sizeOf(c.dst);
@@ -59,12 +62,14 @@ function ours(backendName: string, edge: NetEdge, c: OpCase, x: Float32Array, w:
   const packed = new Float32Array(memory.buffer, base + align(srcN * 4) + align(dstN * 4), packedN);
   toInternal(x, src, c.src, backend.layout);
   backend.pack(edge.geometry, w, packed);
-  const kernel = backend.bind(memory).edgeKernel(edge.geometry, packed);
+  const bound = backend.bind(memory);
+  const kernel = bound.edgeKernel(edge.geometry, packed);
   return {
+    packed,
     contender: {
       name: backendName === WASM_BACKEND ? 'streamroll' : backendName === NATIVE_BACKEND ? 'streamroll-native' : 'reference-js',
       call() {
-        dst.fill(0);
+        bound.zero(dst);
         kernel.run(src, dst);
       },
     },
@@ -165,6 +170,9 @@ function maxRelErr(a: Float32Array, b: Float32Array): number {
   return s === 0 ? d : d / s;
 }
 
+/** The contender that only reads an op's packed weights (native loads), not a kernel. */
+const WEIGHTS_READ = 'weights-read';
+
 interface ImplResult {
   us: number;
   gflops: number;
@@ -174,7 +182,8 @@ interface ImplResult {
 const USAGE = `usage: npm run bench:kernels [-- --json] [-- --rounds N]
 
 Per-op speed of streamroll's kernels against the plain-JS reference, TensorFlow.js (wasm)
-and onnxruntime-node, single-threaded.
+and onnxruntime-node, single-threaded; with the native kernels also the time to read each
+op's packed weights once (the floor for memory-bound ops).
   --json       print one JSON document on stdout (progress goes to stderr)
   --rounds N   interleaved rounds per op, the median is reported (default 15)`;
 
@@ -184,21 +193,21 @@ async function main(): Promise<void> {
   tf.env().set('PROD', true);
   if (!(await tf.setBackend('wasm')) || tf.getBackend() !== 'wasm') throw new Error('tfjs wasm backend did not start');
   const relaxed = kernelModule().variant === 'relaxed';
-  const ops: { name: string; flops: number; impls: Record<string, ImplResult> }[] = [];
+  const ops: { name: string; flops: number; weightBytes: number; weightsReadUs: number | null; impls: Record<string, ImplResult> }[] = [];
   for (const c of CASES) {
     const edge = edgeOf(c);
     const rng = new Random(c.name.length);
     const x = Float32Array.from({ length: sizeOf(c.src) }, () => rng.uniform(-1, 1));
     const w = Float32Array.from({ length: edge.weightSize }, () => rng.uniform(-0.1, 0.1));
-    const impls = [
-      ours(WASM_BACKEND, edge, c, x, w),
-      ...(nativeAvailable() ? [ours(NATIVE_BACKEND, edge, c, x, w)] : []),
-      ours(REFERENCE_BACKEND, edge, c, x, w),
-      tfjsWasm(edge, c, x, w),
-      await onnxRuntime(edge, c, x, w),
-    ];
+    const native = nativeAvailable() ? ours(NATIVE_BACKEND, edge, c, x, w) : null;
+    const wasm = ours(WASM_BACKEND, edge, c, x, w);
+    const impls = [wasm, ...(native === null ? [] : [native]), ours(REFERENCE_BACKEND, edge, c, x, w), tfjsWasm(edge, c, x, w), await onnxRuntime(edge, c, x, w)];
+    const reader = native === null ? null : nativeReader(native.packed);
+    let sink = 0;
+    const floor: Contender[] = reader === null ? [] : [{ name: WEIGHTS_READ, call: () => void (sink += reader()) }];
     process.stderr.write(`timing ${c.name} ...\n`);
-    const times = await timeInterleaved(impls.map((i) => i.contender), { rounds });
+    const times = await timeInterleaved([...impls.map((i) => i.contender), ...floor], { rounds });
+    if (Number.isNaN(sink)) throw new Error('the weights read back as NaN');
     const reference = (impls.find((i) => i.contender.name === 'reference-js') as (typeof impls)[number]).result();
     const flops = flopsOf(edge);
     const results: Record<string, ImplResult> = {};
@@ -206,29 +215,34 @@ async function main(): Promise<void> {
       const us = times.get(impl.contender.name) as number;
       results[impl.contender.name] = { us: Number(us.toFixed(2)), gflops: Number((flops / us / 1000).toFixed(2)), maxRelErr: Number(maxRelErr(impl.result(), reference).toExponential(2)) };
     }
-    ops.push({ name: c.name, flops, impls: results });
+    const readUs = times.get(WEIGHTS_READ);
+    ops.push({ name: c.name, flops, weightBytes: (native ?? wasm).packed.byteLength, weightsReadUs: readUs === undefined ? null : Number(readUs.toFixed(2)), impls: results });
   }
   const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, relaxedSimd: relaxed, ops };
   if (values.json === true) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     return;
   }
-  const native = nativeAvailable();
-  const rows = [['op', 'MFLOP', 'streamroll wasm µs (GFLOP/s)', ...(native ? ['streamroll native µs'] : []), 'onnxruntime µs', 'tfjs-wasm µs', 'reference-js µs', 'wasm vs ORT', ...(native ? ['native vs ORT'] : []), 'wasm vs tfjs-wasm']];
+  const hasNative = nativeAvailable();
+  const ratio = (a: ImplResult, b: ImplResult): string => `${(a.gflops / b.gflops).toFixed(2)}x`;
+  const rows = [
+    ['op', 'MFLOP', 'streamroll wasm µs (GFLOP/s)', ...(hasNative ? ['streamroll native µs', 'weights read once µs'] : []), 'onnxruntime µs', 'tfjs-wasm µs', 'reference-js µs', 'wasm vs ORT', 'wasm vs tfjs-wasm', ...(hasNative ? ['native vs ORT', 'native vs tfjs-wasm'] : [])],
+  ];
   for (const op of ops) {
     const i = op.impls;
     const n = i['streamroll-native'];
+    const cell = (r: ImplResult): string => `${r.us} (${r.gflops})`;
     rows.push([
       op.name,
       (op.flops / 1e6).toFixed(2),
-      `${i.streamroll.us} (${i.streamroll.gflops})`,
-      ...(n === undefined ? [] : [`${n.us} (${n.gflops})`]),
-      `${i['onnxruntime-node'].us} (${i['onnxruntime-node'].gflops})`,
-      `${i['tfjs-wasm'].us} (${i['tfjs-wasm'].gflops})`,
-      `${i['reference-js'].us} (${i['reference-js'].gflops})`,
-      `${(i.streamroll.gflops / i['onnxruntime-node'].gflops).toFixed(2)}x`,
-      ...(n === undefined ? [] : [`${(n.gflops / i['onnxruntime-node'].gflops).toFixed(2)}x`]),
-      `${(i.streamroll.gflops / i['tfjs-wasm'].gflops).toFixed(2)}x`,
+      cell(i.streamroll),
+      ...(n === undefined ? [] : [cell(n), `${op.weightsReadUs} (${(op.weightBytes / 1e6).toFixed(2)} MB)`]),
+      cell(i['onnxruntime-node']),
+      cell(i['tfjs-wasm']),
+      cell(i['reference-js']),
+      ratio(i.streamroll, i['onnxruntime-node']),
+      ratio(i.streamroll, i['tfjs-wasm']),
+      ...(n === undefined ? [] : [ratio(n, i['onnxruntime-node']), ratio(n, i['tfjs-wasm'])]),
     ]);
   }
   const widths = rows[0].map((_, k) => Math.max(...rows.map((r) => r[k].length)));

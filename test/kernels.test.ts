@@ -6,6 +6,7 @@ import { validateNetwork, type NetEdge } from '../src/graph/network.js';
 import { ACTIVATIONS, LEAKY_RELU_ALPHA, type Activation, type EdgeOp, type Shape } from '../src/graph/spec.js';
 import { NATIVE_BACKEND, REFERENCE_BACKEND, WASM_BACKEND, nativeAvailable } from '../src/kernels/backends.js';
 import { getBackend } from '../src/kernels/registry.js';
+import { nativeReader } from '../src/kernels/native/index.js';
 import { Random } from '../src/util/random.js';
 import { KernelHarness } from './helpers/kernel-harness.js';
 import { randomArray, relativeError, sameBits } from './helpers/numeric.js';
@@ -301,5 +302,20 @@ test('layout conversions inside the wasm memory (SIMD transposes) equal the Java
     const outside = new Float32Array(n);
     h.kernels.fromInternal(internal, outside, shape);
     assert.ok(sameBits(outside, chw), `fallback ${JSON.stringify(shape)}`);
+  }
+});
+
+test('the native weights reader (bench:kernels\' memory floor) reads exactly the view it was given', { skip: !nativeAvailable() && 'native kernels not built' }, () => {
+  const h = new KernelHarness(getBackend(NATIVE_BACKEND), 1 << 16);
+  for (const n of [1, 63, 64, 65, 1000, 4099]) {
+    // Neighbours of ±1e6 would show in the sum if the reader strayed outside the view.
+    h.alloc(64).fill(1e6);
+    const view = h.alloc(n);
+    h.alloc(64).fill(-1e6);
+    for (let i = 0; i < n; i++) view[i] = (i % 7) - 3 + 0.25;
+    const read = nativeReader(view);
+    assert.ok(read !== null);
+    const expected = view.reduce((a, v) => a + v, 0);
+    assert.ok(Math.abs(read() - expected) <= 1e-3 * n, `n=${n}: ${read()} vs ${expected}`);
   }
 });

@@ -14,6 +14,7 @@ interface NativeAddon {
     inC: number, inH: number, inW: number, outC: number, outH: number, outW: number,
     kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, padT: number, padL: number,
   ): void;
+  readOnce(memory: number, at: number, count: number): number;
 }
 
 function loadAddon(): NativeAddon | null {
@@ -33,6 +34,19 @@ const addon = loadAddon();
  */
 export function nativeAvailable(): boolean {
   return addon !== null;
+}
+
+/**
+ * A function that reads every float of `view` once with the native kernels' vector loads and
+ * returns their sum, or null without the addon. Nothing reading those bytes can be faster, so
+ * bench:kernels reports it as the floor of memory-bound ops.
+ */
+export function nativeReader(view: Float32Array): (() => number) | null {
+  if (addon === null) return null;
+  const id = addon.attach(new Float32Array(view.buffer));
+  if (id < 0) return null;
+  const native = addon;
+  return () => native.readOnce(id, view.byteOffset, view.length);
 }
 
 if (addon !== null) {

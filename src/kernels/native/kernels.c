@@ -49,6 +49,22 @@ static void dense(const float* x, const float* w, float* y, int in, int out) {
   }
 }
 
+// Sum of n floats read once with the same 64-byte loads as the kernels and no other work: the
+// time any kernel needs just to bring those bytes in (bench:kernels' bound for memory-bound ops).
+static float read_once(const float* p, size_t n) {
+  v16 a = {0}, b = {0}, c = {0}, d = {0};
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    a += ld(p + i);
+    b += ld(p + i + 16);
+    c += ld(p + i + 32);
+    d += ld(p + i + 48);
+  }
+  float s = hsum(a + b + c + d);
+  for (; i < n; i++) s += p[i];
+  return s;
+}
+
 // One output pixel, channels [oc0, outC), kernel loops clipped to [ky0,ky1) x [kx0,kx1).
 static void conv_pixel(const float* x, const float* w, float* yo, int inC, int inW, int outC, int outCp, int kw, int dh, int dw, int iy0,
                        int ix0, int ky0, int ky1, int kx0, int kx1) {
@@ -221,6 +237,13 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value ReadOnce(napi_env env, napi_callback_info info) {
+  ARGS(3)
+  napi_value result;
+  napi_create_double(env, read_once(at((int)a[0], a[1]), (size_t)a[2]), &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "attach", NAPI_AUTO_LENGTH, Attach, NULL, &fn);
@@ -229,5 +252,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "dense", fn);
   napi_create_function(env, "conv2d", NAPI_AUTO_LENGTH, Conv2d, NULL, &fn);
   napi_set_named_property(env, exports, "conv2d", fn);
+  napi_create_function(env, "readOnce", NAPI_AUTO_LENGTH, ReadOnce, NULL, &fn);
+  napi_set_named_property(env, exports, "readOnce", fn);
   return exports;
 }
