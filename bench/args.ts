@@ -8,7 +8,8 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 /** Parsed option values of a bench script. */
 export type BenchValues = Record<string, string | boolean | undefined>;
 
-function fail(message: string, usage: string): never {
+/** Prints `message` and `usage` to stderr and exits 2 (a usage error). */
+export function benchFail(message: string, usage: string): never {
   process.stderr.write(`error: ${message}\n\n${usage}\n`);
   process.exit(2);
 }
@@ -19,7 +20,7 @@ export function benchArgs(usage: string, options: Options): BenchValues {
   try {
     values = parseArgs({ options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }).values as BenchValues;
   } catch (err) {
-    fail((err as Error).message, usage);
+    benchFail((err as Error).message, usage);
   }
   if (values.help === true) {
     process.stdout.write(`${usage}\n`);
@@ -33,6 +34,6 @@ export function benchNumber(values: BenchValues, name: string, fallback: number,
   try {
     return numberOption(values, name, fallback, ok, what);
   } catch (err) {
-    fail((err as Error).message, usage);
+    benchFail((err as Error).message, usage);
   }
 }

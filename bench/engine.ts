@@ -5,131 +5,16 @@
 // latency.
 import { availableParallelism, cpus } from 'node:os';
 import { benchArgs, benchNumber } from './args.js';
-import type { Network } from '../src/graph/network.js';
-import { validateNetwork } from '../src/graph/network.js';
-import { initParameters, type Parameters } from '../src/engine/parameters.js';
+import { initParameters } from '../src/engine/parameters.js';
 import { exhaustiveBest } from '../src/engine/placement.js';
-import { ReferenceExecutor } from '../src/engine/reference-executor.js';
 import { defaultBackend } from '../src/kernels/backends.js';
-import { Runtime, type RuntimeOptions } from '../src/engine/runtime.js';
+import { Runtime } from '../src/engine/runtime.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';
-import { Random } from '../src/util/random.js';
+import { inputsFor, speedup, syncCost, type SpeedupRow } from './engine-measures.js';
 import { median } from './timing.js';
 
 const example = (name: string): string => new URL(`../../examples/${name}.json`, import.meta.url).pathname;
 const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
-
-function inputsFor(net: Network, count: number, seed: number): Float32Array[] {
-  const rng = new Random(seed);
-  const input = net.nodes[net.inputs[0]];
-  return Array.from({ length: count }, () => Float32Array.from({ length: input.size }, () => rng.uniform(0, 1)));
-}
-
-/**
- * The frame protocol alone: `workers` nodes that copy one number around a ring (each reads
- * the previous frame of the one before it, the first also the input), one node per worker,
- * running free with queued input. Every worker depends on another every frame, so this is
- * the cost of keeping workers in step.
- */
-async function syncCost(workers: number, mode: 'spin' | 'wait'): Promise<number> {
-  const names = Array.from({ length: workers }, (_, i) => `n${i}`);
-  const net = validateNetwork({
-    name: `sync-${workers}`,
-    nodes: [{ name: 'x', shape: [1] }, ...names.map((name) => ({ name, shape: [1] as [number] }))],
-    edges: [
-      { from: 'x', to: 'n0', op: { type: 'identity' as const } },
-      ...names.map((name, i) => ({ from: name, to: names[(i + 1) % workers], op: { type: 'identity' as const }, ...(workers === 1 ? { name: 'loop' } : {}) })),
-    ],
-    outputs: ['n0'],
-  });
-  const rt = await Runtime.create(net, { workers, sync: mode, queue: 256, calibrate: false, placement: 'one-per-layer' });
-  try {
-    const x = Float32Array.of(1);
-    const frames = mode === 'spin' ? 20_000 : 4_000;
-    await rt.repeat(x, 1000);
-    const samples: number[] = [];
-    for (let r = 0; r < 5; r++) {
-      const t0 = performance.now();
-      await rt.repeat(x, frames);
-      samples.push(((performance.now() - t0) * 1000) / frames);
-    }
-    return median(samples);
-  } finally {
-    await rt.close();
-  }
-}
-
-interface SpeedupRow {
-  net: string;
-  rollout: 'streaming' | 'sequential';
-  /** `run`: a new input every frame, outputs of every frame copied out (free-running run()); `repeat`: one held input, last outputs only. */
-  mode: 'run' | 'repeat';
-  workers: number;
-  framesPerSec: number;
-  baselineFramesPerSec: number;
-  ratio: number;
-  placement: string[][];
-  predictedFrameUs: number;
-}
-
-/**
- * Frames per second of the engine and of the executor (the same kernels single-threaded,
- * node after node), interleaved in rounds, for both kinds of input: a new frame each tick
- * (engine run() against executor step()) and a held frame (repeat() against repeat()).
- */
-async function speedup(netName: string, rollout: 'streaming' | 'sequential', workerCounts: readonly number[], rounds: number): Promise<SpeedupRow[]> {
-  const net = await loadNetworkFile(example(netName));
-  const params: Parameters = initParameters(net, { seed: 1 });
-  const inputs = inputsFor(net, 64, 7);
-  // The same kernels as the runtimes (the fastest backend here).
-  const baseline = new ReferenceExecutor(net, rollout, params, { backend: defaultBackend() });
-  // Size batches to ~150 ms of single-threaded work.
-  let t0 = performance.now();
-  for (let i = 0; i < 20; i++) baseline.step(inputs[i % inputs.length]);
-  const frames = Math.max(50, Math.round(150_000 / (((performance.now() - t0) * 1000) / 20)));
-  const feed = Array.from({ length: frames }, (_, i) => inputs[i % inputs.length]);
-  const runtimes = await Promise.all(workerCounts.map((workers) => Runtime.create(net, { rollout, params, workers, queue: 32 } satisfies RuntimeOptions)));
-  const fps = (ms: number): number => frames / (ms / 1000);
-  try {
-    const base = { run: [] as number[], repeat: [] as number[] };
-    const engine = workerCounts.map(() => ({ run: [] as number[], repeat: [] as number[] }));
-    for (let r = 0; r < rounds; r++) {
-      t0 = performance.now();
-      for (const x of feed) baseline.step(x);
-      base.run.push(fps(performance.now() - t0));
-      t0 = performance.now();
-      baseline.repeat(inputs[0], frames);
-      base.repeat.push(fps(performance.now() - t0));
-      for (const [j, rt] of runtimes.entries()) {
-        t0 = performance.now();
-        for await (const result of rt.run(feed)) void result;
-        engine[j].run.push(fps(performance.now() - t0));
-        t0 = performance.now();
-        await rt.repeat(inputs[0], frames);
-        engine[j].repeat.push(fps(performance.now() - t0));
-      }
-    }
-    return (['run', 'repeat'] as const).flatMap((mode) =>
-      runtimes.map((rt, j) => {
-        const f = median(engine[j][mode]);
-        const b = median(base[mode]);
-        return {
-          net: netName,
-          rollout,
-          mode,
-          workers: rt.placement.workers,
-          framesPerSec: Math.round(f),
-          baselineFramesPerSec: Math.round(b),
-          ratio: Number((f / b).toFixed(3)),
-          placement: rt.placement.nodesOf.map((vs) => vs.map((v) => net.nodes[v].name)),
-          predictedFrameUs: Number(rt.placement.predictedFrameUs.toFixed(1)),
-        };
-      }),
-    );
-  } finally {
-    await Promise.all(runtimes.map((rt) => rt.close()));
-  }
-}
 
 /** The balancing heuristic against exhaustive search on the same measured node costs. */
 async function grouping(netName: string, workers: number, rounds: number): Promise<Record<string, unknown>> {
@@ -205,7 +90,7 @@ async function main(): Promise<void> {
   for (const net of ['conv-chain-4', 'mnist-sr', 'densenet-12']) {
     for (const rollout of ['streaming', 'sequential'] as const) {
       log(`speedup: ${net} ${rollout}`);
-      speed.push(...(await speedup(net, rollout, [1, 2], rounds)));
+      speed.push(...(await speedup(await loadNetworkFile(example(net)), rollout, [1, 2], rounds)));
     }
   }
   log('grouping: densenet-12 on 2 workers');

@@ -57,6 +57,7 @@ export {
   explicitPlacement,
   exhaustiveBest,
   simulateFrame,
+  predictFramePeriod,
   nodeFlops,
   type Placement,
   type PlacementMapping,

@@ -13,9 +13,8 @@ export interface Placement {
   /** Per node, the cost used (µs per frame; 0 for inputs). */
   readonly costUs: readonly number[];
   /**
-   * Time per frame when running free (µs, synchronisation not included): the slowest
-   * worker's load. Workers only wait for the data they need and rings hold slack, so
-   * consecutive frames overlap, in sequential rollouts too.
+   * Time per frame when running free (µs, synchronisation not included), see
+   * {@link predictFramePeriod}: the slowest worker's load when the workers form a pipeline.
    */
   readonly predictedFrameUs: number;
   /** Time from a frame's input to all its nodes done when frames are run one at a time (the R=0 critical path), µs. */
@@ -52,6 +51,76 @@ export function simulateFrame(net: Network, delays: readonly number[], owner: re
   return makespan;
 }
 
+/**
+ * Ring slots each computed node's state has beyond what its delays need, so that a producer
+ * may run ahead of its consumers on other workers (the runtime plans its arena with it).
+ */
+export const RING_SLACK = 2;
+
+/** Whether the edges of one frame (R = 0) between workers form a cycle among the workers. */
+function workersInCycle(net: Network, delays: readonly number[], owner: readonly number[], workers: number): boolean {
+  const next: Set<number>[] = Array.from({ length: workers }, () => new Set());
+  net.edges.forEach((e, i) => {
+    const a = owner[e.from];
+    const b = owner[e.to];
+    if (delays[i] === 0 && a >= 0 && b >= 0 && a !== b) next[a].add(b);
+  });
+  const state = new Array<number>(workers).fill(0); // 0 unseen, 1 on the path, 2 done
+  const visit = (w: number): boolean => {
+    state[w] = 1;
+    for (const x of next[w]) if (state[x] === 1 || (state[x] === 0 && visit(x))) return true;
+    state[w] = 2;
+    return false;
+  };
+  for (let w = 0; w < workers; w++) if (state[w] === 0 && visit(w)) return true;
+  return false;
+}
+
+/**
+ * Predicted time per frame when running free (µs). If the same-frame (R = 0) edges between
+ * workers only go one way, the workers form a pipeline and consecutive frames overlap: the
+ * slowest worker's load. Otherwise data goes back and forth between workers inside a frame
+ * and some worker waits every frame; the period then comes from simulating consecutive
+ * frames the way the workers run them: each worker its nodes in frame order, frame after
+ * frame, a node as soon as its worker is free, its producers on other workers have finished
+ * frame k - R(e), and its consumers there are done with the ring slot frame k overwrites.
+ */
+export function predictFramePeriod(net: Network, delays: readonly number[], owner: readonly number[], costUs: readonly number[], order = frameOrder(net, delays)): number {
+  const workers = Math.max(0, ...owner) + 1;
+  const load = maxWorkerLoad(owner, costUs);
+  if (!workersInCycle(net, delays, owner, workers)) return load;
+  const n = net.nodes.length;
+  const depth = net.nodes.map((node) => 1 + Math.max(1, ...node.outEdges.map((e) => delays[e])) + RING_SLACK);
+  // Enough frames for the schedule to settle into its period; the second half is measured.
+  const frames = 2 * workers + 6;
+  const finish = new Float64Array(frames * n);
+  const free = new Float64Array(workers);
+  const last = new Float64Array(frames);
+  for (let k = 0; k < frames; k++) {
+    for (const v of order) {
+      const w = owner[v];
+      if (w < 0) continue;
+      let start = free[w];
+      for (const e of net.nodes[v].inEdges) {
+        const u = net.edges[e].from;
+        const f = k - delays[e];
+        if (owner[u] >= 0 && owner[u] !== w && f >= 0) start = Math.max(start, finish[f * n + u]);
+      }
+      for (const e of net.nodes[v].outEdges) {
+        const c = net.edges[e].to;
+        const f = k - depth[v] + delays[e];
+        if (owner[c] !== w && f >= 0) start = Math.max(start, finish[f * n + c]);
+      }
+      const end = start + costUs[v];
+      finish[k * n + v] = end;
+      free[w] = end;
+      last[k] = Math.max(last[k], end);
+    }
+  }
+  const half = frames >> 1;
+  return Math.max(load, (last[frames - 1] - last[half - 1]) / (frames - half));
+}
+
 /** The slowest worker's summed node costs. */
 export function maxWorkerLoad(owner: readonly number[], costUs: readonly number[]): number {
   const load: number[] = [];
@@ -84,7 +153,7 @@ function finish(net: Network, delays: readonly number[], kind: Placement['kind']
   const renamed = owner.map((w) => (w < 0 ? -1 : (rename.get(w) as number)));
   const nodesOf: number[][] = Array.from({ length: rename.size }, () => []);
   for (const v of order) if (renamed[v] >= 0) nodesOf[renamed[v]].push(v);
-  return { kind, workers: rename.size, nodesOf, owner: renamed, costUs, predictedFrameUs: maxWorkerLoad(renamed, costUs), predictedLatencyUs: simulateFrame(net, delays, renamed, costUs, order) };
+  return { kind, workers: rename.size, nodesOf, owner: renamed, costUs, predictedFrameUs: predictFramePeriod(net, delays, renamed, costUs, order), predictedLatencyUs: simulateFrame(net, delays, renamed, costUs, order) };
 }
 
 /** Every computed node on a worker of its own. */
@@ -93,21 +162,9 @@ export function onePerLayer(net: Network, delays: readonly number[], costUs: rea
   return finish(net, delays, 'one-per-layer', net.nodes.map((n) => (n.isInput ? -1 : next++)), costUs);
 }
 
-/**
- * Cost-balanced groups on `workers` workers, minimising the slowest worker's time per frame
- * (then the one-frame latency, then the edges between workers): longest node first onto the
- * least-loaded worker, then single moves and pairwise swaps while that improves.
- */
-export function balanced(net: Network, delays: readonly number[], workers: number, costUs: readonly number[]): Placement {
-  const computed = net.nodes.filter((n) => !n.isInput).map((n) => n.index);
-  const order = frameOrder(net, delays);
-  // Among groupings that predict the same frame time, prefer fewer edges between workers:
-  // every such edge couples two workers frame by frame (measured: a chain split into two
-  // contiguous halves runs ~5% faster than split alternately).
+/** Longest node first onto the least-loaded worker. */
+function longestFirst(net: Network, computed: readonly number[], workers: number, costUs: readonly number[]): number[] {
   const owner = net.nodes.map(() => -1);
-  const cutCost = 0.01 * (computed.reduce((sum, v) => sum + costUs[v], 0) / Math.max(1, computed.length));
-  const cuts = (): number => net.edges.reduce((n, e) => n + (owner[e.from] >= 0 && owner[e.from] !== owner[e.to] ? 1 : 0), 0);
-  const objective = (): number => maxWorkerLoad(owner, costUs) + 0.01 * simulateFrame(net, delays, owner, costUs, order) + cutCost * cuts();
   const load = new Array<number>(workers).fill(0);
   for (const v of [...computed].sort((a, b) => costUs[b] - costUs[a] || a - b)) {
     let best = 0;
@@ -115,7 +172,75 @@ export function balanced(net: Network, delays: readonly number[], workers: numbe
     owner[v] = best;
     load[best] += costUs[v];
   }
-  let current = objective();
+  return owner;
+}
+
+/**
+ * The frame order cut into at most `workers` consecutive blocks with the smallest largest
+ * block: every same-frame edge between workers then goes forward, so the workers pipeline.
+ */
+function contiguousBlocks(net: Network, order: readonly number[], workers: number, costUs: readonly number[]): number[] {
+  const nodes = order.filter((v) => !net.nodes[v].isInput);
+  const n = nodes.length;
+  const prefix = [0];
+  for (const v of nodes) prefix.push(prefix[prefix.length - 1] + costUs[v]);
+  // worst[j][i]: the smallest largest block when the first i nodes go to j workers; cut[j][i] where the last block starts.
+  const worst = Array.from({ length: workers + 1 }, () => new Array<number>(n + 1).fill(Infinity));
+  const cut = Array.from({ length: workers + 1 }, () => new Array<number>(n + 1).fill(0));
+  worst[0][0] = 0;
+  for (let j = 1; j <= workers; j++) {
+    for (let i = 0; i <= n; i++) {
+      for (let s = 0; s <= i; s++) {
+        const t = Math.max(worst[j - 1][s], prefix[i] - prefix[s]);
+        if (t < worst[j][i]) {
+          worst[j][i] = t;
+          cut[j][i] = s;
+        }
+      }
+    }
+  }
+  const owner = net.nodes.map(() => -1);
+  for (let j = workers, i = n; j > 0; j--) {
+    const s = cut[j][i];
+    for (let x = s; x < i; x++) owner[nodes[x]] = j - 1;
+    i = s;
+  }
+  return owner;
+}
+
+/**
+ * Cost-balanced groups on `workers` workers, minimising the predicted frame period (see
+ * {@link predictFramePeriod}), then the one-frame latency, then the edges between workers:
+ * single moves and pairwise swaps while that improves, started from two groupings (longest
+ * node first onto the least-loaded worker; the frame order cut into balanced consecutive
+ * blocks, a pipeline), keeping the better result.
+ */
+export function balanced(net: Network, delays: readonly number[], workers: number, costUs: readonly number[]): Placement {
+  const computed = net.nodes.filter((n) => !n.isInput).map((n) => n.index);
+  const order = frameOrder(net, delays);
+  // Among groupings that predict the same frame time, prefer fewer edges between workers:
+  // every such edge couples two workers frame by frame (measured: a chain split into two
+  // contiguous halves runs ~5% faster than split alternately).
+  const cutCost = 0.01 * (computed.reduce((sum, v) => sum + costUs[v], 0) / Math.max(1, computed.length));
+  const objective = (owner: readonly number[]): number => {
+    const cuts = net.edges.reduce((n, e) => n + (owner[e.from] >= 0 && owner[e.from] !== owner[e.to] ? 1 : 0), 0);
+    return predictFramePeriod(net, delays, owner, costUs, order) + 0.01 * simulateFrame(net, delays, owner, costUs, order) + cutCost * cuts;
+  };
+  let best: number[] = [];
+  let bestScore = Infinity;
+  for (const owner of [longestFirst(net, computed, workers, costUs), contiguousBlocks(net, order, workers, costUs)]) {
+    const score = improve(owner, computed, workers, objective);
+    if (score < bestScore - 1e-9) {
+      best = owner;
+      bestScore = score;
+    }
+  }
+  return finish(net, delays, 'balanced', best, costUs);
+}
+
+/** Local search in place: single moves, then pairwise swaps, while the objective drops. Returns the final objective. */
+function improve(owner: number[], computed: readonly number[], workers: number, objective: (owner: readonly number[]) => number): number {
+  let current = objective(owner);
   for (let round = 0; round < 100; round++) {
     let improved = false;
     for (const v of computed) {
@@ -123,7 +248,7 @@ export function balanced(net: Network, delays: readonly number[], workers: numbe
         if (w === owner[v]) continue;
         const was = owner[v];
         owner[v] = w;
-        const t = objective();
+        const t = objective(owner);
         if (t < current - 1e-9) {
           current = t;
           improved = true;
@@ -136,7 +261,7 @@ export function balanced(net: Network, delays: readonly number[], workers: numbe
       for (const b of computed) {
         if (b <= a || owner[a] === owner[b]) continue;
         [owner[a], owner[b]] = [owner[b], owner[a]];
-        const t = objective();
+        const t = objective(owner);
         if (t < current - 1e-9) {
           current = t;
           improved = true;
@@ -147,12 +272,12 @@ export function balanced(net: Network, delays: readonly number[], workers: numbe
     }
     if (!improved) break;
   }
-  return finish(net, delays, 'balanced', owner, costUs);
+  return current;
 }
 
 /**
- * The best assignment of computed nodes to at most `workers` workers (smallest slowest-worker
- * load, latency breaking ties) by exhaustive search
+ * The best assignment of computed nodes to at most `workers` workers (smallest predicted
+ * frame period, latency breaking ties) by exhaustive search
  * (workers numbered by first use, so each grouping is tried once). Exponential: for
  * checking the heuristic on small networks, not for use at run time.
  */
@@ -164,7 +289,7 @@ export function exhaustiveBest(net: Network, delays: readonly number[], workers:
   let bestOwner = [...owner];
   const assign = (i: number, used: number): void => {
     if (i === computed.length) {
-      const t = maxWorkerLoad(owner, costUs) + 0.01 * simulateFrame(net, delays, owner, costUs, order);
+      const t = predictFramePeriod(net, delays, owner, costUs, order) + 0.01 * simulateFrame(net, delays, owner, costUs, order);
       if (t < best) {
         best = t;
         bestOwner = [...owner];

@@ -16,7 +16,7 @@ import { checkInputFrame, nonFiniteError, type InputFrame, type NonFinitePolicy 
 import { loadSource, type ModelSource } from './model-source.js';
 import { NodeComputer } from './node-compute.js';
 import type { Parameters } from './parameters.js';
-import { chooseWorkerCount, choosePlacement, nodeFlops, type Placement, type PlacementOption } from './placement.js';
+import { RING_SLACK, chooseWorkerCount, choosePlacement, nodeFlops, type Placement, type PlacementOption } from './placement.js';
 import { checkParameters } from './reference-executor.js';
 import { SLEEP_MS, waitAtLeastAsync } from './sync.js';
 
@@ -232,7 +232,7 @@ export class Runtime implements AsyncDisposable {
     if (!Number.isInteger(queue) || queue < 1) throw new RangeError(`queue must be an integer >= 1, got ${String(options.queue)}`);
     // Enough control lines for the most workers any placement could use.
     const maxWorkers = Math.max(limit, computed);
-    const plan = planArena(network, rollout.delays, backend, { controlLines: controlLines(network.nodes.length, maxWorkers), queue, staging: true, slack: 2 });
+    const plan = planArena(network, rollout.delays, backend, { controlLines: controlLines(network.nodes.length, maxWorkers), queue, staging: true, slack: RING_SLACK });
     const arena = createArena(network, plan, backend, params);
     // Control memory starts zeroed, which would name node 0 as the one the main thread awaits.
     Atomics.store(arena.control, WAKE_NODE, -1);

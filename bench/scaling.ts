@@ -1,0 +1,81 @@
+// npm run bench:scaling [-- --json] [-- --workers 1,2,4] [-- --layers N] [-- --rounds N]
+// How the engine scales with workers: a chain of equal 3x3 convolutions (one layer per worker
+// at most), frames/s against the same kernels run single-threaded in the same process, from 1
+// worker up to this machine's cores; and the frame protocol alone at each worker count.
+import { availableParallelism, cpus } from 'node:os';
+import { benchArgs, benchNumber, benchFail } from './args.js';
+import { validateNetwork, type Network } from '../src/graph/network.js';
+import { defaultBackend } from '../src/kernels/backends.js';
+import { speedup, syncCost, type SpeedupRow } from './engine-measures.js';
+
+const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
+
+/** `layers` equal 3x3 convolutions over 16 channels of 32x32, each followed by ReLU. */
+function convChain(layers: number): Network {
+  const names = Array.from({ length: layers }, (_, i) => `c${i + 1}`);
+  return validateNetwork({
+    name: `conv-chain-${layers}`,
+    nodes: [{ name: 'image', shape: [16, 32, 32] }, ...names.map((name) => ({ name, shape: [16, 32, 32] as [number, number, number], activation: 'relu' as const }))],
+    edges: names.map((to, i) => ({ from: i === 0 ? 'image' : names[i - 1], to, op: { type: 'conv2d' as const, kernel: 3, padding: 'same' as const } })),
+    outputs: [names[layers - 1]],
+  });
+}
+
+/** 1, 2, 4, ... up to `limit`, and `limit` itself. */
+function defaultCounts(limit: number): number[] {
+  const counts: number[] = [];
+  for (let w = 1; w < limit; w *= 2) counts.push(w);
+  counts.push(limit);
+  return counts;
+}
+
+const USAGE = `usage: npm run bench:scaling [-- --json] [-- --workers LIST] [-- --layers N] [-- --rounds N]
+
+Frames/s of a chain of equal convolutions on 1..N workers against the same kernels run
+single-threaded, and the frame protocol's cost per frame at each worker count.
+  --json          print one JSON document on stdout (progress goes to stderr)
+  --workers LIST  comma-separated worker counts (default 1, 2, 4, ... up to the cores, at
+                  most one per layer)
+  --layers N      layers in the chain (default 16)
+  --rounds N      interleaved rounds per measurement, the median is reported (default 5)`;
+
+async function main(): Promise<void> {
+  const values = benchArgs(USAGE, { json: { type: 'boolean' }, workers: { type: 'string' }, layers: { type: 'string' }, rounds: { type: 'string' } });
+  const layers = benchNumber(values, 'layers', 16, (n) => Number.isInteger(n) && n >= 1 && n <= 256, 'a whole number of layers from 1 to 256', USAGE);
+  const rounds = benchNumber(values, 'rounds', 5, (n) => Number.isInteger(n) && n >= 1, 'a whole number of rounds >= 1', USAGE);
+  const cores = availableParallelism();
+  let counts = defaultCounts(Math.min(cores, layers));
+  if (typeof values.workers === 'string') {
+    counts = values.workers.split(',').map((s) => Number(s.trim()));
+    const bad = counts.find((n) => !Number.isInteger(n) || n < 1 || n > layers);
+    if (bad !== undefined || counts.length === 0) benchFail(`--workers wants whole numbers from 1 to the layer count (${layers}), got "${values.workers}"`, USAGE);
+  }
+  const net = convChain(layers);
+  const syncUsPerFrame: { workers: number; mode: 'spin' | 'wait'; us: number }[] = [];
+  for (const workers of counts) {
+    for (const mode of ['spin', 'wait'] as const) {
+      // Spinning with more threads than cores only measures the scheduler; the engine never does it unless told to.
+      if (mode === 'spin' && workers > cores) continue;
+      log(`sync: ${workers} workers, ${mode}`);
+      syncUsPerFrame.push({ workers, mode, us: Number((await syncCost(workers, mode)).toFixed(2)) });
+    }
+  }
+  const scaling: SpeedupRow[] = [];
+  for (const rollout of ['streaming', 'sequential'] as const) {
+    log(`speedup: ${net.name} ${rollout} on ${counts.join(', ')} workers`);
+    scaling.push(...(await speedup(net, rollout, counts, rounds)));
+  }
+  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores, backend: defaultBackend(), net: net.name, syncUsPerFrame, scaling };
+  if (values.json === true) {
+    process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+    return;
+  }
+  process.stdout.write(`${doc.node} on ${doc.cpu}, ${cores} cores, ${doc.backend} kernels\n\nframe protocol alone (µs/frame, a ring of one-number nodes, one per worker):\n`);
+  for (const s of syncUsPerFrame) process.stdout.write(`  ${String(s.workers).padStart(3)} worker(s), ${s.mode}: ${s.us}\n`);
+  process.stdout.write(`\n${net.name}: frames/s against the same kernels single-threaded (run: new input each frame, repeat: held input)\n`);
+  for (const s of scaling) {
+    process.stdout.write(`  ${s.rollout.padEnd(10)} ${s.mode.padEnd(6)} ${String(s.workers).padStart(3)} worker(s): ${String(s.framesPerSec).padStart(7)} vs ${String(s.baselineFramesPerSec).padStart(6)}  ${s.ratio.toFixed(2)}x\n`);
+  }
+}
+
+await main();
