@@ -1,12 +1,14 @@
 // npm run bench:scaling [-- --json] [-- --workers 1,2,4] [-- --layers N] [-- --rounds N]
 // How the engine scales with workers: a chain of equal 3x3 convolutions (one layer per worker
 // at most), frames/s against the same kernels run single-threaded in the same process, from 1
-// worker up to this machine's cores; and the frame protocol alone at each worker count.
+// worker up to this machine's cores; the frame protocol alone at each worker count; and the
+// machine's own ceiling: the same layers split over as many plain threads that never wait.
 import { availableParallelism, cpus } from 'node:os';
 import { benchArgs, benchNumber, benchFail } from './args.js';
 import { validateNetwork, type Network } from '../src/graph/network.js';
 import { defaultBackend } from '../src/kernels/backends.js';
 import { speedup, syncCost, type SpeedupRow } from './engine-measures.js';
+import { freeThreads } from './free-threads.js';
 
 const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
 
@@ -32,7 +34,8 @@ function defaultCounts(limit: number): number[] {
 const USAGE = `usage: npm run bench:scaling [-- --json] [-- --workers LIST] [-- --layers N] [-- --rounds N]
 
 Frames/s of a chain of equal convolutions on 1..N workers against the same kernels run
-single-threaded, and the frame protocol's cost per frame at each worker count.
+single-threaded, the frame protocol's cost per frame at each worker count, and the machine's
+ceiling (the same layers split over as many plain threads that never wait).
   --json          print one JSON document on stdout (progress goes to stderr)
   --workers LIST  comma-separated worker counts (default 1, 2, 4, ... up to the cores, at
                   most one per layer)
@@ -65,7 +68,17 @@ async function main(): Promise<void> {
     log(`speedup: ${net.name} ${rollout} on ${counts.join(', ')} workers`);
     scaling.push(...(await speedup(net, rollout, counts, rounds)));
   }
-  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores, backend: defaultBackend(), net: net.name, syncUsPerFrame, scaling };
+  const ceiling: { workers: number; framesPerSec: number; ratio: number }[] = [];
+  for (const workers of counts) {
+    log(`ceiling: ${workers} free threads`);
+    // Thread i gets layers i*L/N .. (i+1)*L/N - 1, as balanced as whole layers allow.
+    const parts = Array.from({ length: workers }, (_, i) => convChain(Math.floor(((i + 1) * layers) / workers) - Math.floor((i * layers) / workers)));
+    const fps = Math.min(...(await freeThreads(parts, rounds)));
+    ceiling.push({ workers, framesPerSec: Math.round(fps), ratio: 0 });
+  }
+  const single = (await freeThreads([net], rounds))[0];
+  for (const c of ceiling) c.ratio = Number((c.framesPerSec / single).toFixed(3));
+  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores, backend: defaultBackend(), net: net.name, syncUsPerFrame, scaling, ceiling };
   if (values.json === true) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     return;
@@ -76,6 +89,8 @@ async function main(): Promise<void> {
   for (const s of scaling) {
     process.stdout.write(`  ${s.rollout.padEnd(10)} ${s.mode.padEnd(6)} ${String(s.workers).padStart(3)} worker(s): ${String(s.framesPerSec).padStart(7)} vs ${String(s.baselineFramesPerSec).padStart(6)}  ${s.ratio.toFixed(2)}x\n`);
   }
+  process.stdout.write('\nceiling: the layers split over as many plain threads that never wait (slowest thread, against one thread with all layers)\n');
+  for (const c of ceiling) process.stdout.write(`  ${String(c.workers).padStart(3)} thread(s): ${String(c.framesPerSec).padStart(7)} frames/s  ${c.ratio.toFixed(2)}x\n`);
 }
 
 await main();
