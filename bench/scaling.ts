@@ -1,4 +1,4 @@
-// npm run bench:scaling [-- --json] [-- --workers 1,2,4] [-- --layers N] [-- --rounds N]
+// npm run bench:scaling [-- --json] [-- --workers 1,2,4] [-- --layers N] [-- --rounds N] [-- --sync MODE]
 // How the engine scales with workers: a chain of equal 3x3 convolutions (one layer per worker
 // at most), frames/s against the same kernels run single-threaded in the same process, from 1
 // worker up to this machine's cores; the frame protocol alone at each worker count; and the
@@ -31,7 +31,7 @@ function defaultCounts(limit: number): number[] {
   return counts;
 }
 
-const USAGE = `usage: npm run bench:scaling [-- --json] [-- --workers LIST] [-- --layers N] [-- --rounds N]
+const USAGE = `usage: npm run bench:scaling [-- --json] [-- --workers LIST] [-- --layers N] [-- --rounds N] [-- --sync MODE]
 
 Frames/s of a chain of equal convolutions on 1..N workers against the same kernels run
 single-threaded, the frame protocol's cost per frame at each worker count, and the machine's
@@ -40,10 +40,14 @@ ceiling (the same layers split over as many plain threads that never wait).
   --workers LIST  comma-separated worker counts (default 1, 2, 4, ... up to the cores, at
                   most one per layer)
   --layers N      layers in the chain (default 16)
-  --rounds N      interleaved rounds per measurement, the median is reported (default 5)`;
+  --rounds N      interleaved rounds per measurement, the median is reported (default 5)
+  --sync MODE     how engine workers wait for each other: auto (spin while there are no
+                  more workers than cores, the default), spin or wait`;
 
 async function main(): Promise<void> {
-  const values = benchArgs(USAGE, { json: { type: 'boolean' }, workers: { type: 'string' }, layers: { type: 'string' }, rounds: { type: 'string' } });
+  const values = benchArgs(USAGE, { json: { type: 'boolean' }, workers: { type: 'string' }, layers: { type: 'string' }, rounds: { type: 'string' }, sync: { type: 'string' } });
+  const sync = values.sync ?? 'auto';
+  if (sync !== 'auto' && sync !== 'spin' && sync !== 'wait') benchFail(`--sync wants auto, spin or wait, got "${String(sync)}"`, USAGE);
   const layers = benchNumber(values, 'layers', 16, (n) => Number.isInteger(n) && n >= 1 && n <= 256, 'a whole number of layers from 1 to 256', USAGE);
   const rounds = benchNumber(values, 'rounds', 5, (n) => Number.isInteger(n) && n >= 1, 'a whole number of rounds >= 1', USAGE);
   const cores = availableParallelism();
@@ -66,7 +70,7 @@ async function main(): Promise<void> {
   const scaling: SpeedupRow[] = [];
   for (const rollout of ['streaming', 'sequential'] as const) {
     log(`speedup: ${net.name} ${rollout} on ${counts.join(', ')} workers`);
-    scaling.push(...(await speedup(net, rollout, counts, rounds)));
+    scaling.push(...(await speedup(net, rollout, counts, rounds, sync)));
   }
   const ceiling: { workers: number; framesPerSec: number; ratio: number }[] = [];
   for (const workers of counts) {
@@ -87,7 +91,8 @@ async function main(): Promise<void> {
   for (const s of syncUsPerFrame) process.stdout.write(`  ${String(s.workers).padStart(3)} worker(s), ${s.mode}: ${s.us}\n`);
   process.stdout.write(`\n${net.name}: frames/s against the same kernels single-threaded (run: new input each frame, repeat: held input)\n`);
   for (const s of scaling) {
-    process.stdout.write(`  ${s.rollout.padEnd(10)} ${s.mode.padEnd(6)} ${String(s.workers).padStart(3)} worker(s): ${String(s.framesPerSec).padStart(7)} vs ${String(s.baselineFramesPerSec).padStart(6)}  ${s.ratio.toFixed(2)}x\n`);
+    const busiest = Math.max(...s.computeUs);
+    process.stdout.write(`  ${s.rollout.padEnd(10)} ${s.mode.padEnd(6)} ${String(s.workers).padStart(3)} worker(s), ${s.sync}: ${String(s.framesPerSec).padStart(7)} vs ${String(s.baselineFramesPerSec).padStart(6)}  ${s.ratio.toFixed(2)}x  (busiest worker computes ${busiest} µs of a ${(1e6 / s.framesPerSec).toFixed(1)} µs frame)\n`);
   }
   process.stdout.write('\nceiling: the layers split over as many plain threads that never wait (slowest thread, against one thread with all layers)\n');
   for (const c of ceiling) process.stdout.write(`  ${String(c.workers).padStart(3)} thread(s): ${String(c.framesPerSec).padStart(7)} frames/s  ${c.ratio.toFixed(2)}x\n`);
