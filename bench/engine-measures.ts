@@ -73,7 +73,7 @@ export interface SpeedupRow {
  * node after node), interleaved in rounds, for both kinds of input: a new frame each tick
  * (engine run() against executor step()) and a held frame (repeat() against repeat()).
  */
-export async function speedup(net: Network, rollout: 'streaming' | 'sequential', workerCounts: readonly number[], rounds: number, sync: RuntimeOptions['sync'] = 'auto'): Promise<SpeedupRow[]> {
+export async function speedup(net: Network, rollout: 'streaming' | 'sequential', workerCounts: readonly number[], rounds: number, engineOptions: Pick<RuntimeOptions, 'sync' | 'slack'> = {}): Promise<SpeedupRow[]> {
   const params: Parameters = initParameters(net, { seed: 1 });
   const inputs = inputsFor(net, 64, 7);
   // The same kernels as the runtimes (the fastest backend here).
@@ -85,7 +85,7 @@ export async function speedup(net: Network, rollout: 'streaming' | 'sequential',
   const feed = Array.from({ length: frames }, (_, i) => inputs[i % inputs.length]);
   // One after another: runtimes calibrating their kernels at once would skew each other's costs.
   const runtimes: Runtime[] = [];
-  for (const workers of workerCounts) runtimes.push(await Runtime.create(net, { rollout, params, workers, queue: 32, sync } satisfies RuntimeOptions));
+  for (const workers of workerCounts) runtimes.push(await Runtime.create(net, { rollout, params, workers, queue: 32, ...engineOptions } satisfies RuntimeOptions));
   const fps = (ms: number): number => frames / (ms / 1000);
   try {
     const base = { run: [] as number[], repeat: [] as number[] };

@@ -1,4 +1,4 @@
-// npm run bench:scaling [-- --json] [-- --workers 1,2,4] [-- --layers N] [-- --rounds N] [-- --sync MODE]
+// npm run bench:scaling [-- --json] [-- --workers 1,2,4] [-- --layers N] [-- --rounds N] [-- --sync MODE] [-- --slack N]
 // How the engine scales with workers: a chain of equal 3x3 convolutions (one layer per worker
 // at most), frames/s against the same kernels run single-threaded in the same process, from 1
 // worker up to this machine's cores; the frame protocol alone at each worker count; and the
@@ -7,6 +7,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { benchArgs, benchNumber, benchFail } from './args.js';
 import { validateNetwork, type Network } from '../src/graph/network.js';
 import { defaultBackend } from '../src/kernels/backends.js';
+import { RING_SLACK } from '../src/engine/placement.js';
 import { speedup, syncCost, type SpeedupRow } from './engine-measures.js';
 import { freeThreads } from './free-threads.js';
 
@@ -31,7 +32,7 @@ function defaultCounts(limit: number): number[] {
   return counts;
 }
 
-const USAGE = `usage: npm run bench:scaling [-- --json] [-- --workers LIST] [-- --layers N] [-- --rounds N] [-- --sync MODE]
+const USAGE = `usage: npm run bench:scaling [-- --json] [-- --workers LIST] [-- --layers N] [-- --rounds N] [-- --sync MODE] [-- --slack N]
 
 Frames/s of a chain of equal convolutions on 1..N workers against the same kernels run
 single-threaded, the frame protocol's cost per frame at each worker count, and the machine's
@@ -42,12 +43,15 @@ ceiling (the same layers split over as many plain threads that never wait).
   --layers N      layers in the chain (default 16)
   --rounds N      interleaved rounds per measurement, the median is reported (default 5)
   --sync MODE     how engine workers wait for each other: auto (spin while there are no
-                  more workers than cores, the default), spin or wait`;
+                  more workers than cores, the default), spin or wait
+  --slack N       ring slots per node beyond what the delays need (default ${RING_SLACK}): how far
+                  a worker may run ahead of its consumers`;
 
 async function main(): Promise<void> {
-  const values = benchArgs(USAGE, { json: { type: 'boolean' }, workers: { type: 'string' }, layers: { type: 'string' }, rounds: { type: 'string' }, sync: { type: 'string' } });
+  const values = benchArgs(USAGE, { json: { type: 'boolean' }, workers: { type: 'string' }, layers: { type: 'string' }, rounds: { type: 'string' }, sync: { type: 'string' }, slack: { type: 'string' } });
   const sync = values.sync ?? 'auto';
   if (sync !== 'auto' && sync !== 'spin' && sync !== 'wait') benchFail(`--sync wants auto, spin or wait, got "${String(sync)}"`, USAGE);
+  const slack = benchNumber(values, 'slack', RING_SLACK, (n) => Number.isInteger(n) && n >= 0 && n <= 64, 'a whole number of ring slots from 0 to 64', USAGE);
   const layers = benchNumber(values, 'layers', 16, (n) => Number.isInteger(n) && n >= 1 && n <= 256, 'a whole number of layers from 1 to 256', USAGE);
   const rounds = benchNumber(values, 'rounds', 5, (n) => Number.isInteger(n) && n >= 1, 'a whole number of rounds >= 1', USAGE);
   const cores = availableParallelism();
@@ -70,7 +74,7 @@ async function main(): Promise<void> {
   const scaling: SpeedupRow[] = [];
   for (const rollout of ['streaming', 'sequential'] as const) {
     log(`speedup: ${net.name} ${rollout} on ${counts.join(', ')} workers`);
-    scaling.push(...(await speedup(net, rollout, counts, rounds, sync)));
+    scaling.push(...(await speedup(net, rollout, counts, rounds, { sync, slack })));
   }
   const ceiling: { workers: number; framesPerSec: number; ratio: number }[] = [];
   for (const workers of counts) {
@@ -82,14 +86,14 @@ async function main(): Promise<void> {
   }
   const single = (await freeThreads([net], rounds))[0];
   for (const c of ceiling) c.ratio = Number((c.framesPerSec / single).toFixed(3));
-  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores, backend: defaultBackend(), net: net.name, syncUsPerFrame, scaling, ceiling };
+  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores, backend: defaultBackend(), net: net.name, slack, syncUsPerFrame, scaling, ceiling };
   if (values.json === true) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     return;
   }
   process.stdout.write(`${doc.node} on ${doc.cpu}, ${cores} cores, ${doc.backend} kernels\n\nframe protocol alone (µs/frame, a ring of one-number nodes, one per worker):\n`);
   for (const s of syncUsPerFrame) process.stdout.write(`  ${String(s.workers).padStart(3)} worker(s), ${s.mode}: ${s.us}\n`);
-  process.stdout.write(`\n${net.name}: frames/s against the same kernels single-threaded (run: new input each frame, repeat: held input)\n`);
+  process.stdout.write(`\n${net.name}, ring slack ${slack}: frames/s against the same kernels single-threaded (run: new input each frame, repeat: held input)\n`);
   for (const s of scaling) {
     const busiest = Math.max(...s.computeUs);
     process.stdout.write(`  ${s.rollout.padEnd(10)} ${s.mode.padEnd(6)} ${String(s.workers).padStart(3)} worker(s), ${s.sync}: ${String(s.framesPerSec).padStart(7)} vs ${String(s.baselineFramesPerSec).padStart(6)}  ${s.ratio.toFixed(2)}x  (busiest worker computes ${busiest} µs of a ${(1e6 / s.framesPerSec).toFixed(1)} µs frame)\n`);

@@ -24,7 +24,7 @@ function randomInputs(net: ReturnType<typeof validateNetwork>, rng: Random): Rec
   return input;
 }
 
-test('exactness: random networks and rollouts (delays up to 2) on 1-4 workers, both placements, match the executor bit for bit over 50 ticks', async () => {
+test('exactness: random networks and rollouts (delays up to 2) on 1-4 workers, both placements, any ring slack, match the executor bit for bit over 50 ticks', async () => {
   await fc.assert(
     fc.asyncProperty(
       netParams(true, 7),
@@ -32,12 +32,13 @@ test('exactness: random networks and rollouts (delays up to 2) on 1-4 workers, b
       fc.integer({ min: 0, max: 2 }),
       fc.integer({ min: 1, max: 4 }),
       fc.constantFrom<'auto' | 'one-per-layer'>('auto', 'one-per-layer'),
-      async (p, s, maxDelay, workers, placement) => {
+      fc.integer({ min: 0, max: 4 }),
+      async (p, s, maxDelay, workers, placement, slack) => {
         const net = randomNetwork(p);
         const delays = randomValidDelays(net, s, maxDelay);
         const params = initParameters(net, { seed: s, bias: 'uniform' });
         const rollout = { kind: 'pattern' as const, delays };
-        const rt = await Runtime.create(net, { rollout, params, workers, placement, calibrate: false, queue: 3 });
+        const rt = await Runtime.create(net, { rollout, params, workers, placement, calibrate: false, queue: 3, slack });
         try {
           const ref = new ReferenceExecutor(net, rollout, params, { backend: rt.backend.name });
           const rng = new Random(s);
@@ -177,6 +178,7 @@ test('placement: explicit mappings are checked; one-per-layer and balanced are r
   await assert.rejects(Runtime.create(sr, { placement: { h1: 0, h2: 1 } }), /placement: no worker for node "prediction"/);
   await assert.rejects(Runtime.create(sr, { placement: { h1: 0, h2: 1, prediction: 0, image: 1 } }), /node "image" is an input/);
   await assert.rejects(Runtime.create(sr, { placement: { h1: 0, h9: 1 } }), /unknown node "h9"/);
+  for (const slack of [-1, 1.5, 65]) await assert.rejects(Runtime.create(sr, { slack }), /slack must be an integer from 0 to 64/);
   const one = await Runtime.create(sr, { placement: 'one-per-layer', workers: 1 });
   try {
     assert.equal(one.placement.workers, 3);

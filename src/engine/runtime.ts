@@ -51,6 +51,12 @@ export interface RuntimeOptions {
   readonly calibrate?: boolean;
   /** Input frames `run` and `repeat` may queue ahead of the workers (free-running); default 32. */
   readonly queue?: number;
+  /**
+   * Ring slots per computed node beyond what its delays need (default 2): how far a worker
+   * may run ahead of the consumers of its states on other workers, which absorbs their
+   * jitter, at the cost of one state's memory per slot.
+   */
+  readonly slack?: number;
   /** How workers wait: `spin` then sleep, or `wait` (sleep at once); `auto` spins while workers <= cores. */
   readonly sync?: 'auto' | 'spin' | 'wait';
   /** NaN / infinite inputs: `reject` (default) or `zero`. */
@@ -230,9 +236,11 @@ export class Runtime implements AsyncDisposable {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`workers must be an integer >= 1, got ${String(options.workers)}`);
     const queue = options.queue ?? 32;
     if (!Number.isInteger(queue) || queue < 1) throw new RangeError(`queue must be an integer >= 1, got ${String(options.queue)}`);
+    const slack = options.slack ?? RING_SLACK;
+    if (!Number.isInteger(slack) || slack < 0 || slack > 64) throw new RangeError(`slack must be an integer from 0 to 64, got ${String(options.slack)}`);
     // Enough control lines for the most workers any placement could use.
     const maxWorkers = Math.max(limit, computed);
-    const plan = planArena(network, rollout.delays, backend, { controlLines: controlLines(network.nodes.length, maxWorkers), queue, staging: true, slack: RING_SLACK });
+    const plan = planArena(network, rollout.delays, backend, { controlLines: controlLines(network.nodes.length, maxWorkers), queue, staging: true, slack });
     const arena = createArena(network, plan, backend, params);
     // Control memory starts zeroed, which would name node 0 as the one the main thread awaits.
     Atomics.store(arena.control, WAKE_NODE, -1);
