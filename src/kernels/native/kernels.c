@@ -4,7 +4,9 @@
 // the same shared memory: pointers are byte offsets from the memory's base, registered once
 // with attach(). The other ops stay on the WebAssembly kernels, which run at memory speed.
 #include <node_api.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef float v16 __attribute__((vector_size(64), aligned(4)));
@@ -63,33 +65,6 @@ static float read_once(const float* p, size_t n) {
   float s = hsum(a + b + c + d);
   for (; i < n; i++) s += p[i];
   return s;
-}
-
-// One output pixel, channels [oc0, outC), kernel loops clipped to [ky0,ky1) x [kx0,kx1).
-static void conv_pixel(const float* x, const float* w, float* yo, int inC, int inW, int outC, int outCp, int kw, int dh, int dw, int iy0,
-                       int ix0, int ky0, int ky1, int kx0, int kx1) {
-  int oc = 0;
-  for (; oc + 16 <= outCp; oc += 16) {
-    v16 a = {0};
-    for (int ky = ky0; ky < ky1; ky++)
-      for (int kx = kx0; kx < kx1; kx++) {
-        const float* xp = x + (size_t)((iy0 + ky * dh) * inW + ix0 + kx * dw) * inC;
-        const float* wp = w + (size_t)((ky * kw + kx) * inC) * outCp + oc;
-        for (int ic = 0; ic < inC; ic++) a += ld(wp + (size_t)ic * outCp) * splat(xp[ic]);
-      }
-    const int n = outC - oc < 16 ? outC - oc : 16;
-    for (int i = 0; i < n; i++) yo[oc + i] += a[i];
-  }
-  for (; oc < outC; oc++) {
-    float s = 0;
-    for (int ky = ky0; ky < ky1; ky++)
-      for (int kx = kx0; kx < kx1; kx++) {
-        const float* xp = x + (size_t)((iy0 + ky * dh) * inW + ix0 + kx * dw) * inC;
-        const float* wp = w + (size_t)((ky * kw + kx) * inC) * outCp + oc;
-        for (int ic = 0; ic < inC; ic++) s += wp[(size_t)ic * outCp] * xp[ic];
-      }
-    yo[oc] += s;
-  }
 }
 
 // n (1..4) output pixels whose windows lie inside the input: an n pixels x 32 channels
@@ -154,38 +129,89 @@ static void conv_run(int n, const float* x0, size_t step, const float* w, const 
   }
 }
 
-static void conv2d(const float* x, const float* w, const int32_t* taps, float* y, int inC, int inH, int inW, int outC, int outH, int outW,
+// Per-thread scratch (each worker thread computes on its own): a zero-bordered copy of a
+// conv input and its tap offsets, grown as needed and freed when the thread exits (worker
+// threads come and go with every runtime).
+typedef struct {
+  float* buf;
+  size_t cap;
+  int32_t* taps;
+  size_t taps_cap;
+} Scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void* p) {
+  Scratch* s = p;
+  free(s->buf);
+  free(s->taps);
+  free(s);
+}
+
+static void scratch_init(void) { pthread_key_create(&scratch_key, scratch_free); }
+
+static Scratch* scratch(void) {
+  pthread_once(&scratch_once, scratch_init);
+  Scratch* s = pthread_getspecific(scratch_key);
+  if (s == NULL && (s = calloc(1, sizeof *s)) != NULL && pthread_setspecific(scratch_key, s) != 0) {
+    free(s);
+    s = NULL;
+  }
+  return s;
+}
+
+static int grow(void** p, size_t* cap, size_t bytes) {
+  if (bytes <= *cap) return 1;
+  void* q = realloc(*p, bytes);
+  if (q == NULL) return 0;
+  *p = q;
+  *cap = bytes;
+  return 1;
+}
+
+// Every output pixel goes through the register tiles, 4 at a time. With padding, windows
+// that leave the input would need clipped loops one pixel at a time (2-3x slower per pixel,
+// and most pixels of a small strided layer), so the input is first copied into a
+// zero-bordered buffer where every window is inside. Adding the border's exact zeros leaves
+// every sum as it was. Returns 0, or -1 when that buffer cannot be allocated.
+static int conv2d(const float* x, const float* w, const int32_t* taps, float* y, int inC, int inH, int inW, int outC, int outH, int outW,
                    int kh, int kw, int sh, int sw, int dh, int dw, int padT, int padL) {
   const int outCp = (outC + 3) & ~3;
   const int T = kh * kw * inC;
-  for (int oy = 0; oy < outH; oy++) {
-    const int iy0 = oy * sh - padT;
-    int ky0 = 0, ky1 = kh;
-    while (ky0 < kh && iy0 + ky0 * dh < 0) ky0++;
-    while (ky1 > ky0 && iy0 + (ky1 - 1) * dh >= inH) ky1--;
-    for (int ox = 0; ox < outW;) {
-      const int ix0 = ox * sw - padL;
-      // A run of up to 4 pixels whose windows are wholly inside the input takes the tile path.
-      int n = 0;
-      if (ky0 == 0 && ky1 == kh) {
-        while (n < 4 && ox + n < outW) {
-          const int first = (ox + n) * sw - padL;
-          if (first < 0 || first + (kw - 1) * dw >= inW) break;
-          n++;
-        }
-      }
-      if (n > 0) {
-        conv_run(n, x + (size_t)(iy0 * inW + ix0) * inC, (size_t)sw * inC, w, taps, T, y + (size_t)(oy * outW + ox) * outC, outC, outCp);
-        ox += n;
-        continue;
-      }
-      int kx0 = 0, kx1 = kw;
-      while (kx0 < kw && ix0 + kx0 * dw < 0) kx0++;
-      while (kx1 > kx0 && ix0 + (kx1 - 1) * dw >= inW) kx1--;
-      conv_pixel(x, w, y + (size_t)(oy * outW + ox) * outC, inC, inW, outC, outCp, kw, dh, dw, iy0, ix0, ky0, ky1, kx0, kx1);
-      ox++;
-    }
+  const int padB = (outH - 1) * sh + (kh - 1) * dh + 1 - inH - padT;
+  const int padR = (outW - 1) * sw + (kw - 1) * dw + 1 - inW - padL;
+  if (padT == 0 && padL == 0 && padB <= 0 && padR <= 0) {
+    for (int oy = 0; oy < outH; oy++)
+      for (int ox = 0; ox < outW; ox += 4)
+        conv_run(outW - ox < 4 ? outW - ox : 4, x + (size_t)(oy * sh * inW + ox * sw) * inC, (size_t)sw * inC, w, taps, T,
+                 y + (size_t)(oy * outW + ox) * outC, outC, outCp);
+    return 0;
   }
+  const int top = padT, left = padL;
+  const int Hp = top + inH + (padB > 0 ? padB : 0), Wp = left + inW + (padR > 0 ? padR : 0);
+  const size_t row = (size_t)Wp * inC;
+  Scratch* sc = scratch();
+  if (sc == NULL || !grow((void**)&sc->buf, &sc->cap, (size_t)Hp * row * sizeof(float)) || !grow((void**)&sc->taps, &sc->taps_cap, (size_t)T * sizeof(int32_t)))
+    return -1;
+  float* const pad_buf = sc->buf;
+  int32_t* const pad_taps = sc->taps;
+  memset(pad_buf, 0, (size_t)top * row * sizeof(float));
+  for (int iy = 0; iy < inH; iy++) {
+    float* r = pad_buf + (size_t)(top + iy) * row;
+    memset(r, 0, (size_t)left * inC * sizeof(float));
+    memcpy(r + (size_t)left * inC, x + (size_t)iy * inW * inC, (size_t)inW * inC * sizeof(float));
+    memset(r + (size_t)(left + inW) * inC, 0, (size_t)(Wp - left - inW) * inC * sizeof(float));
+  }
+  memset(pad_buf + (size_t)(top + inH) * row, 0, (size_t)(Hp - top - inH) * row * sizeof(float));
+  for (int ky = 0, t = 0; ky < kh; ky++)
+    for (int kx = 0; kx < kw; kx++)
+      for (int ic = 0; ic < inC; ic++, t++) pad_taps[t] = (int32_t)((((size_t)ky * dh * Wp + (size_t)kx * dw) * inC + ic) * 4);
+  for (int oy = 0; oy < outH; oy++)
+    for (int ox = 0; ox < outW; ox += 4)
+      conv_run(outW - ox < 4 ? outW - ox : 4, pad_buf + (size_t)(oy * sh * Wp + ox * sw) * inC, (size_t)sw * inC, w, pad_taps, T,
+               y + (size_t)(oy * outW + ox) * outC, outC, outCp);
+  return 0;
 }
 
 // N-API: numbers in, nothing out. Memory bases are process-wide (threads share the table).
@@ -232,8 +258,9 @@ static napi_value Dense(napi_env env, napi_callback_info info) {
 static napi_value Conv2d(napi_env env, napi_callback_info info) {
   ARGS(19)
   const int m = (int)a[0];
-  conv2d(at(m, a[1]), at(m, a[2]), (const int32_t*)at(m, a[3]), at(m, a[4]), (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9],
-         (int)a[10], (int)a[11], (int)a[12], (int)a[13], (int)a[14], (int)a[15], (int)a[16], (int)a[17], (int)a[18]);
+  if (conv2d(at(m, a[1]), at(m, a[2]), (const int32_t*)at(m, a[3]), at(m, a[4]), (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9],
+             (int)a[10], (int)a[11], (int)a[12], (int)a[13], (int)a[14], (int)a[15], (int)a[16], (int)a[17], (int)a[18]) != 0)
+    napi_throw_error(env, NULL, "native conv2d: out of memory for the zero-bordered copy of its input");
   return NULL;
 }
 
