@@ -117,26 +117,28 @@ async function nodeCosts(net: Network, delays: readonly number[], arena: Arena, 
     // Measuring runs on the main thread: let the event loop breathe between passes and nodes.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  const costs: number[] = [];
-  for (const n of net.nodes) {
-    costs.push(n.isInput ? 0 : measureNode(n.index));
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  arena.clearStates();
-  return costs;
-
-  /** Median µs of a node's frame, from 5-30 runs within about 20 ms. */
-  function measureNode(v: number): number {
-    const samples: number[] = [];
-    const start = performance.now();
-    while (samples.length < 30 && (samples.length < 5 || performance.now() - start < 20)) {
+  // Round-robin passes, each timing every node once, and the median per node: a burst of
+  // machine noise then touches one sample of many nodes instead of all samples of one node
+  // (measuring node after node let one noisy moment make a node look 1.5x its cost and
+  // unbalance the groups). At least 5 passes, then until ~100 ms, at most 31.
+  const computed = net.nodes.filter((n) => !n.isInput).map((n) => n.index);
+  const samples = computed.map(() => [] as number[]);
+  const start = performance.now();
+  for (let pass = 0; pass < 31 && (pass < 5 || performance.now() - start < 100); pass++) {
+    computed.forEach((v, i) => {
       const t0 = performance.now();
       computer.compute(v, 1);
-      samples.push((performance.now() - t0) * 1000);
-    }
-    samples.sort((a, b) => a - b);
-    return samples[samples.length >> 1];
+      samples[i].push((performance.now() - t0) * 1000);
+    });
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
+  const costs = net.nodes.map(() => 0);
+  computed.forEach((v, i) => {
+    const s = samples[i].sort((a, b) => a - b);
+    costs[v] = s[s.length >> 1];
+  });
+  arena.clearStates();
+  return costs;
 }
 
 /**
