@@ -11,7 +11,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as ort from 'onnxruntime-node';
 import { validateNetwork, type NetEdge } from '../src/graph/network.js';
 import type { Shape } from '../src/graph/spec.js';
-import { NATIVE_BACKEND, REFERENCE_BACKEND, WASM_BACKEND, nativeAvailable } from '../src/kernels/backends.js';
+import { NATIVE_BACKEND, REFERENCE_BACKEND, WASM_BACKEND, defaultBackend, nativeAvailable } from '../src/kernels/backends.js';
 import { nativeReader } from '../src/kernels/native/index.js';
 import { toInternal, fromInternal } from '../src/kernels/layout.js';
 import { getBackend } from '../src/kernels/registry.js';
@@ -67,7 +67,8 @@ function ours(backendName: string, edge: NetEdge, c: OpCase, x: Float32Array, w:
   return {
     packed,
     contender: {
-      name: backendName === WASM_BACKEND ? 'streamroll' : backendName === NATIVE_BACKEND ? 'streamroll-native' : 'reference-js',
+      // "streamroll" is what the runtime runs by default (native where built, else wasm).
+      name: backendName === REFERENCE_BACKEND ? 'reference-js' : backendName === defaultBackend() ? 'streamroll' : `streamroll-${backendName}`,
       call() {
         bound.zero(dst);
         kernel.run(src, dst);
@@ -218,7 +219,7 @@ async function main(): Promise<void> {
     const readUs = times.get(WEIGHTS_READ);
     ops.push({ name: c.name, flops, weightBytes: (native ?? wasm).packed.byteLength, weightsReadUs: readUs === undefined ? null : Number(readUs.toFixed(2)), impls: results });
   }
-  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, relaxedSimd: relaxed, ops };
+  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, relaxedSimd: relaxed, streamrollBackend: defaultBackend(), ops };
   if (values.json === true) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     return;
@@ -226,23 +227,26 @@ async function main(): Promise<void> {
   const hasNative = nativeAvailable();
   const ratio = (a: ImplResult, b: ImplResult): string => `${(a.gflops / b.gflops).toFixed(2)}x`;
   const rows = [
-    ['op', 'MFLOP', 'streamroll wasm µs (GFLOP/s)', ...(hasNative ? ['streamroll native µs', 'weights read once µs'] : []), 'onnxruntime µs', 'tfjs-wasm µs', 'reference-js µs', 'wasm vs ORT', 'wasm vs tfjs-wasm', ...(hasNative ? ['native vs ORT', 'native vs tfjs-wasm'] : [])],
+    [
+      'op', 'MFLOP', `streamroll (${doc.streamrollBackend}) µs (GFLOP/s)`, ...(hasNative ? ['weights read once µs', 'wasm µs (GFLOP/s)'] : []),
+      'onnxruntime µs', 'tfjs-wasm µs', 'reference-js µs', 'vs ORT', 'vs tfjs-wasm', ...(hasNative ? ['wasm vs ORT', 'wasm vs tfjs-wasm'] : []),
+    ],
   ];
   for (const op of ops) {
     const i = op.impls;
-    const n = i['streamroll-native'];
+    const w = i['streamroll-wasm'];
     const cell = (r: ImplResult): string => `${r.us} (${r.gflops})`;
     rows.push([
       op.name,
       (op.flops / 1e6).toFixed(2),
       cell(i.streamroll),
-      ...(n === undefined ? [] : [cell(n), `${op.weightsReadUs} (${(op.weightBytes / 1e6).toFixed(2)} MB)`]),
+      ...(w === undefined ? [] : [`${op.weightsReadUs} (${(op.weightBytes / 1e6).toFixed(2)} MB)`, cell(w)]),
       cell(i['onnxruntime-node']),
       cell(i['tfjs-wasm']),
       cell(i['reference-js']),
       ratio(i.streamroll, i['onnxruntime-node']),
       ratio(i.streamroll, i['tfjs-wasm']),
-      ...(n === undefined ? [] : [ratio(n, i['onnxruntime-node']), ratio(n, i['tfjs-wasm'])]),
+      ...(w === undefined ? [] : [ratio(w, i['onnxruntime-node']), ratio(w, i['tfjs-wasm'])]),
     ]);
   }
   const widths = rows[0].map((_, k) => Math.max(...rows.map((r) => r[k].length)));
