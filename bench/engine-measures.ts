@@ -9,6 +9,17 @@ import { Runtime, type RuntimeOptions } from '../src/engine/runtime.js';
 import { Random } from '../src/util/random.js';
 import { median } from './timing.js';
 
+/** `layers` equal 3x3 convolutions over 16 channels of 32x32, each followed by ReLU. */
+export function convChain(layers: number): Network {
+  const names = Array.from({ length: layers }, (_, i) => `c${i + 1}`);
+  return validateNetwork({
+    name: `conv-chain-${layers}`,
+    nodes: [{ name: 'image', shape: [16, 32, 32] }, ...names.map((name) => ({ name, shape: [16, 32, 32] as [number, number, number], activation: 'relu' as const }))],
+    edges: names.map((to, i) => ({ from: i === 0 ? 'image' : names[i - 1], to, op: { type: 'conv2d' as const, kernel: 3, padding: 'same' as const } })),
+    outputs: [names[layers - 1]],
+  });
+}
+
 export function inputsFor(net: Network, count: number, seed: number): Float32Array[] {
   const rng = new Random(seed);
   const input = net.nodes[net.inputs[0]];

@@ -31,6 +31,8 @@ const CASES: readonly OpCase[] = [
   { name: 'dense-256', src: [256], dst: [256], op: { type: 'dense' } },
   { name: 'dense-1024', src: [1024], dst: [1024], op: { type: 'dense' } },
   { name: 'conv-32x32x16-32', src: [16, 32, 32], dst: [32, 32, 32], op: { type: 'conv2d', kernel: 3, padding: 'same' } },
+  // The layer of the conv chains bench:engine, bench:scaling and bench:peer run (16 output channels).
+  { name: 'conv-32x32x16-16', src: [16, 32, 32], dst: [16, 32, 32], op: { type: 'conv2d', kernel: 3, padding: 'same' } },
   { name: 'conv-28x28x1-32', src: [1, 28, 28], dst: [32, 28, 28], op: { type: 'conv2d', kernel: 3, padding: 'same' } },
   { name: 'mnist-h1', src: [1, 28, 28], dst: [16, 7, 7], op: { type: 'conv2d', kernel: 7, stride: 4, padding: 'same' } },
 ];

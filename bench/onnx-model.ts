@@ -1,5 +1,6 @@
-// Hand-encoded ONNX models of a single op, so the onnxruntime-node peer runs exactly the op
-// we time, with no converter in between. Protobuf wire format, the few fields ONNX needs.
+// Hand-encoded ONNX models, so the onnxruntime-node peer runs exactly what we time, with no
+// converter in between: single ops (bench:kernels) and whole feedforward networks
+// (bench:peer). Protobuf wire format, the few fields ONNX needs.
 
 type Field = Uint8Array;
 
@@ -33,11 +34,19 @@ const message = (field: number, parts: readonly Field[]): Field => bytesField(fi
 
 const FLOAT = 1;
 
-/** An op attribute: integers or integer lists (all ONNX's Gemm and Conv need). */
-export type Attribute = { readonly name: string; readonly int: number } | { readonly name: string; readonly ints: readonly number[] };
+/** An op attribute: an integer, an integer list or a float. */
+export type Attribute =
+  | { readonly name: string; readonly int: number }
+  | { readonly name: string; readonly ints: readonly number[] }
+  | { readonly name: string; readonly float: number };
 
 function attribute(a: Attribute): Field {
   if ('int' in a) return message(5, [stringField(1, a.name), intField(20, 2), intField(3, a.int)]);
+  if ('float' in a) {
+    const f = new Uint8Array(4);
+    new DataView(f.buffer).setFloat32(0, a.float, true);
+    return message(5, [stringField(1, a.name), intField(20, 1), concat([Uint8Array.of((2 << 3) | 5), f])]);
+  }
   return message(5, [stringField(1, a.name), intField(20, 7), ...a.ints.map((v) => intField(8, v))]);
 }
 
@@ -52,9 +61,46 @@ function initializer(name: string, dims: readonly number[], data: Float32Array):
   return message(5, [...dims.map((d) => intField(1, d)), intField(2, FLOAT), stringField(8, name), bytesField(9, raw)]);
 }
 
+/** One node of a graph: `op(inputs) -> outputs`. */
+export interface GraphNode {
+  readonly op: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly attributes?: readonly Attribute[];
+}
+
+/** A float tensor: a constant of the graph, or one of its inputs or outputs. */
+export interface TensorInfo {
+  readonly name: string;
+  readonly dims: readonly number[];
+}
+
+/** A model of `nodes` (in topological order) with float constants; opset 13. */
+export function graphModel(graph: {
+  readonly nodes: readonly GraphNode[];
+  readonly constants: readonly (TensorInfo & { readonly data: Float32Array })[];
+  readonly inputs: readonly TensorInfo[];
+  readonly outputs: readonly TensorInfo[];
+}): Uint8Array {
+  const nodes = graph.nodes.map((n, i) =>
+    message(1, [...n.inputs.map((x) => stringField(1, x)), ...n.outputs.map((y) => stringField(2, y)), stringField(3, `n${i}`), stringField(4, n.op), ...(n.attributes ?? []).map(attribute)]),
+  );
+  const body = message(7, [
+    ...nodes,
+    stringField(2, 'bench'),
+    ...graph.constants.map((c) => initializer(c.name, c.dims, c.data)),
+    ...graph.inputs.map((t) => valueInfo(11, t.name, t.dims)),
+    ...graph.outputs.map((t) => valueInfo(12, t.name, t.dims)),
+  ]);
+  return concat([intField(1, 8), stringField(2, 'streamroll-bench'), body, message(8, [stringField(1, ''), intField(2, 13)])]);
+}
+
 /** A model computing `y = op(x, W)` with W a float initializer; opset 13. */
 export function singleOpModel(op: string, x: readonly number[], w: readonly number[], weights: Float32Array, y: readonly number[], attributes: readonly Attribute[]): Uint8Array {
-  const node = message(1, [stringField(1, 'x'), stringField(1, 'W'), stringField(2, 'y'), stringField(3, 'op'), stringField(4, op), ...attributes.map(attribute)]);
-  const graph = message(7, [node, stringField(2, 'bench'), initializer('W', w, weights), valueInfo(11, 'x', x), valueInfo(12, 'y', y)]);
-  return concat([intField(1, 8), stringField(2, 'streamroll-bench'), graph, message(8, [stringField(1, ''), intField(2, 13)])]);
+  return graphModel({
+    nodes: [{ op, inputs: ['x', 'W'], outputs: ['y'], attributes }],
+    constants: [{ name: 'W', dims: w, data: weights }],
+    inputs: [{ name: 'x', dims: x }],
+    outputs: [{ name: 'y', dims: y }],
+  });
 }

@@ -5,24 +5,12 @@
 // machine's own ceiling: the same layers split over as many plain threads that never wait.
 import { availableParallelism, cpus } from 'node:os';
 import { benchArgs, benchNumber, benchFail } from './args.js';
-import { validateNetwork, type Network } from '../src/graph/network.js';
 import { defaultBackend } from '../src/kernels/backends.js';
 import { RING_SLACK } from '../src/engine/placement.js';
-import { speedup, syncCost, type SpeedupRow } from './engine-measures.js';
+import { convChain, speedup, syncCost, type SpeedupRow } from './engine-measures.js';
 import { freeThreads } from './free-threads.js';
 
 const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
-
-/** `layers` equal 3x3 convolutions over 16 channels of 32x32, each followed by ReLU. */
-function convChain(layers: number): Network {
-  const names = Array.from({ length: layers }, (_, i) => `c${i + 1}`);
-  return validateNetwork({
-    name: `conv-chain-${layers}`,
-    nodes: [{ name: 'image', shape: [16, 32, 32] }, ...names.map((name) => ({ name, shape: [16, 32, 32] as [number, number, number], activation: 'relu' as const }))],
-    edges: names.map((to, i) => ({ from: i === 0 ? 'image' : names[i - 1], to, op: { type: 'conv2d' as const, kernel: 3, padding: 'same' as const } })),
-    outputs: [names[layers - 1]],
-  });
-}
 
 /** 1, 2, 4, ... up to `limit`, and `limit` itself. */
 function defaultCounts(limit: number): number[] {

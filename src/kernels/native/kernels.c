@@ -67,13 +67,15 @@ static float read_once(const float* p, size_t n) {
   return s;
 }
 
-// n (1..4) output pixels whose windows lie inside the input: an n pixels x 32 channels
-// register tile, one flat loop over the taps; 16-channel and scalar tails. Called with a
-// constant n, so each size is compiled on its own with the tile in registers.
-static inline __attribute__((always_inline)) void conv_tile(const int n, const float* x0, size_t step, const float* w, const int32_t* taps, int T,
-                                                             float* y0, int outC, int outCp) {
-  int oc = 0;
-  for (; oc + 32 <= outCp; oc += 32) {
+// Output pixels whose windows lie inside the input (the caller pads), one flat loop over the
+// taps per register tile. Each function is called with a constant pixel count, so each size
+// is compiled on its own with the tile in registers. Eight accumulators in flight keep both
+// FMA pipes busy: 4 pixels x 32 channels, or 8 pixels x 16 channels.
+
+// Channels [0, end32) in blocks of 32, n (1..4) pixels.
+static inline __attribute__((always_inline)) void tile32(const int n, const float* x0, size_t step, const float* w, const int32_t* taps, int T,
+                                                          float* y0, int outC, int outCp, int end32) {
+  for (int oc = 0; oc < end32; oc += 32) {
     v16 a[4][2] = {{{0}, {0}}, {{0}, {0}}, {{0}, {0}}, {{0}, {0}}};
     const float* wp = w + oc;
     for (int t = 0; t < T; t++, wp += outCp) {
@@ -96,21 +98,31 @@ static inline __attribute__((always_inline)) void conv_tile(const int n, const f
       }
     }
   }
+}
+
+// Channels [oc0, outCp) in blocks of 16 (at most one after the 32-blocks, or all of a
+// 16-channel layer), n (1..8) pixels; then the channels past the last full block, one by one.
+static inline __attribute__((always_inline)) void tile16(const int n, const float* x0, size_t step, const float* w, const int32_t* taps, int T,
+                                                          float* y0, int outC, int outCp, int oc0) {
+  int oc = oc0;
   for (; oc + 16 <= outCp; oc += 16) {
-    v16 a[4] = {{0}, {0}, {0}, {0}};
+    v16 a[8] = {{0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}};
     const float* wp = w + oc;
     for (int t = 0; t < T; t++, wp += outCp) {
       const int32_t off = taps[t] >> 2;
       const v16 wv = ld(wp);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int p = 0; p < n; p++) a[p] += wv * splat(x0[p * step + off]);
     }
     const int m = outC - oc < 16 ? outC - oc : 16;
-    for (int p = 0; p < n; p++)
-      for (int i = 0; i < m; i++) y0[(size_t)p * outC + oc + i] += a[p][i];
+    for (int p = 0; p < n; p++) {
+      if (m == 16) add_to(y0 + (size_t)p * outC + oc, a[p]);
+      else
+        for (int i = 0; i < m; i++) y0[(size_t)p * outC + oc + i] += a[p][i];
+    }
   }
   for (; oc < outC; oc++) {
-    float s[4] = {0, 0, 0, 0};
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (int t = 0; t < T; t++) {
       const int32_t off = taps[t] >> 2;
       const float wv = w[(size_t)t * outCp + oc];
@@ -120,12 +132,34 @@ static inline __attribute__((always_inline)) void conv_tile(const int n, const f
   }
 }
 
+#define TILE16_CASE(N) \
+  case N: tile16(N, x0, step, w, taps, T, y0, outC, outCp, end32); break;
+
+// n (1..8) consecutive output pixels of a row, every output channel.
 static void conv_run(int n, const float* x0, size_t step, const float* w, const int32_t* taps, int T, float* y0, int outC, int outCp) {
+  const int end32 = outCp & ~31;
+  if (end32 > 0) {
+    for (int p0 = 0; p0 < n; p0 += 4) {
+      const float* xp = x0 + (size_t)p0 * step;
+      float* yp = y0 + (size_t)p0 * outC;
+      switch (n - p0 < 4 ? n - p0 : 4) {
+        case 4: tile32(4, xp, step, w, taps, T, yp, outC, outCp, end32); break;
+        case 3: tile32(3, xp, step, w, taps, T, yp, outC, outCp, end32); break;
+        case 2: tile32(2, xp, step, w, taps, T, yp, outC, outCp, end32); break;
+        default: tile32(1, xp, step, w, taps, T, yp, outC, outCp, end32); break;
+      }
+    }
+  }
+  if (end32 == outC) return;
   switch (n) {
-    case 4: conv_tile(4, x0, step, w, taps, T, y0, outC, outCp); break;
-    case 3: conv_tile(3, x0, step, w, taps, T, y0, outC, outCp); break;
-    case 2: conv_tile(2, x0, step, w, taps, T, y0, outC, outCp); break;
-    default: conv_tile(1, x0, step, w, taps, T, y0, outC, outCp); break;
+    TILE16_CASE(8)
+    TILE16_CASE(7)
+    TILE16_CASE(6)
+    TILE16_CASE(5)
+    TILE16_CASE(4)
+    TILE16_CASE(3)
+    TILE16_CASE(2)
+    default: tile16(1, x0, step, w, taps, T, y0, outC, outCp, end32); break;
   }
 }
 
@@ -170,7 +204,7 @@ static int grow(void** p, size_t* cap, size_t bytes) {
   return 1;
 }
 
-// Every output pixel goes through the register tiles, 4 at a time. With padding, windows
+// Every output pixel goes through the register tiles, 8 at a time. With padding, windows
 // that leave the input would need clipped loops one pixel at a time (2-3x slower per pixel,
 // and most pixels of a small strided layer), so the input is first copied into a
 // zero-bordered buffer where every window is inside. Adding the border's exact zeros leaves
@@ -183,8 +217,8 @@ static int conv2d(const float* x, const float* w, const int32_t* taps, float* y,
   const int padR = (outW - 1) * sw + (kw - 1) * dw + 1 - inW - padL;
   if (padT == 0 && padL == 0 && padB <= 0 && padR <= 0) {
     for (int oy = 0; oy < outH; oy++)
-      for (int ox = 0; ox < outW; ox += 4)
-        conv_run(outW - ox < 4 ? outW - ox : 4, x + (size_t)(oy * sh * inW + ox * sw) * inC, (size_t)sw * inC, w, taps, T,
+      for (int ox = 0; ox < outW; ox += 8)
+        conv_run(outW - ox < 8 ? outW - ox : 8, x + (size_t)(oy * sh * inW + ox * sw) * inC, (size_t)sw * inC, w, taps, T,
                  y + (size_t)(oy * outW + ox) * outC, outC, outCp);
     return 0;
   }
@@ -208,8 +242,8 @@ static int conv2d(const float* x, const float* w, const int32_t* taps, float* y,
     for (int kx = 0; kx < kw; kx++)
       for (int ic = 0; ic < inC; ic++, t++) pad_taps[t] = (int32_t)((((size_t)ky * dh * Wp + (size_t)kx * dw) * inC + ic) * 4);
   for (int oy = 0; oy < outH; oy++)
-    for (int ox = 0; ox < outW; ox += 4)
-      conv_run(outW - ox < 4 ? outW - ox : 4, pad_buf + (size_t)(oy * sh * Wp + ox * sw) * inC, (size_t)sw * inC, w, pad_taps, T,
+    for (int ox = 0; ox < outW; ox += 8)
+      conv_run(outW - ox < 8 ? outW - ox : 8, pad_buf + (size_t)(oy * sh * Wp + ox * sw) * inC, (size_t)sw * inC, w, pad_taps, T,
                y + (size_t)(oy * outW + ox) * outC, outC, outCp);
   return 0;
 }

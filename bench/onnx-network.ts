@@ -1,0 +1,86 @@
+// A feedforward network as one ONNX graph, for the whole-network peer in bench:peer: every
+// frame computed from that frame's input alone, which is what the sequential rollout of a
+// network without feedback computes. Each node is act(sum of its edges' ops + bias), in
+// the runtime's own weight layouts (conv [outC,inC,kh,kw] and dense [out,in] match ONNX's).
+import type { Network } from '../src/graph/network.js';
+import type { Shape } from '../src/graph/spec.js';
+import type { Parameters } from '../src/engine/parameters.js';
+import { LEAKY_RELU_ALPHA } from '../src/graph/spec.js';
+import { graphModel, type Attribute, type GraphNode, type TensorInfo } from './onnx-model.js';
+
+const dimsOf = (shape: Shape): number[] => [1, ...shape];
+
+/** Sliding-window attributes shared by Conv and the pools (pads: begin H, W, end H, W). */
+function windowAttributes(g: { kh: number; kw: number; sh: number; sw: number; dh: number; dw: number; inH: number; inW: number; outH: number; outW: number; padTop: number; padLeft: number }, dilations: boolean): Attribute[] {
+  const padBottom = Math.max(0, (g.outH - 1) * g.sh + (g.kh - 1) * g.dh + 1 - g.inH - g.padTop);
+  const padRight = Math.max(0, (g.outW - 1) * g.sw + (g.kw - 1) * g.dw + 1 - g.inW - g.padLeft);
+  return [
+    { name: 'kernel_shape', ints: [g.kh, g.kw] },
+    { name: 'strides', ints: [g.sh, g.sw] },
+    { name: 'pads', ints: [g.padTop, g.padLeft, padBottom, padRight] },
+    ...(dilations ? [{ name: 'dilations', ints: [g.dh, g.dw] }] : []),
+  ];
+}
+
+/**
+ * The ONNX model of `net` with `params`, or an error naming what it cannot express: feedback
+ * edges (a frame would depend on earlier frames), identity edges, dense edges into spatial
+ * nodes, dilated pools.
+ */
+export function networkModel(net: Network, params: Parameters): Uint8Array {
+  const nodes: GraphNode[] = [];
+  const constants: (TensorInfo & { data: Float32Array })[] = [];
+  for (const e of net.edges) if (e.to <= e.from) throw new Error(`bench:peer: edge "${e.id}" feeds back; only feedforward networks have an ONNX peer`);
+  for (const node of net.nodes) {
+    if (node.isInput) continue;
+    const terms: string[] = [];
+    for (const ei of node.inEdges) {
+      const e = net.edges[ei];
+      const g = e.geometry;
+      const src = net.nodes[e.from].name;
+      const out = `${e.id}:out`;
+      if (g.type === 'conv2d') {
+        const w = `${e.id}:W`;
+        constants.push({ name: w, dims: [g.outC, g.inC, g.kh, g.kw], data: params.weights[ei] as Float32Array });
+        nodes.push({ op: 'Conv', inputs: [src, w], outputs: [out], attributes: windowAttributes(g, true) });
+      } else if (g.type === 'dense') {
+        if (node.shape.length !== 1) throw new Error(`bench:peer: dense edge "${e.id}" into a spatial node has no ONNX peer here`);
+        const w = `${e.id}:W`;
+        constants.push({ name: w, dims: [g.outSize, g.inSize], data: params.weights[ei] as Float32Array });
+        // Row-major [C,H,W] flattening, as the runtime's dense reads spatial sources.
+        const flat = net.nodes[e.from].shape.length === 1 ? src : `${e.id}:flat`;
+        if (flat !== src) nodes.push({ op: 'Flatten', inputs: [src], outputs: [flat], attributes: [{ name: 'axis', int: 1 }] });
+        nodes.push({ op: 'Gemm', inputs: [flat, w], outputs: [out], attributes: [{ name: 'transB', int: 1 }] });
+      } else if (g.type === 'maxpool' || g.type === 'avgpool') {
+        if (g.dh !== 1 || g.dw !== 1) throw new Error(`bench:peer: dilated pool "${e.id}" has no ONNX peer here`);
+        // AveragePool leaves padding out of the mean by default, as the runtime does.
+        nodes.push({ op: g.type === 'maxpool' ? 'MaxPool' : 'AveragePool', inputs: [src], outputs: [out], attributes: windowAttributes(g, false) });
+      } else {
+        throw new Error(`bench:peer: identity edge "${e.id}" has no ONNX peer here`);
+      }
+      terms.push(out);
+    }
+    const bias = `${node.name}:b`;
+    constants.push({ name: bias, dims: dimsOf(node.shape), data: params.biases[node.index] });
+    let sum = terms[0];
+    for (const [i, t] of [...terms.slice(1), bias].entries()) {
+      const next = `${node.name}:sum${i}`;
+      nodes.push({ op: 'Add', inputs: [sum, t], outputs: [next] });
+      sum = next;
+    }
+    const act = node.activation;
+    if (act === 'linear') nodes.push({ op: 'Identity', inputs: [sum], outputs: [node.name] });
+    else if (act === 'relu') nodes.push({ op: 'Relu', inputs: [sum], outputs: [node.name] });
+    else if (act === 'tanh') nodes.push({ op: 'Tanh', inputs: [sum], outputs: [node.name] });
+    else if (act === 'sigmoid') nodes.push({ op: 'Sigmoid', inputs: [sum], outputs: [node.name] });
+    else if (act === 'leaky_relu') nodes.push({ op: 'LeakyRelu', inputs: [sum], outputs: [node.name], attributes: [{ name: 'alpha', float: LEAKY_RELU_ALPHA }] });
+    // Over a vector, or over the channels of each pixel ([1,C,H,W], axis 1).
+    else nodes.push({ op: 'Softmax', inputs: [sum], outputs: [node.name], attributes: [{ name: 'axis', int: 1 }] });
+  }
+  return graphModel({
+    nodes,
+    constants,
+    inputs: net.inputs.map((v) => ({ name: net.nodes[v].name, dims: dimsOf(net.nodes[v].shape) })),
+    outputs: net.outputs.map((v) => ({ name: net.nodes[v].name, dims: dimsOf(net.nodes[v].shape) })),
+  });
+}

@@ -1,0 +1,138 @@
+// npm run bench:peer [-- --json] [-- --rounds N]
+// Whole networks, frames per second with a new input every frame, on all of this machine's
+// cores: streamroll's engine against onnxruntime-node running the same network and weights
+// as one ONNX graph (one thread, and intra-op threads on every core). The peer computes each
+// frame from that frame's input, which is what the sequential rollout computes; the streaming
+// rollout answers the same frames a few ticks later and runs every layer at once. Interleaved
+// rounds in one process, medians; every contender copies each frame in and its outputs out.
+import { availableParallelism, cpus } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { benchArgs, benchNumber } from './args.js';
+import type { Network } from '../src/graph/network.js';
+import { initParameters } from '../src/engine/parameters.js';
+import { ReferenceExecutor } from '../src/engine/reference-executor.js';
+import { Runtime } from '../src/engine/runtime.js';
+import { defaultBackend } from '../src/kernels/backends.js';
+import { loadNetworkFile } from '../src/io/spec-file.js';
+import { convChain, inputsFor } from './engine-measures.js';
+import { networkModel } from './onnx-network.js';
+import { median } from './timing.js';
+
+const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
+const example = (name: string): string => new URL(`../../examples/${name}.json`, import.meta.url).pathname;
+
+interface Contender {
+  readonly name: string;
+  readonly detail: Record<string, unknown>;
+  /** Runs the frames (new input each), returns frames per second. */
+  frames(feed: readonly Float32Array[]): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function onnxContender(net: Network, model: Uint8Array, threads: number): Promise<Contender & { output(x: Float32Array): Promise<Float32Array> }> {
+  const session = await ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+  const input = net.nodes[net.inputs[0]];
+  const dims = [1, ...input.shape];
+  const outName = net.nodes[net.outputs[0]].name;
+  const out = new Float32Array(net.nodes[net.outputs[0]].size);
+  const run = async (x: Float32Array): Promise<Float32Array> => {
+    const result = await session.run({ [input.name]: new ort.Tensor('float32', x.slice(), dims) });
+    out.set(result[outName].data as Float32Array);
+    return out;
+  };
+  return {
+    name: `onnxruntime-node, ${threads} thread${threads > 1 ? 's' : ''}`,
+    detail: { peer: 'onnxruntime-node', threads },
+    output: run,
+    async frames(feed) {
+      const t0 = performance.now();
+      for (const x of feed) await run(x);
+      return feed.length / ((performance.now() - t0) / 1000);
+    },
+    close: () => session.release(),
+  };
+}
+
+async function streamrollContender(net: Network, rollout: 'streaming' | 'sequential', params: ReturnType<typeof initParameters>): Promise<Contender> {
+  const rt = await Runtime.create(net, { rollout, params, queue: 32 });
+  return {
+    name: `streamroll ${rollout}, ${rt.placement.workers} worker${rt.placement.workers > 1 ? 's' : ''}`,
+    detail: { rollout, workers: rt.placement.workers, placement: rt.placement.nodesOf.map((vs) => vs.map((v) => net.nodes[v].name)) },
+    async frames(feed) {
+      const t0 = performance.now();
+      for await (const result of rt.run(feed)) void result;
+      return feed.length / ((performance.now() - t0) / 1000);
+    },
+    close: () => rt.close(),
+  };
+}
+
+function maxRelErr(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  let s = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    s = Math.max(s, Math.abs(b[i]));
+  }
+  return s === 0 ? d : d / s;
+}
+
+const USAGE = `usage: npm run bench:peer [-- --json] [-- --rounds N]
+
+Whole networks, frames/s with a new input each frame on all cores: streamroll (sequential
+and streaming rollouts) against onnxruntime-node running the same network and weights (1
+thread, and one intra-op thread per core).
+  --json       print one JSON document on stdout (progress goes to stderr)
+  --rounds N   interleaved rounds per network, the median is reported (default 7)`;
+
+async function main(): Promise<void> {
+  const values = benchArgs(USAGE, { json: { type: 'boolean' }, rounds: { type: 'string' } });
+  const rounds = benchNumber(values, 'rounds', 7, (n) => Number.isInteger(n) && n >= 1, 'a whole number of rounds >= 1', USAGE);
+  const cores = availableParallelism();
+  const nets = [await loadNetworkFile(example('conv-chain-4')), convChain(16), await loadNetworkFile(example('densenet-12')), await loadNetworkFile(example('mnist-ff'))];
+  const results = [];
+  for (const net of nets) {
+    log(`${net.name}: building the peer and the runtimes`);
+    const params = initParameters(net, { seed: 1, bias: 'uniform' });
+    const model = networkModel(net, params);
+    const inputs = inputsFor(net, 64, 3);
+    // The peer must compute what the sequential rollout computes, frame for frame.
+    const reference = new ReferenceExecutor(net, 'sequential', params, { backend: defaultBackend() });
+    const expected = reference.step(inputs[0])[net.nodes[net.outputs[0]].name];
+    const peers = [await onnxContender(net, model, 1), ...(cores > 1 ? [await onnxContender(net, model, cores)] : [])];
+    const err = Math.max(...(await Promise.all(peers.map(async (p) => maxRelErr(await p.output(inputs[0]), expected)))));
+    if (!(err < 1e-3)) throw new Error(`${net.name}: onnxruntime's outputs differ from the executor's (max relative error ${err})`);
+    const contenders: Contender[] = [...peers, await streamrollContender(net, 'sequential', params), await streamrollContender(net, 'streaming', params)];
+    try {
+      // Size a round to ~200 ms of the single-threaded peer.
+      const t0 = performance.now();
+      for (let i = 0; i < 20; i++) await peers[0].output(inputs[i % inputs.length]);
+      const frames = Math.max(50, Math.round(200_000 / (((performance.now() - t0) * 1000) / 20)));
+      const feed = Array.from({ length: frames }, (_, i) => inputs[i % inputs.length]);
+      for (const c of contenders) await c.frames(feed.slice(0, Math.min(frames, 100)));
+      const fps = contenders.map(() => [] as number[]);
+      for (let r = 0; r < rounds; r++) for (const [i, c] of contenders.entries()) fps[i].push(await c.frames(feed));
+      results.push({
+        net: net.name,
+        framesPerRound: frames,
+        maxRelErr: Number(err.toExponential(2)),
+        contenders: contenders.map((c, i) => ({ name: c.name, ...c.detail, framesPerSec: Math.round(median(fps[i])) })),
+      });
+    } finally {
+      await Promise.all(contenders.map((c) => c.close()));
+    }
+  }
+  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores, backend: defaultBackend(), nets: results };
+  if (values.json === true) {
+    process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+    return;
+  }
+  process.stdout.write(`${doc.node} on ${doc.cpu}, ${cores} cores, ${doc.backend} kernels; frames/s with a new input each frame, medians of ${rounds} rounds\n`);
+  for (const n of results) {
+    const best = Math.max(...n.contenders.filter((c) => c.name.startsWith('onnxruntime')).map((c) => c.framesPerSec));
+    process.stdout.write(`\n${n.net} (peer outputs within ${n.maxRelErr} of ours)\n`);
+    for (const c of n.contenders) process.stdout.write(`  ${c.name.padEnd(36)} ${String(c.framesPerSec).padStart(8)}  ${(c.framesPerSec / best).toFixed(2)}x the best peer\n`);
+  }
+}
+
+await main();
