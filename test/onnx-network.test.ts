@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import { validateNetwork, type Network } from '../src/graph/network.js';
+import { ACTIVATIONS } from '../src/graph/spec.js';
+import { initParameters } from '../src/engine/parameters.js';
+import { ReferenceExecutor } from '../src/engine/reference-executor.js';
+import { loadNetworkFile } from '../src/io/spec-file.js';
+import { Random } from '../src/util/random.js';
+import { networkModel } from '../bench/onnx-network.js';
+import { relativeError } from './helpers/numeric.js';
+
+const example = (name: string): string => new URL(`../../examples/${name}.json`, import.meta.url).pathname;
+
+/** onnxruntime's outputs for the exported graph against the sequential executor's, over three frames. */
+async function assertPeerMatches(net: Network): Promise<void> {
+  const params = initParameters(net, { seed: 3, bias: 'uniform' });
+  const session = await ort.InferenceSession.create(networkModel(net, params));
+  const ex = new ReferenceExecutor(net, 'sequential', params);
+  const rng = new Random(5);
+  for (let frame = 0; frame < 3; frame++) {
+    const feeds: Record<string, ort.Tensor> = {};
+    const inputs: Record<string, Float32Array> = {};
+    for (const v of net.inputs) {
+      const node = net.nodes[v];
+      inputs[node.name] = Float32Array.from({ length: node.size }, () => rng.uniform(-1, 1));
+      feeds[node.name] = new ort.Tensor('float32', inputs[node.name].slice(), [1, ...node.shape]);
+    }
+    const ours = ex.step(inputs);
+    const theirs = await session.run(feeds);
+    for (const o of net.outputs) {
+      const name = net.nodes[o].name;
+      const err = relativeError(theirs[name].data as Float32Array, ours[name]);
+      assert.ok(err < 1e-4, `${net.name} frame ${frame} ${name}: relative error ${err}`);
+    }
+  }
+  await session.release();
+}
+
+test('the ONNX export of feedforward examples computes what the sequential rollout computes', async () => {
+  for (const name of ['conv-chain-4', 'densenet-12', 'mnist-ff']) await assertPeerMatches(await loadNetworkFile(example(name)));
+});
+
+test('the ONNX export covers every activation, strided, dilated and unevenly padded convs, pools with padding and dense from spatial nodes', async () => {
+  for (const activation of ACTIVATIONS) {
+    const net = validateNetwork({
+      name: `act-${activation}`,
+      nodes: [
+        { name: 'x', shape: [3, 8, 9] },
+        { name: 'a', shape: [4, 4, 5], activation },
+        { name: 'b', shape: [4, 8, 9], activation },
+        { name: 'p', shape: [4, 4, 5] },
+        { name: 'y', shape: [6], activation },
+      ],
+      edges: [
+        // 'same' with odd totals: 0 rows above, 1 below, 1 column left, 2 right.
+        { from: 'x', to: 'a', op: { type: 'conv2d', kernel: [3, 4], stride: 2, padding: 'same' } },
+        { from: 'x', to: 'b', op: { type: 'conv2d', kernel: 3, dilation: 2, padding: 'same' } },
+        { from: 'b', to: 'p', op: { type: 'avgpool', kernel: 3, stride: 2, padding: 'same' } },
+        { from: 'a', to: 'p', op: { type: 'maxpool', kernel: 1 } },
+        { from: 'p', to: 'y', op: { type: 'dense' } },
+        { from: 'a', to: 'y', op: { type: 'dense' } },
+      ],
+      outputs: ['y', 'p'],
+    });
+    await assertPeerMatches(net);
+  }
+});
+
+test('the ONNX export refuses what it cannot express, naming the edge', async () => {
+  const net = await loadNetworkFile(example('mnist-sr'));
+  assert.throws(() => networkModel(net, initParameters(net)), /feeds back; only feedforward networks/);
+});
