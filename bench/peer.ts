@@ -9,7 +9,7 @@ import { availableParallelism, cpus } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { benchArgs, benchNumber } from './args.js';
 import type { Network } from '../src/graph/network.js';
-import { initParameters } from '../src/engine/parameters.js';
+import { initParameters, type Parameters } from '../src/engine/parameters.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
 import { Runtime } from '../src/engine/runtime.js';
 import { defaultBackend } from '../src/kernels/backends.js';
@@ -53,7 +53,7 @@ async function onnxContender(net: Network, model: Uint8Array, threads: number): 
   };
 }
 
-async function streamrollContender(net: Network, rollout: 'streaming' | 'sequential', params: ReturnType<typeof initParameters>): Promise<Contender> {
+async function streamrollContender(net: Network, rollout: 'streaming' | 'sequential', params: Parameters): Promise<Contender> {
   const rt = await Runtime.create(net, { rollout, params, queue: 32 });
   return {
     name: `streamroll ${rollout}, ${rt.placement.workers} worker${rt.placement.workers > 1 ? 's' : ''}`,
