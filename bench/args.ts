@@ -29,6 +29,11 @@ export function benchArgs(usage: string, options: Options): BenchValues {
   return values;
 }
 
+/** `--rounds`: a whole number >= 1, or `fallback` when absent. */
+export function benchRounds(values: BenchValues, fallback: number, usage: string): number {
+  return benchNumber(values, 'rounds', fallback, (n) => Number.isInteger(n) && n >= 1, 'a whole number of rounds >= 1', usage);
+}
+
 /** A numeric option, or exit 2 with a message saying what was expected. */
 export function benchNumber(values: BenchValues, name: string, fallback: number, ok: (n: number) => boolean, what: string, usage: string): number {
   try {

@@ -77,6 +77,8 @@ export interface SpeedupRow {
    * frame period well above the largest means the workers wait for each other.
    */
   computeUs: number[];
+  /** The main thread's busy time per frame (µs, event loop active), feeding frames and reading outputs. */
+  mainThreadUs: number;
 }
 
 /**
@@ -101,6 +103,15 @@ export async function speedup(net: Network, rollout: 'streaming' | 'sequential',
   try {
     const base = { run: [] as number[], repeat: [] as number[] };
     const engine = workerCounts.map(() => ({ run: [] as number[], repeat: [] as number[] }));
+    const mainUs = workerCounts.map(() => ({ run: [] as number[], repeat: [] as number[] }));
+    // Frames/s of one timed phase, and the main thread's busy µs per frame during it.
+    const timed = async (j: number, mode: 'run' | 'repeat', phase: () => Promise<void>): Promise<void> => {
+      const busy0 = performance.eventLoopUtilization();
+      const start = performance.now();
+      await phase();
+      engine[j][mode].push(fps(performance.now() - start));
+      mainUs[j][mode].push((performance.eventLoopUtilization(busy0).active * 1000) / frames);
+    };
     for (let r = 0; r < rounds; r++) {
       t0 = performance.now();
       for (const x of feed) baseline.step(x);
@@ -109,18 +120,17 @@ export async function speedup(net: Network, rollout: 'streaming' | 'sequential',
       baseline.repeat(inputs[0], frames);
       base.repeat.push(fps(performance.now() - t0));
       for (const [j, rt] of runtimes.entries()) {
-        t0 = performance.now();
-        for await (const result of rt.run(feed)) void result;
-        engine[j].run.push(fps(performance.now() - t0));
-        t0 = performance.now();
-        await rt.repeat(inputs[0], frames);
-        engine[j].repeat.push(fps(performance.now() - t0));
+        await timed(j, 'run', async () => {
+          for await (const result of rt.run(feed)) void result;
+        });
+        await timed(j, 'repeat', async () => void (await rt.repeat(inputs[0], frames)));
       }
     }
     return (['run', 'repeat'] as const).flatMap((mode) =>
       runtimes.map((rt, j) => {
         const f = median(engine[j][mode]);
         const b = median(base[mode]);
+        const stats = rt.stats();
         return {
           net: net.name,
           rollout,
@@ -131,8 +141,9 @@ export async function speedup(net: Network, rollout: 'streaming' | 'sequential',
           ratio: Number((f / b).toFixed(3)),
           placement: rt.placement.nodesOf.map((vs) => vs.map((v) => net.nodes[v].name)),
           predictedFrameUs: Number(rt.placement.predictedFrameUs.toFixed(1)),
-          sync: rt.stats().sync,
-          computeUs: rt.stats().perWorker.map((w) => Number(w.computeUs.toFixed(1))),
+          sync: stats.sync,
+          computeUs: stats.perWorker.map((w) => Number(w.computeUs.toFixed(1))),
+          mainThreadUs: Number(median(mainUs[j][mode]).toFixed(1)),
         };
       }),
     );

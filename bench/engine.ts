@@ -4,7 +4,7 @@
 // the frame protocol itself, the placement heuristic against exhaustive search, and step
 // latency.
 import { availableParallelism, cpus } from 'node:os';
-import { benchArgs, benchNumber } from './args.js';
+import { benchArgs, benchRounds } from './args.js';
 import { initParameters } from '../src/engine/parameters.js';
 import { exhaustiveBest } from '../src/engine/placement.js';
 import { defaultBackend } from '../src/kernels/backends.js';
@@ -75,7 +75,7 @@ placement against exhaustive search, and step latency.
 
 async function main(): Promise<void> {
   const values = benchArgs(USAGE, { json: { type: 'boolean' }, rounds: { type: 'string' } });
-  const rounds = benchNumber(values, 'rounds', 7, (n) => Number.isInteger(n) && n >= 1, 'a whole number of rounds >= 1', USAGE);
+  const rounds = benchRounds(values, 7, USAGE);
   const cores = availableParallelism();
   const syncUsPerFrame: { workers: number; nodes: number; mode: 'spin' | 'wait'; us: number }[] = [];
   for (const workers of [1, 2, 4]) {
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
   for (const s of syncUsPerFrame) process.stdout.write(`  ${s.workers} worker(s), ${s.mode}: ${s.us} µs/frame\n`);
   process.stdout.write('\nspeedup over the same kernels single-threaded (frames/s; run: new input each frame, repeat: held input):\n');
   for (const s of speed) {
-    process.stdout.write(`  ${s.net.padEnd(13)} ${s.rollout.padEnd(10)} ${s.mode.padEnd(6)} ${s.workers} worker(s): ${String(s.framesPerSec).padStart(7)} vs ${String(s.baselineFramesPerSec).padStart(7)}  ${s.ratio.toFixed(2)}x  ${JSON.stringify(s.placement)}\n`);
+    process.stdout.write(`  ${s.net.padEnd(13)} ${s.rollout.padEnd(10)} ${s.mode.padEnd(6)} ${s.workers} worker(s): ${String(s.framesPerSec).padStart(7)} vs ${String(s.baselineFramesPerSec).padStart(7)}  ${s.ratio.toFixed(2)}x  main thread ${s.mainThreadUs} µs/frame  ${JSON.stringify(s.placement)}\n`);
   }
   process.stdout.write(`\ngrouping ${JSON.stringify(group)}\n\nstep latency, mnist-sr on 2 workers: p50 ${latencyUs.p50} µs, p99 ${latencyUs.p99} µs, max ${latencyUs.max} µs\n`);
 }

@@ -5,7 +5,8 @@
 // and out. With the native addon it also times reading each op's packed weights once and
 // nothing else: the floor under any kernel for ops bound by memory.
 import { cpus } from 'node:os';
-import { benchArgs, benchNumber } from './args.js';
+import { benchArgs, benchRounds } from './args.js';
+import { maxRelErr } from './relative-error.js';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import * as ort from 'onnxruntime-node';
@@ -163,16 +164,6 @@ async function onnxRuntime(edge: NetEdge, c: OpCase, x: Float32Array, w: Float32
   };
 }
 
-function maxRelErr(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  let s = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    s = Math.max(s, Math.abs(b[i]));
-  }
-  return s === 0 ? d : d / s;
-}
-
 /** The contender that only reads an op's packed weights (native loads), not a kernel. */
 const WEIGHTS_READ = 'weights-read';
 
@@ -192,7 +183,7 @@ op's packed weights once (the floor for memory-bound ops).
 
 async function main(): Promise<void> {
   const values = benchArgs(USAGE, { json: { type: 'boolean' }, rounds: { type: 'string' } });
-  const rounds = benchNumber(values, 'rounds', 15, (n) => Number.isInteger(n) && n >= 1, 'a whole number of rounds >= 1', USAGE);
+  const rounds = benchRounds(values, 15, USAGE);
   tf.env().set('PROD', true);
   if (!(await tf.setBackend('wasm')) || tf.getBackend() !== 'wasm') throw new Error('tfjs wasm backend did not start');
   const relaxed = kernelModule().variant === 'relaxed';

@@ -7,7 +7,7 @@
 // rounds in one process, medians; every contender copies each frame in and its outputs out.
 import { availableParallelism, cpus } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { benchArgs, benchNumber } from './args.js';
+import { benchArgs, benchRounds } from './args.js';
 import type { Network } from '../src/graph/network.js';
 import { initParameters, type Parameters } from '../src/engine/parameters.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
@@ -16,12 +16,13 @@ import { defaultBackend } from '../src/kernels/backends.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';
 import { convChain, inputsFor } from './engine-measures.js';
 import { networkModel } from './onnx-network.js';
+import { maxRelErr } from './relative-error.js';
 import { median } from './timing.js';
 
 const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
 const example = (name: string): string => new URL(`../../examples/${name}.json`, import.meta.url).pathname;
 
-interface Contender {
+interface PeerContender {
   readonly name: string;
   readonly detail: Record<string, unknown>;
   /** Runs the frames (new input each), returns frames per second. */
@@ -29,7 +30,7 @@ interface Contender {
   close(): Promise<void>;
 }
 
-async function onnxContender(net: Network, model: Uint8Array, threads: number): Promise<Contender & { output(x: Float32Array): Promise<Float32Array> }> {
+async function onnxContender(net: Network, model: Uint8Array, threads: number): Promise<PeerContender & { output(x: Float32Array): Promise<Float32Array> }> {
   const session = await ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
   const input = net.nodes[net.inputs[0]];
   const dims = [1, ...input.shape];
@@ -53,7 +54,7 @@ async function onnxContender(net: Network, model: Uint8Array, threads: number): 
   };
 }
 
-async function streamrollContender(net: Network, rollout: 'streaming' | 'sequential', params: Parameters): Promise<Contender> {
+async function streamrollContender(net: Network, rollout: 'streaming' | 'sequential', params: Parameters): Promise<PeerContender> {
   const rt = await Runtime.create(net, { rollout, params, queue: 32 });
   return {
     name: `streamroll ${rollout}, ${rt.placement.workers} worker${rt.placement.workers > 1 ? 's' : ''}`,
@@ -67,16 +68,6 @@ async function streamrollContender(net: Network, rollout: 'streaming' | 'sequent
   };
 }
 
-function maxRelErr(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  let s = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    s = Math.max(s, Math.abs(b[i]));
-  }
-  return s === 0 ? d : d / s;
-}
-
 const USAGE = `usage: npm run bench:peer [-- --json] [-- --rounds N]
 
 Whole networks, frames/s with a new input each frame on all cores: streamroll (sequential
@@ -87,7 +78,7 @@ thread, and one intra-op thread per core).
 
 async function main(): Promise<void> {
   const values = benchArgs(USAGE, { json: { type: 'boolean' }, rounds: { type: 'string' } });
-  const rounds = benchNumber(values, 'rounds', 7, (n) => Number.isInteger(n) && n >= 1, 'a whole number of rounds >= 1', USAGE);
+  const rounds = benchRounds(values, 7, USAGE);
   const cores = availableParallelism();
   const nets = [await loadNetworkFile(example('conv-chain-4')), convChain(16), await loadNetworkFile(example('densenet-12')), await loadNetworkFile(example('mnist-ff'))];
   const results = [];
@@ -102,7 +93,7 @@ async function main(): Promise<void> {
     const peers = [await onnxContender(net, model, 1), ...(cores > 1 ? [await onnxContender(net, model, cores)] : [])];
     const err = Math.max(...(await Promise.all(peers.map(async (p) => maxRelErr(await p.output(inputs[0]), expected)))));
     if (!(err < 1e-3)) throw new Error(`${net.name}: onnxruntime's outputs differ from the executor's (max relative error ${err})`);
-    const contenders: Contender[] = [...peers, await streamrollContender(net, 'sequential', params), await streamrollContender(net, 'streaming', params)];
+    const contenders: PeerContender[] = [...peers, await streamrollContender(net, 'sequential', params), await streamrollContender(net, 'streaming', params)];
     try {
       // Size a round to ~200 ms of the single-threaded peer.
       const t0 = performance.now();

@@ -4,7 +4,7 @@
 // worker up to this machine's cores; the frame protocol alone at each worker count; and the
 // machine's own ceiling: the same layers split over as many plain threads that never wait.
 import { availableParallelism, cpus } from 'node:os';
-import { benchArgs, benchNumber, benchFail } from './args.js';
+import { benchArgs, benchFail, benchNumber, benchRounds } from './args.js';
 import { defaultBackend } from '../src/kernels/backends.js';
 import { RING_SLACK } from '../src/engine/placement.js';
 import { convChain, speedup, syncCost, type SpeedupRow } from './engine-measures.js';
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   if (sync !== 'auto' && sync !== 'spin' && sync !== 'wait') benchFail(`--sync wants auto, spin or wait, got "${String(sync)}"`, USAGE);
   const slack = benchNumber(values, 'slack', RING_SLACK, (n) => Number.isInteger(n) && n >= 0 && n <= 64, 'a whole number of ring slots from 0 to 64', USAGE);
   const layers = benchNumber(values, 'layers', 16, (n) => Number.isInteger(n) && n >= 1 && n <= 256, 'a whole number of layers from 1 to 256', USAGE);
-  const rounds = benchNumber(values, 'rounds', 5, (n) => Number.isInteger(n) && n >= 1, 'a whole number of rounds >= 1', USAGE);
+  const rounds = benchRounds(values, 5, USAGE);
   const cores = availableParallelism();
   let counts = defaultCounts(Math.min(cores, layers));
   if (typeof values.workers === 'string') {
@@ -64,16 +64,15 @@ async function main(): Promise<void> {
     log(`speedup: ${net.name} ${rollout} on ${counts.join(', ')} workers`);
     scaling.push(...(await speedup(net, rollout, counts, rounds, { sync, slack })));
   }
+  const single = (await freeThreads([net], rounds))[0];
   const ceiling: { workers: number; framesPerSec: number; ratio: number }[] = [];
   for (const workers of counts) {
     log(`ceiling: ${workers} free threads`);
     // Thread i gets layers i*L/N .. (i+1)*L/N - 1, as balanced as whole layers allow.
     const parts = Array.from({ length: workers }, (_, i) => convChain(Math.floor(((i + 1) * layers) / workers) - Math.floor((i * layers) / workers)));
     const fps = Math.min(...(await freeThreads(parts, rounds)));
-    ceiling.push({ workers, framesPerSec: Math.round(fps), ratio: 0 });
+    ceiling.push({ workers, framesPerSec: Math.round(fps), ratio: Number((fps / single).toFixed(3)) });
   }
-  const single = (await freeThreads([net], rounds))[0];
-  for (const c of ceiling) c.ratio = Number((c.framesPerSec / single).toFixed(3));
   const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores, backend: defaultBackend(), net: net.name, slack, syncUsPerFrame, scaling, ceiling };
   if (values.json === true) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
@@ -84,7 +83,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${net.name}, ring slack ${slack}: frames/s against the same kernels single-threaded (run: new input each frame, repeat: held input)\n`);
   for (const s of scaling) {
     const busiest = Math.max(...s.computeUs);
-    process.stdout.write(`  ${s.rollout.padEnd(10)} ${s.mode.padEnd(6)} ${String(s.workers).padStart(3)} worker(s), ${s.sync}: ${String(s.framesPerSec).padStart(7)} vs ${String(s.baselineFramesPerSec).padStart(6)}  ${s.ratio.toFixed(2)}x  (busiest worker computes ${busiest} µs of a ${(1e6 / s.framesPerSec).toFixed(1)} µs frame)\n`);
+    process.stdout.write(`  ${s.rollout.padEnd(10)} ${s.mode.padEnd(6)} ${String(s.workers).padStart(3)} worker(s), ${s.sync}: ${String(s.framesPerSec).padStart(7)} vs ${String(s.baselineFramesPerSec).padStart(6)}  ${s.ratio.toFixed(2)}x  (busiest worker computes ${busiest} µs of a ${(1e6 / s.framesPerSec).toFixed(1)} µs frame; main thread busy ${s.mainThreadUs} µs)\n`);
   }
   process.stdout.write('\nceiling: the layers split over as many plain threads that never wait (slowest thread, against one thread with all layers)\n');
   for (const c of ceiling) process.stdout.write(`  ${String(c.workers).padStart(3)} thread(s): ${String(c.framesPerSec).padStart(7)} frames/s  ${c.ratio.toFixed(2)}x\n`);

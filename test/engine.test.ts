@@ -179,6 +179,18 @@ test('placement: explicit mappings are checked; one-per-layer and balanced are r
   await assert.rejects(Runtime.create(sr, { placement: { h1: 0, h2: 1, prediction: 0, image: 1 } }), /node "image" is an input/);
   await assert.rejects(Runtime.create(sr, { placement: { h1: 0, h9: 1 } }), /unknown node "h9"/);
   for (const slack of [-1, 1.5, 65]) await assert.rejects(Runtime.create(sr, { slack }), /slack must be an integer from 0 to 64/);
+  // Slack adds ring slots to every computed node beyond what its delays need (queue adds to outputs).
+  for (const slack of [0, 5]) {
+    const rt = await Runtime.create(sr, { slack, queue: 1, calibrate: false });
+    try {
+      for (const node of sr.nodes.filter((n) => !n.isInput && !sr.outputs.includes(n.index))) {
+        const needed = 1 + Math.max(1, ...node.outEdges.map((e) => rt.rollout.delays[e]));
+        assert.equal(rt.arena.plan.states[node.index].depth, needed + slack, `node ${node.name}, slack ${slack}`);
+      }
+    } finally {
+      await rt.close();
+    }
+  }
   const one = await Runtime.create(sr, { placement: 'one-per-layer', workers: 1 });
   try {
     assert.equal(one.placement.workers, 3);

@@ -114,7 +114,7 @@ async function nodeCosts(net: Network, delays: readonly number[], arena: Arena, 
   // which would make whichever node is measured first look expensive.
   for (let pass = 0; pass < 10; pass++) {
     for (const n of net.nodes) if (!n.isInput) computer.compute(n.index, 1);
-    // Measuring runs on the main thread: let the event loop breathe between passes and nodes.
+    // Measuring runs on the main thread: let the event loop breathe between passes.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
   // Round-robin passes, each timing every node once, and the median per node: a burst of

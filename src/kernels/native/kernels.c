@@ -150,7 +150,7 @@ static void conv_run(int n, const float* x0, size_t step, const float* w, const 
       }
     }
   }
-  if (end32 == outC) return;
+  if (end32 >= outC) return;
   switch (n) {
     TILE16_CASE(8)
     TILE16_CASE(7)
