@@ -24,12 +24,14 @@ rollouts, evaluated through the parallel engine; accuracy against update steps.
   --quick        2,000 training digits, 300 test digits, 1 epoch (a smoke run)
   --epochs E     training epochs (default 10, 1 with --quick)
   --noise-std S  standard deviation of the Gaussian noise on each frame (default 2.0)
-  --out DIR      where mnist-repro.json and mnist-repro.svg go (default results)`;
+  --out DIR      where mnist-repro.json and mnist-repro.svg go (default results, or
+                 results/quick with --quick, which is not committed, so a smoke run never
+                 overwrites the committed results)`;
 const values = benchArgs(USAGE, { quick: { type: 'boolean' }, epochs: { type: 'string' }, 'noise-std': { type: 'string' }, out: { type: 'string' } });
 const quick = values.quick === true;
 const epochs = benchNumber(values, 'epochs', quick ? 1 : 10, (n) => Number.isInteger(n) && n >= 1, 'a whole number of epochs >= 1', USAGE);
 const noiseStd = benchNumber(values, 'noise-std', 2.0, (n) => Number.isFinite(n) && n >= 0, 'a standard deviation >= 0', USAGE);
-const outDir = typeof values.out === 'string' ? values.out : 'results';
+const outDir = typeof values.out === 'string' ? values.out : quick ? 'results/quick' : 'results';
 const split = mnistSplit();
 const trainDigits = shuffled(split.train, 11).slice(0, quick ? 2000 : split.train.length);
 const testDigits = shuffled(split.test, 7).slice(0, quick ? 300 : split.test.length);

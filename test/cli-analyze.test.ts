@@ -107,10 +107,11 @@ test('--help texts match the options the commands accept', async () => {
   for (const option of ['--rollout', '--window', '--json', '--svg']) assert.ok(help.out.includes(option), option);
 });
 
-test('the installed binary runs: exit codes and a single JSON document on stdout', async () => {
+test('the installed binary runs by itself after a rebuild (execute bit, shebang): exit codes and a single JSON document on stdout', async () => {
   const run = promisify(execFile);
   const bin = join(root, 'dist/src/cli/main.js');
-  const { stdout } = await run(process.execPath, [bin, 'analyze', example('mnist-ff.json'), '--json']);
+  // Executed directly, as npx's link does: a build that drops the execute bit fails here.
+  const { stdout } = await run(bin, ['analyze', example('mnist-ff.json'), '--json']);
   assert.equal((JSON.parse(stdout) as { outputs: { prediction: { firstResponseStep: number } } }).outputs.prediction.firstResponseStep, 3);
   await assert.rejects(run(process.execPath, [bin, 'analyze', example('mnist-sr.json'), '--rollout', example('mnist-sr.invalid.rollout.json')]), (err: { code?: number }) => err.code === 1);
 });
