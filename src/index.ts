@@ -46,7 +46,8 @@ export { InputError, type InputFrame, type NonFinitePolicy } from './engine/inpu
 export { ReferenceExecutor, checkParameters, type ReferenceExecutorOptions } from './engine/reference-executor.js';
 export { loadNetworkFile, loadRollout } from './io/spec-file.js';
 export { encodeModel, decodeModel, saveModel, loadModel, MODEL_FORMAT, MODEL_VERSION, type Model } from './io/model-file.js';
-export { Runtime, RuntimeError, type RuntimeOptions, type RuntimeStats, type RuntimeLogger, type TickResult } from './engine/runtime.js';
+export { Runtime, RuntimeError, type RuntimeOptions, type RuntimeStats, type RuntimeLogger, type TickResult, type RunOptions } from './engine/runtime.js';
+export { InputSlot, OutputFrame, ViewError } from './engine/frame-views.js';
 export { loadSource, type ModelSource, type LoadedModel } from './engine/model-source.js';
 export {
   choosePlacement,

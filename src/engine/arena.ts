@@ -1,6 +1,6 @@
 import type { Network } from '../graph/network.js';
 import type { KernelBackend, KernelMemory, StateLayout } from '../kernels/kernel.js';
-import { needsTranspose, toInternal } from '../kernels/layout.js';
+import { toInternal } from '../kernels/layout.js';
 import type { Parameters } from './parameters.js';
 
 /** Every block starts on its own cache line, so threads writing different blocks never share one. */
@@ -52,8 +52,10 @@ export interface ArenaOptions {
    */
   readonly queue?: number;
   /**
-   * Give input and output nodes whose internal order differs from row-major a second ring
-   * in row-major order, so that workers (not the main thread) convert frames in and out.
+   * Give every input and output node a second ring in row-major order: the driver writes
+   * inputs and reads outputs there, and only workers convert to and from the internal order
+   * (or copy, where the orders agree). Callers writing into a staged slot can then never
+   * disturb a state the engine reads.
    */
   readonly staging?: boolean;
   /**
@@ -94,7 +96,7 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
     return block;
   });
   const staging = net.nodes.map((n) => {
-    if (options.staging !== true || !(n.isInput || outputs.has(n.index)) || !needsTranspose(n.shape, backend.layout)) return null;
+    if (options.staging !== true || !(n.isInput || outputs.has(n.index))) return null;
     const s = states[n.index];
     const block = { offset: at, size: s.size, depth: s.depth, slotBytes: s.slotBytes };
     at += s.depth * s.slotBytes;

@@ -2,44 +2,106 @@ import { CACHE_LINE } from './arena.js';
 
 // Control words of the parallel engine, in the arena's control lines (Int32, Atomics-ready).
 // Every field written by a different party sits on its own 64-byte line: false sharing made
-// Atomics 7x slower in measurements here. Field indices are named in this one place.
+// Atomics 7x slower in measurements here. Field indices, the views over them and the wake
+// rules are named in this one place; the driver (src/engine/frame-driver.ts) and the workers
+// (workers/frame-loop.ts) only use what is here.
 
 const WORDS_PER_LINE = CACHE_LINE / 4;
 
-/** Line 0, written by the main thread: the latest tick whose input frame is in the arena. */
+/** Line 0, written by the driver: the latest tick whose input frame is in the arena. */
 export const PUBLISHED = 0;
 /** Line 0: 0 while running, 1 when asked to stop, 2 when a worker failed. */
 export const STOP = 1;
 /** Line 0: engine frame that counts as tick 0 (runtime ticks restart at reset), for messages. */
 export const TICK_BASE = 2;
-/** Line 0: first engine frame whose outputs the main thread will read (row-major copies are made from it on). */
+/** Line 0: first engine frame whose outputs the driver will read (row-major copies are made from it on). */
 export const OUTPUTS_FROM = 3;
 /**
- * Line 1: the main thread's wake-up request. It waits for node WAKE_NODE to reach frame
- * WAKE_AT by sleeping on MAIN_WAKE, which the worker of that node bumps (and notifies) only
- * when it gets there: one wake-up per wait, not one per frame of every node (a notify that
- * wakes a waiting thread costs the notifying worker ~25 µs here). The three words share a
- * line although main and workers both write it: each is written once per wait, not per frame.
+ * Line 1: the driver's wake-up request. It waits for node WAKE_NODE to reach frame WAKE_AT
+ * by sleeping on DRIVER_WAKE, which the worker of that node bumps (and notifies) only when
+ * it gets there: one wake-up per wait, not one per frame of every node (a notify that wakes
+ * a waiting thread costs the notifying worker ~25 µs here). The three words share a line
+ * although driver and workers both write it: each is written once per wait, not per frame.
  */
-export const MAIN_WAKE = 1 * WORDS_PER_LINE;
-export const WAKE_NODE = MAIN_WAKE + 1;
-export const WAKE_AT = MAIN_WAKE + 2;
+export const DRIVER_WAKE = 1 * WORDS_PER_LINE;
+export const WAKE_NODE = DRIVER_WAKE + 1;
+export const WAKE_AT = DRIVER_WAKE + 2;
 /** Line 2: workers that have bound their kernels and entered the loop. */
 export const READY = 2 * WORDS_PER_LINE;
+/**
+ * Line 2: 1 + the index of the node whose computation threw (0: none). Set once by the
+ * failing worker before it stops the engine, so the driver tells a node failure from a
+ * dead thread without parsing messages.
+ */
+export const FAILED_NODE = READY + 1;
+/**
+ * Line 3, written by the driver: pacing. Word CLOCKED is 1 while a clocked source drives
+ * the engine; the Float64 at byte 8 of the line is when the next frame is due (epoch ms,
+ * `performance.timeOrigin + performance.now()`, the one clock all threads share), the Float64
+ * at byte 16 how long before that the workers should be awake (ms). Workers sleep until then
+ * and spin only the last stretch (see {@link paceOf}).
+ */
+export const CLOCKED = 3 * WORDS_PER_LINE;
 
 export const STOP_REQUESTED = 1;
 export const STOP_FAILED = 2;
 
-const FIXED_LINES = 3;
+const FIXED_LINES = 4;
 
 /** Index of node v's ready counter: the latest frame of v that is complete. */
 export const nodeTick = (v: number): number => (FIXED_LINES + v) * WORDS_PER_LINE;
 
 /**
  * Index of worker w's statistics line: word 0 frames done, then two Float64 slots at byte
- * offsets 8 and 16 (compute µs, wait µs), read by the main thread without locking.
+ * offsets 8 and 16 (compute µs, wait µs), read by the driver without locking.
  */
 export const workerLine = (nodes: number, w: number): number => (FIXED_LINES + nodes + w) * WORDS_PER_LINE;
 
 /** Control lines needed for a network of `nodes` nodes run by `workers` workers. */
 export const controlLines = (nodes: number, workers: number): number => FIXED_LINES + nodes + workers;
+
+/** Worker w's accumulated [compute µs, wait µs] (see {@link workerLine}). */
+export function workerTiming(ctrl: Int32Array, nodes: number, w: number): Float64Array {
+  return new Float64Array(ctrl.buffer, ctrl.byteOffset + workerLine(nodes, w) * 4 + 8, 2);
+}
+
+/** The pacing line's [next frame due (epoch ms), wake-ahead (ms)] (see {@link CLOCKED}). */
+export function paceOf(ctrl: Int32Array): Float64Array {
+  return new Float64Array(ctrl.buffer, ctrl.byteOffset + CLOCKED * 4 + 8, 2);
+}
+
+/** Wakes every thread sleeping on any control word (stop, failure). */
+export function notifyAll(ctrl: Int32Array): void {
+  for (let i = 0; i < ctrl.length; i += WORDS_PER_LINE) Atomics.notify(ctrl, i);
+}
+
+/**
+ * The worker side of the wake rule: after publishing frame k of node v, bump and notify
+ * DRIVER_WAKE if the driver asked to be woken for exactly that.
+ */
+export function wakeDriverIfAsked(ctrl: Int32Array, v: number, k: number): void {
+  if (Atomics.load(ctrl, WAKE_NODE) === v && k >= Atomics.load(ctrl, WAKE_AT)) {
+    Atomics.add(ctrl, DRIVER_WAKE, 1);
+    Atomics.notify(ctrl, DRIVER_WAKE);
+  }
+}
+
+/**
+ * The driver side: asks to be woken when node v reaches frame k and returns the wake word's
+ * value to sleep on. Ask first, then look: either the caller's check of the node counter
+ * sees the worker's progress, or the worker sees the request after publishing it (all
+ * operations sequentially consistent).
+ */
+export function askWake(ctrl: Int32Array, v: number, k: number): number {
+  Atomics.store(ctrl, WAKE_AT, k);
+  Atomics.store(ctrl, WAKE_NODE, v);
+  return Atomics.load(ctrl, DRIVER_WAKE);
+}
+
+/** Withdraws the driver's wake request. */
+export function clearWake(ctrl: Int32Array): void {
+  Atomics.store(ctrl, WAKE_NODE, -1);
+}
+
+/** The shared wall clock of every thread (ms since the epoch, sub-microsecond resolution). */
+export const epochMs = (): number => performance.timeOrigin + performance.now();

@@ -1,73 +1,27 @@
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { Network } from '../graph/network.js';
 import { getBackend } from '../kernels/registry.js';
 import { defaultBackend } from '../kernels/backends.js';
-import type { BoundKernels, KernelBackend } from '../kernels/kernel.js';
-import { fromInternal, toInternal } from '../kernels/layout.js';
-import type { Rollout, RolloutSpec } from '../rollout/pattern.js';
-import { assertValidRollout, frameOrder } from '../rollout/validity.js';
-import type { FrameLoopResult, FrameLoopTask } from '../../workers/frame-loop.js';
+import type { KernelBackend } from '../kernels/kernel.js';
+import type { Rollout } from '../rollout/pattern.js';
+import { assertValidRollout } from '../rollout/validity.js';
 import { Arena, createArena, planArena } from './arena.js';
-import { MAIN_WAKE, OUTPUTS_FROM, PUBLISHED, READY, STOP, STOP_FAILED, STOP_REQUESTED, TICK_BASE, WAKE_AT, WAKE_NODE, controlLines, nodeTick, workerLine } from './control.js';
-import { checkInputFrame, nonFiniteError, type InputFrame, type NonFinitePolicy } from './inputs.js';
+import { nodeCosts } from './calibrate.js';
+import { FAILED_NODE, READY, STOP, STOP_FAILED, STOP_REQUESTED, WAKE_NODE, controlLines, notifyAll, workerLine, workerTiming } from './control.js';
+import { EngineStopped, FrameDriver, type DriverState } from './frame-driver.js';
+import type { FrameLoopResult } from './frame-loop-task.js';
+import { InputSlot, OutputFrame, ViewError } from './frame-views.js';
+import { checkInputFrame, type InputFrame } from './inputs.js';
 import { loadSource, type ModelSource } from './model-source.js';
-import { NodeComputer } from './node-compute.js';
-import type { Parameters } from './parameters.js';
-import { RING_SLACK, chooseWorkerCount, choosePlacement, nodeFlops, type Placement, type PlacementOption } from './placement.js';
+import { chooseWorkerCount, choosePlacement, type Placement } from './placement.js';
 import { checkParameters } from './reference-executor.js';
-import { SLEEP_MS, waitAtLeastAsync } from './sync.js';
+import { checkOptions, type RuntimeLogger, type RuntimeOptions } from './runtime-options.js';
+import { waitAtLeastAsync } from './sync.js';
+import { startWorkers } from './worker-start.js';
 
-/** The subset of a pino logger the runtime uses; a pino logger fits as is. */
-export interface RuntimeLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
-
-/** Options of {@link Runtime.create}. */
-export interface RuntimeOptions {
-  /** `streaming` (default; a model file's own rollout for models), `sequential`, a pattern object, or a resolved rollout. */
-  readonly rollout?: RolloutSpec | Rollout;
-  /**
-   * Worker threads. Default: up to one per computed node and usable core, as many as the
-   * measured node costs say pay off (a network of a few microseconds per frame stays on one).
-   */
-  readonly workers?: number;
-  /** `auto` (default), `one-per-layer`, or an explicit mapping node -> worker. */
-  readonly placement?: PlacementOption;
-  /** Seed of the random weights when the source has none; default 0. */
-  readonly seed?: number;
-  /** Weights to use instead of the source's. */
-  readonly params?: Parameters;
-  /** Kernel backend: `native` (default where its addon was built on install), `wasm` (default elsewhere) or `reference`. */
-  readonly backend?: string;
-  /** A module every worker imports first (one that registers a custom backend). */
-  readonly backendModule?: string | URL;
-  /** Measure each node's cost on the real kernels to balance groups (default true); else FLOP estimates. */
-  readonly calibrate?: boolean;
-  /** Input frames `run` and `repeat` may queue ahead of the workers (free-running); default 32. */
-  readonly queue?: number;
-  /**
-   * Ring slots per computed node beyond what its delays need (default 2): how far a worker
-   * may run ahead of the consumers of its states on other workers, which absorbs their
-   * jitter, at the cost of one state's memory per slot.
-   */
-  readonly slack?: number;
-  /** How workers wait: `spin` then sleep, or `wait` (sleep at once); `auto` spins while workers <= cores. */
-  readonly sync?: 'auto' | 'spin' | 'wait';
-  /** NaN / infinite inputs: `reject` (default) or `zero`. */
-  readonly nonFinite?: NonFinitePolicy;
-  /** Warm-up ticks of zeros before the first real one (kernels reach V8's optimising tier); default 8. */
-  readonly warmUp?: number;
-  /** A pino logger (or anything with its methods). */
-  readonly logger?: RuntimeLogger;
-  /** Aborting closes the runtime. */
-  readonly signal?: AbortSignal;
-}
+export type { RuntimeLogger, RuntimeOptions } from './runtime-options.js';
 
 /** One tick's result from {@link Runtime.run}. */
 export interface TickResult {
@@ -76,6 +30,16 @@ export interface TickResult {
   readonly outputs: Record<string, Float32Array>;
   /** From the input being handed to the engine to its outputs being read back. */
   readonly latencyUs: number;
+}
+
+/** Options of {@link Runtime.run}. */
+export interface RunOptions {
+  readonly signal?: AbortSignal;
+  /**
+   * Yield {@link OutputFrame}s (views into the arena, no copies) instead of copies. Each is
+   * released when the loop asks for the next tick (or earlier, by `release()`).
+   */
+  readonly views?: boolean;
 }
 
 /** Counters of a runtime, see {@link Runtime.stats}. */
@@ -98,59 +62,26 @@ export class RuntimeError extends Error {
   }
 }
 
-const WORKER_FILE = fileURLToPath(new URL('../../workers/frame-loop.js', import.meta.url));
-
-/**
- * Node costs for placement: measured by running each node's kernels a few times on the real
- * arena (then clearing it), or estimated from FLOPs at a nominal speed.
- */
-async function nodeCosts(net: Network, delays: readonly number[], arena: Arena, backend: KernelBackend, kernels: BoundKernels, calibrate: boolean): Promise<number[]> {
-  if (!calibrate) {
-    const gflops = backend.name === 'reference' ? 1.5 : 20;
-    return net.nodes.map((n) => nodeFlops(net, n.index) / (gflops * 1000));
-  }
-  const computer = new NodeComputer(net, delays, arena, kernels);
-  // Untimed passes first: V8 runs a fresh wasm function in its baseline tier, ~4x slower,
-  // which would make whichever node is measured first look expensive.
-  for (let pass = 0; pass < 10; pass++) {
-    for (const n of net.nodes) if (!n.isInput) computer.compute(n.index, 1);
-    // Measuring runs on the main thread: let the event loop breathe between passes.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  // Round-robin passes, each timing every node once, and the median per node: a burst of
-  // machine noise then touches one sample of many nodes instead of all samples of one node
-  // (measuring node after node let one noisy moment make a node look 1.5x its cost and
-  // unbalance the groups). At least 5 passes, then until ~100 ms, at most 31.
-  const computed = net.nodes.filter((n) => !n.isInput).map((n) => n.index);
-  const samples = computed.map(() => [] as number[]);
-  const start = performance.now();
-  for (let pass = 0; pass < 31 && (pass < 5 || performance.now() - start < 100); pass++) {
-    computed.forEach((v, i) => {
-      const t0 = performance.now();
-      computer.compute(v, 1);
-      samples[i].push((performance.now() - t0) * 1000);
-    });
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  const costs = net.nodes.map(() => 0);
-  computed.forEach((v, i) => {
-    const s = samples[i].sort((a, b) => a - b);
-    costs[v] = s[s.length >> 1];
-  });
-  arena.clearStates();
-  return costs;
-}
-
 /**
  * Runs a network in a rollout on worker threads, every computed node on a worker (or cost-
  * balanced groups when there are fewer cores than nodes), all nodes of a frame at once.
- * Node states live in one shared arena; each tick the main thread writes the input frame,
- * workers compute from the previous frames' states and meet at a barrier, and the outputs
- * are copied out. Outputs equal the single-threaded executor's bit for bit.
+ * Node states live in one shared arena; each tick an input frame is written into it, the
+ * workers compute from the previous frames' states, and the outputs are read from it.
+ * Outputs equal the single-threaded executor's bit for bit.
+ *
+ * Three ways to feed it: `step()` (one frame, copies in and out), `nextInput()`/`commit()`
+ * (write into the arena, read views of the outputs: no copies on this thread), and `run()`
+ * (free-running over a stream of frames).
  *
  * @example
- * await using rt = await Runtime.create('examples/mnist-sr.json', { rollout: 'streaming' });
+ * const rt = await Runtime.create('examples/mnist-sr.json', { rollout: 'streaming' });
  * const { prediction } = await rt.step(new Float32Array(784));
+ * const slot = await rt.nextInput();
+ * slot.input('image').set(pixels);
+ * const frame = await slot.commit();
+ * console.log(frame.output('prediction'));
+ * frame.release();
+ * await rt.close();
  */
 export class Runtime implements AsyncDisposable {
   readonly network: Network;
@@ -163,18 +94,14 @@ export class Runtime implements AsyncDisposable {
   readonly #pool: Piscina;
   readonly #tasks: Promise<FrameLoopResult>[];
   readonly #ctrl: Int32Array;
-  readonly #kernels: BoundKernels;
-  /** Indices of the computed (non-input) nodes. */
-  readonly #computed: readonly number[];
-  readonly #queue: number;
+  readonly #driver: FrameDriver;
   readonly #spin: boolean;
-  readonly #nonFinite: NonFinitePolicy;
   readonly #logger: RuntimeLogger | undefined;
   readonly #latency: RecordableHistogram;
   #failed: Error | undefined;
-  #engineFrame = 0;
-  #base = 0;
-  #busy: Promise<unknown> = Promise.resolve();
+  #busy: Promise<void> = Promise.resolve();
+  /** Engine frames whose output views a caller holds, with how many holds each. */
+  readonly #held = new Map<number, number>();
   /** Rejecters of everything waiting on the engine, called when it fails or closes. */
   readonly #waiters = new Set<(error: Error) => void>();
   #onClose: (() => void) | undefined;
@@ -186,13 +113,11 @@ export class Runtime implements AsyncDisposable {
     backend: KernelBackend;
     placement: Placement;
     arena: Arena;
-    kernels: BoundKernels;
+    driver: FrameDriver;
     weights: Runtime['weights'];
     pool: Piscina;
     tasks: Promise<FrameLoopResult>[];
-    queue: number;
     spin: boolean;
-    nonFinite: NonFinitePolicy;
     logger: RuntimeLogger | undefined;
   }) {
     this.network = init.network;
@@ -200,23 +125,21 @@ export class Runtime implements AsyncDisposable {
     this.backend = init.backend;
     this.placement = init.placement;
     this.arena = init.arena;
-    this.#kernels = init.kernels;
-    this.#computed = init.network.nodes.filter((n) => !n.isInput).map((n) => n.index);
+    this.#driver = init.driver;
     this.weights = init.weights;
     this.#pool = init.pool;
     this.#tasks = init.tasks;
     this.#ctrl = init.arena.control;
-    this.#queue = init.queue;
     this.#spin = init.spin;
-    this.#nonFinite = init.nonFinite;
     this.#logger = init.logger;
     this.#latency = createHistogram();
     for (const [w, task] of init.tasks.entries()) {
       task.catch((err: unknown) => {
-        const nodes = init.placement.nodesOf[w].map((v) => init.network.nodes[v].name).join(', ');
         const why = err instanceof Error ? err.message : String(err);
-        // A node failure names node and tick itself; a dead thread is named by its nodes.
-        const message = /^node "/.test(why) ? why : `worker ${w} (nodes ${nodes}) stopped at tick ${this.#engineFrame - this.#base}: ${why}`;
+        // A node failure names node and tick itself (its worker says so in control memory);
+        // a dead thread is named by its nodes.
+        const failed = Atomics.load(this.#ctrl, FAILED_NODE) - 1;
+        const message = failed >= 0 && init.placement.owner[failed] === w ? why : `worker ${w} (nodes ${init.placement.nodesOf[w].map((v) => init.network.nodes[v].name).join(', ')}) stopped at tick ${this.tick}: ${why}`;
         this.#fail(new RuntimeError(message, { cause: err }));
       });
     }
@@ -234,23 +157,18 @@ export class Runtime implements AsyncDisposable {
     const backend = getBackend(options.backend ?? defaultBackend());
     const computed = network.nodes.filter((n) => !n.isInput).length;
     const cores = availableParallelism();
-    const limit = options.workers ?? Math.min(cores, computed);
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`workers must be an integer >= 1, got ${String(options.workers)}`);
-    const queue = options.queue ?? 32;
-    if (!Number.isInteger(queue) || queue < 1) throw new RangeError(`queue must be an integer >= 1, got ${String(options.queue)}`);
-    const slack = options.slack ?? RING_SLACK;
-    if (!Number.isInteger(slack) || slack < 0 || slack > 64) throw new RangeError(`slack must be an integer from 0 to 64, got ${String(options.slack)}`);
+    const checked = checkOptions(options, computed, cores);
     // Enough control lines for the most workers any placement could use.
-    const maxWorkers = Math.max(limit, computed);
-    const plan = planArena(network, rollout.delays, backend, { controlLines: controlLines(network.nodes.length, maxWorkers), queue, staging: true, slack });
+    const maxWorkers = Math.max(checked.workerLimit, computed);
+    const plan = planArena(network, rollout.delays, backend, { controlLines: controlLines(network.nodes.length, maxWorkers), queue: checked.queue, staging: true, slack: checked.slack });
     const arena = createArena(network, plan, backend, params);
-    // Control memory starts zeroed, which would name node 0 as the one the main thread awaits.
+    // Control memory starts zeroed, which would name node 0 as the one the driver awaits.
     Atomics.store(arena.control, WAKE_NODE, -1);
     // The main thread's own binding: calibration, and scanning inputs where they land.
     const kernels = backend.bind(arena.memory);
     const costs = await nodeCosts(network, rollout.delays, arena, backend, kernels, options.calibrate ?? true);
     // Without an explicit count, as many workers as pay off (see chooseWorkerCount).
-    const requested = options.workers ?? (options.placement === undefined || options.placement === 'auto' ? chooseWorkerCount(network, rollout.delays, limit, costs) : limit);
+    const requested = options.workers ?? (options.placement === undefined || options.placement === 'auto' ? chooseWorkerCount(network, rollout.delays, checked.workerLimit, costs) : checked.workerLimit);
     const placement = choosePlacement(network, rollout.delays, options.placement ?? 'auto', requested, costs);
     const sync = options.sync ?? 'auto';
     // The main thread mostly sleeps while frames run, so spinning pays while workers <= cores.
@@ -267,61 +185,12 @@ export class Runtime implements AsyncDisposable {
       },
       'runtime starting',
     );
-    const pool = new Piscina({
-      filename: WORKER_FILE,
-      minThreads: placement.workers,
-      maxThreads: placement.workers,
-      idleTimeout: 2 ** 31 - 1,
-      concurrentTasksPerWorker: 1,
-      atomics: 'disabled',
-    });
-    const backendModule = options.backendModule === undefined ? undefined : String(options.backendModule);
-    const order = frameOrder(network, rollout.delays);
-    // Staged inputs are converted by the worker of their first consumer (an R=0 one if any),
-    // which then owns the input's ready counter.
-    const owner = [...placement.owner];
-    for (const v of network.inputs) {
-      if (plan.staging[v] === null) continue;
-      const outs = network.nodes[v].outEdges;
-      const first = (es: readonly number[]): number => es.map((e) => network.edges[e].to).sort((a, b) => order.indexOf(a) - order.indexOf(b))[0];
-      const immediate = outs.filter((e) => rollout.delays[e] === 0);
-      owner[v] = placement.owner[first(immediate.length > 0 ? immediate : outs)];
-    }
-    const tasks = placement.nodesOf.map((nodes, w) => {
-      // nodesOf is already in frame order.
-      const task: FrameLoopTask = {
-        spec: network.spec,
-        delays: rollout.delays,
-        plan,
-        memory: arena.memory,
-        backend: backend.name,
-        ...(backendModule === undefined ? {} : { backendModule }),
-        worker: w,
-        nodes,
-        owner,
-        converts: network.inputs.filter((v) => owner[v] === w),
-        spin,
-      };
-      return pool.run(task) as Promise<FrameLoopResult>;
-    });
-    const rt = new Runtime({
-      network,
-      rollout,
-      backend,
-      placement,
-      arena,
-      kernels,
-      weights: loaded.weights,
-      pool,
-      tasks,
-      queue,
-      spin,
-      nonFinite: options.nonFinite ?? 'reject',
-      logger: options.logger,
-    });
+    const { pool, tasks } = startWorkers(network, rollout, placement, arena, backend.name, spin, options.backendModule === undefined ? undefined : String(options.backendModule));
+    const driver = new FrameDriver({ net: network, arena, kernels, queue: checked.queue, nonFinite: options.nonFinite ?? 'reject' });
+    const rt = new Runtime({ network, rollout, backend, placement, arena, driver, weights: loaded.weights, pool, tasks, spin, logger: options.logger });
     try {
-      await rt.#untilFailure(waitAtLeastAsync(arena.control, READY, placement.workers));
-      await rt.#warmUp(options.warmUp ?? 8);
+      await rt.#guard(waitAtLeastAsync(arena.control, READY, placement.workers));
+      await rt.#warmUp(checked.warmUp);
     } catch (err) {
       await rt.close();
       throw err;
@@ -342,7 +211,12 @@ export class Runtime implements AsyncDisposable {
 
   /** Ticks computed since the start (or the last reset). */
   get tick(): number {
-    return this.#engineFrame - this.#base;
+    return this.#driver.tick;
+  }
+
+  /** Input frames that may be in flight, and the most output frames that may be held (the `queue` option). */
+  get queue(): number {
+    return this.#driver.queue;
   }
 
   /**
@@ -353,83 +227,141 @@ export class Runtime implements AsyncDisposable {
   step(input: InputFrame): Promise<Record<string, Float32Array>> {
     return this.#exclusive(async () => {
       this.#assertOpen();
-      const room = this.#room(this.#engineFrame + 1);
-      if (room !== undefined) await room;
-      const k = this.#publish(input);
+      const driver = this.#driver;
+      const k = driver.engineFrame + 1;
+      const arrays = checkInputFrame(this.network, input, driver.tickOf(k), 'reject', false);
+      await this.#room(k);
+      driver.writeInputs(arrays, k);
+      driver.checkInputs(k);
       const t0 = performance.now();
-      const wait = this.#outputsDone(k);
-      if (wait !== undefined) await wait;
-      const outputs = this.#readOutputs(k);
+      driver.publish(k);
+      await this.#outputsOf(k);
+      const outputs = driver.copyOutputs(k);
       this.#latency.record(Math.max(1, Math.round((performance.now() - t0) * 1000)));
       return outputs;
     });
   }
 
   /**
+   * The zero-copy way in: resolves with the next input frame's slot in the arena (zeroed)
+   * once there is room for it. Write into `slot.input(name)` (row-major `[C,H,W]`), then
+   * `slot.commit()` resolves with the tick's {@link OutputFrame}: views of the outputs, valid
+   * until released. Nothing is copied on this thread; layouts are converted by the worker
+   * that owns each input and output. The next slot can be taken as soon as one is committed.
+   * @throws ViewError when `queue` output frames are still held (release them first); RuntimeError once closed or failed
+   */
+  async nextInput(options: { signal?: AbortSignal } = {}): Promise<InputSlot> {
+    const release = await this.#acquire();
+    try {
+      this.#assertOpen();
+      const driver = this.#driver;
+      const k = driver.engineFrame + 1;
+      await this.#room(k, options.signal);
+      driver.clearInputs(k);
+      const slots = driver.inputViews(k);
+      const views: Record<string, Float32Array> = {};
+      this.network.inputs.forEach((v, j) => (views[this.network.nodes[v].name] = slots[j]));
+      return new InputSlot(driver.tickOf(k), views, {
+        commit: () => {
+          this.#assertOpen();
+          driver.checkInputs(k);
+          this.#hold(k);
+          const t0 = performance.now();
+          driver.publish(k);
+          release();
+          return this.#outputFrame(k, t0);
+        },
+        cancel: release,
+      });
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  /**
    * Free-running: feeds input frames from `inputs` as fast as the engine takes them (up to
    * `queue` frames ahead, so workers run frames back to back) and yields each tick's outputs
-   * in order. Ends when the inputs end or `signal` aborts; holds the runtime meanwhile.
+   * in order: copies, or with `views: true` {@link OutputFrame}s valid until the loop asks for
+   * the next tick. Ends when the inputs end or `signal` aborts; holds the runtime meanwhile.
    */
-  run(inputs: AsyncIterable<InputFrame> | Iterable<InputFrame>, options: { signal?: AbortSignal } = {}): AsyncIterable<TickResult> {
+  run(inputs: AsyncIterable<InputFrame> | Iterable<InputFrame>, options?: RunOptions & { views?: false }): AsyncIterable<TickResult>;
+  run(inputs: AsyncIterable<InputFrame> | Iterable<InputFrame>, options: RunOptions & { views: true }): AsyncIterable<OutputFrame>;
+  run(inputs: AsyncIterable<InputFrame> | Iterable<InputFrame>, options: RunOptions = {}): AsyncIterable<TickResult | OutputFrame> {
     const self = this;
+    const driver = this.#driver;
+    const views = options.views === true;
     return {
       [Symbol.asyncIterator]: () => {
-        let release: () => void = () => undefined;
-        let acquired = false;
+        let release: (() => void) | undefined;
         const source = Symbol.asyncIterator in inputs ? (inputs as AsyncIterable<InputFrame>)[Symbol.asyncIterator]() : (inputs as Iterable<InputFrame>)[Symbol.iterator]();
         const pending: { k: number; t0: number }[] = [];
         let exhausted = false;
+        let finished = false;
+        let current: OutputFrame | undefined;
         const abortError = (): Error => new RuntimeError('run aborted', { cause: options.signal?.reason });
-        const finish = async (): Promise<IteratorResult<TickResult>> => {
-          release();
-          // Let in-flight frames finish so the next step starts from a settled engine.
-          if (pending.length > 0 && self.#failed === undefined) await self.#frameDone(pending[pending.length - 1].k)?.catch(() => undefined);
-          pending.length = 0;
-          if (!exhausted) await source.return?.();
+        const finish = async (): Promise<IteratorResult<TickResult | OutputFrame>> => {
+          current?.release();
+          current = undefined;
+          if (!finished) {
+            finished = true;
+            // Let in-flight frames finish so the next call starts from a settled engine.
+            const last = pending[pending.length - 1];
+            if (last !== undefined && self.#failed === undefined) await self.#guard(driver.frameDone(last.k)).catch(() => undefined);
+            for (const p of pending) self.#unhold(p.k);
+            pending.length = 0;
+            release?.();
+            if (!exhausted) await source.return?.();
+          }
           return { done: true, value: undefined };
         };
         return {
-          async next(): Promise<IteratorResult<TickResult>> {
-            if (!acquired) {
-              acquired = true;
-              let done!: () => void;
-              const mine = new Promise<void>((r) => (done = r));
-              const previous = self.#busy;
-              self.#busy = previous.then(() => mine);
-              await previous.catch(() => undefined);
-              release = done;
-            }
+          async next(): Promise<IteratorResult<TickResult | OutputFrame>> {
+            if (finished) return { done: true, value: undefined };
+            current?.release();
+            current = undefined;
+            release ??= await self.#acquire();
             try {
               self.#assertOpen();
               if (options.signal?.aborted === true) throw abortError();
-              while (!exhausted && pending.length < self.#queue) {
-                const room = self.#room(self.#engineFrame + 1, options.signal);
+              while (!exhausted && pending.length < driver.queue) {
+                const k = driver.engineFrame + 1;
+                const room = self.#room(k, options.signal);
                 if (room !== undefined) await room;
                 const item = await source.next();
                 if (item.done === true) {
                   exhausted = true;
                   break;
                 }
-                pending.push({ k: self.#publish(item.value), t0: performance.now() });
+                const arrays = checkInputFrame(self.network, item.value, driver.tickOf(k), 'reject', false);
+                driver.writeInputs(arrays, k);
+                driver.checkInputs(k);
+                self.#hold(k);
+                pending.push({ k, t0: performance.now() });
+                driver.publish(k);
               }
               const head = pending[0];
               if (head === undefined) return await finish();
               // Sleep until half the queue is done, not just the head: one wake-up of this
               // thread per queue/2 frames instead of one per frame, while the workers always
               // have frames left to run.
-              const target = pending[Math.min(pending.length - 1, self.#queue >> 1)].k;
-              const wait = self.#firstBehind(self.network.outputs, head.k) < 0 ? undefined : self.#outputsDone(target, options.signal);
-              if (wait !== undefined) await wait;
+              if (driver.firstBehind(self.network.outputs, head.k) >= 0) await self.#outputsOf(pending[Math.min(pending.length - 1, driver.queue >> 1)].k, options.signal);
               pending.shift();
               const latencyUs = (performance.now() - head.t0) * 1000;
               self.#latency.record(Math.max(1, Math.round(latencyUs)));
-              return { done: false, value: { tick: head.k - self.#base, outputs: self.#readOutputs(head.k), latencyUs } };
+              if (views) {
+                current = self.#viewsOf(head.k, latencyUs);
+                return { done: false, value: current };
+              }
+              const outputs = driver.copyOutputs(head.k);
+              self.#unhold(head.k);
+              return { done: false, value: { tick: driver.tickOf(head.k), outputs, latencyUs } };
             } catch (err) {
               await finish();
               throw err;
             }
           },
-          async return(): Promise<IteratorResult<TickResult>> {
+          async return(): Promise<IteratorResult<TickResult | OutputFrame>> {
             return finish();
           },
         };
@@ -439,64 +371,56 @@ export class Runtime implements AsyncDisposable {
 
   /**
    * Runs `ticks` ticks with the same input frame (a static scene, like the paper's repeated
-   * digit) and resolves with the last tick's outputs. Free-running: the main thread only
-   * copies the frame into the input ring ahead of the workers, `queue` frames at a time, and
-   * reads nothing back until the end, so workers run frames back to back.
+   * digit) and resolves with the last tick's outputs. Free-running: the frame is written once
+   * into every slot of the input ring, the workers convert it each tick, and nothing is read
+   * back until the end, so workers run frames back to back.
+   * @throws ViewError while output frames are held
    */
   repeat(input: InputFrame, ticks: number): Promise<Record<string, Float32Array>> {
     return this.#exclusive(async () => {
       this.#assertOpen();
       if (!Number.isInteger(ticks) || ticks < 1) throw new RangeError(`ticks must be an integer >= 1, got ${ticks}`);
-      // Every frame in flight must be done before the staging ring is refilled.
-      const settled = this.#frameDone(this.#engineFrame);
-      if (settled !== undefined) await settled;
-      // Copied once: the caller may reuse its arrays while the ticks run.
-      const held = checkInputFrame(this.network, input, this.tick + 1, this.#nonFinite).map((a) => Float32Array.from(a));
-      const last = this.#engineFrame + ticks;
+      if (this.#held.size > 0) throw new ViewError(`repeat() would overwrite the held outputs of tick ${this.#driver.tickOf(Math.min(...this.#held.keys()))}: release() them first`);
+      const driver = this.#driver;
+      const arrays = checkInputFrame(this.network, input, driver.tickOf(driver.engineFrame + 1), 'reject', false);
+      // Every frame in flight must be done before the input ring is refilled.
+      await this.#guard(driver.frameDone(driver.engineFrame));
+      // Every input slot is free now: fill them all with the frame once (checked once).
+      const depth = Math.max(...this.network.inputs.map((v) => this.arena.plan.staging[v]?.depth ?? 1));
+      const first = driver.engineFrame + 1;
+      for (let k = first; k < first + depth; k++) {
+        driver.writeInputs(arrays, k);
+        driver.checkInputs(k);
+      }
+      const last = driver.engineFrame + ticks;
       const t0 = performance.now();
-      // Every staging slot is free now (no frame in flight): fill them all with the held frame
-      // once, so per tick only unstaged inputs are copied. Only the last tick's outputs are read.
-      const unstaged = this.network.inputs.flatMap((v, j) => {
-        const ring = this.arena.plan.staging[v];
-        if (ring === null) return [j];
-        for (let slot = 0; slot < ring.depth; slot++) (this.arena.staged(v, slot) as Float32Array).set(held[j]);
-        return [];
-      });
-      Atomics.store(this.#ctrl, OUTPUTS_FROM, last);
+      driver.outputsFrom(last);
       try {
-        while (this.#engineFrame < last) {
-          const room = this.#completed() + this.#queue - this.#engineFrame;
+        while (driver.engineFrame < last) {
+          const room = driver.completed() + driver.queue - driver.engineFrame;
           if (room <= 0) {
             // Sleep until half the queue has drained, then top it up in one burst.
-            await this.#frameDone(this.#engineFrame - (this.#queue >> 1));
+            await this.#guard(driver.frameDone(driver.engineFrame - (driver.queue >> 1)));
             continue;
           }
-          for (let i = 0; i < room && this.#engineFrame < last; i++) {
-            const k = this.#engineFrame + 1;
-            for (const j of unstaged) {
-              const v = this.network.inputs[j];
-              toInternal(held[j], this.arena.state(v, k), this.network.nodes[v].shape, this.backend.layout);
-            }
-            this.#publishFrame(k);
-          }
+          for (let i = 0; i < room && driver.engineFrame < last; i++) driver.publish(driver.engineFrame + 1);
         }
-        await this.#frameDone(last);
+        await this.#guard(driver.frameDone(last));
       } finally {
-        Atomics.store(this.#ctrl, OUTPUTS_FROM, 0);
+        driver.outputsFrom(0);
       }
       this.#latency.record(Math.max(1, Math.round(((performance.now() - t0) * 1000) / ticks)));
-      return this.#readOutputs(last);
+      return driver.copyOutputs(last);
     });
   }
 
-  /** Back to frame 0 (all states zero); waits for in-flight work first. */
+  /** Back to frame 0 (all states zero); waits for in-flight work first. Held output frames stay readable. */
   reset(): Promise<void> {
     return this.#exclusive(async () => {
       this.#assertOpen();
       // A step returns once its outputs are done; other nodes may still be finishing.
-      const settled = this.#frameDone(this.#engineFrame);
-      if (settled !== undefined) await settled;
-      this.#resetStates();
+      await this.#guard(this.#driver.frameDone(this.#driver.engineFrame));
+      this.#driver.resetStates();
     });
   }
 
@@ -519,9 +443,8 @@ export class Runtime implements AsyncDisposable {
         mean: count === 0 ? 0 : h.mean,
       },
       perWorker: this.placement.nodesOf.map((vs, w) => {
-        const line = workerLine(nodes, w);
-        const frames = Atomics.load(ctrl, line);
-        const timing = new Float64Array(ctrl.buffer, ctrl.byteOffset + line * 4 + 8, 2);
+        const frames = Atomics.load(ctrl, workerLine(nodes, w));
+        const timing = workerTiming(ctrl, nodes, w);
         return {
           nodes: vs.map((v) => this.network.nodes[v].name),
           frames,
@@ -532,6 +455,23 @@ export class Runtime implements AsyncDisposable {
     };
   }
 
+  /**
+   * Hands the engine to another driver (a thread of the real-time loop or the TCP server) for
+   * the duration of `drive`: this runtime serves nothing else meanwhile, and takes the frame
+   * count back from the state `drive` resolves with. Held output frames must be released.
+   * @internal used by the real-time loop and the frame server
+   */
+  async lend(drive: (state: DriverState, guard: <T>(p: Promise<T>) => Promise<T>) => Promise<DriverState>): Promise<void> {
+    await this.#exclusive(async () => {
+      this.#assertOpen();
+      if (this.#held.size > 0) throw new ViewError('release() held output frames before handing the engine to a real-time loop');
+      const before = this.#driver.state;
+      // A promise given to the guard settles with its own value (never undefined).
+      const after = await drive(before, <T>(p: Promise<T>) => this.#guard(p) as Promise<T>);
+      this.#driver.adopt(after);
+    });
+  }
+
   /** Stops every worker (within about a second) and frees the pool. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -539,7 +479,7 @@ export class Runtime implements AsyncDisposable {
       const error = this.#failed ?? new RuntimeError('the runtime was closed');
       for (const stop of [...this.#waiters]) stop(error);
       if (Atomics.load(this.#ctrl, STOP) === 0) Atomics.store(this.#ctrl, STOP, STOP_REQUESTED);
-      this.#notifyAll();
+      notifyAll(this.#ctrl);
       const settled = Promise.allSettled(this.#tasks);
       const timeout = new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
       await Promise.race([settled, timeout]);
@@ -562,25 +502,39 @@ export class Runtime implements AsyncDisposable {
     if (this.#failed !== undefined) return;
     this.#failed = error;
     Atomics.store(this.#ctrl, STOP, STOP_FAILED);
-    this.#notifyAll();
+    notifyAll(this.#ctrl);
     this.#logger?.error({ err: error.message }, 'worker failed');
     void this.close();
   }
 
-  #notifyAll(): void {
-    for (let i = 0; i < this.#ctrl.length; i += 16) Atomics.notify(this.#ctrl, i);
+  /** Takes this runtime for one caller; resolves with the function that lets the next one in. */
+  #acquire(): Promise<() => void> {
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    const previous = this.#busy;
+    this.#busy = previous.then(() => mine);
+    let released = false;
+    return previous.then(() => () => {
+      if (released) return;
+      released = true;
+      done();
+    });
   }
 
   /** Runs `fn` after every earlier step / run / reset has finished. */
-  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.#busy.catch(() => undefined).then(fn);
-    this.#busy = result.catch(() => undefined);
-    return result;
+  async #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const release = await this.#acquire();
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
   }
 
   /** Waits for `p`, but rejects as soon as a worker fails, the runtime closes, or `signal` aborts. */
-  #untilFailure<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
+  #guard<T>(p: Promise<T> | undefined, signal?: AbortSignal): Promise<T | undefined> {
+    if (p === undefined && signal?.aborted !== true) return Promise.resolve(undefined);
+    return new Promise<T | undefined>((resolve, reject) => {
       let onAbort: (() => void) | undefined;
       const settle = (f: () => void): void => {
         this.#waiters.delete(stop);
@@ -588,9 +542,14 @@ export class Runtime implements AsyncDisposable {
         f();
       };
       const stop = (error: Error): void => settle(() => reject(error));
+      // The engine stopping is reported through `stop` (with the failure or the close as
+      // the reason), not by the wait that noticed it.
+      p?.then(
+        (v) => settle(() => resolve(v)),
+        (e: unknown) => void (e instanceof EngineStopped || settle(() => reject(e))),
+      );
       if (this.#closing !== undefined) return stop(this.#failed ?? new RuntimeError('the runtime was closed'));
       this.#waiters.add(stop);
-      p.then((v) => settle(() => resolve(v)), (e: unknown) => settle(() => reject(e)));
       if (signal !== undefined) {
         onAbort = (): void => stop(new RuntimeError('run aborted', { cause: signal.reason }));
         if (signal.aborted) onAbort();
@@ -599,127 +558,64 @@ export class Runtime implements AsyncDisposable {
     });
   }
 
-  /** Resolves when every computed node has finished engine frame k; undefined (no promise at all) when they have. */
-  #frameDone(k: number, signal?: AbortSignal): Promise<void> | undefined {
-    return this.#nodesDone(this.#computed, k, signal);
+  /** Waits until the outputs of engine frame k are readable. */
+  async #outputsOf(k: number, signal?: AbortSignal): Promise<void> {
+    const wait = this.#driver.outputsDone(k);
+    if (wait !== undefined) await this.#guard(wait, signal);
   }
 
-  /** Resolves when the output nodes have finished engine frame k (their states are readable). */
-  #outputsDone(k: number, signal?: AbortSignal): Promise<void> | undefined {
-    return this.#nodesDone(this.network.outputs, k, signal);
-  }
-
-  /** The first of `nodes` that has not finished frame k, or -1 (no allocation: called per frame). */
-  #firstBehind(nodes: readonly number[], k: number): number {
-    for (const v of nodes) if (Atomics.load(this.#ctrl, nodeTick(v)) < k) return v;
-    return -1;
-  }
-
-  #nodesDone(nodes: readonly number[], k: number, signal?: AbortSignal): Promise<void> | undefined {
-    if (this.#firstBehind(nodes, k) < 0) return undefined;
-    return this.#untilFailure(
-      (async () => {
-        for (let v = this.#firstBehind(nodes, k); v >= 0; v = this.#firstBehind(nodes, k)) await this.#wakeWhen(v, k);
-      })(),
-      signal,
-    );
-  }
-
-  /** Sleeps (without blocking the event loop) until node v has finished frame k. */
-  async #wakeWhen(v: number, k: number): Promise<void> {
-    const ctrl = this.#ctrl;
-    for (;;) {
-      // Ask first, then look: either this check sees the worker's progress, or the worker
-      // sees the request after publishing it (all operations sequentially consistent).
-      Atomics.store(ctrl, WAKE_AT, k);
-      Atomics.store(ctrl, WAKE_NODE, v);
-      const seen = Atomics.load(ctrl, MAIN_WAKE);
-      if (Atomics.load(ctrl, nodeTick(v)) >= k) break;
-      const result = Atomics.waitAsync(ctrl, MAIN_WAKE, seen, SLEEP_MS);
-      if (result.async) await result.value;
-      if (Atomics.load(ctrl, nodeTick(v)) >= k) break;
-    }
-    Atomics.store(ctrl, WAKE_NODE, -1);
-  }
-
-  /** The latest engine frame every computed node has finished. */
-  #completed(): number {
-    let min = Infinity;
-    for (const v of this.#computed) min = Math.min(min, Atomics.load(this.#ctrl, nodeTick(v)));
-    return min;
-  }
-
-  /** Waits until input frame k may be written: every node is done with frame k - queue. */
+  /**
+   * Waits until input frame k may be written: every node is done with frame k - queue, and
+   * no held output frame is old enough for frame k's outputs to overwrite.
+   */
   #room(k: number, signal?: AbortSignal): Promise<void> | undefined {
-    return this.#frameDone(k - this.#queue, signal);
-  }
-
-  /** Validates and writes the next input frame, then hands it to the workers; returns its engine frame. */
-  #publish(input: InputFrame): number {
-    const tick = this.#engineFrame + 1 - this.#base;
-    const arrays = checkInputFrame(this.network, input, tick, this.#nonFinite, false);
-    const k = this.#engineFrame + 1;
-    this.#writeInputs(arrays, k);
-    // Values are scanned where they landed, with the backend's (SIMD) scan; an unpublished
-    // frame's slots may hold anything, so a rejected frame leaves no trace.
-    for (const [j, v] of this.network.inputs.entries()) {
-      const slot = this.arena.staged(v, k) ?? this.arena.state(v, k);
-      const bad = this.#kernels.firstNonFinite(slot);
-      if (bad < 0) continue;
-      if (this.#nonFinite === 'reject') throw nonFiniteError(this.network.nodes[v].name, tick, arrays[j][bad], bad);
-      for (let i = bad; i < slot.length; i++) if (!Number.isFinite(slot[i])) slot[i] = 0;
-    }
-    return this.#publishFrame(k);
-  }
-
-  /** Copies input arrays into frame k's slots: staged inputs as they are (their worker converts them), others converted here. */
-  #writeInputs(arrays: readonly ArrayLike<number>[], k: number): void {
-    const { inputs, nodes } = this.network;
-    for (let j = 0; j < inputs.length; j++) {
-      const v = inputs[j];
-      const staged = this.arena.staged(v, k);
-      if (staged !== null) staged.set(arrays[j]);
-      else toInternal(arrays[j], this.arena.state(v, k), nodes[v].shape, this.backend.layout);
-    }
-  }
-
-  #publishFrame(k: number): number {
-    this.#engineFrame = k;
-    Atomics.store(this.#ctrl, PUBLISHED, k);
-    Atomics.notify(this.#ctrl, PUBLISHED);
-    return k;
-  }
-
-  #readOutputs(k: number): Record<string, Float32Array> {
-    const out: Record<string, Float32Array> = {};
-    for (const o of this.network.outputs) {
-      const node = this.network.nodes[o];
-      const staged = this.arena.staged(o, k);
-      if (staged !== null) {
-        out[node.name] = staged.slice();
-      } else {
-        const copy = new Float32Array(node.size);
-        fromInternal(this.arena.state(o, k), copy, node.shape, this.backend.layout);
-        out[node.name] = copy;
+    for (const h of this.#held.keys()) {
+      if (h < k - this.#driver.queue) {
+        throw new ViewError(`tick ${this.#driver.tickOf(k)} would overwrite the outputs of tick ${this.#driver.tickOf(h)}, which are still held: release() output frames when done with them (at most queue = ${this.#driver.queue} may be held)`);
       }
     }
-    return out;
+    const room = this.#driver.room(k);
+    return room === undefined && signal === undefined ? undefined : this.#guard(room, signal).then(() => undefined);
   }
 
-  /** Zeroes every state while the workers wait for the next input; ticks count from here. */
-  #resetStates(): void {
-    this.arena.clearStates();
-    this.#base = this.#engineFrame;
-    Atomics.store(this.#ctrl, TICK_BASE, this.#base);
+  #hold(k: number): void {
+    this.#held.set(k, (this.#held.get(k) ?? 0) + 1);
+  }
+
+  #unhold(k: number): void {
+    const n = this.#held.get(k) ?? 0;
+    if (n <= 1) this.#held.delete(k);
+    else this.#held.set(k, n - 1);
+  }
+
+  /** An output frame of engine frame k (held since its commit) that drops its hold on release. */
+  #viewsOf(k: number, latencyUs: number): OutputFrame {
+    const views: Record<string, Float32Array> = {};
+    this.network.outputs.forEach((o, j) => (views[this.network.nodes[o].name] = this.#driver.outputView(j, k)));
+    return new OutputFrame(this.#driver.tickOf(k), latencyUs, views, () => this.#unhold(k));
+  }
+
+  async #outputFrame(k: number, t0: number): Promise<OutputFrame> {
+    try {
+      await this.#outputsOf(k);
+    } catch (err) {
+      this.#unhold(k);
+      throw err;
+    }
+    const latencyUs = (performance.now() - t0) * 1000;
+    this.#latency.record(Math.max(1, Math.round(latencyUs)));
+    return this.#viewsOf(k, latencyUs);
   }
 
   async #warmUp(ticks: number): Promise<void> {
     if (ticks <= 0) return;
-    const zeros: Record<string, Float32Array> = {};
-    for (const i of this.network.inputs) zeros[this.network.nodes[i].name] = new Float32Array(this.network.nodes[i].size);
+    const driver = this.#driver;
     for (let t = 0; t < ticks; t++) {
-      await this.#frameDone(this.#publish(zeros));
+      const k = driver.engineFrame + 1;
+      driver.clearInputs(k);
+      driver.publish(k);
+      await this.#guard(driver.frameDone(k));
     }
-    this.#resetStates();
+    driver.resetStates();
   }
 }

@@ -1,0 +1,79 @@
+import type { Rollout, RolloutSpec } from '../rollout/pattern.js';
+import type { NonFinitePolicy } from './inputs.js';
+import type { Parameters } from './parameters.js';
+import { RING_SLACK, type PlacementOption } from './placement.js';
+
+/** The subset of a pino logger the runtime uses; a pino logger fits as is. */
+export interface RuntimeLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+/** Options of `Runtime.create`. */
+export interface RuntimeOptions {
+  /** `streaming` (default; a model file's own rollout for models), `sequential`, a pattern object, or a resolved rollout. */
+  readonly rollout?: RolloutSpec | Rollout;
+  /**
+   * Worker threads. Default: up to one per computed node and usable core, as many as the
+   * measured node costs say pay off (a network of a few microseconds per frame stays on one).
+   */
+  readonly workers?: number;
+  /** `auto` (default), `one-per-layer`, or an explicit mapping node -> worker. */
+  readonly placement?: PlacementOption;
+  /** Seed of the random weights when the source has none; default 0. */
+  readonly seed?: number;
+  /** Weights to use instead of the source's. */
+  readonly params?: Parameters;
+  /** Kernel backend: `native` (default where its addon was built on install), `wasm` (default elsewhere) or `reference`. */
+  readonly backend?: string;
+  /** A module every worker imports first (one that registers a custom backend). */
+  readonly backendModule?: string | URL;
+  /** Measure each node's cost on the real kernels to balance groups (default true); else FLOP estimates. */
+  readonly calibrate?: boolean;
+  /**
+   * Input frames that may be in flight ahead of the workers (`run`, `repeat`, pipelined
+   * `nextInput`/`commit`), and the most output frames a caller may hold unreleased; default 32.
+   */
+  readonly queue?: number;
+  /**
+   * Ring slots per computed node beyond what its delays need (default 2): how far a worker
+   * may run ahead of the consumers of its states on other workers, which absorbs their
+   * jitter, at the cost of one state's memory per slot.
+   */
+  readonly slack?: number;
+  /** How workers wait: `spin` then sleep, or `wait` (sleep at once); `auto` spins while workers <= cores. */
+  readonly sync?: 'auto' | 'spin' | 'wait';
+  /** NaN / infinite inputs: `reject` (default) or `zero`. */
+  readonly nonFinite?: NonFinitePolicy;
+  /** Warm-up ticks of zeros before the first real one (kernels reach V8's optimising tier); default 8. */
+  readonly warmUp?: number;
+  /** A pino logger (or anything with its methods). */
+  readonly logger?: RuntimeLogger;
+  /** Aborting closes the runtime. */
+  readonly signal?: AbortSignal;
+}
+
+/** The numeric options, checked, with their defaults. */
+export interface CheckedOptions {
+  readonly workerLimit: number;
+  readonly queue: number;
+  readonly slack: number;
+  readonly warmUp: number;
+}
+
+/** Checks the numeric options before anything starts; throws a RangeError naming the bad one. */
+export function checkOptions(options: RuntimeOptions, computedNodes: number, cores: number): CheckedOptions {
+  const workerLimit = options.workers ?? Math.min(cores, computedNodes);
+  if (!Number.isInteger(workerLimit) || workerLimit < 1) throw new RangeError(`workers must be an integer >= 1, got ${String(options.workers)}`);
+  const queue = options.queue ?? 32;
+  if (!Number.isInteger(queue) || queue < 1) throw new RangeError(`queue must be an integer >= 1, got ${String(options.queue)}`);
+  const slack = options.slack ?? RING_SLACK;
+  if (!Number.isInteger(slack) || slack < 0 || slack > 64) throw new RangeError(`slack must be an integer from 0 to 64, got ${String(options.slack)}`);
+  const warmUp = options.warmUp ?? 8;
+  if (!Number.isInteger(warmUp) || warmUp < 0) throw new RangeError(`warmUp must be an integer >= 0, got ${String(options.warmUp)}`);
+  if (options.sync !== undefined && !['auto', 'spin', 'wait'].includes(options.sync)) throw new RangeError(`sync must be auto, spin or wait, got ${String(options.sync)}`);
+  if (options.nonFinite !== undefined && !['reject', 'zero'].includes(options.nonFinite)) throw new RangeError(`nonFinite must be reject or zero, got ${String(options.nonFinite)}`);
+  return { workerLimit, queue, slack, warmUp };
+}

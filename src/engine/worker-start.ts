@@ -1,0 +1,68 @@
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { Network } from '../graph/network.js';
+import type { Rollout } from '../rollout/pattern.js';
+import { frameOrder } from '../rollout/validity.js';
+import type { Arena } from './arena.js';
+import type { FrameLoopResult, FrameLoopTask } from './frame-loop-task.js';
+import type { Placement } from './placement.js';
+
+const WORKER_FILE = fileURLToPath(new URL('../../workers/frame-loop.js', import.meta.url));
+
+/**
+ * Per node, the worker that owns its ready counter: a computed node's own worker; an input's
+ * staged frames are converted by the worker of its first consumer (an R=0 one if any), so
+ * the conversion happens where the frame is needed first.
+ */
+export function counterOwners(net: Network, delays: readonly number[], placement: Placement): number[] {
+  const order = frameOrder(net, delays);
+  const owner = [...placement.owner];
+  for (const v of net.inputs) {
+    const outs = net.nodes[v].outEdges;
+    if (outs.length === 0) {
+      owner[v] = 0;
+      continue;
+    }
+    const first = (es: readonly number[]): number => es.map((e) => net.edges[e].to).sort((a, b) => order.indexOf(a) - order.indexOf(b))[0];
+    const immediate = outs.filter((e) => delays[e] === 0);
+    owner[v] = placement.owner[first(immediate.length > 0 ? immediate : outs)];
+  }
+  return owner;
+}
+
+/** A started pool of frame-loop workers: one long-lived task each. */
+export interface StartedWorkers {
+  readonly pool: Piscina;
+  readonly tasks: Promise<FrameLoopResult>[];
+}
+
+/** Starts one frame-loop worker per placement group on the arena. */
+export function startWorkers(net: Network, rollout: Rollout, placement: Placement, arena: Arena, backend: string, spin: boolean, backendModule: string | undefined): StartedWorkers {
+  const pool = new Piscina({
+    filename: WORKER_FILE,
+    minThreads: placement.workers,
+    maxThreads: placement.workers,
+    idleTimeout: 2 ** 31 - 1,
+    concurrentTasksPerWorker: 1,
+    atomics: 'disabled',
+  });
+  const owner = counterOwners(net, rollout.delays, placement);
+  const tasks = placement.nodesOf.map((nodes, w) => {
+    // nodesOf is already in frame order.
+    const task: FrameLoopTask = {
+      spec: net.spec,
+      delays: rollout.delays,
+      plan: arena.plan,
+      memory: arena.memory,
+      backend,
+      ...(backendModule === undefined ? {} : { backendModule }),
+      worker: w,
+      nodes,
+      owner,
+      converts: net.inputs.filter((v) => owner[v] === w),
+      spin,
+    };
+    return pool.run(task) as Promise<FrameLoopResult>;
+  });
+  return { pool, tasks };
+}
