@@ -63,8 +63,12 @@ export async function syncCost(workers: number, mode: 'spin' | 'wait'): Promise<
 export interface SpeedupRow {
   net: string;
   rollout: 'streaming' | 'sequential';
-  /** `run`: a new input every frame, outputs of every frame copied out (free-running run()); `repeat`: one held input, last outputs only. */
-  mode: 'run' | 'repeat';
+  /**
+   * `run`: a new input every frame, outputs of every frame copied out (free-running run());
+   * `views`: the same with outputs read as views into the arena (run({views: true}), the
+   * zero-copy path); `repeat`: one held input, last outputs only.
+   */
+  mode: 'run' | 'views' | 'repeat';
   workers: number;
   framesPerSec: number;
   baselineFramesPerSec: number;
@@ -84,7 +88,8 @@ export interface SpeedupRow {
 /**
  * Frames per second of the engine and of the executor (the same kernels single-threaded,
  * node after node), interleaved in rounds, for both kinds of input: a new frame each tick
- * (engine run() against executor step()) and a held frame (repeat() against repeat()).
+ * (engine run(), with copies or views, against executor step()) and a held frame (repeat()
+ * against repeat()).
  */
 export async function speedup(net: Network, rollout: 'streaming' | 'sequential', workerCounts: readonly number[], rounds: number, engineOptions: Pick<RuntimeOptions, 'sync' | 'slack'> = {}): Promise<SpeedupRow[]> {
   const params: Parameters = initParameters(net, { seed: 1 });
@@ -101,11 +106,11 @@ export async function speedup(net: Network, rollout: 'streaming' | 'sequential',
   for (const workers of workerCounts) runtimes.push(await Runtime.create(net, { rollout, params, workers, queue: 32, ...engineOptions } satisfies RuntimeOptions));
   const fps = (ms: number): number => frames / (ms / 1000);
   try {
-    const base = { run: [] as number[], repeat: [] as number[] };
-    const engine = workerCounts.map(() => ({ run: [] as number[], repeat: [] as number[] }));
-    const mainUs = workerCounts.map(() => ({ run: [] as number[], repeat: [] as number[] }));
+    const base = { run: [] as number[], views: [] as number[], repeat: [] as number[] };
+    const engine = workerCounts.map(() => ({ run: [] as number[], views: [] as number[], repeat: [] as number[] }));
+    const mainUs = workerCounts.map(() => ({ run: [] as number[], views: [] as number[], repeat: [] as number[] }));
     // Frames/s of one timed phase, and the main thread's busy µs per frame during it.
-    const timed = async (j: number, mode: 'run' | 'repeat', phase: () => Promise<void>): Promise<void> => {
+    const timed = async (j: number, mode: 'run' | 'views' | 'repeat', phase: () => Promise<void>): Promise<void> => {
       const busy0 = performance.eventLoopUtilization();
       const start = performance.now();
       await phase();
@@ -116,6 +121,8 @@ export async function speedup(net: Network, rollout: 'streaming' | 'sequential',
       t0 = performance.now();
       for (const x of feed) baseline.step(x);
       base.run.push(fps(performance.now() - t0));
+      // The executor has no copies to save: its fresh-input speed is the baseline of both.
+      base.views.push(base.run[base.run.length - 1]);
       t0 = performance.now();
       baseline.repeat(inputs[0], frames);
       base.repeat.push(fps(performance.now() - t0));
@@ -123,10 +130,13 @@ export async function speedup(net: Network, rollout: 'streaming' | 'sequential',
         await timed(j, 'run', async () => {
           for await (const result of rt.run(feed)) void result;
         });
+        await timed(j, 'views', async () => {
+          for await (const frame of rt.run(feed, { views: true })) void frame;
+        });
         await timed(j, 'repeat', async () => void (await rt.repeat(inputs[0], frames)));
       }
     }
-    return (['run', 'repeat'] as const).flatMap((mode) =>
+    return (['run', 'views', 'repeat'] as const).flatMap((mode) =>
       runtimes.map((rt, j) => {
         const f = median(engine[j][mode]);
         const b = median(base[mode]);

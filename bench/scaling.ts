@@ -73,18 +73,30 @@ async function main(): Promise<void> {
     const fps = Math.min(...(await freeThreads(parts, rounds)));
     ceiling.push({ workers, framesPerSec: Math.round(fps), ratio: Number((fps / single).toFixed(3)) });
   }
-  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores, backend: defaultBackend(), net: net.name, slack, syncUsPerFrame, scaling, ceiling };
+  // The issue's yardstick for the frame path: fresh input against a held one, same run.
+  const freshVsHeld = scaling
+    .filter((s) => s.mode === 'repeat')
+    .map((held) => {
+      const of = (mode: 'run' | 'views'): number => {
+        const row = scaling.find((s) => s.mode === mode && s.rollout === held.rollout && s.workers === held.workers);
+        return row === undefined ? 0 : Number((row.framesPerSec / held.framesPerSec).toFixed(3));
+      };
+      return { rollout: held.rollout, workers: held.workers, run: of('run'), views: of('views') };
+    });
+  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores, backend: defaultBackend(), net: net.name, slack, syncUsPerFrame, scaling, freshVsHeld, ceiling };
   if (values.json === true) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     return;
   }
   process.stdout.write(`${doc.node} on ${doc.cpu}, ${cores} cores, ${doc.backend} kernels\n\nframe protocol alone (µs/frame, a ring of one-number nodes, one per worker):\n`);
   for (const s of syncUsPerFrame) process.stdout.write(`  ${String(s.workers).padStart(3)} worker(s), ${s.mode}: ${s.us}\n`);
-  process.stdout.write(`\n${net.name}, ring slack ${slack}: frames/s against the same kernels single-threaded (run: new input each frame, repeat: held input)\n`);
+  process.stdout.write(`\n${net.name}, ring slack ${slack}: frames/s against the same kernels single-threaded (run: new input each frame, views: the same with outputs as views, repeat: held input)\n`);
   for (const s of scaling) {
     const busiest = Math.max(...s.computeUs);
     process.stdout.write(`  ${s.rollout.padEnd(10)} ${s.mode.padEnd(6)} ${String(s.workers).padStart(3)} worker(s), ${s.sync}: ${String(s.framesPerSec).padStart(7)} vs ${String(s.baselineFramesPerSec).padStart(6)}  ${s.ratio.toFixed(2)}x  (busiest worker computes ${busiest} µs of a ${(1e6 / s.framesPerSec).toFixed(1)} µs frame; main thread busy ${s.mainThreadUs} µs)\n`);
   }
+  process.stdout.write('\nfresh input against a held one (frames/s of run and of run with views, over repeat):\n');
+  for (const f of freshVsHeld) process.stdout.write(`  ${f.rollout.padEnd(10)} ${String(f.workers).padStart(3)} worker(s): run ${f.run.toFixed(2)}x  views ${f.views.toFixed(2)}x\n`);
   process.stdout.write('\nceiling: the layers split over as many plain threads that never wait (slowest thread, against one thread with all layers)\n');
   for (const c of ceiling) process.stdout.write(`  ${String(c.workers).padStart(3)} thread(s): ${String(c.framesPerSec).padStart(7)} frames/s  ${c.ratio.toFixed(2)}x\n`);
 }

@@ -281,6 +281,30 @@ for (const backend of [REFERENCE_BACKEND, WASM_BACKEND, ...(nativeAvailable() ? 
         assert.ok(state.every((v) => Object.is(v, 0)), `zero left a value other than +0 in a view of ${n}`);
       }
     });
+
+    test('copyIn copies any array into a view bit for bit and names the first non-finite value it copied', () => {
+      const b = getBackend(backend);
+      const rng = new Random(6);
+      for (const n of [1, 5, 16, 17, 33, 784, 16384]) {
+        const h = new KernelHarness(b);
+        const state = h.state([n], new Float32Array(n));
+        const source = randomArray(n, rng);
+        const before = h.snapshot();
+        assert.equal(h.kernels.copyIn(source, state), -1, `a clean source of ${n}`);
+        assert.ok(sameBits(state, source), `copy of ${n}`);
+        assert.ok(h.untouchedOutside(before, state), `copyIn wrote outside a view of ${n}`);
+        assert.equal(h.kernels.copyIn(Array.from(source), state), -1, 'from a plain array');
+        for (const bad of [Number.NaN, Infinity, -Infinity]) {
+          for (const at of new Set([0, n >> 1, n - 1])) {
+            const dirty = source.slice();
+            dirty[at] = bad;
+            if (at + 1 < n) dirty[n - 1] = Number.NaN;
+            assert.equal(h.kernels.copyIn(dirty, state), at, `${bad} at ${at} of ${n}`);
+            assert.ok(sameBits(state, dirty), `the dirty copy of ${n} is still complete`);
+          }
+        }
+      }
+    });
   });
 }
 

@@ -103,28 +103,34 @@ export class FrameDriver {
     for (const ring of this.#inputSlots) this.#kernels.zero(ring[k % ring.length]);
   }
 
-  /** Copies one array per input (already checked for names and lengths) into frame k's slots. */
+  /**
+   * Copies one array per input (already checked for names and lengths) into frame k's slots
+   * and scans them on the way in, as {@link checkInputs} does.
+   */
   writeInputs(arrays: readonly ArrayLike<number>[], k: number): void {
     for (let j = 0; j < arrays.length; j++) {
-      const ring = this.#inputSlots[j];
-      ring[k % ring.length].set(arrays[j]);
+      const slot = this.#inputSlots[j][k % this.#inputSlots[j].length];
+      const bad = this.#kernels.copyIn(arrays[j], slot);
+      if (bad >= 0) this.#nonFiniteAt(j, slot, bad, k);
     }
   }
 
   /**
    * Scans frame k's input slots where they landed, with the backend's (SIMD) scan: under
-   * `reject` a non-finite value throws an InputError naming it (nothing is published,
-   * so the frame leaves no trace); under `zero` it is replaced in place.
+   * `reject` a non-finite value throws an InputError naming it (nothing is published, so the
+   * frame leaves no trace); under `zero` it is replaced in place.
    */
   checkInputs(k: number): void {
-    const { inputs, nodes } = this.net;
-    for (let j = 0; j < inputs.length; j++) {
+    for (let j = 0; j < this.#inputSlots.length; j++) {
       const slot = this.#inputSlots[j][k % this.#inputSlots[j].length];
       const bad = this.#kernels.firstNonFinite(slot);
-      if (bad < 0) continue;
-      if (this.#nonFinite === 'reject') throw nonFiniteError(nodes[inputs[j]].name, k - this.#base, slot[bad], bad);
-      for (let i = bad; i < slot.length; i++) if (!Number.isFinite(slot[i])) slot[i] = 0;
+      if (bad >= 0) this.#nonFiniteAt(j, slot, bad, k);
     }
+  }
+
+  #nonFiniteAt(j: number, slot: Float32Array, bad: number, k: number): void {
+    if (this.#nonFinite === 'reject') throw nonFiniteError(this.net.nodes[this.net.inputs[j]].name, k - this.#base, slot[bad], bad);
+    for (let i = bad; i < slot.length; i++) if (!Number.isFinite(slot[i])) slot[i] = 0;
   }
 
   /** Hands frame k (the next one) to the workers. */

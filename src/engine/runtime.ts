@@ -232,7 +232,6 @@ export class Runtime implements AsyncDisposable {
       const arrays = checkInputFrame(this.network, input, driver.tickOf(k), 'reject', false);
       await this.#room(k);
       driver.writeInputs(arrays, k);
-      driver.checkInputs(k);
       const t0 = performance.now();
       driver.publish(k);
       await this.#outputsOf(k);
@@ -335,7 +334,6 @@ export class Runtime implements AsyncDisposable {
                 }
                 const arrays = checkInputFrame(self.network, item.value, driver.tickOf(k), 'reject', false);
                 driver.writeInputs(arrays, k);
-                driver.checkInputs(k);
                 self.#hold(k);
                 pending.push({ k, t0: performance.now() });
                 driver.publish(k);
@@ -388,10 +386,7 @@ export class Runtime implements AsyncDisposable {
       // Every input slot is free now: fill them all with the frame once (checked once).
       const depth = Math.max(...this.network.inputs.map((v) => this.arena.plan.staging[v]?.depth ?? 1));
       const first = driver.engineFrame + 1;
-      for (let k = first; k < first + depth; k++) {
-        driver.writeInputs(arrays, k);
-        driver.checkInputs(k);
-      }
+      for (let k = first; k < first + depth; k++) driver.writeInputs(arrays, k);
       const last = driver.engineFrame + ticks;
       const t0 = performance.now();
       driver.outputsFrom(last);

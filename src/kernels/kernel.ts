@@ -64,6 +64,12 @@ export interface BackendDef {
   /** A faster way to zero a view into this backend's memory (default: `fill(0)`). */
   zero?(runtime: unknown, values: Float32Array): void;
   /**
+   * A faster copy of a Float32Array from anywhere into a view of this backend's memory that
+   * also returns the index of the first non-finite value copied, or -1 (default: `set` then
+   * the scan). Returns null to leave it to the default.
+   */
+  copyIn?(runtime: unknown, source: Float32Array, target: Float32Array): number | null;
+  /**
    * A faster layout conversion between two views into this backend's memory: row-major
    * [C,H,W] to internal order (`in`) or back (`out`). Returns false to leave it to JavaScript.
    */
@@ -91,6 +97,11 @@ export interface BoundKernels {
   firstNonFinite(values: Float32Array): number;
   /** Sets a view into this memory to 0 (every node's sum starts from it each frame). */
   zero(values: Float32Array): void;
+  /**
+   * Copies `source` (any array of the view's length) into a view of this memory and returns
+   * the index of the first NaN or infinity in it, or -1: how a frame enters the arena.
+   */
+  copyIn(source: ArrayLike<number>, target: Float32Array): number;
   /** Row-major [C,H,W] values into a state in the backend's internal order. */
   toInternal(chw: Float32Array, out: Float32Array, shape: Shape): void;
   /** A state in internal order out as row-major [C,H,W]. */

@@ -57,10 +57,17 @@ export function getBackend(name: string): KernelBackend {
     pack: (g, weights, out) => edge(g).pack(g, weights, out),
     bind(memory) {
       const runtime = def.instantiate(memory);
+      const firstNonFinite = def.firstNonFinite === undefined ? firstNonFiniteJs : (values: Float32Array) => (def.firstNonFinite as NonNullable<BackendDef['firstNonFinite']>)(runtime, values);
       return {
         edgeKernel: (g, packed) => edge(g).create(g, packed, runtime),
         activationKernel: (a, shape) => (acts.get(a) as ActivationKernelDef)(shape, runtime),
-        firstNonFinite: def.firstNonFinite === undefined ? firstNonFiniteJs : (values) => (def.firstNonFinite as NonNullable<BackendDef['firstNonFinite']>)(runtime, values),
+        firstNonFinite,
+        copyIn: (source, target) => {
+          const fast = source instanceof Float32Array ? def.copyIn?.(runtime, source, target) : undefined;
+          if (fast !== undefined && fast !== null) return fast;
+          target.set(source);
+          return firstNonFinite(target);
+        },
         zero: def.zero === undefined ? (values) => void values.fill(0) : (values) => (def.zero as NonNullable<BackendDef['zero']>)(runtime, values),
         toInternal: (chw, out, shape) => {
           if (def.convert?.(runtime, chw, out, shape, 'in') !== true) toInternal(chw, out, shape, def.layout);

@@ -15,6 +15,7 @@ interface NativeAddon {
     kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, padT: number, padL: number,
   ): void;
   readOnce(memory: number, at: number, count: number): number;
+  copyIn(memory: number, at: number, source: Float32Array): number;
 }
 
 function loadAddon(): NativeAddon | null {
@@ -65,6 +66,7 @@ if (addon !== null) {
       return {
         ...(k as unknown as Record<string, unknown>),
         dense: (x: number, w: number, y: number, inSize: number, outSize: number) => native.dense(id, x, w, y, inSize, outSize),
+        copyIn: (source: Float32Array, at: number) => native.copyIn(id, at, source),
         // Spelled out: a rest parameter would allocate an array on every call of the hot path.
         conv2d: (
           x: number, w: number, taps: number, y: number,

@@ -58,6 +58,7 @@ export function registerHwcBackend(name: string, describe: () => string, instant
     describe,
     firstNonFinite: (runtime, values) => (runtime as WasmKernels).firstNonFinite(values.byteOffset, values.length),
     zero: (runtime, values) => (runtime as WasmKernels).zero(values.byteOffset, values.length),
+    copyIn: (runtime, source, target) => (runtime as WasmKernels).copyIn?.(source, target.byteOffset) ?? null,
     convert(runtime, from, to, shape, direction) {
       // Only between views of this instance's memory, and only where the orders differ.
       const k = runtime as WasmKernels;

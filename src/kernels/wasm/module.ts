@@ -19,6 +19,8 @@ export interface WasmKernels {
   softmax(y: number, b: number, groups: number, classes: number): void;
   firstNonFinite(p: number, n: number): number;
   zero(p: number, n: number): void;
+  /** Native only: copies a Float32Array from anywhere to byte offset `at`; first non-finite index or -1. */
+  copyIn?(source: Float32Array, at: number): number;
   chwToHwc(src: number, dst: number, C: number, P: number): void;
   hwcToChw(src: number, dst: number, C: number, P: number): void;
   relaxedSimd(): number;
