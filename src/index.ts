@@ -64,7 +64,8 @@ export {
   type PlacementMapping,
   type PlacementOption,
 } from './engine/placement.js';
-export { runRealtime, OverrunError, type OverrunPolicy, type RealtimeOptions, type RealtimeSummary, type TickReport } from './engine/realtime.js';
+export { runRealtime, OverrunError, type OverrunPolicy, type RealtimeOptions, type RealtimeSummary, type RealtimeSource, type RealtimeSink } from './engine/realtime.js';
+export { FrameRing, type FrameRingHandle } from './io/frame-ring.js';
 export { fixedRate } from './io/clock.js';
 export type { SourceFrame } from './io/frames.js';
 export { PushSource } from './io/push-source.js';

@@ -1,15 +1,11 @@
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { once } from 'node:events';
-import { connect } from 'node:net';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Network } from '../graph/network.js';
-import { runRealtime, type OverrunPolicy, type RealtimeSummary } from '../engine/realtime.js';
+import { runRealtime, type OverrunPolicy, type RealtimeSink, type RealtimeSource, type RealtimeSummary } from '../engine/realtime.js';
 import { loadSource } from '../engine/model-source.js';
 import { Runtime } from '../engine/runtime.js';
-import { encodeMessage, frameMessage, readMessages, toSourceFrame, MessageError } from '../io/frame-stream.js';
+import { readMessages, toSourceFrame, MessageError } from '../io/frame-stream.js';
 import type { SourceFrame } from '../io/frames.js';
-import { mnistCamera } from '../io/mnist-camera.js';
-import { mnistByClass } from '../io/mnist-data.js';
 import { loadRollout } from '../io/spec-file.js';
 import { serveFrames } from '../io/tcp-source.js';
 import { responseDelays } from '../rollout/response.js';
@@ -155,46 +151,33 @@ export const runCommand: Command = {
           clearInterval(status);
         }
         const s = server.summary();
-        const summary: RealtimeSummary = { ticks: s.ticks, rateHz: rate, latencyUs: s.latencyUs, deadlineMisses: s.deadlineMisses, drops: 0, accuracy: null };
+        const summary: RealtimeSummary = { ticks: s.ticks, rateHz: null, latencyUs: s.latencyUs, deadlineMisses: s.deadlineMisses, drops: 0, accuracy: null, rejected: s.rejected, cpuUsPerFrame: s.cpuUsPerFrame };
         io.err(`${process.stderr.isTTY ? '\n' : ''}${statusLine(summary, (performance.now() - started) / 1000)}  (${s.rejected} input messages rejected)\n`);
         if (values.json === true) io.out(JSON.stringify(summary) + '\n');
         return 0;
       }
-      let frames: Iterable<SourceFrame> | AsyncIterable<SourceFrame>;
+      let source: RealtimeSource;
       if (sourceArg === 'synthetic') {
         const input = net.nodes[net.inputs[0]];
         if (net.inputs.length !== 1 || input.size !== 784) throw new UsageError(`the synthetic camera makes 28x28 MNIST frames; network "${net.name}" needs ${net.inputs.map((v) => `${net.nodes[v].name} [${net.nodes[v].shape.join(',')}]`).join(', ')}`);
-        mnistByClass();
-        frames = mnistCamera({ seed, noiseStd });
+        source = { camera: { seed, noiseStd } };
       } else if (sourceArg === 'stdin') {
-        frames = messageFrames(process.stdin, net, logger, counters);
+        // stdin is read by this thread and handed to the loop's thread through a ring.
+        source = messageFrames(process.stdin, net, logger, counters);
       } else if (sourceArg.endsWith('.msgpack')) {
-        frames = messageFrames(createReadStream(sourceArg), net, logger, counters);
+        if (!existsSync(sourceArg)) throw new UsageError(`--source ${sourceArg}: no such recording`);
+        source = { replay: sourceArg };
       } else {
         throw new UsageError(`--source must be synthetic, stdin, tcp://HOST:PORT or FILE.msgpack, got "${sourceArg}"`);
       }
-      let record: ((frame: SourceFrame, dueMs: number) => void) | undefined;
-      if (typeof values.record === 'string') {
-        const out = createWriteStream(values.record);
-        closers.push(() => new Promise<void>((resolve) => out.end(resolve)));
-        // What the engine was given, so a replay computes exactly the same ticks.
-        // t: when the frame was due, in ms from the first, so --rate recorded replays the timing.
-        record = (frame, dueMs) => void out.write(encodeMessage(frameMessage({ ...frame, t: Number(dueMs.toFixed(3)) }, net)));
-      }
-      let sink: ((tick: number, outputs: Record<string, Float32Array>) => void) | undefined;
+      let sink: RealtimeSink | undefined;
       if (sinkArg === 'stdout') {
-        sink = (tick, outputs) => void process.stdout.write(encodeMessage({ t: tick, tick, outputs }));
+        sink = { kind: 'stdout' };
       } else if (sinkArg.startsWith('tcp://')) {
         const url = new URL(sinkArg);
-        const socket = connect(Number(url.port), url.hostname);
-        await once(socket, 'connect');
-        socket.on('error', (err) => logger.error({ err: err.message }, 'output connection failed'));
-        closers.push(() => new Promise<void>((resolve) => socket.end(resolve)));
-        sink = (tick, outputs) => void socket.write(encodeMessage({ t: tick, tick, outputs }));
+        sink = { kind: 'tcp', host: url.hostname, port: Number(url.port) };
       } else if (sinkArg.endsWith('.msgpack')) {
-        const out = createWriteStream(sinkArg);
-        closers.push(() => new Promise<void>((resolve) => out.end(resolve)));
-        sink = (tick, outputs) => void out.write(encodeMessage({ t: tick, tick, outputs }));
+        sink = { kind: 'file', path: sinkArg };
       } else if (sinkArg !== 'none') {
         throw new UsageError(`--sink must be none, stdout, tcp://HOST:PORT or FILE.msgpack, got "${sinkArg}"`);
       }
@@ -202,29 +185,31 @@ export const runCommand: Command = {
       const tty = process.stderr.isTTY;
       const started = performance.now();
       let lastStatus = started;
-      logger.info({ model: modelArg, rateHz: rate, durationS: duration, source: sourceArg, sink: sinkArg, overrun }, 'running');
-      const summary = await runRealtime(rt, frames, {
+      logger.info({ model: modelArg, rateHz: recordedTiming ? 'recorded' : rate, durationS: duration, source: sourceArg, sink: sinkArg, overrun }, 'running');
+      const summary = await runRealtime(rt, source, {
         rateHz: rate,
         ...(duration > 0 ? { ticks: Math.round(duration * rate) } : {}),
         overrun,
         signal: controller.signal,
         labelDelay,
         ...(recordedTiming ? { timing: 'recorded' as const } : {}),
-        ...(record === undefined ? {} : { onInput: record }),
-        onTick: (t) => {
-          sink?.(t.tick, t.outputs);
-          const now = performance.now();
-          if (now - lastStatus >= (tty ? 200 : 2000)) {
-            lastStatus = now;
-            const line = statusLine(t.summary(), (now - started) / 1000);
+        ...(sink === undefined ? {} : { sink }),
+        ...(typeof values.record === 'string' ? { record: values.record } : {}),
+        onStatus: (now, rejected) => {
+          for (const reason of rejected) logger.warn({ reason }, 'input message rejected');
+          const at = performance.now();
+          if (at - lastStatus >= (tty ? 200 : 2000)) {
+            lastStatus = at;
+            const line = statusLine(now, (at - started) / 1000);
             io.err(tty ? `\r${line}\x1b[K` : `${line}\n`);
           }
         },
       });
       if (tty) io.err('\n');
       const elapsed = (performance.now() - started) / 1000;
-      io.err(`${statusLine(summary, elapsed)}  (${elapsed.toFixed(1)} s${counters.rejected > 0 ? `, ${counters.rejected} input messages rejected` : ''})\n`);
-      if (values.json === true) io.out(JSON.stringify(summary) + '\n');
+      const rejected = counters.rejected + summary.rejected;
+      io.err(`${statusLine(summary, elapsed)}  (${elapsed.toFixed(1)} s, ${summary.cpuUsPerFrame} µs CPU a frame${rejected > 0 ? `, ${rejected} input messages rejected` : ''})\n`);
+      if (values.json === true) io.out(JSON.stringify({ ...summary, rejected }) + '\n');
       return 0;
     } finally {
       process.off('SIGINT', onInt);

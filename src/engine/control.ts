@@ -37,9 +37,8 @@ export const FAILED_NODE = READY + 1;
 /**
  * Line 3, written by the driver: pacing. Word CLOCKED is 1 while a clocked source drives
  * the engine; the Float64 at byte 8 of the line is when the next frame is due (epoch ms,
- * `performance.timeOrigin + performance.now()`, the one clock all threads share), the Float64
- * at byte 16 how long before that the workers should be awake (ms). Workers sleep until then
- * and spin only the last stretch (see {@link paceOf}).
+ * `performance.timeOrigin + performance.now()`, the one clock all threads share). Workers
+ * sleep until just before then and spin only the last stretch (see {@link paceOf}).
  */
 export const CLOCKED = 3 * WORDS_PER_LINE;
 
@@ -65,9 +64,9 @@ export function workerTiming(ctrl: Int32Array, nodes: number, w: number): Float6
   return new Float64Array(ctrl.buffer, ctrl.byteOffset + workerLine(nodes, w) * 4 + 8, 2);
 }
 
-/** The pacing line's [next frame due (epoch ms), wake-ahead (ms)] (see {@link CLOCKED}). */
+/** The pacing line's [next frame due (epoch ms)] (see {@link CLOCKED}). */
 export function paceOf(ctrl: Int32Array): Float64Array {
-  return new Float64Array(ctrl.buffer, ctrl.byteOffset + CLOCKED * 4 + 8, 2);
+  return new Float64Array(ctrl.buffer, ctrl.byteOffset + CLOCKED * 4 + 8, 1);
 }
 
 /** Wakes every thread sleeping on any control word (stop, failure). */

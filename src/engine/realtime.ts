@@ -1,21 +1,38 @@
-import { createHistogram } from 'node:perf_hooks';
-import { fixedRate, sleepUntil } from '../io/clock.js';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { FrameRing } from '../io/frame-ring.js';
 import type { SourceFrame } from '../io/frames.js';
+import type { LoopSinkSpec } from '../io/loop-sinks.js';
+import { packDigits, type LoopSourceSpec } from '../io/loop-sources.js';
+import type { MnistCameraOptions } from '../io/mnist-camera.js';
+import { mnistSplit } from '../io/mnist-data.js';
+import { PUBLISHED } from './control.js';
+import { LOOP_STOP, OverrunError, type LoopMessage, type OverrunPolicy, type RealtimeLoopTask, type RealtimeSummary } from './realtime-task.js';
 import type { Runtime } from './runtime.js';
 
+export { OverrunError, type OverrunPolicy, type RealtimeSummary } from './realtime-task.js';
+export type { LoopSinkSpec as RealtimeSink } from '../io/loop-sinks.js';
+
+const LOOP_FILE = fileURLToPath(new URL('../../workers/realtime-loop.js', import.meta.url));
+
 /**
- * What to do when a frame arrives while the previous one is still being computed:
- * `drop` skips inputs that are already stale (a newer one is due) and counts them;
- * `latest` always computes the newest arrived input, skipping older ones; `queue` computes
- * every input in order, failing clearly when more than `queueLimit` wait.
+ * Where a real-time loop's frames come from. The camera and a recording are made and read in
+ * the loop's own thread; a {@link FrameRing} is fed by sensors on any thread; any other
+ * iterable (a generator, a `PushSource`) is copied into a ring by this thread, ahead of its
+ * deadlines.
  */
-export type OverrunPolicy = 'drop' | 'latest' | 'queue';
+export type RealtimeSource =
+  | { readonly camera: Omit<MnistCameraOptions, 'digits'> }
+  | { readonly replay: string }
+  | FrameRing
+  | Iterable<SourceFrame>
+  | AsyncIterable<SourceFrame>;
 
 /** Options of {@link runRealtime}. */
 export interface RealtimeOptions {
-  /** Frame rate of a clocked source (synthetic, replay); also the deadline period. */
+  /** Frame rate of the clock (frames are due every 1/rate s); the deadline period. */
   readonly rateHz: number;
-  /** Stop after this many ticks (or when the source ends / the signal aborts). */
+  /** Stop after this many deadlines (computed or dropped frames), or when the source ends / the signal aborts. */
   readonly ticks?: number;
   readonly overrun?: OverrunPolicy;
   /** Most frames waiting under `queue`; default 64. */
@@ -24,180 +41,137 @@ export interface RealtimeOptions {
   /** Output ticks between the input a label belongs to and the output answering it (d(o)); default 0. */
   readonly labelDelay?: number;
   /**
-   * `fixed` (default): frame k is due at k / rateHz. `recorded`: each frame is due at its own
-   * `t` (ms, relative to the first frame's), as a recording stores them.
+   * `fixed` (default): frame j is due at j / rateHz. `recorded`: each frame of a recording is
+   * due at its own `t` (ms, relative to the first frame's).
    */
   readonly timing?: 'fixed' | 'recorded';
-  /** Called with each frame as it is handed to the engine (dropped frames never are), and when it was due (ms after the first frame). */
-  readonly onInput?: (frame: SourceFrame, dueMs: number) => void;
-  /** Called after every computed tick. */
-  readonly onTick?: (tick: TickReport) => void;
+  /** Where every tick's outputs go, written from the loop's thread: `{t, tick, outputs}` messages. */
+  readonly sink?: LoopSinkSpec;
+  /** A file to record every input frame the engine was given into (replay it with `{replay: file}`). */
+  readonly record?: string;
+  /** Called on this thread with the summary so far, every `statusMs`, with the reasons of inputs rejected since the last call. */
+  readonly onStatus?: (summary: RealtimeSummary, rejected: readonly string[]) => void;
+  /** Default 100 ms. */
+  readonly statusMs?: number;
 }
 
-/** One computed tick. */
-export interface TickReport {
-  readonly tick: number;
-  readonly outputs: Record<string, Float32Array>;
-  /** Input arrival (its deadline) to outputs ready. */
-  readonly latencyUs: number;
-  readonly missed: boolean;
-  readonly label?: number;
-  /** The summary so far (computed when called: percentiles are not free). */
-  summary(): RealtimeSummary;
-}
+const isIterable = (s: RealtimeSource): s is Iterable<SourceFrame> | AsyncIterable<SourceFrame> => Symbol.iterator in s || Symbol.asyncIterator in s;
 
-/** The `run --json` summary document. */
-export interface RealtimeSummary {
-  readonly ticks: number;
-  readonly rateHz: number;
-  readonly latencyUs: { readonly p50: number; readonly p99: number; readonly max: number };
-  /** Ticks whose outputs were ready after the next frame was due. */
-  readonly deadlineMisses: number;
-  /** Inputs skipped under `drop` or `latest`. */
-  readonly drops: number;
-  /** Share of labelled ticks whose output's argmax equals the label (null without labels). */
-  readonly accuracy: number | null;
-}
-
-/** The queue policy overflowed: the network cannot keep up with the rate. */
-export class OverrunError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'OverrunError';
+/** Copies an iterable's frames into a ring as room frees up, until it ends or `signal` aborts. */
+async function pump(frames: Iterable<SourceFrame> | AsyncIterable<SourceFrame>, ring: FrameRing, signal: AbortSignal): Promise<void> {
+  const iterator = Symbol.asyncIterator in frames ? (frames as AsyncIterable<SourceFrame>)[Symbol.asyncIterator]() : (frames as Iterable<SourceFrame>)[Symbol.iterator]();
+  try {
+    while (!signal.aborted) {
+      const item = await iterator.next();
+      if (item.done === true) return;
+      await ring.pushWait(item.value, signal);
+    }
+  } catch (err) {
+    if (!signal.aborted) throw err;
+  } finally {
+    ring.end();
+    if (signal.aborted) await iterator.return?.();
   }
-}
-
-interface Arrival {
-  readonly frame: SourceFrame;
-  readonly at: number;
-}
-
-function argmax(values: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
 }
 
 /**
- * Drives a runtime from a clocked source at a fixed rate: frame k arrives at its deadline,
- * is computed as soon as the engine is free (per the overrun policy), and its latency is
- * measured from arrival to outputs. Resolves with the summary when the source ends, the tick
- * limit is reached, or the signal aborts (a clean stop, not an error).
+ * Drives a runtime from a clocked source in a thread of its own: frame j arrives at its
+ * deadline, is computed as soon as the engine is free (per the overrun policy), and its
+ * latency is measured from arrival to outputs. Sources and sinks run in that thread; this
+ * thread's event loop only gets a status every `statusMs`. Resolves with the summary when the
+ * source ends, the tick limit is reached, or the signal aborts (a clean stop, not an error).
+ * @throws OverrunError under `queue` when the network cannot keep up; RuntimeError when the runtime fails or closes
  */
-export async function runRealtime(rt: Runtime, source: Iterable<SourceFrame> | AsyncIterable<SourceFrame>, options: RealtimeOptions): Promise<RealtimeSummary> {
-  const period = 1000 / options.rateHz;
-  const policy = options.overrun ?? 'drop';
+export async function runRealtime(rt: Runtime, source: RealtimeSource, options: RealtimeOptions): Promise<RealtimeSummary> {
+  if (!(options.rateHz > 0) || !Number.isFinite(options.rateHz)) throw new RangeError(`rate must be a positive number of Hz, got ${options.rateHz}`);
   const queueLimit = options.queueLimit ?? 64;
-  const histogram = createHistogram();
-  const output = rt.network.nodes[rt.network.outputs[0]].name;
-  const labels: (number | undefined)[] = [];
-  let ticks = 0;
-  let misses = 0;
-  let drops = 0;
-  let labelled = 0;
-  let correct = 0;
-  const pending: Arrival[] = [];
-  let sourceDone = false;
-  let wake: (() => void) | undefined;
-  let failure: unknown;
-  const summary = (): RealtimeSummary => ({
-    ticks,
-    rateHz: options.rateHz,
-    latencyUs: ticks === 0 ? { p50: 0, p99: 0, max: 0 } : { p50: histogram.percentile(50) / 1000, p99: histogram.percentile(99) / 1000, max: histogram.max / 1000 },
-    deadlineMisses: misses,
-    drops,
-    accuracy: labelled === 0 ? null : correct / labelled,
-  });
-
-  // When each frame is due: a fixed rate, or the times a recording carries.
-  // null: the source has ended; undefined: the next frame carries no time.
-  let nextFrameTime: () => number | null | undefined = () => null;
-  const deadlines = (): AsyncIterable<{ deadline: number }> =>
-    options.timing === 'recorded'
-      ? (async function* () {
-          const start = performance.now() + 5;
-          let t0: number | undefined;
-          for (let k = 0; k < (options.ticks ?? Infinity) && options.signal?.aborted !== true; k++) {
-            const t = nextFrameTime();
-            if (t === null) return;
-            if (t === undefined) throw new Error(`frame ${k} has no timestamp "t"; replay it at a fixed rate instead`);
-            t0 ??= t;
-            const deadline = start + (t - t0);
-            await sleepUntil(deadline, options.signal);
-            yield { deadline };
-          }
-        })()
-      : fixedRate(options.rateHz, { ticks: options.ticks, signal: options.signal });
-  let firstDue: number | undefined;
-
-  // The camera: frame k "arrives" at its deadline.
-  const iterator = Symbol.asyncIterator in source ? (source as AsyncIterable<SourceFrame>)[Symbol.asyncIterator]() : (source as Iterable<SourceFrame>)[Symbol.iterator]();
-  const pump = (async () => {
-    try {
-      // Each frame is fetched before its deadline, so making it (noise, decoding) is not
-      // counted as latency: like a camera, it is there when its time comes.
-      let next = await iterator.next();
-      nextFrameTime = () => (next.done === true ? null : next.value.t);
-      for await (const { deadline } of deadlines()) {
-        if (next.done === true) break;
-        pending.push({ frame: next.value, at: deadline });
-        if (policy === 'queue' && pending.length > queueLimit) {
-          throw new OverrunError(`input queue full: ${pending.length} frames waiting (limit ${queueLimit}); the network cannot keep up with ${options.rateHz} Hz`);
-        }
-        wake?.();
-        next = await iterator.next();
-      }
-    } catch (err) {
-      failure = err;
-    } finally {
-      sourceDone = true;
-      wake?.();
-      await iterator.return?.();
-    }
-  })();
-
-  while (failure === undefined) {
-    if (pending.length === 0) {
-      if (sourceDone) break;
-      await new Promise<void>((resolve) => (wake = resolve));
-      wake = undefined;
-      continue;
-    }
-    let arrival: Arrival;
-    if (policy === 'latest') {
-      drops += pending.length - 1;
-      arrival = pending[pending.length - 1];
-      pending.length = 0;
-    } else if (policy === 'drop') {
-      // Stale: the next frame was already due when this one could start.
-      const now = performance.now();
-      while (pending.length > 1 && pending[0].at + period <= now) {
-        pending.shift();
-        drops++;
-      }
-      arrival = pending.shift() as Arrival;
-    } else {
-      arrival = pending.shift() as Arrival;
-    }
-    firstDue ??= arrival.at;
-    options.onInput?.(arrival.frame, arrival.at - firstDue);
-    const outputs = await rt.step(arrival.frame.inputs);
-    const latencyMs = performance.now() - arrival.at;
-    histogram.record(Math.max(1, Math.round(latencyMs * 1e6)));
-    const missed = latencyMs > period;
-    if (missed) misses++;
-    ticks++;
-    labels.push(arrival.frame.label);
-    const delay = options.labelDelay ?? 0;
-    const label = labels.length > delay ? labels[labels.length - 1 - delay] : undefined;
-    if (labels.length > delay + 1) labels.shift();
-    if (label !== undefined) {
-      labelled++;
-      if (argmax(outputs[output]) === label) correct++;
-    }
-    options.onTick?.({ tick: ticks, outputs, latencyUs: latencyMs * 1000, missed, label, summary });
+  if (!Number.isInteger(queueLimit) || queueLimit < 1) throw new RangeError(`queueLimit must be an integer >= 1, got ${queueLimit}`);
+  const net = rt.network;
+  const control = new Int32Array(new SharedArrayBuffer(64));
+  const stop = (): void => {
+    Atomics.store(control, LOOP_STOP, 1);
+    Atomics.notify(control, LOOP_STOP);
+  };
+  const pumping = new AbortController();
+  let spec: LoopSourceSpec;
+  let pumped: Promise<void> | undefined;
+  if (source instanceof FrameRing) {
+    spec = { kind: 'ring', ring: source.handle, clocked: false };
+  } else if ('camera' in source) {
+    const input = net.nodes[net.inputs[0]];
+    if (net.inputs.length !== 1 || input.size !== 784) throw new RangeError(`the camera makes 28x28 MNIST frames; network "${net.name}" needs ${net.inputs.map((v) => `${net.nodes[v].name} [${net.nodes[v].shape.join(',')}]`).join(', ')}`);
+    spec = { kind: 'camera', options: source.camera, ...packDigits(mnistSplit()[source.camera.split ?? 'test']) };
+  } else if ('replay' in source) {
+    spec = { kind: 'replay', path: source.replay };
+  } else if (isIterable(source)) {
+    const ring = FrameRing.create(net.inputs.map((v) => ({ name: net.nodes[v].name, size: net.nodes[v].size })), 64);
+    spec = { kind: 'ring', ring: ring.handle, clocked: true };
+    pumped = pump(source, ring, pumping.signal);
+    // A source that fails stops the loop; the error is thrown below.
+    pumped.catch(stop);
+  } else {
+    throw new TypeError('runRealtime needs a source: {camera}, {replay: file}, a FrameRing or an iterable of frames');
   }
-  await pump;
-  if (failure !== undefined) throw failure;
-  return summary();
+  const outputSpinMs = Math.min(1, (1.5 * rt.placement.predictedFrameUs) / 1000 + 0.05);
+  const backendModule = rt.backendModule;
+  let result: LoopMessage | undefined;
+  const onAbort = (): void => stop();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted === true) stop();
+  try {
+    await rt.lend(async (state, guard) => {
+      const task: RealtimeLoopTask = {
+        spec: net.spec,
+        delays: rt.rollout.delays,
+        plan: rt.arena.plan,
+        memory: rt.arena.memory,
+        backend: rt.backend.name,
+        ...(backendModule === undefined ? {} : { backendModule }),
+        queue: rt.queue,
+        nonFinite: rt.nonFinite,
+        state,
+        control,
+        source: spec,
+        ...(options.sink === undefined ? {} : { sink: options.sink }),
+        ...(options.record === undefined ? {} : { record: options.record }),
+        rateHz: options.rateHz,
+        ...(options.ticks === undefined ? {} : { ticks: options.ticks }),
+        overrun: options.overrun ?? 'drop',
+        queueLimit,
+        labelDelay: options.labelDelay ?? 0,
+        timing: options.timing ?? 'fixed',
+        outputSpinMs,
+        statusMs: options.statusMs ?? 100,
+      };
+      const worker = new Worker(LOOP_FILE, { workerData: task });
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      const finished = new Promise<LoopMessage>((resolve, reject) => {
+        worker.on('message', (m: LoopMessage) => {
+          if (m.type === 'status') options.onStatus?.(m.summary, m.rejected);
+          else resolve(m);
+        });
+        worker.once('error', reject);
+        void exited.then(() => reject(new Error("the real-time loop's thread ended without a summary")));
+      });
+      try {
+        result = await guard(finished);
+      } finally {
+        stop();
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 2000).unref())]);
+        await worker.terminate();
+      }
+      // The loop published up to here; the engine's own counter says so even if it failed.
+      return { engineFrame: Atomics.load(rt.arena.control, PUBLISHED), base: state.base };
+    });
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    pumping.abort();
+    await pumped?.catch(() => undefined);
+  }
+  // A failing iterable is the caller's error, thrown as it was.
+  if (pumped !== undefined) await pumped;
+  const done = result as LoopMessage;
+  if (done.rejected.length > 0) options.onStatus?.(done.summary, done.rejected);
+  if (done.type === 'failed') throw done.name === 'OverrunError' ? new OverrunError(done.message) : new Error(done.message);
+  return done.summary;
 }

@@ -13,7 +13,7 @@ import { FAILED_NODE, READY, STOP, STOP_FAILED, STOP_REQUESTED, WAKE_NODE, contr
 import { EngineStopped, FrameDriver, type DriverState } from './frame-driver.js';
 import type { FrameLoopResult } from './frame-loop-task.js';
 import { InputSlot, OutputFrame, ViewError } from './frame-views.js';
-import { checkInputFrame, type InputFrame } from './inputs.js';
+import { checkInputFrame, type InputFrame, type NonFinitePolicy } from './inputs.js';
 import { loadSource, type ModelSource } from './model-source.js';
 import { chooseWorkerCount, choosePlacement, type Placement } from './placement.js';
 import { checkParameters } from './reference-executor.js';
@@ -91,6 +91,10 @@ export class Runtime implements AsyncDisposable {
   readonly arena: Arena;
   /** Where the weights came from. */
   readonly weights: 'model file' | 'given' | 'seeded random';
+  /** The module every worker imports first (the `backendModule` option), if any. */
+  readonly backendModule: string | undefined;
+  /** What happens to NaN and infinite inputs. */
+  readonly nonFinite: NonFinitePolicy;
   readonly #pool: Piscina;
   readonly #tasks: Promise<FrameLoopResult>[];
   readonly #ctrl: Int32Array;
@@ -115,6 +119,8 @@ export class Runtime implements AsyncDisposable {
     arena: Arena;
     driver: FrameDriver;
     weights: Runtime['weights'];
+    backendModule: string | undefined;
+    nonFinite: NonFinitePolicy;
     pool: Piscina;
     tasks: Promise<FrameLoopResult>[];
     spin: boolean;
@@ -127,6 +133,8 @@ export class Runtime implements AsyncDisposable {
     this.arena = init.arena;
     this.#driver = init.driver;
     this.weights = init.weights;
+    this.backendModule = init.backendModule;
+    this.nonFinite = init.nonFinite;
     this.#pool = init.pool;
     this.#tasks = init.tasks;
     this.#ctrl = init.arena.control;
@@ -185,9 +193,11 @@ export class Runtime implements AsyncDisposable {
       },
       'runtime starting',
     );
-    const { pool, tasks } = startWorkers(network, rollout, placement, arena, backend.name, spin, options.backendModule === undefined ? undefined : String(options.backendModule));
-    const driver = new FrameDriver({ net: network, arena, kernels, queue: checked.queue, nonFinite: options.nonFinite ?? 'reject' });
-    const rt = new Runtime({ network, rollout, backend, placement, arena, driver, weights: loaded.weights, pool, tasks, spin, logger: options.logger });
+    const backendModule = options.backendModule === undefined ? undefined : String(options.backendModule);
+    const { pool, tasks } = startWorkers(network, rollout, placement, arena, backend.name, spin, backendModule);
+    const nonFinite = options.nonFinite ?? 'reject';
+    const driver = new FrameDriver({ net: network, arena, kernels, queue: checked.queue, nonFinite });
+    const rt = new Runtime({ network, rollout, backend, placement, arena, driver, weights: loaded.weights, backendModule, nonFinite, pool, tasks, spin, logger: options.logger });
     try {
       await rt.#guard(waitAtLeastAsync(arena.control, READY, placement.workers));
       await rt.#warmUp(checked.warmUp);

@@ -47,18 +47,74 @@ function spinUntil(ctrl: Int32Array, index: number, target: number, until: numbe
 }
 
 /**
+ * Sleeps one thread until a deadline: on the futex until a margin before it, then spins the
+ * rest. The margin follows how late this thread's timed waits really wake (on this VM 25-150
+ * µs, 50 µs of it the kernel's default timer slack unless the native addon tightened it), but
+ * the spin only has to cover their spread around that, so it stays a few tens of
+ * microseconds: a slow loop burns little CPU between frames, and deadlines are met at spin
+ * precision.
+ */
+export class DeadlineSleeper {
+  /** The latest lateness samples of this thread's timed waits (ms), a ring. */
+  readonly #samples = new Float64Array(64);
+  #count = 0;
+  /** The margin before a deadline at which to stop sleeping (ms). */
+  #margin = 0.2;
+
+  /** The margin before a deadline at which to stop sleeping (ms). */
+  get marginMs(): number {
+    return this.#margin;
+  }
+
+  /**
+   * Records how late a timed wait woke; every 16 samples the margin becomes the 90th
+   * percentile of the last 64 plus 10 µs: the spin then covers the spread of wake-ups, and
+   * one wake in ten comes late by the (small) rest of it.
+   */
+  #learn(late: number): void {
+    this.#samples[this.#count++ & 63] = late;
+    if ((this.#count & 15) !== 0) return;
+    const recent = this.#samples.slice(0, Math.min(this.#count, 64)).sort();
+    this.#margin = Math.min(2, recent[Math.floor(0.9 * (recent.length - 1))] + 0.01);
+  }
+
+  /**
+   * Blocks until `epochMs() >= due[0]` (true), or until `word[index]` is no longer `value`
+   * or `word[stopIndex]` is not 0 (false: something to look at, a frame or a stop request).
+   * `due[0]` is read again after every sleep, so a driver can move the deadline.
+   */
+  sleepUntil(word: Int32Array, index: number, value: number, due: Float64Array, stopIndex = index): boolean {
+    const changed = (): boolean => Atomics.load(word, index) !== value || (stopIndex !== index && Atomics.load(word, stopIndex) !== 0);
+    for (;;) {
+      if (changed()) return false;
+      const now = epochMs();
+      const wakeAt = due[0] - this.marginMs;
+      if (wakeAt - now > 0.02) {
+        const asked = Math.min(wakeAt - now, SLEEP_MS);
+        if (Atomics.wait(word, index, value, asked) === 'timed-out') this.#learn(Math.max(0, epochMs() - now - asked));
+        continue;
+      }
+      for (let i = 0; ; i++) {
+        if (changed()) return false;
+        if ((i & 15) === 15 && epochMs() >= due[0]) return true;
+      }
+    }
+  }
+}
+
+/**
  * How a worker waits for the next published frame. With a clocked source (the pacing line
- * says when the next frame is due) it sleeps on the futex until just before that time and
- * spins only the last stretch, so a slow loop burns almost no CPU between frames and a fast
- * one starts a frame at spin latency with no wake-up at all. Without a clock it spins for a
- * budget adapted to the gaps it has seen between frames (up to {@link MAX_SPIN_MS}), then
- * sleeps until the driver's notify: back-to-back frames are caught spinning, rare ones cost
- * one wake-up and almost no CPU.
+ * says when the next frame is due) it sleeps until just before that time and spins only the
+ * last stretch ({@link DeadlineSleeper}), so the frame starts at spin latency with no wake-up
+ * at all. Without a clock it spins for a budget adapted to the gaps it has seen between
+ * frames (up to {@link MAX_SPIN_MS}), then sleeps until the driver's notify: back-to-back
+ * frames are caught spinning, rare ones cost one wake-up and almost no CPU.
  */
 export class FrameWaiter {
   readonly #ctrl: Int32Array;
   readonly #spin: boolean;
   readonly #pace: Float64Array;
+  readonly #sleeper = new DeadlineSleeper();
   /** Smoothed gap between being ready for a frame and its publication (ms). */
   #gap = 0;
 
@@ -92,22 +148,17 @@ export class FrameWaiter {
     return reached;
   }
 
-  /** Sleeps until the frame's due time minus the wake-ahead, then spins; true when it came. */
+  /** Sleeps until the frame's due time, then spins a little past it for the driver; true when it came. */
   #clocked(k: number): boolean {
     const ctrl = this.#ctrl;
     for (;;) {
       const value = Atomics.load(ctrl, PUBLISHED);
       if (value >= k) return true;
       if (Atomics.load(ctrl, STOP) !== 0 || Atomics.load(ctrl, CLOCKED) !== 1) return false;
-      const due = this.#pace[0];
-      const sleepMs = due - this.#pace[1] - epochMs();
-      if (sleepMs > 0.02) {
-        Atomics.wait(ctrl, PUBLISHED, value, Math.min(sleepMs, SLEEP_MS));
-        continue;
+      if (this.#sleeper.sleepUntil(ctrl, PUBLISHED, value, this.#pace, STOP)) {
+        // Due now: the driver publishes within microseconds unless it is late itself.
+        return spinUntil(ctrl, PUBLISHED, k, performance.now() + LATE_SPIN_MS);
       }
-      // The last stretch, and a little past the due time for a driver that is late.
-      const until = performance.now() + Math.max(0, due - epochMs()) + LATE_SPIN_MS;
-      return spinUntil(ctrl, PUBLISHED, k, until);
     }
   }
 }

@@ -56,15 +56,20 @@ export async function* readMessages(stream: Readable, maxBytes = MAX_MESSAGE_BYT
       if (buffer.length < 4 + length) break;
       const body = buffer.subarray(4, 4 + length);
       buffer = buffer.subarray(4 + length);
-      try {
-        yield packr.unpack(body) as unknown;
-      } catch (err) {
-        yield new MessageError(`message ${index}: not valid msgpack (${(err as Error).message})`);
-      }
+      yield decodeMessage(body, index);
       index++;
     }
   }
   if (buffer.length > 0) yield new MessageError(`message ${index}: truncated (stream ended after ${buffer.length} of its bytes)`, true);
+}
+
+/** Decodes one message body, or a {@link MessageError} saying why it is not msgpack. */
+export function decodeMessage(body: Uint8Array, index: number): unknown {
+  try {
+    return packr.unpack(body) as unknown;
+  } catch (err) {
+    return new MessageError(`message ${index}: not valid msgpack (${(err as Error).message})`);
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
-import { Random } from '../util/random.js';
+import { addClippedNoise, Random } from '../util/random.js';
 import type { SourceFrame } from './frames.js';
-import { mnistSplit } from './mnist-data.js';
+import { mnistSplit, type Digit } from './mnist-data.js';
 
 /** Options of {@link mnistCamera}. */
 export interface MnistCameraOptions {
@@ -10,6 +10,8 @@ export interface MnistCameraOptions {
   readonly noiseStd?: number;
   /** Which digits: the held-out `test` part (default) or `train`. */
   readonly split?: 'train' | 'test';
+  /** The digits to show instead (e.g. handed to another thread); `split` is then ignored. */
+  readonly digits?: readonly Digit[];
   readonly seed?: number;
   /** Frames to produce; default unlimited. */
   readonly frames?: number;
@@ -18,22 +20,22 @@ export interface MnistCameraOptions {
 /**
  * A synthetic camera after the paper's MNIST setup: a digit stays in view for a few frames,
  * each frame with fresh Gaussian noise on every pixel, clipped to [0, 1]; the label comes
- * along. Digits are drawn at random (seeded) from the shipped MNIST digits.
+ * along. Digits are drawn at random (seeded) from the shipped MNIST digits. Each frame is a
+ * new Float32Array (a consumer may keep it); noise costs a few µs a frame (see
+ * {@link addClippedNoise}).
  */
 export function* mnistCamera(options: MnistCameraOptions = {}): Generator<SourceFrame> {
   const framesPerDigit = options.framesPerDigit ?? 10;
   const std = options.noiseStd ?? 2.0;
-  const digits = mnistSplit()[options.split ?? 'test'];
+  const digits = options.digits ?? mnistSplit()[options.split ?? 'test'];
+  if (digits.length === 0) throw new RangeError('the camera needs at least one digit');
   const rng = new Random(options.seed ?? 1);
   const limit = options.frames ?? Infinity;
   let digit = digits[0];
   for (let t = 0; t < limit; t++) {
     if (t % framesPerDigit === 0) digit = digits[rng.int(0, digits.length - 1)];
     const pixels = new Float32Array(784);
-    for (let i = 0; i < 784; i++) {
-      const v = digit.pixels[i] + std * rng.gaussian();
-      pixels[i] = v < 0 ? 0 : v > 1 ? 1 : v;
-    }
+    addClippedNoise(digit.pixels, std, rng, pixels);
     yield { inputs: pixels, label: digit.label, t };
   }
 }

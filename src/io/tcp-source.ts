@@ -23,7 +23,7 @@ export interface FrameServer {
   readonly host: string;
   close(): Promise<void>;
   /** The same figures as `run --json`, for this server's frames. */
-  summary(): { ticks: number; rejected: number; deadlineMisses: number; latencyUs: { p50: number; p99: number; max: number } };
+  summary(): { ticks: number; rejected: number; deadlineMisses: number; latencyUs: { p50: number; p99: number; p999: number; max: number }; cpuUsPerFrame: number };
 }
 
 /**
@@ -37,6 +37,7 @@ export async function serveFrames(rt: Runtime, options: ServeOptions): Promise<F
   const host = options.host ?? '127.0.0.1';
   const period = options.rateHz === undefined ? Infinity : 1000 / options.rateHz;
   const histogram = createHistogram();
+  const cpu0 = process.cpuUsage();
   let ticks = 0;
   let rejected = 0;
   let misses = 0;
@@ -97,7 +98,8 @@ export async function serveFrames(rt: Runtime, options: ServeOptions): Promise<F
       ticks,
       rejected,
       deadlineMisses: misses,
-      latencyUs: ticks === 0 ? { p50: 0, p99: 0, max: 0 } : { p50: histogram.percentile(50) / 1000, p99: histogram.percentile(99) / 1000, max: histogram.max / 1000 },
+      latencyUs: ticks === 0 ? { p50: 0, p99: 0, p999: 0, max: 0 } : { p50: histogram.percentile(50) / 1000, p99: histogram.percentile(99) / 1000, p999: histogram.percentile(99.9) / 1000, max: histogram.max / 1000 },
+      cpuUsPerFrame: ticks === 0 ? 0 : Number(((process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / ticks).toFixed(1)),
     }),
   };
 }

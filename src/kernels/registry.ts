@@ -63,6 +63,7 @@ export function getBackend(name: string): KernelBackend {
         activationKernel: (a, shape) => (acts.get(a) as ActivationKernelDef)(shape, runtime),
         firstNonFinite,
         copyIn: (source, target) => {
+          if (source.length !== target.length) throw new RangeError(`copyIn: ${source.length} values into a view of ${target.length}`);
           const fast = source instanceof Float32Array ? def.copyIn?.(runtime, source, target) : undefined;
           if (fast !== undefined && fast !== null) return fast;
           target.set(source);

@@ -16,6 +16,7 @@ interface NativeAddon {
   ): void;
   readOnce(memory: number, at: number, count: number): number;
   copyIn(memory: number, at: number, source: Float32Array): number;
+  timerSlack(ns: number): number;
 }
 
 function loadAddon(): NativeAddon | null {
@@ -48,6 +49,15 @@ export function nativeReader(view: Float32Array): (() => number) | null {
   if (id < 0) return null;
   const native = addon;
   return () => native.readOnce(id, view.byteOffset, view.length);
+}
+
+/**
+ * Asks the kernel to fire this thread's timed waits within `ns` nanoseconds of when they are
+ * due (Linux timer slack, 50 µs by default) where the native addon is built; threads that
+ * sleep until a frame's deadline call it. Returns whether it took effect.
+ */
+export function tightenTimerSlack(ns = 1000): boolean {
+  return addon !== null && addon.timerSlack(ns) === 0;
 }
 
 if (addon !== null) {

@@ -5,6 +5,7 @@
 // with attach(). The other ops stay on the WebAssembly kernels, which run at memory speed.
 #include <node_api.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,8 +350,19 @@ static napi_value CopyIn(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// timerSlack(ns): this thread's timer slack (how late the kernel may fire its timed waits;
+// 50 µs by default). Threads that sleep until a frame's deadline ask for 1 µs. Returns 0 or -1.
+static napi_value TimerSlack(napi_env env, napi_callback_info info) {
+  ARGS(1)
+  napi_value result;
+  napi_create_int32(env, prctl(PR_SET_TIMERSLACK, (unsigned long)a[0], 0, 0, 0), &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
+  napi_create_function(env, "timerSlack", NAPI_AUTO_LENGTH, TimerSlack, NULL, &fn);
+  napi_set_named_property(env, exports, "timerSlack", fn);
   napi_create_function(env, "copyIn", NAPI_AUTO_LENGTH, CopyIn, NULL, &fn);
   napi_set_named_property(env, exports, "copyIn", fn);
   napi_create_function(env, "attach", NAPI_AUTO_LENGTH, Attach, NULL, &fn);

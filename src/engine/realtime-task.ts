@@ -1,0 +1,84 @@
+// What the real-time loop's thread (workers/realtime-loop.ts) and its starter
+// (src/engine/realtime.ts) share: the task, the messages, the summary.
+import type { NetworkSpec } from '../graph/spec.js';
+import type { KernelMemory } from '../kernels/kernel.js';
+import type { LoopSinkSpec } from '../io/loop-sinks.js';
+import type { LoopSourceSpec } from '../io/loop-sources.js';
+import type { ArenaPlan } from './arena.js';
+import type { DriverState } from './frame-driver.js';
+import type { NonFinitePolicy } from './inputs.js';
+
+/**
+ * What to do when a frame arrives while the previous one is still being computed:
+ * `drop` skips inputs that are already stale (a newer one is due) and counts them;
+ * `latest` always computes the newest arrived input, skipping older ones; `queue` computes
+ * every input in order, failing clearly when more than `queueLimit` wait.
+ */
+export type OverrunPolicy = 'drop' | 'latest' | 'queue';
+
+/** The `run --json` summary document. */
+export interface RealtimeSummary {
+  readonly ticks: number;
+  readonly rateHz: number | null;
+  /** Arrival (the frame's deadline) to outputs ready. */
+  readonly latencyUs: { readonly p50: number; readonly p99: number; readonly p999: number; readonly max: number };
+  /** Ticks whose outputs were ready after the next frame was due. */
+  readonly deadlineMisses: number;
+  /** Inputs skipped under `drop` or `latest`. */
+  readonly drops: number;
+  /** Share of labelled ticks whose output's argmax equals the label (null without labels). */
+  readonly accuracy: number | null;
+  /** Input messages that could not be used (a recording's bad entries, bad values). */
+  readonly rejected: number;
+  /** CPU time of the whole process (every thread) per computed tick from the first deadline on, µs. */
+  readonly cpuUsPerFrame: number;
+}
+
+/** The queue policy overflowed: the network cannot keep up with the rate. */
+export class OverrunError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OverrunError';
+  }
+}
+
+/** Word 0 of the loop's control: 1 asks the loop to stop after the frame in hand. */
+export const LOOP_STOP = 0;
+
+/** Everything the loop's thread needs, sent once. */
+export interface RealtimeLoopTask {
+  readonly spec: NetworkSpec;
+  readonly delays: readonly number[];
+  readonly plan: ArenaPlan;
+  readonly memory: KernelMemory;
+  readonly backend: string;
+  readonly backendModule?: string;
+  readonly queue: number;
+  readonly nonFinite: NonFinitePolicy;
+  readonly state: DriverState;
+  /** The loop's own control words (see {@link LOOP_STOP}). */
+  readonly control: Int32Array;
+  readonly source: LoopSourceSpec;
+  readonly sink?: LoopSinkSpec;
+  /** Write every input frame the engine was given here (a recording to replay). */
+  readonly record?: string;
+  readonly rateHz: number;
+  /** Deadlines to run (computed or dropped frames); default unlimited. */
+  readonly ticks?: number;
+  readonly overrun: OverrunPolicy;
+  readonly queueLimit: number;
+  /** Ticks between an input and the output answering its label (d(o)). */
+  readonly labelDelay: number;
+  /** `fixed`: frame j is due at j / rate; `recorded`: at its own `t` (ms) after the first's. */
+  readonly timing: 'fixed' | 'recorded';
+  /** How long to spin for a frame's outputs before sleeping until the worker wakes this thread (ms). */
+  readonly outputSpinMs: number;
+  /** How often to send a status (ms). */
+  readonly statusMs: number;
+}
+
+/** Messages from the loop's thread. */
+export type LoopMessage =
+  | { readonly type: 'status'; readonly summary: RealtimeSummary; readonly rejected: readonly string[] }
+  | { readonly type: 'done'; readonly summary: RealtimeSummary; readonly rejected: readonly string[] }
+  | { readonly type: 'failed'; readonly name: string; readonly message: string; readonly summary: RealtimeSummary; readonly rejected: readonly string[] };

@@ -1,0 +1,212 @@
+// The real-time loop's thread: the clock, the source, the driver of the engine and the sinks
+// in one place, off the main thread. Frame j is due at its deadline; the thread sleeps until
+// just before it (DeadlineSleeper), writes the frame into the arena, publishes it and waits for
+// the outputs; workers, told when the frame is due, are awake for it without a wake-up. The
+// main thread only hears a status every `statusMs` and the summary at the end.
+import { createHistogram } from 'node:perf_hooks';
+import { parentPort, workerData } from 'node:worker_threads';
+import { validateNetwork } from '../src/graph/network.js';
+import '../src/kernels/backends.js';
+import { tightenTimerSlack } from '../src/kernels/native/index.js';
+import { getBackend } from '../src/kernels/registry.js';
+import { Arena } from '../src/engine/arena.js';
+import { CLOCKED, epochMs, paceOf } from '../src/engine/control.js';
+import { FrameDriver } from '../src/engine/frame-driver.js';
+import { InputError } from '../src/engine/inputs.js';
+import { LOOP_STOP, OverrunError, type LoopMessage, type RealtimeSummary, type RealtimeLoopTask } from '../src/engine/realtime-task.js';
+import { DeadlineSleeper } from '../src/engine/sync.js';
+import { encodeMessage } from '../src/io/frame-stream.js';
+import { openLoopSink } from '../src/io/loop-sinks.js';
+import { openLoopSource, type LoopFrame } from '../src/io/loop-sources.js';
+
+const task = workerData as RealtimeLoopTask;
+const post = (m: LoopMessage): void => parentPort?.postMessage(m);
+
+function argmax(values: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
+
+async function loop(): Promise<void> {
+  if (task.backendModule !== undefined) await import(task.backendModule);
+  tightenTimerSlack();
+  const net = validateNetwork(task.spec);
+  const arena = new Arena(task.plan, task.memory);
+  const ctrl = arena.control;
+  const driver = new FrameDriver({ net, arena, kernels: getBackend(task.backend).bind(task.memory), queue: task.queue, nonFinite: task.nonFinite, state: task.state });
+  const source = openLoopSource(task.source, net);
+  const sink = task.sink === undefined ? undefined : await openLoopSink(task.sink);
+  const record = task.record === undefined ? undefined : await openLoopSink({ kind: 'file', path: task.record });
+  const outputNames = net.outputs.map((o) => net.nodes[o].name);
+  const inputNames = net.inputs.map((v) => net.nodes[v].name);
+  const period = 1000 / task.rateHz;
+  const recorded = task.timing === 'recorded';
+  const histogram = createHistogram();
+  const labels: (number | undefined)[] = [];
+  let ticks = 0;
+  let misses = 0;
+  let drops = 0;
+  let labelled = 0;
+  let correct = 0;
+  let rejected: string[] = [];
+  let rejectedCount = 0;
+  let cpu0: NodeJS.CpuUsage | undefined;
+  const cpuUs = (): number => {
+    if (cpu0 === undefined || ticks === 0) return 0;
+    const used = process.cpuUsage(cpu0);
+    return (used.user + used.system) / ticks;
+  };
+  const summary = (): RealtimeSummary => ({
+    ticks,
+    rateHz: recorded ? null : task.rateHz,
+    latencyUs:
+      ticks === 0
+        ? { p50: 0, p99: 0, p999: 0, max: 0 }
+        : { p50: histogram.percentile(50) / 1000, p99: histogram.percentile(99) / 1000, p999: histogram.percentile(99.9) / 1000, max: histogram.max / 1000 },
+    deadlineMisses: misses,
+    drops,
+    accuracy: labelled === 0 ? null : correct / labelled,
+    rejected: rejectedCount,
+    cpuUsPerFrame: Number(cpuUs().toFixed(1)),
+  });
+  const takeRejected = (): string[] => {
+    const r = rejected;
+    rejected = [];
+    return r;
+  };
+  const reject = (reason: string): void => {
+    rejectedCount++;
+    if (rejected.length < 100) rejected.push(reason);
+  };
+
+  // Deadlines: frame j at start + j * period, or at its recorded t after the first one's.
+  const start = epochMs() + 5;
+  let firstT: number | undefined;
+  const dueOf = (j: number, t: number | undefined): number => {
+    if (!recorded) return start + j * period;
+    if (t === undefined) throw new Error(`frame ${j} has no timestamp "t"; replay it at a fixed rate instead`);
+    firstT ??= t;
+    return start + (t - firstT);
+  };
+  const nextDue = (j: number): number => {
+    if (!recorded) return start + (j + 1) * period;
+    const t = source.peekT();
+    return typeof t === 'number' && firstT !== undefined ? start + (t - firstT) : Infinity;
+  };
+  const pace = paceOf(ctrl);
+  const due = new Float64Array(1);
+  const sleeper = new DeadlineSleeper();
+  const stopped = (): boolean => Atomics.load(task.control, LOOP_STOP) !== 0;
+  let lastStatus = performance.now();
+
+  Atomics.store(ctrl, CLOCKED, 1);
+  // process.cpuUsage counts every thread of the process: workers, this loop, the main thread.
+  cpu0 = process.cpuUsage();
+  try {
+    let j = 0;
+    let frame: LoopFrame | null | undefined = source.next();
+    while (!stopped() && (task.ticks === undefined || j < task.ticks)) {
+      for (const r of source.rejected.splice(0)) reject(r);
+      if (frame === null) break;
+      if (frame === undefined) {
+        // Nothing pushed yet: look again at the next deadline.
+        due[0] = start + j * period;
+        if (!sleeper.sleepUntil(task.control, LOOP_STOP, 0, due)) break;
+        frame = source.next();
+        if (frame === undefined) j++;
+        continue;
+      }
+      due[0] = dueOf(j, frame.t);
+      pace[0] = due[0];
+      if (!sleeper.sleepUntil(task.control, LOOP_STOP, 0, due)) break;
+      const k = driver.engineFrame + 1;
+      // Frames are computed one at a time here, so the ring slot is free unless a node lags.
+      if (driver.completed() < k - driver.queue && !driver.nodesDoneSync(net.nodes.filter((n) => !n.isInput).map((n) => n.index), k - driver.queue, 0)) break;
+      try {
+        driver.writeInputs(frame.arrays, k);
+      } catch (err) {
+        if (!(err instanceof InputError)) throw err;
+        reject(err.message);
+        frame.taken();
+        frame = source.next();
+        j++;
+        continue;
+      }
+      // A ring frame a sensor overwrote while it was copied: take the next one instead.
+      if (!frame.taken()) {
+        frame = source.next();
+        continue;
+      }
+      driver.publish(k);
+      pace[0] = nextDue(j);
+      if (!driver.nodesDoneSync(net.outputs, k, task.outputSpinMs)) break;
+      const latencyMs = epochMs() - due[0];
+      histogram.record(Math.max(1, Math.round(latencyMs * 1e6)));
+      if (latencyMs > period) misses++;
+      ticks++;
+      const tick = driver.tickOf(k);
+      labels.push(frame.label);
+      const label = labels.length > task.labelDelay ? labels[labels.length - 1 - task.labelDelay] : undefined;
+      if (labels.length > task.labelDelay + 1) labels.shift();
+      if (label !== undefined) {
+        labelled++;
+        if (argmax(driver.outputView(0, k)) === label) correct++;
+      }
+      if (sink !== undefined) {
+        const outputs: Record<string, Float32Array> = {};
+        outputNames.forEach((name, o) => (outputs[name] = driver.outputView(o, k)));
+        sink.write(encodeMessage({ t: tick, tick, outputs }));
+      }
+      if (record !== undefined) {
+        // What the engine was given, so a replay computes exactly the same ticks; t: when the
+        // frame was due, in ms from the first, so `--rate recorded` replays the timing.
+        const inputs: Record<string, Float32Array> = {};
+        const views = driver.inputViews(k);
+        inputNames.forEach((name, i) => (inputs[name] = views[i]));
+        record.write(encodeMessage({ t: Number((due[0] - start).toFixed(3)), inputs, ...(frame.label === undefined ? {} : { label: frame.label }) }));
+      }
+      // The next frame, made or read now that this one is done (not counted as latency).
+      frame = source.next();
+      j++;
+      const now = epochMs();
+      if (task.overrun === 'queue') {
+        if (!recorded && now >= start + (j + task.queueLimit) * period) {
+          throw new OverrunError(`input queue full: ${task.queueLimit + 1} frames waiting (limit ${task.queueLimit}); the network cannot keep up with ${task.rateHz} Hz`);
+        }
+      } else {
+        // drop / latest: a frame is stale once a newer one has arrived (the next deadline has
+        // passed, or a ring holds a newer frame); skip to the newest arrived.
+        for (;;) {
+          if (frame === null || frame === undefined) break;
+          const newer = source.newerWaiting();
+          if (newer === undefined ? nextDue(j) > now || (task.ticks !== undefined && j + 1 >= task.ticks) : !newer) break;
+          drops++;
+          frame.taken();
+          frame = source.next();
+          // Frames of a clocked source each have their deadline; a ring's do not.
+          if (newer === undefined) j++;
+        }
+      }
+      if (performance.now() - lastStatus >= task.statusMs) {
+        lastStatus = performance.now();
+        post({ type: 'status', summary: summary(), rejected: takeRejected() });
+      }
+      // Socket writes leave only while this thread's event loop turns.
+      if (sink?.needsTurns === true) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    for (const r of source.rejected.splice(0)) reject(r);
+    if (driver.stopped()) throw new Error('the engine stopped');
+    post({ type: 'done', summary: summary(), rejected: takeRejected() });
+  } catch (err) {
+    const e = err instanceof Error ? err : new Error(String(err));
+    post({ type: 'failed', name: e.name, message: e.message, summary: summary(), rejected: takeRejected() });
+  } finally {
+    Atomics.store(ctrl, CLOCKED, 0);
+    source.close();
+    await sink?.close();
+    await record?.close();
+  }
+}
+
+await loop();
