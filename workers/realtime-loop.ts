@@ -10,11 +10,12 @@ import '../src/kernels/backends.js';
 import { tightenTimerSlack } from '../src/kernels/native/index.js';
 import { getBackend } from '../src/kernels/registry.js';
 import { Arena } from '../src/engine/arena.js';
-import { CLOCKED, epochMs, paceOf } from '../src/engine/control.js';
+import { CLOCKED, PARK, PARKED, PUBLISHED, STOP, epochMs, paceOf } from '../src/engine/control.js';
+import { FrameLoop } from '../src/engine/frame-loop.js';
 import { FrameDriver } from '../src/engine/frame-driver.js';
 import { InputError } from '../src/engine/inputs.js';
 import { LOOP_STOP, OverrunError, type LoopMessage, type RealtimeSummary, type RealtimeLoopTask } from '../src/engine/realtime-task.js';
-import { DeadlineSleeper } from '../src/engine/sync.js';
+import { DeadlineSleeper, spinBudget } from '../src/engine/sync.js';
 import { encodeMessage } from '../src/io/frame-stream.js';
 import { openLoopSink } from '../src/io/loop-sinks.js';
 import { openLoopSource, type LoopFrame } from '../src/io/loop-sources.js';
@@ -28,13 +29,26 @@ function argmax(values: Float32Array): number {
   return best;
 }
 
+/** Asks a worker to park and waits until it has; false when the engine stops first. */
+function parkWorker(ctrl: Int32Array, worker: number): boolean {
+  Atomics.store(ctrl, PARK, worker + 1);
+  Atomics.notify(ctrl, PUBLISHED);
+  for (let seen = Atomics.load(ctrl, PARKED); seen !== worker + 1; seen = Atomics.load(ctrl, PARKED)) {
+    if (Atomics.load(ctrl, STOP) !== 0) return false;
+    Atomics.wait(ctrl, PARKED, seen, 50);
+  }
+  return true;
+}
+
 async function loop(): Promise<void> {
   if (task.backendModule !== undefined) await import(task.backendModule);
   tightenTimerSlack();
-  const net = validateNetwork(task.spec);
-  const arena = new Arena(task.plan, task.memory);
+  // Take the input worker's share first: its kernels and arena serve the driver too.
+  const own = task.takeOver === undefined ? undefined : new FrameLoop(task.takeOver);
+  const net = own?.net ?? validateNetwork(task.spec);
+  const arena = own?.arena ?? new Arena(task.plan, task.memory);
   const ctrl = arena.control;
-  const driver = new FrameDriver({ net, arena, kernels: getBackend(task.backend).bind(task.memory), queue: task.queue, nonFinite: task.nonFinite, state: task.state });
+  const driver = new FrameDriver({ net, arena, kernels: own?.kernels ?? getBackend(task.backend).bind(task.memory), queue: task.queue, nonFinite: task.nonFinite, state: task.state });
   const source = openLoopSource(task.source, net);
   const sink = task.sink === undefined ? undefined : await openLoopSink(task.sink);
   const record = task.record === undefined ? undefined : await openLoopSink({ kind: 'file', path: task.record });
@@ -97,13 +111,16 @@ async function loop(): Promise<void> {
   const pace = paceOf(ctrl);
   const due = new Float64Array(1);
   const sleeper = new DeadlineSleeper();
+  sleeper.maxSpinMs = spinBudget(period);
+  pace[1] = sleeper.maxSpinMs;
   const stopped = (): boolean => Atomics.load(task.control, LOOP_STOP) !== 0;
   let lastStatus = performance.now();
 
-  Atomics.store(ctrl, CLOCKED, 1);
   // process.cpuUsage counts every thread of the process: workers, this loop, the main thread.
   cpu0 = process.cpuUsage();
   try {
+    if (own !== undefined && !parkWorker(ctrl, own.task.worker)) throw new Error('the engine stopped');
+    Atomics.store(ctrl, CLOCKED, 1);
     let j = 0;
     let frame: LoopFrame | null | undefined = source.next();
     while (!stopped() && (task.ticks === undefined || j < task.ticks)) {
@@ -140,6 +157,7 @@ async function loop(): Promise<void> {
       }
       driver.publish(k);
       pace[0] = nextDue(j);
+      if (own !== undefined && !own.computeFrame(k, 0)) break;
       if (!driver.nodesDoneSync(net.outputs, k, task.outputSpinMs)) break;
       const latencyMs = epochMs() - due[0];
       histogram.record(Math.max(1, Math.round(latencyMs * 1e6)));
@@ -203,6 +221,10 @@ async function loop(): Promise<void> {
     post({ type: 'failed', name: e.name, message: e.message, summary: summary(), rejected: takeRejected() });
   } finally {
     Atomics.store(ctrl, CLOCKED, 0);
+    if (own !== undefined) {
+      Atomics.store(ctrl, PARK, 0);
+      Atomics.notify(ctrl, PARK);
+    }
     source.close();
     await sink?.close();
     await record?.close();

@@ -17,6 +17,12 @@ export const TICK_BASE = 2;
 /** Line 0: first engine frame whose outputs the driver will read (row-major copies are made from it on). */
 export const OUTPUTS_FROM = 3;
 /**
+ * Line 0: 1 + the index of the worker asked to hand its share of each frame to the driver
+ * (0: none). The real-time loop's thread computes that worker's nodes itself while it drives,
+ * so a one-worker model wakes one thread per frame instead of two.
+ */
+export const PARK = 4;
+/**
  * Line 1: the driver's wake-up request. It waits for node WAKE_NODE to reach frame WAKE_AT
  * by sleeping on DRIVER_WAKE, which the worker of that node bumps (and notifies) only when
  * it gets there: one wake-up per wait, not one per frame of every node (a notify that wakes
@@ -34,11 +40,14 @@ export const READY = 2 * WORDS_PER_LINE;
  * dead thread without parsing messages.
  */
 export const FAILED_NODE = READY + 1;
+/** Line 2: 1 + the index of the worker that is parked (see {@link PARK}); 0 when none. */
+export const PARKED = READY + 2;
 /**
  * Line 3, written by the driver: pacing. Word CLOCKED is 1 while a clocked source drives
  * the engine; the Float64 at byte 8 of the line is when the next frame is due (epoch ms,
- * `performance.timeOrigin + performance.now()`, the one clock all threads share). Workers
- * sleep until just before then and spin only the last stretch (see {@link paceOf}).
+ * `performance.timeOrigin + performance.now()`, the one clock all threads share), the one at
+ * byte 16 how long a worker may spin before it (ms). Workers sleep until just before the due
+ * time and spin only that last stretch (see {@link paceOf}).
  */
 export const CLOCKED = 3 * WORDS_PER_LINE;
 
@@ -64,14 +73,16 @@ export function workerTiming(ctrl: Int32Array, nodes: number, w: number): Float6
   return new Float64Array(ctrl.buffer, ctrl.byteOffset + workerLine(nodes, w) * 4 + 8, 2);
 }
 
-/** The pacing line's [next frame due (epoch ms)] (see {@link CLOCKED}). */
+/** The pacing line's [next frame due (epoch ms), spin budget (ms)] (see {@link CLOCKED}). */
 export function paceOf(ctrl: Int32Array): Float64Array {
-  return new Float64Array(ctrl.buffer, ctrl.byteOffset + CLOCKED * 4 + 8, 1);
+  return new Float64Array(ctrl.buffer, ctrl.byteOffset + CLOCKED * 4 + 8, 2);
 }
 
 /** Wakes every thread sleeping on any control word (stop, failure). */
 export function notifyAll(ctrl: Int32Array): void {
   for (let i = 0; i < ctrl.length; i += WORDS_PER_LINE) Atomics.notify(ctrl, i);
+  // A parked worker sleeps on PARK, not on a line's first word.
+  Atomics.notify(ctrl, PARK);
 }
 
 /**

@@ -6,6 +6,7 @@ import type { LoopSinkSpec } from '../io/loop-sinks.js';
 import type { LoopSourceSpec } from '../io/loop-sources.js';
 import type { ArenaPlan } from './arena.js';
 import type { DriverState } from './frame-driver.js';
+import type { FrameLoopTask } from './frame-loop-task.js';
 import type { NonFinitePolicy } from './inputs.js';
 
 /**
@@ -75,6 +76,8 @@ export interface RealtimeLoopTask {
   readonly outputSpinMs: number;
   /** How often to send a status (ms). */
   readonly statusMs: number;
+  /** The task of the worker whose share this thread computes while it drives (that worker parks). */
+  readonly takeOver?: FrameLoopTask;
 }
 
 /** Messages from the loop's thread. */

@@ -6,7 +6,7 @@ import type { LoopSinkSpec } from '../io/loop-sinks.js';
 import { packDigits, type LoopSourceSpec } from '../io/loop-sources.js';
 import type { MnistCameraOptions } from '../io/mnist-camera.js';
 import { mnistSplit } from '../io/mnist-data.js';
-import { PUBLISHED } from './control.js';
+import { PUBLISHED, STOP } from './control.js';
 import { LOOP_STOP, OverrunError, type LoopMessage, type OverrunPolicy, type RealtimeLoopTask, type RealtimeSummary } from './realtime-task.js';
 import type { Runtime } from './runtime.js';
 
@@ -51,7 +51,7 @@ export interface RealtimeOptions {
   readonly record?: string;
   /** Called on this thread with the summary so far, every `statusMs`, with the reasons of inputs rejected since the last call. */
   readonly onStatus?: (summary: RealtimeSummary, rejected: readonly string[]) => void;
-  /** Default 100 ms. */
+  /** Default 250 ms (each status wakes this thread; on a VM a wake-up costs 50-100 µs of CPU). */
   readonly statusMs?: number;
 }
 
@@ -119,7 +119,9 @@ export async function runRealtime(rt: Runtime, source: RealtimeSource, options: 
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted === true) stop();
   try {
-    await rt.lend(async (state, guard) => {
+    await rt.lend(async (state, loops, guard) => {
+      // The loop's thread computes the share of the worker that converts the (first) input.
+      const takeOver = loops.find((l) => l.converts.includes(net.inputs[0]));
       const task: RealtimeLoopTask = {
         spec: net.spec,
         delays: rt.rollout.delays,
@@ -141,13 +143,17 @@ export async function runRealtime(rt: Runtime, source: RealtimeSource, options: 
         labelDelay: options.labelDelay ?? 0,
         timing: options.timing ?? 'fixed',
         outputSpinMs,
-        statusMs: options.statusMs ?? 100,
+        statusMs: options.statusMs ?? 250,
+        ...(takeOver === undefined ? {} : { takeOver }),
       };
       const worker = new Worker(LOOP_FILE, { workerData: task });
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
       const finished = new Promise<LoopMessage>((resolve, reject) => {
+        // A failure inside the loop (a node that threw there) is thrown from here, so that the
+        // runtime learns of it too.
         worker.on('message', (m: LoopMessage) => {
           if (m.type === 'status') options.onStatus?.(m.summary, m.rejected);
+          else if (m.type === 'failed' && m.name !== 'OverrunError' && Atomics.load(rt.arena.control, STOP) !== 0) reject(new Error(m.message));
           else resolve(m);
         });
         worker.once('error', reject);

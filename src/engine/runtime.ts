@@ -11,7 +11,7 @@ import { Arena, createArena, planArena } from './arena.js';
 import { nodeCosts } from './calibrate.js';
 import { FAILED_NODE, READY, STOP, STOP_FAILED, STOP_REQUESTED, WAKE_NODE, controlLines, notifyAll, workerLine, workerTiming } from './control.js';
 import { EngineStopped, FrameDriver, type DriverState } from './frame-driver.js';
-import type { FrameLoopResult } from './frame-loop-task.js';
+import type { FrameLoopResult, FrameLoopTask } from './frame-loop-task.js';
 import { InputSlot, OutputFrame, ViewError } from './frame-views.js';
 import { checkInputFrame, type InputFrame, type NonFinitePolicy } from './inputs.js';
 import { loadSource, type ModelSource } from './model-source.js';
@@ -96,6 +96,7 @@ export class Runtime implements AsyncDisposable {
   /** What happens to NaN and infinite inputs. */
   readonly nonFinite: NonFinitePolicy;
   readonly #pool: Piscina;
+  readonly #loops: readonly FrameLoopTask[];
   readonly #tasks: Promise<FrameLoopResult>[];
   readonly #ctrl: Int32Array;
   readonly #driver: FrameDriver;
@@ -122,6 +123,7 @@ export class Runtime implements AsyncDisposable {
     backendModule: string | undefined;
     nonFinite: NonFinitePolicy;
     pool: Piscina;
+    loops: readonly FrameLoopTask[];
     tasks: Promise<FrameLoopResult>[];
     spin: boolean;
     logger: RuntimeLogger | undefined;
@@ -136,6 +138,7 @@ export class Runtime implements AsyncDisposable {
     this.backendModule = init.backendModule;
     this.nonFinite = init.nonFinite;
     this.#pool = init.pool;
+    this.#loops = init.loops;
     this.#tasks = init.tasks;
     this.#ctrl = init.arena.control;
     this.#spin = init.spin;
@@ -194,10 +197,10 @@ export class Runtime implements AsyncDisposable {
       'runtime starting',
     );
     const backendModule = options.backendModule === undefined ? undefined : String(options.backendModule);
-    const { pool, tasks } = startWorkers(network, rollout, placement, arena, backend.name, spin, backendModule);
+    const { pool, loops, tasks } = startWorkers(network, rollout, placement, arena, backend.name, spin, backendModule);
     const nonFinite = options.nonFinite ?? 'reject';
     const driver = new FrameDriver({ net: network, arena, kernels, queue: checked.queue, nonFinite });
-    const rt = new Runtime({ network, rollout, backend, placement, arena, driver, weights: loaded.weights, backendModule, nonFinite, pool, tasks, spin, logger: options.logger });
+    const rt = new Runtime({ network, rollout, backend, placement, arena, driver, weights: loaded.weights, backendModule, nonFinite, pool, loops, tasks, spin, logger: options.logger });
     try {
       await rt.#guard(waitAtLeastAsync(arena.control, READY, placement.workers));
       await rt.#warmUp(checked.warmUp);
@@ -463,17 +466,28 @@ export class Runtime implements AsyncDisposable {
   /**
    * Hands the engine to another driver (a thread of the real-time loop or the TCP server) for
    * the duration of `drive`: this runtime serves nothing else meanwhile, and takes the frame
-   * count back from the state `drive` resolves with. Held output frames must be released.
+   * count back from the state `drive` resolves with. `drive` gets what each worker was given,
+   * to take a parked worker's share. Held output frames must be released first. When the
+   * engine stops while lent (a node failed in the driving thread), the runtime fails with
+   * `drive`'s error.
    * @internal used by the real-time loop and the frame server
    */
-  async lend(drive: (state: DriverState, guard: <T>(p: Promise<T>) => Promise<T>) => Promise<DriverState>): Promise<void> {
+  async lend(drive: (state: DriverState, loops: readonly FrameLoopTask[], guard: <T>(p: Promise<T>) => Promise<T>) => Promise<DriverState>): Promise<void> {
     await this.#exclusive(async () => {
       this.#assertOpen();
       if (this.#held.size > 0) throw new ViewError('release() held output frames before handing the engine to a real-time loop');
       const before = this.#driver.state;
-      // A promise given to the guard settles with its own value (never undefined).
-      const after = await drive(before, <T>(p: Promise<T>) => this.#guard(p) as Promise<T>);
-      this.#driver.adopt(after);
+      try {
+        // A promise given to the guard settles with its own value (never undefined).
+        const after = await drive(before, this.#loops, <T>(p: Promise<T>) => this.#guard(p) as Promise<T>);
+        this.#driver.adopt(after);
+      } catch (err) {
+        if (Atomics.load(this.#ctrl, STOP) === STOP_FAILED && this.#failed === undefined) {
+          this.#fail(new RuntimeError(err instanceof Error ? err.message : String(err), { cause: err }));
+          throw this.#failed;
+        }
+        throw err;
+      }
     });
   }
 

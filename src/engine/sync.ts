@@ -1,4 +1,4 @@
-import { CLOCKED, PUBLISHED, STOP, epochMs, paceOf } from './control.js';
+import { CLOCKED, PARK, PUBLISHED, STOP, epochMs, paceOf } from './control.js';
 
 /**
  * Loads of a word to spin through before sleeping on it. Spinning answers in about a
@@ -58,12 +58,14 @@ export class DeadlineSleeper {
   /** The latest lateness samples of this thread's timed waits (ms), a ring. */
   readonly #samples = new Float64Array(64);
   #count = 0;
-  /** The margin before a deadline at which to stop sleeping (ms). */
+  /** The learned margin (ms). */
   #margin = 0.2;
+  /** The most this thread may spin before a deadline (ms); see {@link spinBudget}. */
+  maxSpinMs = MAX_SPIN_MS;
 
   /** The margin before a deadline at which to stop sleeping (ms). */
   get marginMs(): number {
-    return this.#margin;
+    return Math.min(this.#margin, this.maxSpinMs);
   }
 
   /**
@@ -103,6 +105,14 @@ export class DeadlineSleeper {
 }
 
 /**
+ * How long a thread may spin before each deadline of a loop with this period (ms): 1% of the
+ * period, from 5 to 200 µs. A wake-up itself costs 25-100 µs of CPU on this VM, so a slow loop
+ * (100 Hz) gains little precision from spinning long and pays for it every frame, while a fast
+ * one (500 Hz and up) sleeps so briefly that its wake-ups are late by only ~30 µs anyway.
+ */
+export const spinBudget = (periodMs: number): number => Math.min(MAX_SPIN_MS, Math.max(0.005, 0.01 * periodMs));
+
+/**
  * How a worker waits for the next published frame. With a clocked source (the pacing line
  * says when the next frame is due) it sleeps until just before that time and spins only the
  * last stretch ({@link DeadlineSleeper}), so the frame starts at spin latency with no wake-up
@@ -113,39 +123,48 @@ export class DeadlineSleeper {
 export class FrameWaiter {
   readonly #ctrl: Int32Array;
   readonly #spin: boolean;
+  /** 1 + this worker's index: the value of PARK that asks it to park. */
+  readonly #me: number;
   readonly #pace: Float64Array;
   readonly #sleeper = new DeadlineSleeper();
   /** Smoothed gap between being ready for a frame and its publication (ms). */
   #gap = 0;
 
-  constructor(ctrl: Int32Array, spin: boolean) {
+  constructor(ctrl: Int32Array, spin: boolean, worker: number) {
     this.#ctrl = ctrl;
     this.#spin = spin;
+    this.#me = worker + 1;
     this.#pace = paceOf(ctrl);
   }
 
-  /** Blocks until frame k is published; false when the engine is asked to stop first. */
-  wait(k: number): boolean {
+  /** Blocks until frame k is published (`frame`), the engine stops (`stop`) or the driver asks this worker to park (`park`). */
+  wait(k: number): 'frame' | 'stop' | 'park' {
     const ctrl = this.#ctrl;
     if (Atomics.load(ctrl, PUBLISHED) >= k) {
       this.#gap *= 0.75;
-      return true;
+      return 'frame';
     }
     const t0 = performance.now();
     if (this.#spin) {
       if (Atomics.load(ctrl, CLOCKED) === 1) {
-        if (this.#clocked(k)) return true;
+        if (this.#clocked(k)) return 'frame';
       } else {
         const budget = this.#gap <= MAX_SPIN_MS ? Math.min(MAX_SPIN_MS, 2 * this.#gap + BASE_SPIN_MS) : BASE_SPIN_MS;
         if (spinUntil(ctrl, PUBLISHED, k, t0 + budget)) {
           this.#gap = 0.75 * this.#gap + 0.25 * (performance.now() - t0);
-          return true;
+          return 'frame';
         }
       }
     }
-    const reached = waitAtLeast(ctrl, PUBLISHED, k, false);
+    for (;;) {
+      const value = Atomics.load(ctrl, PUBLISHED);
+      if (value >= k) break;
+      if (Atomics.load(ctrl, STOP) !== 0) return 'stop';
+      if (Atomics.load(ctrl, PARK) === this.#me) return 'park';
+      Atomics.wait(ctrl, PUBLISHED, value, SLEEP_MS);
+    }
     this.#gap = 0.75 * this.#gap + 0.25 * (performance.now() - t0);
-    return reached;
+    return 'frame';
   }
 
   /** Sleeps until the frame's due time, then spins a little past it for the driver; true when it came. */
@@ -155,12 +174,26 @@ export class FrameWaiter {
       const value = Atomics.load(ctrl, PUBLISHED);
       if (value >= k) return true;
       if (Atomics.load(ctrl, STOP) !== 0 || Atomics.load(ctrl, CLOCKED) !== 1) return false;
+      this.#sleeper.maxSpinMs = this.#pace[1];
       if (this.#sleeper.sleepUntil(ctrl, PUBLISHED, value, this.#pace, STOP)) {
         // Due now: the driver publishes within microseconds unless it is late itself.
         return spinUntil(ctrl, PUBLISHED, k, performance.now() + LATE_SPIN_MS);
       }
     }
   }
+}
+
+/**
+ * A worker asked to park: says so in PARKED and sleeps until the driver gives its share of
+ * the frames back (or the engine stops).
+ */
+export function park(ctrl: Int32Array, parkedIndex: number, worker: number): void {
+  Atomics.store(ctrl, parkedIndex, worker + 1);
+  Atomics.notify(ctrl, parkedIndex);
+  // Unparking and stopping both notify PARK; the timeout is only a safety net (a parked
+  // thread waking every 50 ms would cost ~1 ms of CPU a second on this VM).
+  while (Atomics.load(ctrl, PARK) === worker + 1 && Atomics.load(ctrl, STOP) === 0) Atomics.wait(ctrl, PARK, worker + 1, 1000);
+  Atomics.store(ctrl, parkedIndex, 0);
 }
 
 /**

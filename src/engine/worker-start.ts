@@ -33,6 +33,8 @@ export function counterOwners(net: Network, delays: readonly number[], placement
 /** A started pool of frame-loop workers: one long-lived task each. */
 export interface StartedWorkers {
   readonly pool: Piscina;
+  /** What each worker was given (another thread can take a parked worker's share with it). */
+  readonly loops: readonly FrameLoopTask[];
   readonly tasks: Promise<FrameLoopResult>[];
 }
 
@@ -47,9 +49,9 @@ export function startWorkers(net: Network, rollout: Rollout, placement: Placemen
     atomics: 'disabled',
   });
   const owner = counterOwners(net, rollout.delays, placement);
-  const tasks = placement.nodesOf.map((nodes, w) => {
+  const loops = placement.nodesOf.map((nodes, w): FrameLoopTask => {
     // nodesOf is already in frame order.
-    const task: FrameLoopTask = {
+    return {
       spec: net.spec,
       delays: rollout.delays,
       plan: arena.plan,
@@ -62,7 +64,7 @@ export function startWorkers(net: Network, rollout: Rollout, placement: Placemen
       converts: net.inputs.filter((v) => owner[v] === w),
       spin,
     };
-    return pool.run(task) as Promise<FrameLoopResult>;
   });
-  return { pool, tasks };
+  const tasks = loops.map((task) => pool.run(task) as Promise<FrameLoopResult>);
+  return { pool, loops, tasks };
 }

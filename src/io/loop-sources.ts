@@ -2,7 +2,7 @@
 // or read before its deadline so that making it is not counted as latency.
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { Network } from '../graph/network.js';
-import { mnistCamera, type MnistCameraOptions } from './mnist-camera.js';
+import { MnistCamera, type MnistCameraOptions } from './mnist-camera.js';
 import type { Digit } from './mnist-data.js';
 import { FrameRing, type FrameRingHandle } from './frame-ring.js';
 import { MAX_MESSAGE_BYTES, MessageError, decodeMessage, toSourceFrame } from './frame-stream.js';
@@ -55,17 +55,22 @@ export function packDigits(digits: readonly Digit[]): { pixels: Float32Array; la
 
 function cameraSource(spec: Extract<LoopSourceSpec, { kind: 'camera' }>): LoopSource {
   const digits: Digit[] = Array.from(spec.labels, (label, i) => ({ label, pixels: spec.pixels.subarray(i * 784, (i + 1) * 784) }));
-  const camera = mnistCamera({ ...spec.options, digits });
+  const camera = new MnistCamera({ ...spec.options, digits });
+  const limit = spec.options.frames ?? Infinity;
+  // One buffer for every frame: the loop copies it into the arena before making the next.
+  const pixels = new Float32Array(784);
+  const arrays = [pixels];
   return {
     rejected: [],
     next() {
-      const item = camera.next();
-      if (item.done === true) return null;
-      return { arrays: [item.value.inputs as Float32Array], label: item.value.label, t: item.value.t, taken: always };
+      if (camera.t >= limit) return null;
+      const t = camera.t;
+      const label = camera.next(pixels);
+      return { arrays, label, t, taken: always };
     },
     peekT: () => undefined,
     newerWaiting: () => undefined,
-    close: () => void camera.return(undefined),
+    close: () => undefined,
   };
 }
 

@@ -18,6 +18,39 @@ export interface MnistCameraOptions {
 }
 
 /**
+ * The camera's state: which digit is in view and the noise generator. `next(out)` writes the
+ * next frame into `out` (784 values) and returns its label; the frames depend only on the seed.
+ */
+export class MnistCamera {
+  readonly #digits: readonly Digit[];
+  readonly #framesPerDigit: number;
+  readonly #std: number;
+  readonly #rng: Random;
+  #digit: Digit;
+  #t = 0;
+
+  constructor(options: Omit<MnistCameraOptions, 'frames'> = {}) {
+    this.#framesPerDigit = options.framesPerDigit ?? 10;
+    this.#std = options.noiseStd ?? 2.0;
+    this.#digits = options.digits ?? mnistSplit()[options.split ?? 'test'];
+    if (this.#digits.length === 0) throw new RangeError('the camera needs at least one digit');
+    this.#rng = new Random(options.seed ?? 1);
+    this.#digit = this.#digits[0];
+  }
+
+  /** Frames made so far (the next frame's `t`). */
+  get t(): number {
+    return this.#t;
+  }
+
+  next(out: Float32Array): number {
+    if (this.#t++ % this.#framesPerDigit === 0) this.#digit = this.#digits[this.#rng.int(0, this.#digits.length - 1)];
+    addClippedNoise(this.#digit.pixels, this.#std, this.#rng, out);
+    return this.#digit.label;
+  }
+}
+
+/**
  * A synthetic camera after the paper's MNIST setup: a digit stays in view for a few frames,
  * each frame with fresh Gaussian noise on every pixel, clipped to [0, 1]; the label comes
  * along. Digits are drawn at random (seeded) from the shipped MNIST digits. Each frame is a
@@ -25,17 +58,12 @@ export interface MnistCameraOptions {
  * {@link addClippedNoise}).
  */
 export function* mnistCamera(options: MnistCameraOptions = {}): Generator<SourceFrame> {
-  const framesPerDigit = options.framesPerDigit ?? 10;
-  const std = options.noiseStd ?? 2.0;
-  const digits = options.digits ?? mnistSplit()[options.split ?? 'test'];
-  if (digits.length === 0) throw new RangeError('the camera needs at least one digit');
-  const rng = new Random(options.seed ?? 1);
+  const camera = new MnistCamera(options);
   const limit = options.frames ?? Infinity;
-  let digit = digits[0];
-  for (let t = 0; t < limit; t++) {
-    if (t % framesPerDigit === 0) digit = digits[rng.int(0, digits.length - 1)];
+  while (camera.t < limit) {
+    const t = camera.t;
     const pixels = new Float32Array(784);
-    addClippedNoise(digit.pixels, std, rng, pixels);
-    yield { inputs: pixels, label: digit.label, t };
+    const label = camera.next(pixels);
+    yield { inputs: pixels, label, t };
   }
 }

@@ -1,0 +1,108 @@
+// One worker's share of every frame: convert its inputs, then compute its nodes in frame
+// order, each after what it needs from other workers. The frame-loop worker
+// (workers/frame-loop.ts) runs it frame after frame; the real-time loop's thread runs it in
+// place of a parked worker, so a one-worker model wakes a single thread per frame.
+import { validateNetwork } from '../graph/network.js';
+import '../kernels/backends.js';
+import type { BoundKernels } from '../kernels/kernel.js';
+import { getBackend } from '../kernels/registry.js';
+import { Arena } from './arena.js';
+import { FAILED_NODE, OUTPUTS_FROM, STOP, STOP_FAILED, TICK_BASE, nodeTick, notifyAll, wakeDriverIfAsked, workerLine, workerTiming } from './control.js';
+import type { FrameLoopTask } from './frame-loop-task.js';
+import { NodeComputer } from './node-compute.js';
+import { waitAtLeast } from './sync.js';
+import type { Network } from '../graph/network.js';
+
+export class FrameLoop {
+  readonly net: Network;
+  readonly arena: Arena;
+  readonly ctrl: Int32Array;
+  readonly kernels: BoundKernels;
+  readonly task: FrameLoopTask;
+  readonly #computer: NodeComputer;
+  /** Per node of this worker, the counters to wait for before frame k, as [counter index, frame offset]. */
+  readonly #waits: (readonly [number, number])[][];
+  readonly #stats: number;
+  readonly #timing: Float64Array;
+
+  /** Builds the loop in this thread (the task's backend module must be imported first). */
+  constructor(task: FrameLoopTask) {
+    this.task = task;
+    this.net = validateNetwork(task.spec);
+    this.arena = new Arena(task.plan, task.memory);
+    this.ctrl = this.arena.control;
+    this.kernels = getBackend(task.backend).bind(task.memory);
+    this.#computer = new NodeComputer(this.net, task.delays, this.arena, this.kernels);
+    const { delays, owner, worker } = task;
+    const net = this.net;
+    // A producer on another worker must have finished frame k - R(e); a consumer on another
+    // worker must have finished frame k - depth(v) + R(e), after which it never reads the slot
+    // that frame k of v overwrites. Same-worker dependencies hold by the order of the loop.
+    this.#waits = task.nodes.map((v) => {
+      const need = new Map<number, number>();
+      const add = (index: number, offset: number): void => void need.set(index, Math.max(need.get(index) ?? -Infinity, offset));
+      for (const e of net.nodes[v].inEdges) {
+        const u = net.edges[e].from;
+        if (owner[u] >= 0 && owner[u] !== worker) add(nodeTick(u), -delays[e]);
+      }
+      const depth = task.plan.states[v].depth;
+      for (const e of net.nodes[v].outEdges) {
+        const w = net.edges[e].to;
+        if (owner[w] !== worker) add(nodeTick(w), delays[e] - depth);
+      }
+      return [...need];
+    });
+    this.#stats = workerLine(net.nodes.length, worker);
+    this.#timing = workerTiming(this.ctrl, net.nodes.length, worker);
+  }
+
+  /** The next frame this worker has to compute (after its nodes' last published one). */
+  nextFrame(): number {
+    return Math.min(...this.task.nodes.map((v) => Atomics.load(this.ctrl, nodeTick(v)))) + 1;
+  }
+
+  /**
+   * Computes this worker's share of frame k (already published); `waitedMs` is how long the
+   * caller waited for it, for the statistics. False when the engine was asked to stop.
+   * Throws, after stopping the engine, when a node's computation fails.
+   */
+  computeFrame(k: number, waitedMs: number): boolean {
+    const { ctrl, arena, kernels, net, task } = this;
+    const spin = task.spin;
+    const t0 = performance.now();
+    let busy = 0;
+    const outputsWanted = k >= Atomics.load(ctrl, OUTPUTS_FROM);
+    for (const v of task.converts) {
+      kernels.toInternal(arena.staged(v, k) as Float32Array, arena.state(v, k), net.nodes[v].shape);
+      Atomics.store(ctrl, nodeTick(v), k);
+      Atomics.notify(ctrl, nodeTick(v));
+    }
+    busy += performance.now() - t0;
+    for (let i = 0; i < task.nodes.length; i++) {
+      const v = task.nodes[i];
+      for (const [index, offset] of this.#waits[i]) if (!waitAtLeast(ctrl, index, k + offset, spin)) return false;
+      const n0 = performance.now();
+      try {
+        this.#computer.compute(v, k);
+        const out = outputsWanted ? arena.staged(v, k) : null;
+        if (out !== null) kernels.fromInternal(arena.state(v, k), out, net.nodes[v].shape);
+      } catch (err) {
+        // Say which node failed before stopping everyone: the driver reads it from here.
+        Atomics.compareExchange(ctrl, FAILED_NODE, 0, v + 1);
+        Atomics.store(ctrl, STOP, STOP_FAILED);
+        notifyAll(ctrl);
+        const tick = k - Atomics.load(ctrl, TICK_BASE);
+        throw new Error(`node "${net.nodes[v].name}" (worker ${task.worker}) failed at tick ${tick}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      busy += performance.now() - n0;
+      // Other workers may sleep on this counter; the driver asks for one wake-up.
+      Atomics.store(ctrl, nodeTick(v), k);
+      Atomics.notify(ctrl, nodeTick(v));
+      wakeDriverIfAsked(ctrl, v, k);
+    }
+    this.#timing[0] += busy * 1000;
+    Atomics.store(ctrl, this.#stats, k);
+    this.#timing[1] += (performance.now() - t0 - busy + waitedMs) * 1000;
+    return true;
+  }
+}
