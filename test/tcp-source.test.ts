@@ -6,7 +6,7 @@ import { encodeMessage, readMessages } from '../src/io/frame-stream.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';
 import { serveFrames } from '../src/io/tcp-source.js';
 
-test('TCP source: each malformed message class is rejected with a reply, good frames on the same connection get answers', async () => {
+test('TCP source (served from its own thread): each malformed message class is rejected with a reply, good frames on the same connection get answers', async () => {
   const net = await loadNetworkFile(new URL('../../examples/mnist-sr.json', import.meta.url).pathname);
   const rt = await Runtime.create(net, { workers: 1 });
   const reasons: string[] = [];
@@ -46,7 +46,13 @@ test('TCP source: each malformed message class is rejected with a reply, good fr
     const s = server.summary();
     assert.equal(s.ticks, 3);
     assert.equal(s.rejected, 5);
+    // Reasons reach this thread as messages from the server's thread.
+    for (let i = 0; i < 100 && reasons.length < 5; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(reasons.length, 5);
+    // The runtime is handed back on close, with its tick count.
+    await server.close();
+    await rt.step(new Float32Array(784));
+    assert.equal(rt.tick, 4);
   } finally {
     await server.close();
     await rt.close();

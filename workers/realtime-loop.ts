@@ -5,14 +5,9 @@
 // main thread only hears a status every `statusMs` and the summary at the end.
 import { createHistogram } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
-import { validateNetwork } from '../src/graph/network.js';
-import '../src/kernels/backends.js';
 import { tightenTimerSlack } from '../src/kernels/native/index.js';
-import { getBackend } from '../src/kernels/registry.js';
-import { Arena } from '../src/engine/arena.js';
-import { CLOCKED, PARK, PARKED, PUBLISHED, STOP, epochMs, paceOf } from '../src/engine/control.js';
-import { FrameLoop } from '../src/engine/frame-loop.js';
-import { FrameDriver } from '../src/engine/frame-driver.js';
+import { CLOCKED, epochMs, paceOf } from '../src/engine/control.js';
+import { attachEngine, type AttachedEngine } from '../src/engine/lent-engine.js';
 import { InputError } from '../src/engine/inputs.js';
 import { LOOP_STOP, OverrunError, type LoopMessage, type RealtimeSummary, type RealtimeLoopTask } from '../src/engine/realtime-task.js';
 import { DeadlineSleeper, spinBudget } from '../src/engine/sync.js';
@@ -29,26 +24,8 @@ function argmax(values: Float32Array): number {
   return best;
 }
 
-/** Asks a worker to park and waits until it has; false when the engine stops first. */
-function parkWorker(ctrl: Int32Array, worker: number): boolean {
-  Atomics.store(ctrl, PARK, worker + 1);
-  Atomics.notify(ctrl, PUBLISHED);
-  for (let seen = Atomics.load(ctrl, PARKED); seen !== worker + 1; seen = Atomics.load(ctrl, PARKED)) {
-    if (Atomics.load(ctrl, STOP) !== 0) return false;
-    Atomics.wait(ctrl, PARKED, seen, 50);
-  }
-  return true;
-}
-
-async function loop(): Promise<void> {
-  if (task.backendModule !== undefined) await import(task.backendModule);
-  tightenTimerSlack();
-  // Take the input worker's share first: its kernels and arena serve the driver too.
-  const own = task.takeOver === undefined ? undefined : new FrameLoop(task.takeOver);
-  const net = own?.net ?? validateNetwork(task.spec);
-  const arena = own?.arena ?? new Arena(task.plan, task.memory);
-  const ctrl = arena.control;
-  const driver = new FrameDriver({ net, arena, kernels: own?.kernels ?? getBackend(task.backend).bind(task.memory), queue: task.queue, nonFinite: task.nonFinite, state: task.state });
+async function loop(engine: AttachedEngine): Promise<void> {
+  const { net, ctrl, driver } = engine;
   const source = openLoopSource(task.source, net);
   const sink = task.sink === undefined ? undefined : await openLoopSink(task.sink);
   const record = task.record === undefined ? undefined : await openLoopSink({ kind: 'file', path: task.record });
@@ -119,7 +96,6 @@ async function loop(): Promise<void> {
   // process.cpuUsage counts every thread of the process: workers, this loop, the main thread.
   cpu0 = process.cpuUsage();
   try {
-    if (own !== undefined && !parkWorker(ctrl, own.task.worker)) throw new Error('the engine stopped');
     Atomics.store(ctrl, CLOCKED, 1);
     let j = 0;
     let frame: LoopFrame | null | undefined = source.next();
@@ -155,10 +131,9 @@ async function loop(): Promise<void> {
         frame = source.next();
         continue;
       }
-      driver.publish(k);
+      if (!engine.step(k)) break;
       pace[0] = nextDue(j);
-      if (own !== undefined && !own.computeFrame(k, 0)) break;
-      if (!driver.nodesDoneSync(net.outputs, k, task.outputSpinMs)) break;
+      if (!driver.nodesDoneSync(net.outputs, k, task.engine.outputSpinMs)) break;
       const latencyMs = epochMs() - due[0];
       histogram.record(Math.max(1, Math.round(latencyMs * 1e6)));
       if (latencyMs > period) misses++;
@@ -221,14 +196,21 @@ async function loop(): Promise<void> {
     post({ type: 'failed', name: e.name, message: e.message, summary: summary(), rejected: takeRejected() });
   } finally {
     Atomics.store(ctrl, CLOCKED, 0);
-    if (own !== undefined) {
-      Atomics.store(ctrl, PARK, 0);
-      Atomics.notify(ctrl, PARK);
-    }
     source.close();
     await sink?.close();
     await record?.close();
   }
 }
 
-await loop();
+tightenTimerSlack();
+const engine = await attachEngine(task.engine);
+try {
+  await loop(engine);
+} catch (err) {
+  // Opening the source or a sink failed: nothing ran.
+  const e = err instanceof Error ? err : new Error(String(err));
+  const none = { ticks: 0, rateHz: task.rateHz, latencyUs: { p50: 0, p99: 0, p999: 0, max: 0 }, deadlineMisses: 0, drops: 0, accuracy: null, rejected: 0, cpuUsPerFrame: 0 };
+  post({ type: 'failed', name: e.name, message: e.message, summary: none, rejected: [] });
+} finally {
+  engine.release();
+}

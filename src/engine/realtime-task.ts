@@ -1,13 +1,8 @@
 // What the real-time loop's thread (workers/realtime-loop.ts) and its starter
 // (src/engine/realtime.ts) share: the task, the messages, the summary.
-import type { NetworkSpec } from '../graph/spec.js';
-import type { KernelMemory } from '../kernels/kernel.js';
 import type { LoopSinkSpec } from '../io/loop-sinks.js';
 import type { LoopSourceSpec } from '../io/loop-sources.js';
-import type { ArenaPlan } from './arena.js';
-import type { DriverState } from './frame-driver.js';
-import type { FrameLoopTask } from './frame-loop-task.js';
-import type { NonFinitePolicy } from './inputs.js';
+import type { LentEngine } from './lent-engine.js';
 
 /**
  * What to do when a frame arrives while the previous one is still being computed:
@@ -48,15 +43,7 @@ export const LOOP_STOP = 0;
 
 /** Everything the loop's thread needs, sent once. */
 export interface RealtimeLoopTask {
-  readonly spec: NetworkSpec;
-  readonly delays: readonly number[];
-  readonly plan: ArenaPlan;
-  readonly memory: KernelMemory;
-  readonly backend: string;
-  readonly backendModule?: string;
-  readonly queue: number;
-  readonly nonFinite: NonFinitePolicy;
-  readonly state: DriverState;
+  readonly engine: LentEngine;
   /** The loop's own control words (see {@link LOOP_STOP}). */
   readonly control: Int32Array;
   readonly source: LoopSourceSpec;
@@ -72,12 +59,8 @@ export interface RealtimeLoopTask {
   readonly labelDelay: number;
   /** `fixed`: frame j is due at j / rate; `recorded`: at its own `t` (ms) after the first's. */
   readonly timing: 'fixed' | 'recorded';
-  /** How long to spin for a frame's outputs before sleeping until the worker wakes this thread (ms). */
-  readonly outputSpinMs: number;
   /** How often to send a status (ms). */
   readonly statusMs: number;
-  /** The task of the worker whose share this thread computes while it drives (that worker parks). */
-  readonly takeOver?: FrameLoopTask;
 }
 
 /** Messages from the loop's thread. */

@@ -9,6 +9,7 @@ import { mnistSplit } from '../io/mnist-data.js';
 import { PUBLISHED, STOP } from './control.js';
 import { LOOP_STOP, OverrunError, type LoopMessage, type OverrunPolicy, type RealtimeLoopTask, type RealtimeSummary } from './realtime-task.js';
 import type { Runtime } from './runtime.js';
+import { describeLent } from './lent-engine.js';
 
 export { OverrunError, type OverrunPolicy, type RealtimeSummary } from './realtime-task.js';
 export type { LoopSinkSpec as RealtimeSink } from '../io/loop-sinks.js';
@@ -112,26 +113,14 @@ export async function runRealtime(rt: Runtime, source: RealtimeSource, options: 
   } else {
     throw new TypeError('runRealtime needs a source: {camera}, {replay: file}, a FrameRing or an iterable of frames');
   }
-  const outputSpinMs = Math.min(1, (1.5 * rt.placement.predictedFrameUs) / 1000 + 0.05);
-  const backendModule = rt.backendModule;
   let result: LoopMessage | undefined;
   const onAbort = (): void => stop();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted === true) stop();
   try {
     await rt.lend(async (state, loops, guard) => {
-      // The loop's thread computes the share of the worker that converts the (first) input.
-      const takeOver = loops.find((l) => l.converts.includes(net.inputs[0]));
       const task: RealtimeLoopTask = {
-        spec: net.spec,
-        delays: rt.rollout.delays,
-        plan: rt.arena.plan,
-        memory: rt.arena.memory,
-        backend: rt.backend.name,
-        ...(backendModule === undefined ? {} : { backendModule }),
-        queue: rt.queue,
-        nonFinite: rt.nonFinite,
-        state,
+        engine: describeLent(rt, state, loops),
         control,
         source: spec,
         ...(options.sink === undefined ? {} : { sink: options.sink }),
@@ -142,9 +131,7 @@ export async function runRealtime(rt: Runtime, source: RealtimeSource, options: 
         queueLimit,
         labelDelay: options.labelDelay ?? 0,
         timing: options.timing ?? 'fixed',
-        outputSpinMs,
         statusMs: options.statusMs ?? 250,
-        ...(takeOver === undefined ? {} : { takeOver }),
       };
       const worker = new Worker(LOOP_FILE, { workerData: task });
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));

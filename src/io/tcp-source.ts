@@ -1,8 +1,12 @@
-import { once } from 'node:events';
-import { createServer, type Server, type Socket } from 'node:net';
-import { createHistogram } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { PUBLISHED } from '../engine/control.js';
+import { describeLent } from '../engine/lent-engine.js';
 import type { Runtime } from '../engine/runtime.js';
-import { encodeMessage, MAX_MESSAGE_BYTES, MessageError, readMessages, toSourceFrame } from './frame-stream.js';
+import { SERVED, SERVER_MISSES, SERVER_REJECTED, type ServerMessage, type ServerStats, type ServerTask } from './frame-server-task.js';
+import { MAX_MESSAGE_BYTES } from './frame-stream.js';
+
+const SERVER_FILE = fileURLToPath(new URL('../../workers/frame-server.js', import.meta.url));
 
 /** Options of {@link serveFrames}. */
 export interface ServeOptions {
@@ -13,93 +17,81 @@ export interface ServeOptions {
   readonly maxMessageBytes?: number;
   /** Expected frame period for deadline misses (latency over it counts as a miss). */
   readonly rateHz?: number;
-  /** Called for each rejected message, with why (for logs). */
+  /** Called on this thread for each rejected message, with why (for logs). */
   readonly onReject?: (reason: string) => void;
 }
 
-/** A running frame server; `close()` stops it and ends every connection. */
+/** The same figures as `run --json`, for a server's frames. */
+export interface ServerSummary extends ServerStats {
+  readonly ticks: number;
+  readonly rejected: number;
+  readonly deadlineMisses: number;
+}
+
+/** A running frame server; `close()` stops it, ends every connection and gives the runtime back. */
 export interface FrameServer {
   readonly port: number;
   readonly host: string;
   close(): Promise<void>;
-  /** The same figures as `run --json`, for this server's frames. */
-  summary(): { ticks: number; rejected: number; deadlineMisses: number; latencyUs: { p50: number; p99: number; p999: number; max: number }; cpuUsPerFrame: number };
+  /** Counts are live; latency percentiles and CPU are at most 250 ms old. */
+  summary(): ServerSummary;
 }
 
 /**
- * Serves a runtime over TCP: clients send length-prefixed msgpack frames
- * `{t, inputs: {node: Float32Array}}` and get `{t, tick, outputs}` back on the same
+ * Serves a runtime over TCP from a thread of its own: clients send length-prefixed msgpack
+ * frames `{t, inputs: {node: Float32Array}}` and get `{t, tick, outputs}` back on the same
  * connection, in order. A bad message gets `{t, error}` back and the connection stays open;
  * an oversize or truncated one closes it (its bytes cannot be trusted). Nothing a client
- * sends can stop the runtime.
+ * sends can stop the runtime. The runtime serves nothing else until `close()`.
  */
 export async function serveFrames(rt: Runtime, options: ServeOptions): Promise<FrameServer> {
   const host = options.host ?? '127.0.0.1';
-  const period = options.rateHz === undefined ? Infinity : 1000 / options.rateHz;
-  const histogram = createHistogram();
-  const cpu0 = process.cpuUsage();
-  let ticks = 0;
-  let rejected = 0;
-  let misses = 0;
-  const sockets = new Set<Socket>();
-  const reject = (socket: Socket, reason: string, t: unknown): void => {
-    rejected++;
-    options.onReject?.(reason);
-    if (!socket.destroyed) socket.write(encodeMessage({ t: typeof t === 'number' ? t : null, error: reason }));
-  };
-  const handle = async (socket: Socket): Promise<void> => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    let index = 0;
+  const counters = new Int32Array(new SharedArrayBuffer(64));
+  let stats: ServerStats = { latencyUs: { p50: 0, p99: 0, p999: 0, max: 0 }, cpuUsPerFrame: 0 };
+  let worker: Worker | undefined;
+  let listening!: (port: number) => void;
+  let failed!: (error: Error) => void;
+  const started = new Promise<number>((resolve, reject) => {
+    listening = resolve;
+    failed = reject;
+  });
+  const served = rt.lend(async (state, loops, guard) => {
+    const task: ServerTask = { engine: describeLent(rt, state, loops), host, port: options.port, maxMessageBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES, ...(options.rateHz === undefined ? {} : { rateHz: options.rateHz }), counters };
+    const thread = new Worker(SERVER_FILE, { workerData: task });
+    worker = thread;
+    const ended = new Promise<void>((resolve, reject) => {
+      thread.on('message', (m: ServerMessage) => {
+        if (m.type === 'listening') listening(m.port);
+        else if (m.type === 'rejected') options.onReject?.(m.reason);
+        else if (m.type === 'status' || m.type === 'closed') stats = m.stats;
+        else if (m.type === 'failed') {
+          const error = new Error(m.message);
+          failed(error);
+          reject(error);
+        }
+      });
+      thread.once('error', (err) => {
+        failed(err);
+        reject(err);
+      });
+      thread.once('exit', () => resolve());
+    });
     try {
-      for await (const message of readMessages(socket, options.maxMessageBytes ?? MAX_MESSAGE_BYTES)) {
-        const arrived = performance.now();
-        const frame = toSourceFrame(message, rt.network, index++);
-        if (frame instanceof MessageError) {
-          reject(socket, frame.message, undefined);
-          if (frame.fatal) break;
-          continue;
-        }
-        let outputs: Record<string, Float32Array>;
-        try {
-          outputs = await rt.step(frame.inputs);
-        } catch (err) {
-          // A bad value (say NaN) is the client's problem; a failed runtime ends the serving.
-          if (err instanceof Error && err.name === 'InputError') {
-            reject(socket, err.message, frame.t);
-            continue;
-          }
-          throw err;
-        }
-        const latency = performance.now() - arrived;
-        histogram.record(Math.max(1, Math.round(latency * 1e6)));
-        if (latency > period) misses++;
-        ticks++;
-        if (!socket.destroyed) socket.write(encodeMessage({ t: frame.t ?? null, tick: rt.tick, outputs }));
-      }
+      await guard(ended);
     } finally {
-      sockets.delete(socket);
-      socket.end();
+      await thread.terminate();
     }
-  };
-  const server: Server = createServer((socket) => void handle(socket).catch(() => socket.destroy()));
-  server.listen(options.port, host);
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+    return { engineFrame: Atomics.load(rt.arena.control, PUBLISHED), base: state.base };
+  });
+  served.catch((err: unknown) => failed(err instanceof Error ? err : new Error(String(err))));
+  const port = await started;
   return {
     port,
     host,
     async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      worker?.postMessage('close');
+      await served.catch(() => undefined);
     },
-    summary: () => ({
-      ticks,
-      rejected,
-      deadlineMisses: misses,
-      latencyUs: ticks === 0 ? { p50: 0, p99: 0, p999: 0, max: 0 } : { p50: histogram.percentile(50) / 1000, p99: histogram.percentile(99) / 1000, p999: histogram.percentile(99.9) / 1000, max: histogram.max / 1000 },
-      cpuUsPerFrame: ticks === 0 ? 0 : Number(((process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / ticks).toFixed(1)),
-    }),
+    summary: () => ({ ticks: Atomics.load(counters, SERVED), rejected: Atomics.load(counters, SERVER_REJECTED), deadlineMisses: Atomics.load(counters, SERVER_MISSES), ...stats }),
   };
 }

@@ -1,0 +1,29 @@
+// What the TCP frame server's thread (workers/frame-server.ts) and serveFrames share.
+import type { LentEngine } from '../engine/lent-engine.js';
+
+/** Counters the server's thread keeps in shared memory (Int32 words), readable at any time. */
+export const SERVED = 0;
+export const SERVER_REJECTED = 1;
+export const SERVER_MISSES = 2;
+
+export interface ServerTask {
+  readonly engine: LentEngine;
+  readonly host: string;
+  readonly port: number;
+  readonly maxMessageBytes: number;
+  readonly rateHz?: number;
+  readonly counters: Int32Array;
+}
+
+/** Latency percentiles and CPU per frame of the frames served so far. */
+export interface ServerStats {
+  readonly latencyUs: { readonly p50: number; readonly p99: number; readonly p999: number; readonly max: number };
+  readonly cpuUsPerFrame: number;
+}
+
+export type ServerMessage =
+  | { readonly type: 'listening'; readonly port: number }
+  | { readonly type: 'rejected'; readonly reason: string }
+  | { readonly type: 'status'; readonly stats: ServerStats }
+  | { readonly type: 'failed'; readonly message: string }
+  | { readonly type: 'closed'; readonly stats: ServerStats };
