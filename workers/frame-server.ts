@@ -5,7 +5,7 @@
 import { createServer, type Socket } from 'node:net';
 import { createHistogram } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
-import { epochMs } from '../src/engine/control.js';
+import { sharedNow } from '../src/engine/control.js';
 import { InputError } from '../src/engine/inputs.js';
 import { attachEngine } from '../src/engine/lent-engine.js';
 import { encodeMessage, MessageError, readMessages, toSourceFrame } from '../src/io/frame-stream.js';
@@ -50,7 +50,7 @@ function serve(socket: Socket, arrays: readonly ArrayLike<number>[], t: number |
     throw err;
   }
   if (!engine.step(k) || !driver.nodesDoneSync(net.outputs, k, task.engine.outputSpinMs)) throw new Error('the engine stopped');
-  const latency = epochMs() - arrived;
+  const latency = sharedNow() - arrived;
   histogram.record(Math.max(1, Math.round(latency * 1e6)));
   if (latency > period) Atomics.add(counters, SERVER_MISSES, 1);
   Atomics.add(counters, SERVED, 1);
@@ -65,7 +65,7 @@ async function handle(socket: Socket): Promise<void> {
   let index = 0;
   try {
     for await (const message of readMessages(socket, task.maxMessageBytes)) {
-      const arrived = epochMs();
+      const arrived = sharedNow();
       const frame = toSourceFrame(message, net, index++);
       if (frame instanceof MessageError) {
         const t = typeof message === 'object' && message !== null ? (message as { t?: unknown }).t : undefined;

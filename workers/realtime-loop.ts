@@ -6,7 +6,7 @@
 import { createHistogram } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { tightenTimerSlack } from '../src/kernels/native/index.js';
-import { CLOCKED, epochMs, paceOf } from '../src/engine/control.js';
+import { CLOCKED, sharedNow, paceOf } from '../src/engine/control.js';
 import { attachEngine, type AttachedEngine } from '../src/engine/lent-engine.js';
 import { InputError } from '../src/engine/inputs.js';
 import { LOOP_STOP, OverrunError, type LoopMessage, type RealtimeSummary, type RealtimeLoopTask } from '../src/engine/realtime-task.js';
@@ -72,7 +72,7 @@ async function loop(engine: AttachedEngine): Promise<void> {
   };
 
   // Deadlines: frame j at start + j * period, or at its recorded t after the first one's.
-  const start = epochMs() + 5;
+  const start = sharedNow() + 5;
   let firstT: number | undefined;
   const dueOf = (j: number, t: number | undefined): number => {
     if (!recorded) return start + j * period;
@@ -87,6 +87,9 @@ async function loop(engine: AttachedEngine): Promise<void> {
   };
   const pace = paceOf(ctrl);
   const due = new Float64Array(1);
+  const prepare = new Float64Array(1);
+  /** How long putting a frame into the arena takes (ms, smoothed): the loop wakes that much earlier. */
+  let copyMs = 0.02;
   const sleeper = new DeadlineSleeper();
   sleeper.maxSpinMs = spinBudget(period);
   pace[1] = sleeper.maxSpinMs;
@@ -112,10 +115,14 @@ async function loop(engine: AttachedEngine): Promise<void> {
       }
       due[0] = dueOf(j, frame.t);
       pace[0] = due[0];
-      if (!sleeper.sleepUntil(task.control, LOOP_STOP, 0, due)) break;
+      // Wake in time to put the frame into the arena before it is due, then publish it at the
+      // due time itself: workers woken for that moment find it there.
+      prepare[0] = due[0] - copyMs - 0.005;
+      if (!sleeper.sleepUntil(task.control, LOOP_STOP, 0, prepare)) break;
       const k = driver.engineFrame + 1;
       // Frames are computed one at a time here, so the ring slot is free unless a node lags.
       if (driver.completed() < k - driver.queue && !driver.nodesDoneSync(net.nodes.filter((n) => !n.isInput).map((n) => n.index), k - driver.queue, 0)) break;
+      const c0 = performance.now();
       try {
         driver.writeInputs(frame.arrays, k);
       } catch (err) {
@@ -131,10 +138,14 @@ async function loop(engine: AttachedEngine): Promise<void> {
         frame = source.next();
         continue;
       }
-      if (!engine.step(k)) break;
+      // Follow the slowest recent copies (a cold copy after a long sleep is the one that matters).
+      copyMs = Math.max(0.95 * copyMs, performance.now() - c0);
+      while (sharedNow() < due[0]) if (Atomics.load(task.control, LOOP_STOP) !== 0) break;
+      // Workers finishing this frame read when the next one is due: say it before they can.
       pace[0] = nextDue(j);
+      if (!engine.step(k)) break;
       if (!driver.nodesDoneSync(net.outputs, k, task.engine.outputSpinMs)) break;
-      const latencyMs = epochMs() - due[0];
+      const latencyMs = sharedNow() - due[0];
       histogram.record(Math.max(1, Math.round(latencyMs * 1e6)));
       if (latencyMs > period) misses++;
       ticks++;
@@ -162,7 +173,7 @@ async function loop(engine: AttachedEngine): Promise<void> {
       // The next frame, made or read now that this one is done (not counted as latency).
       frame = source.next();
       j++;
-      const now = epochMs();
+      const now = sharedNow();
       if (task.overrun === 'queue') {
         if (!recorded && now >= start + (j + task.queueLimit) * period) {
           throw new OverrunError(`input queue full: ${task.queueLimit + 1} frames waiting (limit ${task.queueLimit}); the network cannot keep up with ${task.rateHz} Hz`);

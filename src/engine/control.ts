@@ -44,8 +44,8 @@ export const FAILED_NODE = READY + 1;
 export const PARKED = READY + 2;
 /**
  * Line 3, written by the driver: pacing. Word CLOCKED is 1 while a clocked source drives
- * the engine; the Float64 at byte 8 of the line is when the next frame is due (epoch ms,
- * `performance.timeOrigin + performance.now()`, the one clock all threads share), the one at
+ * the engine; the Float64 at byte 8 of the line is when the next frame is due ({@link sharedNow}
+ * ms, the one clock all threads share), the one at
  * byte 16 how long a worker may spin before it (ms). Workers sleep until just before the due
  * time and spin only that last stretch (see {@link paceOf}).
  */
@@ -73,7 +73,7 @@ export function workerTiming(ctrl: Int32Array, nodes: number, w: number): Float6
   return new Float64Array(ctrl.buffer, ctrl.byteOffset + workerLine(nodes, w) * 4 + 8, 2);
 }
 
-/** The pacing line's [next frame due (epoch ms), spin budget (ms)] (see {@link CLOCKED}). */
+/** The pacing line's [next frame due (sharedNow ms), spin budget (ms)] (see {@link CLOCKED}). */
 export function paceOf(ctrl: Int32Array): Float64Array {
   return new Float64Array(ctrl.buffer, ctrl.byteOffset + CLOCKED * 4 + 8, 2);
 }
@@ -113,5 +113,27 @@ export function clearWake(ctrl: Int32Array): void {
   Atomics.store(ctrl, WAKE_NODE, -1);
 }
 
-/** The shared wall clock of every thread (ms since the epoch, sub-microsecond resolution). */
-export const epochMs = (): number => performance.timeOrigin + performance.now();
+/**
+ * This thread's offset from performance.now() to the process's monotonic clock. Each thread's
+ * performance.now() counts from its own start, and performance.timeOrigin is too coarse to
+ * line threads up (measured here: threads disagreed by 50-300 µs, so a worker woken for a
+ * frame's due time missed it); process.hrtime is one clock for the whole process. The best of
+ * a few readings keeps the offset's error well under a microsecond.
+ */
+const clockBase = ((): number => {
+  let best = -Infinity;
+  let base = 0;
+  for (let i = 0; i < 5; i++) {
+    const before = performance.now();
+    const hr = Number(process.hrtime.bigint()) / 1e6;
+    const after = performance.now();
+    if (before - after > best) {
+      best = before - after;
+      base = hr - (before + after) / 2;
+    }
+  }
+  return base;
+})();
+
+/** The clock every thread of the process shares (monotonic ms, sub-microsecond resolution), for due times. */
+export const sharedNow = (): number => performance.now() + clockBase;

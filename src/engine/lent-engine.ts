@@ -44,7 +44,9 @@ export function describeLent(rt: Runtime, state: DriverState, loops: readonly Fr
     nonFinite: rt.nonFinite,
     state,
     ...(takeOver === undefined ? {} : { takeOver }),
-    outputSpinMs: Math.min(1, (1.5 * rt.placement.predictedFrameUs) / 1000 + 0.05),
+    // A frame computed right after a sleep runs 2-4x its calibrated time (cold caches, clocks
+    // ramping up): spin through that rather than pay a wake-up (50-100 µs here) at its end.
+    outputSpinMs: Math.min(1, (4 * rt.placement.predictedFrameUs) / 1000 + 0.1),
   };
 }
 

@@ -1,4 +1,4 @@
-import { CLOCKED, PARK, PUBLISHED, STOP, epochMs, paceOf } from './control.js';
+import { CLOCKED, PARK, PUBLISHED, STOP, sharedNow, paceOf } from './control.js';
 
 /**
  * Loads of a word to spin through before sleeping on it. Spinning answers in about a
@@ -17,7 +17,7 @@ export const MAX_SPIN_MS = 0.2;
 /** The spin before sleeping when frames come rarely (ms): catches a driver that publishes at once. */
 const BASE_SPIN_MS = 0.01;
 /** How long past a clocked frame's due time a worker keeps spinning for a late driver (ms). */
-const LATE_SPIN_MS = 0.3;
+const LATE_SPIN_MS = 0.05;
 
 /**
  * Blocks (a worker thread only) until `ctrl[index] >= target`. Returns false if the engine is
@@ -81,7 +81,7 @@ export class DeadlineSleeper {
   }
 
   /**
-   * Blocks until `epochMs() >= due[0]` (true), or until `word[index]` is no longer `value`
+   * Blocks until `sharedNow() >= due[0]` (true), or until `word[index]` is no longer `value`
    * or `word[stopIndex]` is not 0 (false: something to look at, a frame or a stop request).
    * `due[0]` is read again after every sleep, so a driver can move the deadline.
    */
@@ -89,28 +89,28 @@ export class DeadlineSleeper {
     const changed = (): boolean => Atomics.load(word, index) !== value || (stopIndex !== index && Atomics.load(word, stopIndex) !== 0);
     for (;;) {
       if (changed()) return false;
-      const now = epochMs();
+      const now = sharedNow();
       const wakeAt = due[0] - this.marginMs;
       if (wakeAt - now > 0.02) {
         const asked = Math.min(wakeAt - now, SLEEP_MS);
-        if (Atomics.wait(word, index, value, asked) === 'timed-out') this.#learn(Math.max(0, epochMs() - now - asked));
+        if (Atomics.wait(word, index, value, asked) === 'timed-out') this.#learn(Math.max(0, sharedNow() - now - asked));
         continue;
       }
       for (let i = 0; ; i++) {
         if (changed()) return false;
-        if ((i & 15) === 15 && epochMs() >= due[0]) return true;
+        if ((i & 15) === 15 && sharedNow() >= due[0]) return true;
       }
     }
   }
 }
 
 /**
- * How long a thread may spin before each deadline of a loop with this period (ms): 1% of the
- * period, from 5 to 200 µs. A wake-up itself costs 25-100 µs of CPU on this VM, so a slow loop
- * (100 Hz) gains little precision from spinning long and pays for it every frame, while a fast
- * one (500 Hz and up) sleeps so briefly that its wake-ups are late by only ~30 µs anyway.
+ * How long a thread may spin before each deadline of a loop with this period (ms): 5% of the
+ * period, from 5 to 200 µs, so spinning never costs a thread more than 5% of a core. Timed
+ * waits here wake 25-150 µs late (more after longer sleeps), so a 500 Hz loop (100 µs) meets
+ * its deadlines at spin precision, while a 100 Hz loop spins at most 200 µs a frame.
  */
-export const spinBudget = (periodMs: number): number => Math.min(MAX_SPIN_MS, Math.max(0.005, 0.01 * periodMs));
+export const spinBudget = (periodMs: number): number => Math.min(MAX_SPIN_MS, Math.max(0.005, 0.05 * periodMs));
 
 /**
  * How a worker waits for the next published frame. With a clocked source (the pacing line
@@ -176,8 +176,9 @@ export class FrameWaiter {
       if (Atomics.load(ctrl, STOP) !== 0 || Atomics.load(ctrl, CLOCKED) !== 1) return false;
       this.#sleeper.maxSpinMs = this.#pace[1];
       if (this.#sleeper.sleepUntil(ctrl, PUBLISHED, value, this.#pace, STOP)) {
-        // Due now: the driver publishes within microseconds unless it is late itself.
-        return spinUntil(ctrl, PUBLISHED, k, performance.now() + LATE_SPIN_MS);
+        // Due now: the driver publishes within microseconds unless it woke late itself, which
+        // it may by as much as its own spin budget.
+        return spinUntil(ctrl, PUBLISHED, k, performance.now() + LATE_SPIN_MS + this.#pace[1]);
       }
     }
   }

@@ -126,7 +126,7 @@ export class FrameRing {
     return !dropped;
   }
 
-  /** Adds a frame, waiting (without blocking the event loop) while the ring is full. */
+  /** Adds a frame, waiting (without blocking the event loop) while the ring is full (until half of it is free). */
   async pushWait(frame: SourceFrame, signal?: AbortSignal): Promise<void> {
     const w = this.#words;
     for (;;) {
@@ -167,7 +167,9 @@ export class FrameRing {
   take(seq: number): boolean {
     const w = this.#words;
     const taken = Atomics.compareExchange(w, TAIL, seq, seq + 1) === seq;
-    if (taken && Atomics.load(w, WAITING) > 0) Atomics.notify(w, TAIL);
+    // A waiting producer is woken once half the ring is free, not after every frame: it then
+    // refills it in one burst instead of waking (and taking a core) once per frame.
+    if (taken && Atomics.load(w, WAITING) > 0 && Atomics.load(w, HEAD) - (seq + 1) <= this.handle.capacity >> 1) Atomics.notify(w, TAIL);
     return taken;
   }
 
