@@ -4,7 +4,8 @@
 // as one ONNX graph (one thread, and intra-op threads on every core). The peer computes each
 // frame from that frame's input, which is what the sequential rollout computes; the streaming
 // rollout answers the same frames a few ticks later and runs every layer at once. Interleaved
-// rounds in one process, medians; every contender copies each frame in and its outputs out.
+// rounds in one process, medians; every contender copies each frame in and its outputs out
+// into a buffer of its own (streamroll through run({views: true}), the zero-copy path).
 import { availableParallelism, cpus } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { benchArgs, benchRounds } from './args.js';
@@ -56,12 +57,15 @@ async function onnxContender(net: Network, model: Uint8Array, threads: number): 
 
 async function streamrollContender(net: Network, rollout: 'streaming' | 'sequential', params: Parameters): Promise<PeerContender> {
   const rt = await Runtime.create(net, { rollout, params, queue: 32 });
+  const name = net.nodes[net.outputs[0]].name;
+  // Outputs are read as views and copied into a buffer of our own, as the peer's are.
+  const out = new Float32Array(net.nodes[net.outputs[0]].size);
   return {
     name: `streamroll ${rollout}, ${rt.placement.workers} worker${rt.placement.workers > 1 ? 's' : ''}`,
     detail: { rollout, workers: rt.placement.workers, placement: rt.placement.nodesOf.map((vs) => vs.map((v) => net.nodes[v].name)) },
     async frames(feed) {
       const t0 = performance.now();
-      for await (const result of rt.run(feed)) void result;
+      for await (const frame of rt.run(feed, { views: true })) out.set(frame.output(name));
       return feed.length / ((performance.now() - t0) / 1000);
     },
     close: () => rt.close(),

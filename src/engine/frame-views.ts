@@ -144,3 +144,42 @@ export class OutputFrame implements Disposable {
     this.release();
   }
 }
+
+/**
+ * The engine frames whose output views callers hold. The ring keeps an output frame until
+ * `queue` more frames have been published; publishing further would overwrite a held one, so
+ * {@link HeldFrames.assertRoom} refuses it with a ViewError instead.
+ */
+export class HeldFrames {
+  /** Engine frame -> holds. */
+  readonly #held = new Map<number, number>();
+
+  get size(): number {
+    return this.#held.size;
+  }
+
+  /** The oldest held engine frame, or undefined. */
+  oldest(): number | undefined {
+    let min: number | undefined;
+    for (const k of this.#held.keys()) if (min === undefined || k < min) min = k;
+    return min;
+  }
+
+  hold(k: number): void {
+    this.#held.set(k, (this.#held.get(k) ?? 0) + 1);
+  }
+
+  release(k: number): void {
+    const n = this.#held.get(k) ?? 0;
+    if (n <= 1) this.#held.delete(k);
+    else this.#held.set(k, n - 1);
+  }
+
+  /** Throws a ViewError when publishing engine frame k could overwrite a held frame's outputs. */
+  assertRoom(k: number, queue: number, tickOf: (k: number) => number): void {
+    const h = this.oldest();
+    if (h !== undefined && h < k - queue) {
+      throw new ViewError(`tick ${tickOf(k)} would overwrite the outputs of tick ${tickOf(h)}, which are still held: release() output frames when done with them (at most queue = ${queue} may be held)`);
+    }
+  }
+}

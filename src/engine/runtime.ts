@@ -10,9 +10,12 @@ import { assertValidRollout } from '../rollout/validity.js';
 import { Arena, createArena, planArena } from './arena.js';
 import { nodeCosts } from './calibrate.js';
 import { FAILED_NODE, READY, STOP, STOP_FAILED, STOP_REQUESTED, WAKE_NODE, controlLines, notifyAll, workerLine, workerTiming } from './control.js';
-import { EngineStopped, FrameDriver, type DriverState } from './frame-driver.js';
+import { FrameDriver, type DriverState } from './frame-driver.js';
 import type { FrameLoopResult, FrameLoopTask } from './frame-loop-task.js';
-import { InputSlot, OutputFrame, ViewError } from './frame-views.js';
+import { HeldFrames, InputSlot, OutputFrame, ViewError } from './frame-views.js';
+import { StopGuard } from './stop-guard.js';
+import { freeRun, type FreeRunHost } from './free-run.js';
+import { RuntimeError, type RunOptions, type TickResult } from './runtime-types.js';
 import { checkInputFrame, type InputFrame, type NonFinitePolicy } from './inputs.js';
 import { loadSource, type ModelSource } from './model-source.js';
 import { chooseWorkerCount, choosePlacement, type Placement } from './placement.js';
@@ -22,25 +25,7 @@ import { waitAtLeastAsync } from './sync.js';
 import { startWorkers } from './worker-start.js';
 
 export type { RuntimeLogger, RuntimeOptions } from './runtime-options.js';
-
-/** One tick's result from {@link Runtime.run}. */
-export interface TickResult {
-  readonly tick: number;
-  /** Output node states, row-major, keyed by node name. */
-  readonly outputs: Record<string, Float32Array>;
-  /** From the input being handed to the engine to its outputs being read back. */
-  readonly latencyUs: number;
-}
-
-/** Options of {@link Runtime.run}. */
-export interface RunOptions {
-  readonly signal?: AbortSignal;
-  /**
-   * Yield {@link OutputFrame}s (views into the arena, no copies) instead of copies. Each is
-   * released when the loop asks for the next tick (or earlier, by `release()`).
-   */
-  readonly views?: boolean;
-}
+export { RuntimeError, type RunOptions, type TickResult } from './runtime-types.js';
 
 /** Counters of a runtime, see {@link Runtime.stats}. */
 export interface RuntimeStats {
@@ -52,14 +37,6 @@ export interface RuntimeStats {
   readonly latencyUs: { readonly p50: number; readonly p99: number; readonly max: number; readonly mean: number };
   /** Per worker: its nodes and mean compute / wait time per frame since start (µs). */
   readonly perWorker: readonly { readonly nodes: readonly string[]; readonly frames: number; readonly computeUs: number; readonly waitUs: number }[];
-}
-
-/** The runtime was closed, or a worker failed; carries the cause. */
-export class RuntimeError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'RuntimeError';
-  }
 }
 
 /**
@@ -105,12 +82,16 @@ export class Runtime implements AsyncDisposable {
   readonly #latency: RecordableHistogram;
   #failed: Error | undefined;
   #busy: Promise<void> = Promise.resolve();
-  /** Engine frames whose output views a caller holds, with how many holds each. */
-  readonly #held = new Map<number, number>();
-  /** Rejecters of everything waiting on the engine, called when it fails or closes. */
-  readonly #waiters = new Set<(error: Error) => void>();
+  /** Engine frames whose output views a caller holds. */
+  readonly #held = new HeldFrames();
+  readonly #stops = new StopGuard(
+    () => (this.#closing === undefined ? undefined : (this.#failed ?? new RuntimeError('the runtime was closed'))),
+    (reason) => new RuntimeError('run aborted', { cause: reason }),
+  );
   #onClose: (() => void) | undefined;
   #closing: Promise<void> | undefined;
+  /** What free-running (run()) needs of this runtime. */
+  readonly #host: FreeRunHost;
 
   private constructor(init: {
     network: Network;
@@ -144,6 +125,19 @@ export class Runtime implements AsyncDisposable {
     this.#spin = init.spin;
     this.#logger = init.logger;
     this.#latency = createHistogram();
+    this.#host = {
+      network: init.network,
+      driver: init.driver,
+      held: this.#held,
+      acquire: () => this.#acquire(),
+      assertOpen: () => this.#assertOpen(),
+      failed: () => this.#failed !== undefined,
+      room: (k, signal) => this.#room(k, signal),
+      outputsOf: (k, signal) => this.#outputsOf(k, signal),
+      guard: (p) => this.#guard(p),
+      recordLatency: (us) => this.#latency.record(Math.max(1, Math.round(us))),
+      viewsOf: (k, us) => this.#viewsOf(k, us),
+    };
     for (const [w, task] of init.tasks.entries()) {
       task.catch((err: unknown) => {
         const why = err instanceof Error ? err.message : String(err);
@@ -277,7 +271,7 @@ export class Runtime implements AsyncDisposable {
         commit: () => {
           this.#assertOpen();
           driver.checkInputs(k);
-          this.#hold(k);
+          this.#held.hold(k);
           const t0 = performance.now();
           driver.publish(k);
           release();
@@ -300,84 +294,7 @@ export class Runtime implements AsyncDisposable {
   run(inputs: AsyncIterable<InputFrame> | Iterable<InputFrame>, options?: RunOptions & { views?: false }): AsyncIterable<TickResult>;
   run(inputs: AsyncIterable<InputFrame> | Iterable<InputFrame>, options: RunOptions & { views: true }): AsyncIterable<OutputFrame>;
   run(inputs: AsyncIterable<InputFrame> | Iterable<InputFrame>, options: RunOptions = {}): AsyncIterable<TickResult | OutputFrame> {
-    const self = this;
-    const driver = this.#driver;
-    const views = options.views === true;
-    return {
-      [Symbol.asyncIterator]: () => {
-        let release: (() => void) | undefined;
-        const source = Symbol.asyncIterator in inputs ? (inputs as AsyncIterable<InputFrame>)[Symbol.asyncIterator]() : (inputs as Iterable<InputFrame>)[Symbol.iterator]();
-        const pending: { k: number; t0: number }[] = [];
-        let exhausted = false;
-        let finished = false;
-        let current: OutputFrame | undefined;
-        const abortError = (): Error => new RuntimeError('run aborted', { cause: options.signal?.reason });
-        const finish = async (): Promise<IteratorResult<TickResult | OutputFrame>> => {
-          current?.release();
-          current = undefined;
-          if (!finished) {
-            finished = true;
-            // Let in-flight frames finish so the next call starts from a settled engine.
-            const last = pending[pending.length - 1];
-            if (last !== undefined && self.#failed === undefined) await self.#guard(driver.frameDone(last.k)).catch(() => undefined);
-            for (const p of pending) self.#unhold(p.k);
-            pending.length = 0;
-            release?.();
-            if (!exhausted) await source.return?.();
-          }
-          return { done: true, value: undefined };
-        };
-        return {
-          async next(): Promise<IteratorResult<TickResult | OutputFrame>> {
-            if (finished) return { done: true, value: undefined };
-            current?.release();
-            current = undefined;
-            release ??= await self.#acquire();
-            try {
-              self.#assertOpen();
-              if (options.signal?.aborted === true) throw abortError();
-              while (!exhausted && pending.length < driver.queue) {
-                const k = driver.engineFrame + 1;
-                const room = self.#room(k, options.signal);
-                if (room !== undefined) await room;
-                const item = await source.next();
-                if (item.done === true) {
-                  exhausted = true;
-                  break;
-                }
-                const arrays = checkInputFrame(self.network, item.value, driver.tickOf(k), 'reject', false);
-                driver.writeInputs(arrays, k);
-                self.#hold(k);
-                pending.push({ k, t0: performance.now() });
-                driver.publish(k);
-              }
-              const head = pending[0];
-              if (head === undefined) return await finish();
-              // Sleep until half the queue is done, not just the head: one wake-up of this
-              // thread per queue/2 frames instead of one per frame, while the workers always
-              // have frames left to run.
-              if (driver.firstBehind(self.network.outputs, head.k) >= 0) await self.#outputsOf(pending[Math.min(pending.length - 1, driver.queue >> 1)].k, options.signal);
-              pending.shift();
-              const latencyUs = (performance.now() - head.t0) * 1000;
-              self.#latency.record(Math.max(1, Math.round(latencyUs)));
-              if (views) {
-                current = self.#viewsOf(head.k, latencyUs);
-                return { done: false, value: current };
-              }
-              const outputs = driver.copyOutputs(head.k);
-              self.#unhold(head.k);
-              return { done: false, value: { tick: driver.tickOf(head.k), outputs, latencyUs } };
-            } catch (err) {
-              await finish();
-              throw err;
-            }
-          },
-          async return(): Promise<IteratorResult<TickResult | OutputFrame>> {
-            return finish();
-          },
-        };
-      },
-    };
+    return freeRun(this.#host, inputs, options);
   }
 
   /**
@@ -391,7 +308,8 @@ export class Runtime implements AsyncDisposable {
     return this.#exclusive(async () => {
       this.#assertOpen();
       if (!Number.isInteger(ticks) || ticks < 1) throw new RangeError(`ticks must be an integer >= 1, got ${ticks}`);
-      if (this.#held.size > 0) throw new ViewError(`repeat() would overwrite the held outputs of tick ${this.#driver.tickOf(Math.min(...this.#held.keys()))}: release() them first`);
+      const held = this.#held.oldest();
+      if (held !== undefined) throw new ViewError(`repeat() would overwrite the held outputs of tick ${this.#driver.tickOf(held)}: release() them first`);
       const driver = this.#driver;
       const arrays = checkInputFrame(this.network, input, driver.tickOf(driver.engineFrame + 1), 'reject', false);
       // Every frame in flight must be done before the input ring is refilled.
@@ -496,7 +414,7 @@ export class Runtime implements AsyncDisposable {
     this.#closing ??= (async () => {
       this.#onClose?.();
       const error = this.#failed ?? new RuntimeError('the runtime was closed');
-      for (const stop of [...this.#waiters]) stop(error);
+      this.#stops.stopAll(error);
       if (Atomics.load(this.#ctrl, STOP) === 0) Atomics.store(this.#ctrl, STOP, STOP_REQUESTED);
       notifyAll(this.#ctrl);
       const settled = Promise.allSettled(this.#tasks);
@@ -552,29 +470,7 @@ export class Runtime implements AsyncDisposable {
 
   /** Waits for `p`, but rejects as soon as a worker fails, the runtime closes, or `signal` aborts. */
   #guard<T>(p: Promise<T> | undefined, signal?: AbortSignal): Promise<T | undefined> {
-    if (p === undefined && signal?.aborted !== true) return Promise.resolve(undefined);
-    return new Promise<T | undefined>((resolve, reject) => {
-      let onAbort: (() => void) | undefined;
-      const settle = (f: () => void): void => {
-        this.#waiters.delete(stop);
-        if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
-        f();
-      };
-      const stop = (error: Error): void => settle(() => reject(error));
-      // The engine stopping is reported through `stop` (with the failure or the close as
-      // the reason), not by the wait that noticed it.
-      p?.then(
-        (v) => settle(() => resolve(v)),
-        (e: unknown) => void (e instanceof EngineStopped || settle(() => reject(e))),
-      );
-      if (this.#closing !== undefined) return stop(this.#failed ?? new RuntimeError('the runtime was closed'));
-      this.#waiters.add(stop);
-      if (signal !== undefined) {
-        onAbort = (): void => stop(new RuntimeError('run aborted', { cause: signal.reason }));
-        if (signal.aborted) onAbort();
-        else signal.addEventListener('abort', onAbort, { once: true });
-      }
-    });
+    return this.#stops.guard(p, signal);
   }
 
   /** Waits until the outputs of engine frame k are readable. */
@@ -588,37 +484,23 @@ export class Runtime implements AsyncDisposable {
    * no held output frame is old enough for frame k's outputs to overwrite.
    */
   #room(k: number, signal?: AbortSignal): Promise<void> | undefined {
-    for (const h of this.#held.keys()) {
-      if (h < k - this.#driver.queue) {
-        throw new ViewError(`tick ${this.#driver.tickOf(k)} would overwrite the outputs of tick ${this.#driver.tickOf(h)}, which are still held: release() output frames when done with them (at most queue = ${this.#driver.queue} may be held)`);
-      }
-    }
+    this.#held.assertRoom(k, this.#driver.queue, (f) => this.#driver.tickOf(f));
     const room = this.#driver.room(k);
     return room === undefined && signal === undefined ? undefined : this.#guard(room, signal).then(() => undefined);
-  }
-
-  #hold(k: number): void {
-    this.#held.set(k, (this.#held.get(k) ?? 0) + 1);
-  }
-
-  #unhold(k: number): void {
-    const n = this.#held.get(k) ?? 0;
-    if (n <= 1) this.#held.delete(k);
-    else this.#held.set(k, n - 1);
   }
 
   /** An output frame of engine frame k (held since its commit) that drops its hold on release. */
   #viewsOf(k: number, latencyUs: number): OutputFrame {
     const views: Record<string, Float32Array> = {};
     this.network.outputs.forEach((o, j) => (views[this.network.nodes[o].name] = this.#driver.outputView(j, k)));
-    return new OutputFrame(this.#driver.tickOf(k), latencyUs, views, () => this.#unhold(k));
+    return new OutputFrame(this.#driver.tickOf(k), latencyUs, views, () => this.#held.release(k));
   }
 
   async #outputFrame(k: number, t0: number): Promise<OutputFrame> {
     try {
       await this.#outputsOf(k);
     } catch (err) {
-      this.#unhold(k);
+      this.#held.release(k);
       throw err;
     }
     const latencyUs = (performance.now() - t0) * 1000;
