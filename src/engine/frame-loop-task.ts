@@ -2,8 +2,8 @@ import type { NetworkSpec } from '../graph/spec.js';
 import type { KernelMemory } from '../kernels/kernel.js';
 import type { ArenaPlan } from './arena.js';
 
-/** Everything a frame-loop worker (workers/frame-loop.ts) needs, sent once when the run starts. */
-export interface FrameLoopTask {
+/** An engine's network, rollout, memory and backend: what any thread needs to attach to it. */
+export interface EngineParts {
   readonly spec: NetworkSpec;
   readonly delays: readonly number[];
   readonly plan: ArenaPlan;
@@ -11,6 +11,10 @@ export interface FrameLoopTask {
   readonly backend: string;
   /** Module to import first, e.g. one registering a custom backend in this thread. */
   readonly backendModule?: string;
+}
+
+/** Everything a frame-loop worker (workers/frame-loop.ts) needs, sent once when the run starts. */
+export interface FrameLoopTask extends EngineParts {
   readonly worker: number;
   /** This worker's nodes in frame order. */
   readonly nodes: readonly number[];

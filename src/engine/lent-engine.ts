@@ -2,25 +2,17 @@
 // to drive it, and how it takes over, computing the input worker's share itself (that worker
 // parks), so a one-worker model has no wake-up between a frame's arrival and its outputs.
 import { validateNetwork, type Network } from '../graph/network.js';
-import type { NetworkSpec } from '../graph/spec.js';
-import type { KernelMemory } from '../kernels/kernel.js';
 import { getBackend } from '../kernels/registry.js';
-import { Arena, type ArenaPlan } from './arena.js';
+import { Arena } from './arena.js';
 import { PARK, PARKED, PUBLISHED, STOP } from './control.js';
 import { FrameDriver, type DriverState } from './frame-driver.js';
 import { FrameLoop } from './frame-loop.js';
-import type { FrameLoopTask } from './frame-loop-task.js';
+import type { EngineParts, FrameLoopTask } from './frame-loop-task.js';
 import type { NonFinitePolicy } from './inputs.js';
 import type { Runtime } from './runtime.js';
 
 /** Everything a driving thread needs (structured-clonable). */
-export interface LentEngine {
-  readonly spec: NetworkSpec;
-  readonly delays: readonly number[];
-  readonly plan: ArenaPlan;
-  readonly memory: KernelMemory;
-  readonly backend: string;
-  readonly backendModule?: string;
+export interface LentEngine extends EngineParts {
   readonly queue: number;
   readonly nonFinite: NonFinitePolicy;
   readonly state: DriverState;
