@@ -33,6 +33,8 @@ interface Row {
   latencyUs: { p50: number; p99: number; p999: number; max: number };
   deadlineMisses: number;
   cpuUsPerFrame: number;
+  /** The real-time loop only: the engine's compute time per frame (µs, every worker's summed), from its own statistics. */
+  computeUsPerFrame?: number;
 }
 
 const round = (x: number): number => Number(x.toFixed(1));
@@ -114,8 +116,15 @@ async function measure(subject: Subject, rates: readonly number[], seconds: numb
     for (const rateHz of rates) {
       const frames = Math.max(100, Math.round(rateHz * seconds));
       log(`${name} at ${rateHz} Hz: ${frames} frames each`);
+      const computed = (): { frames: number; us: number } => {
+        const w = rt.stats().perWorker;
+        return { frames: Math.max(...w.map((x) => x.frames)), us: w.reduce((a, x) => a + x.computeUs * x.frames, 0) };
+      };
+      const before = computed();
       const s = await runRealtime(rt, subject.source(frames), { rateHz, ticks: frames });
-      rows.push({ model: name, mode: 'real-time loop (own thread)', rateHz, frames: s.ticks, latencyUs: { p50: round(s.latencyUs.p50), p99: round(s.latencyUs.p99), p999: round(s.latencyUs.p999), max: round(s.latencyUs.max) }, deadlineMisses: s.deadlineMisses, cpuUsPerFrame: s.cpuUsPerFrame });
+      const after = computed();
+      const computeUsPerFrame = round((after.us - before.us) / Math.max(1, after.frames - before.frames));
+      rows.push({ model: name, mode: 'real-time loop (own thread)', rateHz, frames: s.ticks, latencyUs: { p50: round(s.latencyUs.p50), p99: round(s.latencyUs.p99), p999: round(s.latencyUs.p999), max: round(s.latencyUs.max) }, deadlineMisses: s.deadlineMisses, cpuUsPerFrame: s.cpuUsPerFrame, computeUsPerFrame });
       rows.push(await timerDriven(name, 'step() from a clock', rateHz, frames, async (i) => void (await rt.step(feed[i % feed.length]))));
       rows.push(
         await timerDriven(name, 'nextInput/commit from a clock', rateHz, frames, async (i) => {
@@ -188,9 +197,9 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`${doc.node} on ${doc.cpu}, ${doc.cores} cores; latency from each frame's deadline to its outputs (µs), CPU of the whole process per frame (µs)\n`);
   process.stdout.write('  the default model\'s peer is onnxruntime running mnist-s (mnist-sr without its recurrent edge, which one graph cannot carry between frames)\n\n');
-  process.stdout.write(`${'model'.padEnd(20)} ${'mode'.padEnd(42)} ${'Hz'.padStart(5)} ${'p50'.padStart(8)} ${'p99'.padStart(8)} ${'p99.9'.padStart(8)} ${'max'.padStart(8)} ${'misses'.padStart(7)} ${'CPU/frame'.padStart(10)}\n`);
+  process.stdout.write(`${'model'.padEnd(20)} ${'mode'.padEnd(42)} ${'Hz'.padStart(5)} ${'p50'.padStart(8)} ${'p99'.padStart(8)} ${'p99.9'.padStart(8)} ${'max'.padStart(8)} ${'misses'.padStart(7)} ${'CPU/frame'.padStart(10)} ${'compute'.padStart(8)}\n`);
   for (const r of rows) {
-    process.stdout.write(`${r.model.padEnd(20)} ${r.mode.padEnd(42)} ${String(r.rateHz).padStart(5)} ${r.latencyUs.p50.toFixed(1).padStart(8)} ${r.latencyUs.p99.toFixed(1).padStart(8)} ${r.latencyUs.p999.toFixed(1).padStart(8)} ${r.latencyUs.max.toFixed(1).padStart(8)} ${String(r.deadlineMisses).padStart(7)} ${r.cpuUsPerFrame.toFixed(1).padStart(10)}\n`);
+    process.stdout.write(`${r.model.padEnd(20)} ${r.mode.padEnd(42)} ${String(r.rateHz).padStart(5)} ${r.latencyUs.p50.toFixed(1).padStart(8)} ${r.latencyUs.p99.toFixed(1).padStart(8)} ${r.latencyUs.p999.toFixed(1).padStart(8)} ${r.latencyUs.max.toFixed(1).padStart(8)} ${String(r.deadlineMisses).padStart(7)} ${r.cpuUsPerFrame.toFixed(1).padStart(10)} ${(r.computeUsPerFrame === undefined ? '' : r.computeUsPerFrame.toFixed(1)).padStart(8)}\n`);
   }
 }
 

@@ -26,8 +26,9 @@ export const DEFAULT_MODEL = existsSync(fileURLToPath(new URL('../../../examples
 const HELP = `Usage: streamroll run [MODEL.srm|NET.json] [options]
 
 Runs a network in real time: frames arrive at a fixed rate from a source, every tick is
-computed by the model-parallel engine, and outputs go to a sink. A live status line on
-stderr shows tick, frames/s, p99 latency, deadline misses, drops and accuracy (when the
+computed by the model-parallel engine, and outputs go to a sink. The loop (clock, source,
+engine, sinks) runs in a thread of its own, off the main thread's event loop. A status line
+on stderr shows tick, frames/s, p99 latency, deadline misses, drops and accuracy (when the
 source has labels). Ctrl-C (SIGINT) or SIGTERM stops cleanly and prints the summary.
 
 Without MODEL it runs the default: the paper's MNIST SR network trained in the streaming
@@ -40,20 +41,23 @@ Options:
   --duration S       seconds to run (default 10; 0 = until the source ends or Ctrl-C)
   --source S         synthetic (default: MNIST digits with noise, 10 frames each, labelled)
                      | stdin | FILE.msgpack (a recording, replayed at --rate)
-                     | tcp://HOST:PORT (serve frames over TCP, 127.0.0.1 for local only;
-                       each frame is answered on its connection as it arrives)
+                     | tcp://HOST:PORT (serve frames over TCP from a thread of its own,
+                       127.0.0.1 for local only; each frame is answered on its connection)
   --sink S           none (default) | stdout | tcp://HOST:PORT (connects to a listener)
                      | FILE.msgpack: outputs as length-prefixed msgpack messages
                      {t, tick, outputs: {node: Float32Array}}
   --record FILE      also write every input frame to FILE (replay it with --source FILE)
   --overrun P        drop (default) | latest | queue: what to do with frames that arrive
                      while the previous one is still being computed
-  --workers N        worker threads (default: one per layer, at most one per core)
+  --workers N        worker threads (default: as many as pay off, at most one per layer and
+                     per core)
   --noise-std X      noise of the synthetic camera (default 2.0, as in the paper)
   --seed N           seed of random weights and of the synthetic camera (default 1)
   --log-level L      fatal|error|warn|info|debug|trace|silent (default info)
   --json             print one summary document on stdout:
-                     {"ticks","rateHz","latencyUs":{"p50","p99","max"},"deadlineMisses","drops","accuracy"}
+                     {"ticks","rateHz","latencyUs":{"p50","p99","p999","max"},"deadlineMisses",
+                      "drops","accuracy","rejected","cpuUsPerFrame"} (rateHz null for recorded
+                      timing; cpuUsPerFrame: CPU of the whole process per computed tick, µs)
   -h, --help         show this help`;
 
 /** Frames of a message stream, malformed ones logged, counted and skipped. */

@@ -1,8 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
-import { setTimeout as sleep } from 'node:timers/promises';
-
 const CLOCK_WORKER = fileURLToPath(new URL('../../workers/clock.js', import.meta.url));
 const STOP = 0;
 const TICK = 1;
@@ -45,22 +43,4 @@ export async function* fixedRate(rateHz: number, options: { ticks?: number; sign
     stop();
     await worker.terminate();
   }
-}
-
-/**
- * Waits until `performance.now()` reaches `deadline`, for irregular schedules (replay at
- * recorded times): a timer for the bulk, then event-loop turns for the last millisecond,
- * where timers are not precise. Regular rates use {@link fixedRate}, which spins nothing.
- */
-export async function sleepUntil(deadline: number, signal?: AbortSignal): Promise<void> {
-  const coarse = deadline - performance.now() - 1.2;
-  if (coarse > 0) await sleep(coarse, undefined, signal === undefined ? undefined : { signal }).catch(() => undefined);
-  if (performance.now() >= deadline) return;
-  await new Promise<void>((resolve) => {
-    const turn = (): void => {
-      if (performance.now() >= deadline || signal?.aborted === true) resolve();
-      else setImmediate(turn);
-    };
-    setImmediate(turn);
-  });
 }
