@@ -75,7 +75,7 @@ export interface TensorInfo {
   readonly dims: readonly number[];
 }
 
-/** A model of `nodes` (in topological order) with float constants; opset 13. */
+/** A model of `nodes` (in topological order) with float constants; opset 14. */
 export function graphModel(graph: {
   readonly nodes: readonly GraphNode[];
   readonly constants: readonly (TensorInfo & { readonly data: Float32Array })[];
@@ -92,10 +92,10 @@ export function graphModel(graph: {
     ...graph.inputs.map((t) => valueInfo(11, t.name, t.dims)),
     ...graph.outputs.map((t) => valueInfo(12, t.name, t.dims)),
   ]);
-  return concat([intField(1, 8), stringField(2, 'streamroll-bench'), body, message(8, [stringField(1, ''), intField(2, 13)])]);
+  return concat([intField(1, 8), stringField(2, 'streamroll-bench'), body, message(8, [stringField(1, ''), intField(2, 14)])]);
 }
 
-/** A model computing `y = op(x, W)` with W a float initializer; opset 13. */
+/** A model computing `y = op(x, W)` with W a float initializer; opset 14. */
 export function singleOpModel(op: string, x: readonly number[], w: readonly number[], weights: Float32Array, y: readonly number[], attributes: readonly Attribute[]): Uint8Array {
   return graphModel({
     nodes: [{ op, inputs: ['x', 'W'], outputs: ['y'], attributes }],

@@ -3,9 +3,8 @@
 // network without feedback computes. Each node is act(sum of its edges' ops + bias), in
 // the runtime's own weight layouts (conv [outC,inC,kh,kw] and dense [out,in] match ONNX's).
 import type { Network } from '../src/graph/network.js';
-import type { Shape } from '../src/graph/spec.js';
+import type { Activation, ActivationParams, Shape } from '../src/graph/spec.js';
 import type { Parameters } from '../src/engine/parameters.js';
-import { LEAKY_RELU_ALPHA } from '../src/graph/spec.js';
 import { graphModel, type Attribute, type GraphNode, type TensorInfo } from './onnx-model.js';
 
 const dimsOf = (shape: Shape): number[] => [1, ...shape];
@@ -20,6 +19,35 @@ function windowAttributes(g: { kh: number; kw: number; sh: number; sw: number; d
     { name: 'pads', ints: [g.padTop, g.padLeft, padBottom, padRight] },
     ...(dilations ? [{ name: 'dilations', ints: [g.dh, g.dw] }] : []),
   ];
+}
+
+/** The ONNX nodes computing `activation` of `input` into `output`. */
+function activationNodes(activation: Activation, p: ActivationParams, input: string, output: string): GraphNode[] {
+  const one = (op: string, attributes: Attribute[] = []): GraphNode[] => [{ op, inputs: [input], outputs: [output], attributes }];
+  switch (activation) {
+    case 'linear':
+      return one('Identity');
+    case 'relu':
+      return one('Relu');
+    case 'relu6':
+      // Clip's bounds are inputs since opset 11: two scalar constants.
+      return [{ op: 'Clip', inputs: [input, 'const:0', 'const:6'], outputs: [output] }];
+    case 'leaky_relu':
+      return one('LeakyRelu', [{ name: 'alpha', float: p.alpha }]);
+    case 'elu':
+      return one('Elu', [{ name: 'alpha', float: p.alpha }]);
+    case 'tanh':
+      return one('Tanh');
+    case 'sigmoid':
+      return one('Sigmoid');
+    case 'hard_sigmoid':
+      return one('HardSigmoid', [{ name: 'alpha', float: p.alpha }, { name: 'beta', float: p.beta }]);
+    case 'hard_swish':
+      return one('HardSwish');
+    case 'softmax':
+      // Over a vector, or over the channels of each pixel ([1,C,H,W], axis 1).
+      return one('Softmax', [{ name: 'axis', int: 1 }]);
+  }
 }
 
 /**
@@ -41,8 +69,8 @@ export function networkModel(net: Network, params: Parameters): Uint8Array {
       const out = `${e.id}:out`;
       if (g.type === 'conv2d') {
         const w = `${e.id}:W`;
-        constants.push({ name: w, dims: [g.outC, g.inC, g.kh, g.kw], data: params.weights[ei] as Float32Array });
-        nodes.push({ op: 'Conv', inputs: [src, w], outputs: [out], attributes: windowAttributes(g, true) });
+        constants.push({ name: w, dims: [g.outC, g.inC / g.groups, g.kh, g.kw], data: params.weights[ei] as Float32Array });
+        nodes.push({ op: 'Conv', inputs: [src, w], outputs: [out], attributes: [...windowAttributes(g, true), { name: 'group', int: g.groups }] });
       } else if (g.type === 'dense') {
         if (node.shape.length !== 1) throw new Error(`bench:peer: dense edge "${e.id}" into a spatial node has no ONNX peer here`);
         const w = `${e.id}:W`;
@@ -68,14 +96,10 @@ export function networkModel(net: Network, params: Parameters): Uint8Array {
       nodes.push({ op: 'Add', inputs: [sum, t], outputs: [next] });
       sum = next;
     }
-    const act = node.activation;
-    if (act === 'linear') nodes.push({ op: 'Identity', inputs: [sum], outputs: [node.name] });
-    else if (act === 'relu') nodes.push({ op: 'Relu', inputs: [sum], outputs: [node.name] });
-    else if (act === 'tanh') nodes.push({ op: 'Tanh', inputs: [sum], outputs: [node.name] });
-    else if (act === 'sigmoid') nodes.push({ op: 'Sigmoid', inputs: [sum], outputs: [node.name] });
-    else if (act === 'leaky_relu') nodes.push({ op: 'LeakyRelu', inputs: [sum], outputs: [node.name], attributes: [{ name: 'alpha', float: LEAKY_RELU_ALPHA }] });
-    // Over a vector, or over the channels of each pixel ([1,C,H,W], axis 1).
-    else nodes.push({ op: 'Softmax', inputs: [sum], outputs: [node.name], attributes: [{ name: 'axis', int: 1 }] });
+    nodes.push(...activationNodes(node.activation, node.activationParams, sum, node.name));
+  }
+  if (nodes.some((n) => n.inputs.includes('const:0'))) {
+    constants.push({ name: 'const:0', dims: [], data: Float32Array.of(0) }, { name: 'const:6', dims: [], data: Float32Array.of(6) });
   }
   return graphModel({
     nodes,

@@ -3,7 +3,7 @@ import { before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import type * as TF from '@tensorflow/tfjs-core';
 import { validateNetwork, type NetEdge } from '../src/graph/network.js';
-import { ACTIVATIONS, LEAKY_RELU_ALPHA, type Activation, type EdgeOp, type Shape } from '../src/graph/spec.js';
+import { ACTIVATIONS, activationParams, type Activation, type ActivationParams, type EdgeOp, type Shape } from '../src/graph/spec.js';
 import { NATIVE_BACKEND, REFERENCE_BACKEND, WASM_BACKEND, nativeAvailable } from '../src/kernels/backends.js';
 import { getBackend } from '../src/kernels/registry.js';
 import { nativeReader } from '../src/kernels/native/index.js';
@@ -100,16 +100,24 @@ function outLength(len: number, k: number, stride: number, dilation: number, pad
   return Math.floor((len + 2 * pad - ((k - 1) * dilation + 1)) / stride) + 1;
 }
 
-function tfActivation(a: Activation, t: TF.Tensor): TF.Tensor {
+function tfActivation(a: Activation, t: TF.Tensor, p: ActivationParams): TF.Tensor {
   switch (a) {
     case 'relu':
       return tf.relu(t);
+    case 'relu6':
+      return tf.relu6(t);
     case 'leaky_relu':
-      return tf.leakyRelu(t, LEAKY_RELU_ALPHA);
+      return tf.leakyRelu(t, p.alpha);
+    case 'elu':
+      return tf.where(tf.greater(t, 0), t, tf.mul(p.alpha, tf.sub(tf.exp(t), 1)));
     case 'tanh':
       return tf.tanh(t);
     case 'sigmoid':
       return tf.sigmoid(t);
+    case 'hard_sigmoid':
+      return tf.clipByValue(tf.add(tf.mul(p.alpha, t), p.beta), 0, 1);
+    case 'hard_swish':
+      return tf.mul(t, tf.clipByValue(tf.add(tf.div(t, 6), 0.5), 0, 1));
     case 'softmax':
       return tf.softmax(t);
     case 'linear':
@@ -185,6 +193,63 @@ for (const backend of [REFERENCE_BACKEND, WASM_BACKEND, ...(nativeAvailable() ? 
       assert.ok(checked > 50, `only ${checked} cases fit`);
     });
 
+    test('grouped and depthwise conv2d (any channel multiplier) with uneven explicit padding match tfjs per group', () => {
+      let checked = 0;
+      fc.assert(
+        fc.property(
+          fc.record({
+            groups: fc.integer({ min: 1, max: 4 }),
+            cig: fc.integer({ min: 1, max: 5 }),
+            cog: fc.integer({ min: 1, max: 3 }),
+            depthwise: fc.boolean(),
+            h: fc.integer({ min: 3, max: 9 }),
+            w: fc.integer({ min: 3, max: 9 }),
+            k: fc.integer({ min: 1, max: 3 }),
+            stride: fc.integer({ min: 1, max: 2 }),
+            dilation: fc.integer({ min: 1, max: 2 }),
+            pads: fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 })),
+            seed: fc.integer(),
+          }),
+          (c) => {
+            // Depthwise: one input channel per group, with 17-20 channels to reach past the 16-lane blocks.
+            const groups = c.depthwise ? 16 + c.groups : c.groups;
+            const cig = c.depthwise ? 1 : c.cig;
+            const inC = groups * cig;
+            const outC = groups * c.cog;
+            const dilation = c.stride > 1 ? 1 : c.dilation;
+            const [pt, pb, pl, pr] = c.pads;
+            const span = (c.k - 1) * dilation + 1;
+            const outH = Math.floor((c.h + pt + pb - span) / c.stride) + 1;
+            const outW = Math.floor((c.w + pl + pr - span) / c.stride) + 1;
+            if (outH < 1 || outW < 1) return;
+            const op: EdgeOp = { type: 'conv2d', kernel: c.k, stride: c.stride, padding: c.pads, dilation, groups };
+            const src: Shape = [inC, c.h, c.w];
+            const dst: Shape = [outC, outH, outW];
+            const edge = edgeOf(src, dst, op);
+            const rng = new Random(c.seed);
+            const wts = randomArray(outC * cig * c.k * c.k, rng);
+            const x = randomArray(size(src), rng);
+            const ours = runEdge(backend, edge, src, dst, wts, x, rng);
+            // tfjs has no grouped conv: one tf.conv2d per group on its slice of channels.
+            const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [pt, pb], [pl, pr], [0, 0]];
+            const xs = toNhwc(x, src);
+            const filter = tf.transpose(tf.tensor(wts, [outC, cig, c.k, c.k]), [2, 3, 1, 0]) as TF.Tensor4D;
+            const parts = Array.from({ length: groups }, (_, gi) => {
+              const xg = tf.slice(xs, [0, 0, 0, gi * cig], [1, c.h, c.w, cig]) as TF.Tensor4D;
+              const fg = tf.slice(filter, [0, 0, 0, gi * c.cog], [c.k, c.k, cig, c.cog]) as TF.Tensor4D;
+              return [tf.conv2d(xg, fg, c.stride, pad, 'NHWC', dilation), tf.conv2d(tf.abs(xg), tf.abs(fg), c.stride, pad, 'NHWC', dilation)];
+            });
+            const theirs = fromNhwc(tf.concat(parts.map((p) => p[0]), 3));
+            const scale = fromNhwc(tf.concat(parts.map((p) => p[1]), 3));
+            assert.ok(scaledError(ours, theirs, scale) < TOL, `error ${scaledError(ours, theirs, scale)} for ${JSON.stringify(c)}`);
+            checked++;
+          },
+        ),
+        { numRuns: 80 },
+      );
+      assert.ok(checked > 30, `only ${checked} cases fit`);
+    });
+
     test('conv2d on the benchmark shapes (32x32x16->32 3x3, 28x28x1->32 3x3, MNIST h1 7x7/4)', () => {
       const cases: [Shape, Shape, EdgeOp][] = [
         [[16, 32, 32], [32, 32, 32], { type: 'conv2d', kernel: 3, padding: 'same' }],
@@ -243,7 +308,10 @@ for (const backend of [REFERENCE_BACKEND, WASM_BACKEND, ...(nativeAvailable() ? 
 
     test('every activation with bias matches tfjs; softmax over vectors and over channels per pixel', () => {
       const b = getBackend(backend);
-      for (const a of ACTIVATIONS) {
+      // Each parametrised activation also with parameters of its own (Keras LeakyReLU's 0.3, ONNX's HardSigmoid).
+      const cases: [Activation, ActivationParams][] = ACTIVATIONS.map((a) => [a, activationParams(a)]);
+      cases.push(['leaky_relu', activationParams('leaky_relu', 0.3)], ['elu', activationParams('elu', 0.7)], ['hard_sigmoid', activationParams('hard_sigmoid', 1 / 6, 0.5)]);
+      for (const [a, params] of cases) {
         for (const shape of [[17], [6, 3, 5], [3], [1, 2, 2]] as Shape[]) {
           const rng = new Random(a.length * 31 + size(shape));
           const n = size(shape);
@@ -253,18 +321,18 @@ for (const backend of [REFERENCE_BACKEND, WASM_BACKEND, ...(nativeAvailable() ? 
           const state = h.state(shape, x);
           const biasView = h.state(shape, bias);
           const before = h.snapshot();
-          h.kernels.activationKernel(a, shape).run(state, biasView);
+          h.kernels.activationKernel(a, shape, params).run(state, biasView);
           assert.ok(h.untouchedOutside(before, state), `${a} wrote outside its state`);
           const ours = h.read(shape, state);
           const sum = tf.add(tf.tensor(x), tf.tensor(bias));
           let theirs: Float32Array;
           if (shape.length === 3 && a === 'softmax') {
             const hwc = tf.transpose(tf.reshape(sum, [shape[0], shape[1] * shape[2]]), [1, 0]);
-            theirs = tf.transpose(tfActivation(a, hwc), [1, 0]).dataSync() as Float32Array;
+            theirs = tf.transpose(tfActivation(a, hwc, params), [1, 0]).dataSync() as Float32Array;
           } else {
-            theirs = tfActivation(a, sum).dataSync() as Float32Array;
+            theirs = tfActivation(a, sum, params).dataSync() as Float32Array;
           }
-          assert.ok(relativeError(ours, theirs) < TOL, `${a} ${JSON.stringify(shape)}: rel err ${relativeError(ours, theirs)}`);
+          assert.ok(relativeError(ours, theirs) < TOL, `${a} ${JSON.stringify(params)} ${JSON.stringify(shape)}: rel err ${relativeError(ours, theirs)}`);
         }
       }
     });

@@ -85,7 +85,7 @@ test('two unnamed edges between the same pair ask for names; duplicate names are
 
 test('unsupported op and activation list what is supported', () => {
   expectIssue((s) => (s.edges[2].op = { type: 'deconv' }), 'edges[2].op.type', 'unsupported op "deconv"', 'dense, conv2d, maxpool, avgpool, identity');
-  expectIssue((s) => (s.nodes[1].activation = 'gelu'), 'nodes[1].activation', 'unsupported activation "gelu"', 'relu, leaky_relu, tanh, sigmoid, softmax, linear');
+  expectIssue((s) => (s.nodes[1].activation = 'gelu'), 'nodes[1].activation', 'unsupported activation "gelu"', 'relu, relu6, leaky_relu, elu, tanh, sigmoid, hard_sigmoid, hard_swish, softmax, linear');
   expectIssue((s) => (s.edges[0].op = { type: 'conv2d', kernel: 3, kernal: 3 }), 'edges[0].op.kernal', 'unknown field', 'dilation');
   expectIssue((s) => (s.nodes[0].activation = 'relu'), 'nodes[0].activation', 'is an input');
 });
@@ -98,6 +98,23 @@ test('non-positive or non-integer sizes are rejected at their exact path', () =>
   expectIssue((s) => (s.edges[0].op = { type: 'conv2d', kernel: 3, stride: [2, 0] }), 'edges[0].op.stride[1]', 'found 0');
   expectIssue((s) => (s.edges[0].op = { type: 'conv2d', kernel: 3, dilation: 1.5 }), 'edges[0].op.dilation', 'found 1.5');
   expectIssue((s) => (s.edges[0].op = { type: 'conv2d', kernel: 3, padding: -2 }), 'edges[0].op.padding', 'non-negative integer');
+});
+
+test('activation parameters, groups and uneven padding are checked where they are given', () => {
+  expectIssue((s) => Object.assign(s.nodes[1], { alpha: 0.3 }), 'nodes[1].alpha', 'activation "relu" takes no alpha (only leaky_relu, elu, hard_sigmoid do)');
+  expectIssue((s) => Object.assign(s.nodes[1], { activation: 'leaky_relu', beta: 1 }), 'nodes[1].beta', 'takes no beta (only hard_sigmoid does)');
+  expectIssue((s) => Object.assign(s.nodes[1], { activation: 'elu', alpha: 'big' }), 'nodes[1].alpha', 'expected a finite number, found "big"');
+  expectIssue((s) => (s.edges[0].op = { type: 'conv2d', kernel: 3, groups: 0 }), 'edges[0].op.groups', 'positive integer');
+  // 1 input channel and 16 output channels: 3 groups divide neither.
+  expectIssue((s) => (s.edges[0].op = { type: 'conv2d', kernel: 3, stride: 2, groups: 3 }), 'edges[0]', 'groups 3 must divide the source\'s 1 channels and the target\'s 16');
+  expectIssue((s) => (s.edges[0].op = { type: 'conv2d', kernel: 3, padding: [1, 1, 1] }), 'edges[0].op.padding', '[top, bottom, left, right]');
+  // Uneven padding that yields the right size is accepted: 28 + 0 + 1 - 3 = 26, /2 + 1 = 14.
+  const spec = base();
+  spec.edges[0].op = { type: 'conv2d', kernel: 3, stride: 2, padding: [0, 1, 0, 1] };
+  Object.assign(spec.nodes[1], { activation: 'hard_sigmoid', alpha: 1 / 6, beta: 0.5 });
+  const net = validateNetwork(spec);
+  const g = net.edge('image->h1').geometry;
+  assert.deepEqual([g.type === 'conv2d' ? [g.padTop, g.padLeft, g.outH] : null, net.node('h1').activationParams], [[0, 0, 14], { alpha: 1 / 6, beta: 0.5 }]);
 });
 
 test('a node not reachable from any input is named, with the inputs', () => {

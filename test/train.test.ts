@@ -39,6 +39,47 @@ test('the TensorFlow.js rollout window matches the runtime frame by frame (strea
   }
 });
 
+test('the window matches the runtime on grouped and depthwise convs, uneven padding, global pooling and every activation', async () => {
+  const { tf } = await loadTf();
+  const net = validateNetwork({
+    name: 'mobile-ish',
+    nodes: [
+      { name: 'x', shape: [4, 6, 6] },
+      { name: 'dw', shape: [8, 6, 6], activation: 'relu6' },
+      { name: 'pw', shape: [6, 3, 3], activation: 'hard_swish' },
+      { name: 'gp', shape: [6], activation: 'leaky_relu', alpha: 0.3 },
+      { name: 'y', shape: [5], activation: 'hard_sigmoid', alpha: 1 / 6, beta: 0.5 },
+      { name: 'z', shape: [5], activation: 'elu', alpha: 0.7 },
+    ],
+    edges: [
+      { from: 'x', to: 'dw', op: { type: 'conv2d', kernel: 3, padding: [1, 1, 0, 2], groups: 4 } },
+      { from: 'dw', to: 'pw', op: { type: 'conv2d', kernel: 2, stride: 2, padding: [0, 1, 1, 0], groups: 2 } },
+      { from: 'pw', to: 'gp', op: { type: 'avgpool', kernel: 3 } },
+      { from: 'gp', to: 'y', op: { type: 'dense' } },
+      { from: 'y', to: 'z', op: { type: 'dense' } },
+    ],
+    outputs: ['z'],
+  });
+  const params = initParameters(net, { seed: 9, bias: 'uniform' });
+  for (const spec of ['streaming', 'sequential'] as const) {
+    const rollout = resolveRollout(net, spec);
+    const ref = new ReferenceExecutor(net, rollout, params);
+    const rng = new Random(4);
+    const frames = Array.from({ length: 5 }, () => Float32Array.from({ length: 144 }, () => rng.uniform(-2, 2)));
+    const tp = toTrainable(tf, net, params);
+    // Frames in NHWC for the window.
+    const nhwc = (f: Float32Array): TF.Tensor4D => tf.transpose(tf.tensor4d(f, [1, 4, 6, 6]), [0, 2, 3, 1]) as TF.Tensor4D;
+    const out = tf.tidy(() => unroll(tf, net, rollout.delays, frameOrder(net, rollout.delays), tp, frames.map((f) => [nhwc(f)]), false).map((o) => o.states[0].dataSync() as Float32Array));
+    frames.forEach((f, k) => {
+      const expected = ref.step(f).z;
+      assert.ok(relativeError(out[k], expected) < 1e-4, `${spec} tick ${k + 1}: ${relativeError(out[k], expected)}`);
+    });
+    const back = fromTrainable(tf, net, tp);
+    params.weights.forEach((w, i) => assert.ok(w === null ? back.weights[i] === null : sameBits(w, back.weights[i] as Float32Array)));
+    [...tp.weights, ...tp.biases].forEach((v) => v?.dispose());
+  }
+});
+
 test('the conv and dense gradients written for the wasm backend equal TensorFlow.js own (cpu backend)', async () => {
   const { tf } = await loadTf();
   await import('@tensorflow/tfjs-backend-cpu');

@@ -22,7 +22,7 @@ export class NodeComputer {
     this.#arena = arena;
     this.#kernels = kernels;
     this.#edgeKernels = net.edges.map((e) => kernels.edgeKernel(e.geometry, arena.weights(e.index)));
-    this.#activations = net.nodes.map((n) => (n.isInput ? null : kernels.activationKernel(n.activation, n.shape)));
+    this.#activations = net.nodes.map((n) => (n.isInput ? null : kernels.activationKernel(n.activation, n.shape, n.activationParams)));
   }
 
   /** Frame `k` of computed node `v`; its sources' frames must already be complete. */

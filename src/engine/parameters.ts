@@ -1,4 +1,5 @@
 import type { Network } from '../graph/network.js';
+import { opOfGeometry } from '../graph/ops.js';
 import { Random } from '../util/random.js';
 
 /**
@@ -29,8 +30,7 @@ export function initParameters(net: Network, options: InitOptions = {}): Paramet
   const weights = net.edges.map((e) => {
     if (e.weightShape === null) return null;
     const g = e.geometry;
-    const [fanIn, fanOut] =
-      g.type === 'dense' ? [g.inSize, g.outSize] : g.type === 'conv2d' ? [g.inC * g.kh * g.kw, g.outC * g.kh * g.kw] : [1, 1];
+    const [fanIn, fanOut] = opOfGeometry(g).fans(g);
     const target = net.nodes[e.to];
     const edgesIn = target.inEdges.length;
     const he = target.activation === 'relu' || target.activation === 'leaky_relu';

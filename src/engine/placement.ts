@@ -1,4 +1,5 @@
 import type { Network } from '../graph/network.js';
+import { opOfGeometry } from '../graph/ops.js';
 import { frameOrder } from '../rollout/validity.js';
 
 /** Which worker computes which nodes, and what frame time that predicts. */
@@ -137,10 +138,7 @@ export function nodeFlops(net: Network, v: number): number {
   let flops = 4 * node.size;
   for (const e of node.inEdges) {
     const g = net.edges[e].geometry;
-    if (g.type === 'dense') flops += 2 * g.inSize * g.outSize;
-    else if (g.type === 'conv2d') flops += 2 * g.outC * g.outH * g.outW * g.inC * g.kh * g.kw;
-    else if (g.type === 'identity') flops += g.size;
-    else flops += g.inC * g.outH * g.outW * g.kh * g.kw;
+    flops += opOfGeometry(g).flops(g);
   }
   return flops;
 }

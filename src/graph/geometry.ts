@@ -36,6 +36,8 @@ export interface Window2d {
 export interface Conv2dGeometry extends Window2d {
   readonly type: 'conv2d';
   readonly outC: number;
+  /** Channel groups (1: a full convolution; inC: depthwise). */
+  readonly groups: number;
 }
 
 export interface PoolGeometry extends Window2d {
@@ -67,7 +69,7 @@ export function windowAxis(
   kernel: number,
   stride: number,
   dilation: number,
-  padding: Padding,
+  padding: Exclude<Padding, readonly number[]>,
 ): { out: number; padBefore: number } | string {
   const span = (kernel - 1) * dilation + 1;
   if (padding === 'same') {

@@ -1,14 +1,8 @@
 import { IssueList, SpecError, show } from './errors.js';
-import {
-  pair,
-  showShape,
-  sizeOf,
-  windowAxis,
-  type EdgeGeometry,
-  type Window2d,
-} from './geometry.js';
+import { showShape, sizeOf, type EdgeGeometry } from './geometry.js';
+import { opOf } from './ops.js';
 import { checkSpecStructure } from './structure.js';
-import { edgeId, type Activation, type Conv2dOp, type EdgeOp, type NetworkSpec, type PoolOp, type Shape } from './spec.js';
+import { activationParams, edgeId, type Activation, type ActivationParams, type EdgeOp, type NetworkSpec, type Shape } from './spec.js';
 
 /** A validated node. Indices follow the spec's node order. */
 export interface NetNode {
@@ -18,6 +12,8 @@ export interface NetNode {
   /** Number of elements in the state. */
   readonly size: number;
   readonly activation: Activation;
+  /** The activation's parameters (its own or the defaults; 0 where it takes none). */
+  readonly activationParams: ActivationParams;
   /** True when the node has no incoming edge: its state is given in every frame. */
   readonly isInput: boolean;
   /** Indices of edges ending here, in spec order (the order their sums are accumulated). */
@@ -89,15 +85,7 @@ export class Network {
 
 /** `conv2d kernel 3 stride 2 padding same`: how error messages name an op. */
 export function describeOp(op: EdgeOp): string {
-  const parts: string[] = [op.type];
-  const size = (s: number | readonly [number, number]): string => (typeof s === 'number' ? String(s) : `${s[0]}x${s[1]}`);
-  if (op.type === 'conv2d') {
-    parts.push(`kernel ${size(op.kernel)}`, `stride ${size(op.stride ?? 1)}`, `padding ${op.padding ?? 'same'}`);
-    if (op.dilation !== undefined && pair(op.dilation).some((d) => d !== 1)) parts.push(`dilation ${size(op.dilation)}`);
-  } else if (op.type === 'maxpool' || op.type === 'avgpool') {
-    parts.push(`kernel ${size(op.kernel)}`, `stride ${size(op.stride ?? op.kernel)}`, `padding ${op.padding ?? 'valid'}`);
-  }
-  return parts.join(' ');
+  return opOf(op).describe(op);
 }
 
 /**
@@ -156,6 +144,7 @@ export function validateNetwork(input: unknown, source?: string): Network {
     shape: n.shape,
     size: sizeOf(n.shape),
     activation: n.activation ?? 'linear',
+    activationParams: activationParams(n.activation ?? 'linear', n.alpha, n.beta),
     isInput: inEdges[i].length === 0,
     inEdges: inEdges[i],
     outEdges: outEdges[i],
@@ -221,68 +210,13 @@ function reachableFromInputs(nodes: readonly NetNode[], edgeTargets: readonly nu
 }
 
 function resolveEdge(index: number, id: string, op: EdgeOp, src: NetNode, dst: NetNode, issues: IssueList): NetEdge | null {
-  const where = `edges[${index}]`;
-  const head = `edge ${show(id)} (${describeOp(op)}): ${showShape(src.shape)}`;
-  const base = { index, id, from: src.index, to: dst.index, op };
-  switch (op.type) {
-    case 'dense':
-      return { ...base, geometry: { type: 'dense', inSize: src.size, outSize: dst.size, inShape: src.shape, outShape: dst.shape }, weightShape: [dst.size, src.size], weightSize: dst.size * src.size };
-    case 'identity':
-      if (src.size !== dst.size) {
-        issues.add(where, `${head} -> expected a target of ${src.size} elements, node ${show(dst.name)} has ${showShape(dst.shape)} (${dst.size} elements)`);
-        return null;
-      }
-      return { ...base, geometry: { type: 'identity', size: src.size, inShape: src.shape, outShape: dst.shape }, weightShape: null, weightSize: 0 };
-    case 'conv2d':
-    case 'maxpool':
-    case 'avgpool': {
-      if (src.shape.length !== 3) {
-        issues.add(where, `${head}: ${op.type} needs a spatial source [C,H,W], node ${show(src.name)} has ${showShape(src.shape)}`);
-        return null;
-      }
-      const win = slidingWindow(src.shape, op, (msg) => issues.add(where, `${head}: ${msg}`));
-      if (win === null) return null;
-      const outC = op.type === 'conv2d' ? dst.shape[0] : src.shape[0];
-      const expected = [op.type === 'conv2d' ? 'C' : outC, win.outH, win.outW];
-      const ok = dst.shape.length === 3 && dst.shape[1] === win.outH && dst.shape[2] === win.outW && (op.type === 'conv2d' || dst.shape[0] === outC);
-      if (!ok) {
-        issues.add(where, `${head} -> expected target shape ${showShape(expected)}, node ${show(dst.name)} has ${showShape(dst.shape)}`);
-        return null;
-      }
-      if (op.type === 'conv2d') {
-        return {
-          ...base,
-          geometry: { type: 'conv2d', ...win, outC },
-          weightShape: [outC, win.inC, win.kh, win.kw],
-          weightSize: outC * win.inC * win.kh * win.kw,
-        };
-      }
-      return { ...base, geometry: { type: op.type, ...win }, weightShape: null, weightSize: 0 };
-    }
-  }
-}
-
-function slidingWindow(shape: Shape, op: Conv2dOp | PoolOp, fail: (msg: string) => void): Window2d | null {
-  const [inC, inH, inW] = shape as readonly [number, number, number];
-  const [kh, kw] = pair(op.kernel);
-  const [sh, sw] = pair(op.stride ?? (op.type === 'conv2d' ? 1 : op.kernel));
-  const [dh, dw] = op.type === 'conv2d' ? pair(op.dilation ?? 1) : [1, 1];
-  const padding = op.padding ?? (op.type === 'conv2d' ? 'same' : 'valid');
-  const rows = windowAxis(inH, kh, sh, dh, padding);
-  const cols = windowAxis(inW, kw, sw, dw, padding);
-  if (typeof rows === 'string') {
-    fail(`height: ${rows}`);
+  const resolved = opOf(op).resolve(op, src, dst);
+  if (typeof resolved === 'string') {
+    issues.add(`edges[${index}]`, `edge ${show(id)} (${describeOp(op)}): ${showShape(src.shape)}${resolved.startsWith('-') ? ' ' : ''}${resolved}`);
     return null;
   }
-  if (typeof cols === 'string') {
-    fail(`width: ${cols}`);
-    return null;
-  }
-  if (op.type !== 'conv2d' && typeof padding === 'number' && (padding >= kh || padding >= kw)) {
-    fail(`padding ${padding} must be smaller than the pooling window ${kh}x${kw}, or some windows would hold only padding`);
-    return null;
-  }
-  return { inC, inH, inW, outH: rows.out, outW: cols.out, kh, kw, sh, sw, dh, dw, padTop: rows.padBefore, padLeft: cols.padBefore };
+  const weightSize = resolved.weightShape === null ? 0 : resolved.weightShape.reduce((a, b) => a * b, 1);
+  return { index, id, from: src.index, to: dst.index, op, geometry: resolved.geometry, weightShape: resolved.weightShape, weightSize };
 }
 
 export { SpecError };

@@ -6,27 +6,62 @@
 /** A node state shape: `[C, H, W]` (spatial) or `[n]` (vector), row-major. */
 export type Shape = readonly [number] | readonly [number, number, number];
 
-/** Activation applied after the sum of a node's incoming edges plus its bias. */
-export type Activation = 'relu' | 'leaky_relu' | 'tanh' | 'sigmoid' | 'softmax' | 'linear';
+/**
+ * Activation applied after the sum of a node's incoming edges plus its bias:
+ * relu max(x, 0); relu6 min(max(x, 0), 6); leaky_relu x or alpha*x below 0; elu x or
+ * alpha*(e^x - 1) below 0; tanh; sigmoid; hard_sigmoid max(0, min(1, alpha*x + beta));
+ * hard_swish x * max(0, min(1, x/6 + 1/2)); softmax (over a vector, or over the channels of
+ * each pixel); linear.
+ */
+export type Activation = 'relu' | 'relu6' | 'leaky_relu' | 'elu' | 'tanh' | 'sigmoid' | 'hard_sigmoid' | 'hard_swish' | 'softmax' | 'linear';
 
 /** All activations the runtime implements, in documentation order. */
-export const ACTIVATIONS: readonly Activation[] = ['relu', 'leaky_relu', 'tanh', 'sigmoid', 'softmax', 'linear'];
+export const ACTIVATIONS: readonly Activation[] = ['relu', 'relu6', 'leaky_relu', 'elu', 'tanh', 'sigmoid', 'hard_sigmoid', 'hard_swish', 'softmax', 'linear'];
 
-/** Slope of `leaky_relu` for negative inputs (TensorFlow's default). */
+/** Slope of `leaky_relu` for negative inputs when a node gives none (TensorFlow's default). */
 export const LEAKY_RELU_ALPHA = 0.2;
+
+/** The numbers of a parametrised activation (0 where it takes none). */
+export interface ActivationParams {
+  readonly alpha: number;
+  readonly beta: number;
+}
+
+/**
+ * The activations that take parameters, with their defaults: `alpha` is leaky_relu's slope,
+ * elu's scale and hard_sigmoid's slope; `beta` is hard_sigmoid's offset (ONNX's defaults).
+ */
+export const ACTIVATION_PARAMS: Readonly<Partial<Record<Activation, { readonly alpha?: number; readonly beta?: number }>>> = {
+  leaky_relu: { alpha: LEAKY_RELU_ALPHA },
+  elu: { alpha: 1 },
+  hard_sigmoid: { alpha: 0.2, beta: 0.5 },
+};
+
+/** A node's activation parameters, its own or the defaults. */
+export function activationParams(activation: Activation, alpha?: number, beta?: number): ActivationParams {
+  const defaults = ACTIVATION_PARAMS[activation];
+  return { alpha: alpha ?? defaults?.alpha ?? 0, beta: beta ?? defaults?.beta ?? 0 };
+}
 
 /** A size that may differ per spatial axis: `k` or `[kh, kw]`. */
 export type Size2 = number | readonly [number, number];
 
-/** Padding of a spatial op: TensorFlow's `same`/`valid`, or explicit zero rows/columns per side. */
-export type Padding = 'same' | 'valid' | number;
+/**
+ * Padding of a spatial op: TensorFlow's `same`/`valid`, explicit zero rows/columns on every
+ * side, or `[top, bottom, left, right]` (ONNX pads and Keras ZeroPadding2D can be uneven).
+ */
+export type Padding = 'same' | 'valid' | number | readonly [number, number, number, number];
 
 /** Fully connected: the source is flattened (row-major); weights `[out, in]`. */
 export interface DenseOp {
   readonly type: 'dense';
 }
 
-/** 2-D convolution over `[C,H,W]`; weights `[outC, inC, kh, kw]`. */
+/**
+ * 2-D convolution over `[C,H,W]`; weights `[outC, inC/groups, kh, kw]`. With `groups` g the
+ * channels split into g groups, each output group seeing only its input group; g = inC is a
+ * depthwise convolution (MobileNets).
+ */
 export interface Conv2dOp {
   readonly type: 'conv2d';
   readonly kernel: Size2;
@@ -36,6 +71,8 @@ export interface Conv2dOp {
   readonly padding?: Padding;
   /** Default 1. */
   readonly dilation?: Size2;
+  /** Default 1. */
+  readonly groups?: number;
 }
 
 /** Max or average pooling per channel (channels are kept). */
@@ -56,7 +93,7 @@ export interface IdentityOp {
 /** The transform an edge applies to its source state. */
 export type EdgeOp = DenseOp | Conv2dOp | PoolOp | IdentityOp;
 
-/** Every op type the runtime implements. */
+/** Every op type the runtime implements (see src/graph/ops.ts, which owns their rules). */
 export const OP_TYPES: readonly EdgeOp['type'][] = ['dense', 'conv2d', 'maxpool', 'avgpool', 'identity'];
 
 /** One layer of the network. */
@@ -65,6 +102,10 @@ export interface NodeSpec {
   readonly shape: Shape;
   /** Default `linear`. Input nodes take their state from outside and allow only `linear`. */
   readonly activation?: Activation;
+  /** The activation's `alpha` (leaky_relu, elu, hard_sigmoid only; see {@link ACTIVATION_PARAMS}). */
+  readonly alpha?: number;
+  /** The activation's `beta` (hard_sigmoid only). */
+  readonly beta?: number;
 }
 
 /** One connection; its transform runs where the target node lives. */

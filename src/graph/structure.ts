@@ -1,16 +1,16 @@
 import { IssueList, show } from './errors.js';
 import {
   ACTIVATIONS,
+  ACTIVATION_PARAMS,
   OP_TYPES,
   type Activation,
   type EdgeOp,
   type EdgeSpec,
   type NetworkSpec,
   type NodeSpec,
-  type Padding,
   type Shape,
-  type Size2,
 } from './spec.js';
+import { OPS } from './ops.js';
 
 type Json = Record<string, unknown>;
 
@@ -18,16 +18,8 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const isPositiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
 
 const TOP_FIELDS = ['name', 'description', 'nodes', 'edges', 'outputs'];
-const NODE_FIELDS = ['name', 'shape', 'activation'];
+const NODE_FIELDS = ['name', 'shape', 'activation', 'alpha', 'beta'];
 const EDGE_FIELDS = ['from', 'to', 'op', 'name'];
-const OP_FIELDS: Record<EdgeOp['type'], readonly string[]> = {
-  dense: ['type'],
-  identity: ['type'],
-  conv2d: ['type', 'kernel', 'stride', 'padding', 'dilation'],
-  maxpool: ['type', 'kernel', 'stride', 'padding'],
-  avgpool: ['type', 'kernel', 'stride', 'padding'],
-};
-
 function unknownFields(obj: Json, allowed: readonly string[], path: string, issues: IssueList): void {
   for (const key of Object.keys(obj)) {
     if (!allowed.includes(key)) issues.add(`${path}.${key}`, `unknown field (allowed: ${allowed.join(', ')})`);
@@ -37,29 +29,6 @@ function unknownFields(obj: Json, allowed: readonly string[], path: string, issu
 function nonEmptyString(v: unknown, path: string, issues: IssueList): string | undefined {
   if (typeof v === 'string' && v.length > 0) return v;
   issues.add(path, `expected a non-empty string, found ${show(v)}`);
-  return undefined;
-}
-
-function size2(v: unknown, path: string, issues: IssueList): Size2 | undefined {
-  if (isPositiveInt(v)) return v;
-  if (Array.isArray(v) && v.length === 2) {
-    let ok = true;
-    v.forEach((d, i) => {
-      if (!isPositiveInt(d)) {
-        issues.add(`${path}[${i}]`, `expected a positive integer, found ${show(d)}`);
-        ok = false;
-      }
-    });
-    return ok ? [v[0] as number, v[1] as number] : undefined;
-  }
-  issues.add(path, `expected a positive integer or [height, width] of positive integers, found ${show(v)}`);
-  return undefined;
-}
-
-function padding(v: unknown, path: string, issues: IssueList): Padding | undefined {
-  if (v === 'same' || v === 'valid') return v;
-  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
-  issues.add(path, `expected "same", "valid" or a non-negative integer, found ${show(v)}`);
   return undefined;
 }
 
@@ -89,20 +58,9 @@ function checkOp(v: unknown, path: string, issues: IssueList): EdgeOp | undefine
     issues.add(`${path}.type`, `unsupported op ${show(type)} (supported: ${OP_TYPES.join(', ')})`);
     return undefined;
   }
-  const t = type as EdgeOp['type'];
-  unknownFields(v, OP_FIELDS[t], path, issues);
-  if (t === 'dense' || t === 'identity') return { type: t };
-  const before = issues.items.length;
-  const kernel = size2(v.kernel, `${path}.kernel`, issues);
-  const stride = v.stride === undefined ? undefined : size2(v.stride, `${path}.stride`, issues);
-  const pad = v.padding === undefined ? undefined : padding(v.padding, `${path}.padding`, issues);
-  const dilation = t === 'conv2d' && v.dilation !== undefined ? size2(v.dilation, `${path}.dilation`, issues) : undefined;
-  if (issues.items.length > before || kernel === undefined) return undefined;
-  const op: Record<string, unknown> = { type: t, kernel };
-  if (stride !== undefined) op.stride = stride;
-  if (pad !== undefined) op.padding = pad;
-  if (dilation !== undefined) op.dilation = dilation;
-  return op as unknown as EdgeOp;
+  const descriptor = OPS[type as EdgeOp['type']];
+  unknownFields(v, ['type', ...descriptor.fields], path, issues);
+  return descriptor.parse(v, path, issues);
 }
 
 /** What the structural check found: the well-formed part of the spec, and what was wrong. */
@@ -151,8 +109,22 @@ export function checkSpecStructure(input: unknown, source?: string): StructureRe
           issues.add(`${path}.activation`, `unsupported activation ${show(n.activation)} (supported: ${ACTIVATIONS.join(', ')})`);
         }
       }
+      const params: { alpha?: number; beta?: number } = {};
+      for (const key of ['alpha', 'beta'] as const) {
+        const value = n[key];
+        if (value === undefined) continue;
+        const takes = activation === undefined ? undefined : ACTIVATION_PARAMS[activation];
+        if (takes === undefined || takes[key] === undefined) {
+          const which = Object.entries(ACTIVATION_PARAMS).filter(([, p]) => p?.[key] !== undefined).map(([a]) => a);
+          issues.add(`${path}.${key}`, `activation ${show(activation ?? 'linear')} takes no ${key} (only ${which.join(', ')} ${which.length === 1 ? 'does' : 'do'})`);
+        } else if (typeof value !== 'number' || !Number.isFinite(value)) {
+          issues.add(`${path}.${key}`, `expected a finite number, found ${show(value)}`);
+        } else {
+          params[key] = value;
+        }
+      }
       if (nodeName !== undefined && shape !== undefined) {
-        nodes.push(activation === undefined ? { name: nodeName, shape } : { name: nodeName, shape, activation });
+        nodes.push({ name: nodeName, shape, ...(activation === undefined ? {} : { activation }), ...params });
       } else if (nodeName !== undefined) {
         droppedNodes.add(nodeName);
       }

@@ -1,5 +1,5 @@
 import type { EdgeGeometry } from '../graph/geometry.js';
-import type { Activation, EdgeOp, Shape } from '../graph/spec.js';
+import type { Activation, ActivationParams, EdgeOp, Shape } from '../graph/spec.js';
 
 /**
  * How a backend orders the elements of a `[C,H,W]` state internally: `chw` (the public,
@@ -44,8 +44,8 @@ export interface EdgeKernelDef<G extends EdgeGeometry = EdgeGeometry> {
   create(geometry: G, packed: Float32Array, runtime: unknown): EdgeKernel;
 }
 
-/** How one activation is implemented on one backend. */
-export type ActivationKernelDef = (shape: Shape, runtime: unknown) => ActivationKernel;
+/** How one activation is implemented on one backend (params: its alpha/beta, see ACTIVATION_PARAMS). */
+export type ActivationKernelDef = (shape: Shape, runtime: unknown, params: ActivationParams) => ActivationKernel;
 
 /** A backend's memory handling; its kernels are registered per op and activation. */
 export interface BackendDef {
@@ -92,7 +92,7 @@ export interface KernelBackend {
 /** Kernels of one backend bound to one memory. */
 export interface BoundKernels {
   edgeKernel(geometry: EdgeGeometry, packed: Float32Array): EdgeKernel;
-  activationKernel(activation: Activation, shape: Shape): ActivationKernel;
+  activationKernel(activation: Activation, shape: Shape, params?: ActivationParams): ActivationKernel;
   /** Index of the first NaN or infinite value of a view into this memory, or -1. */
   firstNonFinite(values: Float32Array): number;
   /** Sets a view into this memory to 0 (every node's sum starts from it each frame). */

@@ -1,6 +1,6 @@
 import type { EdgeGeometry } from '../graph/geometry.js';
 import type { Activation } from '../graph/spec.js';
-import { ACTIVATIONS, OP_TYPES } from '../graph/spec.js';
+import { ACTIVATIONS, OP_TYPES, activationParams } from '../graph/spec.js';
 import { fromInternal, toInternal } from './layout.js';
 import { firstNonFiniteJs, type ActivationKernelDef, type BackendDef, type EdgeKernelDef, type KernelBackend, type OpType } from './kernel.js';
 
@@ -60,7 +60,7 @@ export function getBackend(name: string): KernelBackend {
       const firstNonFinite = def.firstNonFinite === undefined ? firstNonFiniteJs : (values: Float32Array) => (def.firstNonFinite as NonNullable<BackendDef['firstNonFinite']>)(runtime, values);
       return {
         edgeKernel: (g, packed) => edge(g).create(g, packed, runtime),
-        activationKernel: (a, shape) => (acts.get(a) as ActivationKernelDef)(shape, runtime),
+        activationKernel: (a, shape, params) => (acts.get(a) as ActivationKernelDef)(shape, runtime, params ?? activationParams(a)),
         firstNonFinite,
         copyIn: (source, target) => {
           if (source.length !== target.length) throw new RangeError(`copyIn: ${source.length} values into a view of ${target.length}`);

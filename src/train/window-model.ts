@@ -1,7 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Window2d } from '../graph/geometry.js';
 import type { NetEdge, Network } from '../graph/network.js';
-import { LEAKY_RELU_ALPHA } from '../graph/spec.js';
+import type { Activation, ActivationParams } from '../graph/spec.js';
 import type { Parameters } from '../engine/parameters.js';
 
 type Tensor = TF.Tensor;
@@ -36,7 +36,7 @@ export function toTrainable(tf: typeof TF, net: Network, params: Parameters): Tr
     const g = e.geometry;
     // tidy frees the intermediates; variables survive it.
     if (g.type === 'dense') return tf.tidy(() => tf.variable(tf.transpose(tf.tensor2d(w, [g.outSize, g.inSize])), true, `w_${e.index}`));
-    if (g.type === 'conv2d') return tf.tidy(() => tf.variable(tf.transpose(tf.tensor4d(w, [g.outC, g.inC, g.kh, g.kw]), [2, 3, 1, 0]), true, `w_${e.index}`));
+    if (g.type === 'conv2d') return tf.tidy(() => tf.variable(tf.transpose(tf.tensor4d(w, [g.outC, g.inC / g.groups, g.kh, g.kw]), [2, 3, 1, 0]), true, `w_${e.index}`));
     return null;
   });
   const biases = net.nodes.map((n) => {
@@ -152,8 +152,14 @@ function edgeForward(tf: typeof TF, e: NetEdge, src: Tensor, tp: TrainableParame
   switch (g.type) {
     case 'dense':
       return fromChw(tf, dense(tf, flatChw(tf, src), tp.weights[e.index] as unknown as TF.Tensor2D, native), targetShape);
-    case 'conv2d':
-      return conv2d(tf, src as TF.Tensor4D, tp.weights[e.index] as unknown as TF.Tensor4D, g, native);
+    case 'conv2d': {
+      const w = tp.weights[e.index] as unknown as TF.Tensor4D;
+      if (g.groups === 1) return conv2d(tf, src as TF.Tensor4D, w, g, native);
+      // tfjs has no grouped convolution: one per group, on its slice of the channels.
+      const xs = tf.split(src as TF.Tensor4D, g.groups, 3) as TF.Tensor4D[];
+      const ws = tf.split(w, g.groups, 3) as TF.Tensor4D[];
+      return tf.concat(xs.map((x, i) => conv2d(tf, x, ws[i], { ...g, inC: g.inC / g.groups }, native)), 3);
+    }
     case 'maxpool':
       return tf.maxPool(src as TF.Tensor4D, [g.kh, g.kw], [g.sh, g.sw], padOf(g) as unknown as 'same');
     case 'avgpool':
@@ -200,7 +206,7 @@ export function unroll(
       }
       const pre = tf.add(sum as Tensor, tp.biases[v] as TF.Variable);
       logits[v] = pre;
-      frame[v] = activate(tf, node.activation, pre, node.shape.length === 3);
+      frame[v] = activate(tf, node.activation, pre, node.shape.length === 3, node.activationParams);
     }
     history.push(frame);
     result.push({ logits: net.outputs.map((o) => logits[o]), states: net.outputs.map((o) => frame[o]) });
@@ -208,20 +214,28 @@ export function unroll(
   return result;
 }
 
-function activate(tf: typeof TF, a: string, x: Tensor, spatial: boolean): Tensor {
+function activate(tf: typeof TF, a: Activation, x: Tensor, spatial: boolean, p: ActivationParams): Tensor {
   switch (a) {
     case 'relu':
       return tf.relu(x);
+    case 'relu6':
+      return tf.relu6(x);
     case 'leaky_relu':
-      return tf.leakyRelu(x, LEAKY_RELU_ALPHA);
+      return tf.leakyRelu(x, p.alpha);
+    case 'elu':
+      return p.alpha === 1 ? tf.elu(x) : tf.where(tf.greater(x, 0), x, tf.mul(p.alpha, tf.sub(tf.exp(x), 1)));
     case 'tanh':
       return tf.tanh(x);
     case 'sigmoid':
       return tf.sigmoid(x);
+    case 'hard_sigmoid':
+      return tf.clipByValue(tf.add(tf.mul(p.alpha, x), p.beta), 0, 1);
+    case 'hard_swish':
+      return tf.mul(x, tf.clipByValue(tf.add(tf.div(x, 6), 0.5), 0, 1));
     case 'softmax':
       // Over the last axis: the whole vector, or the channels of each pixel (NHWC).
       return tf.softmax(x, spatial ? 3 : 1);
-    default:
+    case 'linear':
       return x;
   }
 }

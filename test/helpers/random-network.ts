@@ -26,11 +26,11 @@ export interface NetOptions {
  */
 export function randomNetwork(p: NetParams, options: NetOptions = {}): Network {
   const rng = new Random(p.seed);
-  const acts = options.activations ?? ['relu', 'leaky_relu', 'tanh', 'sigmoid', 'linear'];
+  const acts = options.activations ?? ['relu', 'relu6', 'leaky_relu', 'elu', 'tanh', 'sigmoid', 'hard_sigmoid', 'hard_swish', 'linear'];
   const inputs = Math.min(p.inputs, p.nodes - 1);
   const nodes: NodeSpec[] = [];
   for (let i = 0; i < p.nodes; i++) {
-    const shape: Shape = p.spatial && rng.next() < 0.5 ? [rng.int(1, 3), 4, rng.int(3, 5)] : [rng.int(1, 6)];
+    const shape: Shape = p.spatial && rng.next() < 0.5 ? [rng.int(1, 4), 4, rng.int(3, 5)] : [rng.int(1, 6)];
     const name = `n${i}`;
     nodes.push(i < inputs ? { name, shape } : { name, shape, activation: acts[rng.int(0, acts.length - 1)] });
   }
@@ -57,7 +57,10 @@ function pickOp(rng: Random, from: Shape, to: Shape): EdgeOp {
   const size = (s: Shape): number => s.reduce((a, b) => a * b, 1);
   const r = rng.next();
   if (from.length === 3 && to.length === 3 && from[1] === to[1] && from[2] === to[2] && r < 0.6) {
-    return { type: 'conv2d', kernel: rng.int(1, 3), padding: 'same', dilation: rng.int(1, 2) };
+    // Grouped (or depthwise) where the channel counts share a divisor, now and then.
+    const divisors = [2, 3].filter((g) => from[0] % g === 0 && to[0] % g === 0);
+    const groups = divisors.length > 0 && rng.next() < 0.4 ? divisors[rng.int(0, divisors.length - 1)] : 1;
+    return { type: 'conv2d', kernel: rng.int(1, 3), padding: 'same', dilation: rng.int(1, 2), ...(groups > 1 ? { groups } : {}) };
   }
   if (size(from) === size(to) && r < 0.8) return { type: 'identity' };
   return { type: 'dense' };

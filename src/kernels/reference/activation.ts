@@ -1,19 +1,24 @@
-import { LEAKY_RELU_ALPHA, type Activation, type Shape } from '../../graph/spec.js';
+import type { Activation, ActivationParams, Shape } from '../../graph/spec.js';
 import type { ActivationKernel } from '../kernel.js';
 
 type Pointwise = (x: number) => number;
 
-const POINTWISE: Record<Exclude<Activation, 'softmax'>, Pointwise> = {
-  linear: (x) => x,
-  relu: (x) => (x > 0 ? x : 0),
-  leaky_relu: (x) => (x >= 0 ? x : LEAKY_RELU_ALPHA * x),
-  tanh: (x) => Math.tanh(x),
-  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+/** Each pointwise activation as a function of its parameters: the definitions every backend matches. */
+const POINTWISE: Record<Exclude<Activation, 'softmax'>, (p: ActivationParams) => Pointwise> = {
+  linear: () => (x) => x,
+  relu: () => (x) => (x > 0 ? x : 0),
+  relu6: () => (x) => Math.min(Math.max(x, 0), 6),
+  leaky_relu: ({ alpha }) => (x) => (x >= 0 ? x : alpha * x),
+  elu: ({ alpha }) => (x) => (x > 0 ? x : alpha * (Math.exp(x) - 1)),
+  tanh: () => (x) => Math.tanh(x),
+  sigmoid: () => (x) => 1 / (1 + Math.exp(-x)),
+  hard_sigmoid: ({ alpha, beta }) => (x) => Math.max(0, Math.min(1, alpha * x + beta)),
+  hard_swish: () => (x) => x * Math.max(0, Math.min(1, x / 6 + 0.5)),
 };
 
 /** state[i] = f(state[i] + bias[i]) for a pointwise activation. */
-export function pointwiseKernel(activation: Exclude<Activation, 'softmax'>): ActivationKernel {
-  const f = POINTWISE[activation];
+export function pointwiseKernel(activation: Exclude<Activation, 'softmax'>, params: ActivationParams): ActivationKernel {
+  const f = POINTWISE[activation](params);
   return {
     run(state, bias) {
       for (let i = 0; i < state.length; i++) state[i] = f(state[i] + bias[i]);

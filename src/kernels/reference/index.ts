@@ -35,7 +35,7 @@ for (const op of ['maxpool', 'avgpool'] as const) {
 }
 registerEdgeKernel(REFERENCE_BACKEND, 'identity', { packedSize: () => 0, pack: () => undefined, create: (g) => identityKernel(g) });
 for (const a of ACTIVATIONS) {
-  registerActivationKernel(REFERENCE_BACKEND, a, a === 'softmax' ? softmaxKernel : () => pointwiseKernel(a));
+  registerActivationKernel(REFERENCE_BACKEND, a, a === 'softmax' ? softmaxKernel : (_shape, _runtime, params) => pointwiseKernel(a, params));
 }
 
 /** Weights kept as they are in model files. */

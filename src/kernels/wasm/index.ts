@@ -1,6 +1,5 @@
 import type { Conv2dGeometry } from '../../graph/geometry.js';
-import type { Shape } from '../../graph/spec.js';
-import { LEAKY_RELU_ALPHA } from '../../graph/spec.js';
+import type { Activation, Shape } from '../../graph/spec.js';
 import type { ActivationKernel, KernelMemory } from '../kernel.js';
 import { internalOrder, needsTranspose } from '../layout.js';
 import { registerActivationKernel, registerBackend, registerEdgeKernel } from '../registry.js';
@@ -18,6 +17,8 @@ const ptr = (a: Float32Array): number => a.byteOffset;
 
 /** Floats of conv weights packed as [kh][kw][inC][outC rounded up to 4]. */
 const convWeightFloats = (g: Conv2dGeometry): number => g.kh * g.kw * g.inC * ((g.outC + 3) & ~3);
+/** One input channel per group (with any channel multiplier): the depthwise kernel's case. */
+export const isDepthwise = (g: Conv2dGeometry): boolean => g.groups > 1 && g.groups === g.inC;
 
 /** An identity edge between states whose internal orders differ needs an index table. */
 function identityTable(inShape: Shape, outShape: Shape, size: number): Int32Array | null {
@@ -30,7 +31,8 @@ function identityTable(inShape: Shape, outShape: Shape, size: number): Int32Arra
   return idx;
 }
 
-const ACTIVATION_KIND = { linear: 0, relu: 1, leaky_relu: 2, tanh: 3, sigmoid: 4 } as const;
+/** The `kind` of each pointwise activation in the wasm kernel biasActivation. */
+const ACTIVATION_KIND: Record<Exclude<Activation, 'softmax'>, number> = { linear: 0, relu: 1, leaky_relu: 2, tanh: 3, sigmoid: 4, relu6: 5, hard_sigmoid: 6, hard_swish: 7, elu: 8 };
 
 /**
  * Registers a backend over HWC states in a shared WebAssembly memory whose kernels have the
@@ -93,17 +95,30 @@ export function registerHwcBackend(name: string, describe: () => string, instant
 
 
   registerEdgeKernel(name, 'conv2d', {
-    // Weights, then one int32 tap offset per weight row.
-    packedSize: (g) => convWeightFloats(g) + g.kh * g.kw * g.inC,
+    // Depthwise (one input channel per group): [kh][kw][outC]. Otherwise the weights of a
+    // full convolution, then one int32 tap offset per weight row; a grouped convolution is
+    // packed as a full one whose weights are zero outside each group's block (exact, and the
+    // full kernels' speed; only depthwise, where that would multiply the work by the channel
+    // count, has a kernel of its own).
+    packedSize: (g) => (isDepthwise(g) ? g.kh * g.kw * g.outC : convWeightFloats(g) + g.kh * g.kw * g.inC),
     pack(g, weights, out) {
-      // [outC, inC, kh, kw] -> [kh][kw][inC][outC rounded up to 4], padding lanes zero.
-      const outCp = (g.outC + 3) & ~3;
       const w = weights as Float32Array;
       out.fill(0);
-      for (let oc = 0; oc < g.outC; oc++)
-        for (let ic = 0; ic < g.inC; ic++)
+      if (isDepthwise(g)) {
+        // [outC, 1, kh, kw] -> [kh][kw][outC]
+        for (let oc = 0; oc < g.outC; oc++) for (let t = 0; t < g.kh * g.kw; t++) out[t * g.outC + oc] = w[oc * g.kh * g.kw + t];
+        return;
+      }
+      // [outC, inC/groups, kh, kw] -> [kh][kw][inC][outC rounded up to 4], padding lanes zero.
+      const outCp = (g.outC + 3) & ~3;
+      const cig = g.inC / g.groups;
+      const cog = g.outC / g.groups;
+      for (let oc = 0; oc < g.outC; oc++) {
+        const ic0 = Math.floor(oc / cog) * cig;
+        for (let i = 0; i < cig; i++)
           for (let ky = 0; ky < g.kh; ky++)
-            for (let kx = 0; kx < g.kw; kx++) out[((ky * g.kw + kx) * g.inC + ic) * outCp + oc] = w[((oc * g.inC + ic) * g.kh + ky) * g.kw + kx];
+            for (let kx = 0; kx < g.kw; kx++) out[((ky * g.kw + kx) * g.inC + ic0 + i) * outCp + oc] = w[((oc * cig + i) * g.kh + ky) * g.kw + kx];
+      }
       // Byte offset of each tap's input value from the window's first one (HWC input).
       const taps = new Int32Array(out.buffer, out.byteOffset + convWeightFloats(g) * 4, g.kh * g.kw * g.inC);
       for (let ky = 0; ky < g.kh; ky++)
@@ -113,6 +128,10 @@ export function registerHwcBackend(name: string, describe: () => string, instant
     create(g, packed, runtime) {
       const k = runtime as WasmKernels;
       const w = ptr(packed);
+      if (isDepthwise(g)) {
+        const m = g.outC / g.inC;
+        return { run: (src, dst) => k.depthwise(ptr(src), w, ptr(dst), g.inC, m, g.inH, g.inW, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft) };
+      }
       const taps = w + convWeightFloats(g) * 4;
       return {
         run: (src, dst) => k.conv2d(ptr(src), w, taps, ptr(dst), g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft),
@@ -150,9 +169,9 @@ export function registerHwcBackend(name: string, describe: () => string, instant
 
 
   for (const [activation, kind] of Object.entries(ACTIVATION_KIND) as [keyof typeof ACTIVATION_KIND, number][]) {
-    registerActivationKernel(name, activation, (_shape, runtime): ActivationKernel => {
+    registerActivationKernel(name, activation, (_shape, runtime, { alpha, beta }): ActivationKernel => {
       const k = runtime as WasmKernels;
-      return { run: (state, bias) => k.biasActivation(ptr(state), ptr(bias), state.length, kind, LEAKY_RELU_ALPHA) };
+      return { run: (state, bias) => k.biasActivation(ptr(state), ptr(bias), state.length, kind, alpha, beta) };
     });
   }
   registerActivationKernel(name, 'softmax', (shape, runtime): ActivationKernel => {

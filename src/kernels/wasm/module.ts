@@ -4,6 +4,11 @@ import { setFlagsFromString } from 'node:v8';
 /** The kernel module's exports (all pointers are byte offsets into the shared memory). */
 export interface WasmKernels {
   dense(x: number, w: number, y: number, inSize: number, outSize: number): void;
+  depthwise(
+    x: number, w: number, y: number,
+    C: number, M: number, inH: number, inW: number, outH: number, outW: number,
+    kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, padT: number, padL: number,
+  ): void;
   conv2d(
     x: number, w: number, taps: number, y: number,
     inC: number, inH: number, inW: number, outC: number, outH: number, outW: number,
@@ -15,7 +20,7 @@ export interface WasmKernels {
   ): void;
   addInto(x: number, y: number, n: number): void;
   gatherAdd(x: number, y: number, idx: number, n: number): void;
-  biasActivation(y: number, b: number, n: number, kind: number, alpha: number): void;
+  biasActivation(y: number, b: number, n: number, kind: number, alpha: number, beta: number): void;
   softmax(y: number, b: number, groups: number, classes: number): void;
   firstNonFinite(p: number, n: number): number;
   zero(p: number, n: number): void;

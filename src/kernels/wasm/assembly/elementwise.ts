@@ -21,17 +21,28 @@ export function gatherAdd(x: usize, y: usize, idx: usize, n: i32): void {
 
 /**
  * y = act(y + b) in place. kind: 0 linear, 1 relu, 2 leaky_relu (slope alpha), 3 tanh,
- * 4 sigmoid. The first three run four lanes at a time.
+ * 4 sigmoid, 5 relu6, 6 hard_sigmoid (clamp(alpha*v + beta, 0, 1)), 7 hard_swish
+ * (v * clamp(v/6 + 1/2, 0, 1)), 8 elu (alpha*(e^v - 1) below 0). All but tanh, sigmoid and
+ * elu run four lanes at a time.
  */
-export function biasActivation(y: usize, b: usize, n: i32, kind: i32, alpha: f32): void {
-  const n4 = kind <= 2 ? n & ~3 : 0;
+export function biasActivation(y: usize, b: usize, n: i32, kind: i32, alpha: f32, beta: f32): void {
+  const vector = kind <= 2 || (kind >= 5 && kind <= 7);
+  const n4 = vector ? n & ~3 : 0;
   const zero = f32x4.splat(0);
-  const slope = f32x4.splat(alpha);
+  const one = f32x4.splat(1);
+  const six = f32x4.splat(6);
+  const half = f32x4.splat(0.5);
+  const sixth = f32x4.splat(f32(1) / f32(6));
+  const a4 = f32x4.splat(alpha);
+  const b4 = f32x4.splat(beta);
   for (let i = 0; i < n4; i += 4) {
     const off = <usize>i << 2;
     let v = f32x4.add(v128.load(y + off), v128.load(b + off));
     if (kind == 1) v = f32x4.max(v, zero);
-    else if (kind == 2) v = v128.bitselect(v, f32x4.mul(v, slope), f32x4.ge(v, zero));
+    else if (kind == 2) v = v128.bitselect(v, f32x4.mul(v, a4), f32x4.ge(v, zero));
+    else if (kind == 5) v = f32x4.min(f32x4.max(v, zero), six);
+    else if (kind == 6) v = f32x4.min(f32x4.max(f32x4.add(f32x4.mul(v, a4), b4), zero), one);
+    else if (kind == 7) v = f32x4.mul(v, f32x4.min(f32x4.max(f32x4.add(f32x4.mul(v, sixth), half), zero), one));
     v128.store(y + off, v);
   }
   for (let i = n4; i < n; i++) {
@@ -42,6 +53,10 @@ export function biasActivation(y: usize, b: usize, n: i32, kind: i32, alpha: f32
     else if (kind == 2) r = v >= 0 ? v : alpha * v;
     else if (kind == 3) r = Mathf.tanh(v);
     else if (kind == 4) r = f32(1) / (f32(1) + Mathf.exp(-v));
+    else if (kind == 5) r = Mathf.min(Mathf.max(v, 0), 6);
+    else if (kind == 6) r = Mathf.min(Mathf.max(alpha * v + beta, 0), 1);
+    else if (kind == 7) r = v * Mathf.min(Mathf.max(v * (f32(1) / f32(6)) + f32(0.5), 0), 1);
+    else if (kind == 8) r = v > 0 ? v : alpha * (Mathf.exp(v) - f32(1));
     store<f32>(y + off, r);
   }
 }

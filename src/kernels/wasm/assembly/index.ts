@@ -2,6 +2,7 @@
 // no start function and no shadow stack, so every worker can instantiate it on the arena.
 export { dense } from './dense';
 export { conv2d } from './conv2d';
+export { depthwise } from './depthwise';
 export { pool } from './pool';
 export { addInto, gatherAdd, biasActivation, softmax, firstNonFinite, zero } from './elementwise';
 export { chwToHwc, hwcToChw } from './transpose';
