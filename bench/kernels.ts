@@ -18,7 +18,7 @@ import { toInternal, fromInternal } from '../src/kernels/layout.js';
 import { getBackend } from '../src/kernels/registry.js';
 import { kernelModule } from '../src/kernels/wasm/module.js';
 import { Random } from '../src/util/random.js';
-import { singleOpModel, type Attribute } from './onnx-model.js';
+import { singleOpModel, type Attribute } from '../src/io/onnx-writer.js';
 import { timeInterleaved, type Contender } from './timing.js';
 
 interface OpCase {

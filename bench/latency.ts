@@ -19,7 +19,7 @@ import type { SourceFrame } from '../src/io/frames.js';
 import { mnistCamera } from '../src/io/mnist-camera.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';
 import { convChain, inputsFor } from './engine-measures.js';
-import { networkModel } from './onnx-network.js';
+import { networkModel } from '../src/io/onnx-export.js';
 import { percentile } from './timing.js';
 
 const log = (msg: string): void => void process.stderr.write(`${msg}\n`);

@@ -16,7 +16,7 @@ import { Runtime } from '../src/engine/runtime.js';
 import { defaultBackend } from '../src/kernels/backends.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';
 import { convChain, inputsFor } from './engine-measures.js';
-import { networkModel } from './onnx-network.js';
+import { networkModel } from '../src/io/onnx-export.js';
 import { maxRelErr } from './relative-error.js';
 import { median } from './timing.js';
 

@@ -7,7 +7,7 @@ import { initParameters } from '../src/engine/parameters.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';
 import { Random } from '../src/util/random.js';
-import { networkModel } from '../bench/onnx-network.js';
+import { networkModel } from '../src/io/onnx-export.js';
 import { relativeError } from './helpers/numeric.js';
 
 const example = (name: string): string => new URL(`../../examples/${name}.json`, import.meta.url).pathname;

@@ -35,7 +35,8 @@ Without MODEL it runs the default: the paper's MNIST SR network trained in the s
 rollout (examples/mnist-sr.srm), on the synthetic camera.
 
 Options:
-  --rollout R        streaming (default; a model's own rollout for .srm), sequential, PATTERN.json
+  --rollout R        streaming (default; a model's own rollout for .srm or an import's
+                     pipelined), sequential, pipelined (feedforward nets), PATTERN.json
   --rate HZ          frames per second (default 100); 'recorded' replays a recording at the
                      times it was recorded (each frame's t, ms)
   --duration S       seconds to run (default 10; 0 = until the source ends or Ctrl-C)

@@ -2,10 +2,11 @@ import { validateNetwork, Network } from '../graph/network.js';
 import type { NetworkSpec } from '../graph/spec.js';
 import { loadModel, type Model } from '../io/model-file.js';
 import { loadNetworkFile } from '../io/spec-file.js';
+import { importModel, isImportable } from '../import/index.js';
 import { asRollout, type Rollout, type RolloutSpec } from '../rollout/pattern.js';
 import { initParameters, type Parameters } from './parameters.js';
 
-/** What a runtime can be created from: a spec object, a validated network, a model, or a file path (.json spec or .srm model). */
+/** What a runtime can be created from: a spec object, a validated network, a model, or a file path (.json spec, .srm model, or .onnx to import). */
 export type ModelSource = NetworkSpec | Network | Model | string;
 
 /** A network with everything needed to run it. */
@@ -14,7 +15,7 @@ export interface LoadedModel {
   readonly rollout: Rollout;
   readonly params: Parameters;
   /** Where the weights came from, for logs and reports. */
-  readonly weights: 'model file' | 'given' | 'seeded random';
+  readonly weights: 'model file' | 'imported' | 'given' | 'seeded random';
 }
 
 const isModel = (s: ModelSource): s is Model => typeof s === 'object' && 'network' in s && 'params' in s;
@@ -28,6 +29,12 @@ export async function loadSource(source: ModelSource, options: { rollout?: Rollo
   if (model !== undefined) {
     const rollout = options.rollout === undefined ? model.rollout : asRollout(model.network, options.rollout);
     return { network: model.network, rollout, params: options.params ?? model.params, weights: options.params === undefined ? 'model file' : 'given' };
+  }
+  if (typeof source === 'string' && isImportable(source)) {
+    // An ONNX (or tfjs) model: its feedforward graph runs pipelined unless told otherwise.
+    const imported = await importModel(source);
+    const network = validateNetwork(imported.spec, source);
+    return { network, rollout: asRollout(network, options.rollout ?? 'pipelined'), params: options.params ?? imported.params, weights: options.params === undefined ? 'imported' : 'given' };
   }
   const net =
     typeof source === 'string' ? await loadNetworkFile(source) : source instanceof Network ? source : validateNetwork(source as NetworkSpec);

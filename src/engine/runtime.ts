@@ -17,7 +17,7 @@ import { StopGuard } from './stop-guard.js';
 import { freeRun, type FreeRunHost } from './free-run.js';
 import { RuntimeError, type RunOptions, type TickResult } from './runtime-types.js';
 import { checkInputFrame, type InputFrame, type NonFinitePolicy } from './inputs.js';
-import { loadSource, type ModelSource } from './model-source.js';
+import { loadSource, type LoadedModel, type ModelSource } from './model-source.js';
 import { chooseWorkerCount, choosePlacement, type Placement } from './placement.js';
 import { checkParameters } from './reference-executor.js';
 import { checkOptions, type RuntimeLogger, type RuntimeOptions } from './runtime-options.js';
@@ -67,7 +67,7 @@ export class Runtime implements AsyncDisposable {
   readonly placement: Placement;
   readonly arena: Arena;
   /** Where the weights came from. */
-  readonly weights: 'model file' | 'given' | 'seeded random';
+  readonly weights: LoadedModel['weights'];
   /** The module every worker imports first (the `backendModule` option), if any. */
   readonly backendModule: string | undefined;
   /** What happens to NaN and infinite inputs. */

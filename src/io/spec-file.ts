@@ -18,11 +18,11 @@ export async function loadNetworkFile(path: string): Promise<Network> {
 }
 
 /**
- * Resolves `streaming`, `sequential`, or the path of a rollout pattern JSON file, against a
- * network. Validity is not checked here.
+ * Resolves `streaming`, `sequential`, `pipelined`, or the path of a rollout pattern JSON file,
+ * against a network. Validity is not checked here.
  */
 export async function loadRollout(net: Network, rollout: string): Promise<Rollout> {
-  if (rollout === 'streaming' || rollout === 'sequential') return resolveRollout(net, rollout);
+  if (rollout === 'streaming' || rollout === 'sequential' || rollout === 'pipelined') return resolveRollout(net, rollout);
   const spec = parseJsonText(await readText(rollout, 'rollout pattern'), 'rollout pattern', rollout) as RolloutSpec;
   return resolveRollout(net, spec, rollout);
 }

@@ -1,8 +1,13 @@
 import { IssueList, show } from '../graph/errors.js';
 import type { Network } from '../graph/network.js';
 
-/** The two named rollouts of DESIGN.md §2. */
-export type RolloutPreset = 'streaming' | 'sequential';
+/**
+ * The named rollouts: `streaming` and `sequential` (docs/semantics.md), and `pipelined`
+ * (feedforward networks: every edge out of a computed node delayed, shortcut edges delayed
+ * more, so each output answers its input of d ticks before exactly as the original network
+ * does, with every layer computing at once).
+ */
+export type RolloutPreset = 'streaming' | 'sequential' | 'pipelined';
 
 /**
  * A rollout pattern file: `{"default": 1, "edges": {"image->h1": 0}}`. Each delay is an
@@ -48,6 +53,33 @@ export function fastestModelParallelDelays(net: Network): number[] {
 }
 
 /**
+ * The pipelined rollout of a feedforward network: with L(input) = 0 and L(v) the largest
+ * L(u) + (u is an input ? 0 : 1) over v's edges u -> v, every edge gets R = L(v) - L(u). Then
+ * all of v's edges read frames of the same input tick, so v at tick k is the original
+ * network's v on input k - L(v); edges out of computed nodes have R >= 1 (fully
+ * model-parallel). Throws, naming a cycle, for a network with feedback.
+ */
+export function pipelinedDelays(net: Network): number[] {
+  const indegree = net.nodes.map((n) => n.inEdges.length);
+  const order: number[] = net.nodes.filter((n) => n.inEdges.length === 0).map((n) => n.index);
+  for (let i = 0; i < order.length; i++) {
+    for (const e of net.nodes[order[i]].outEdges) if (--indegree[net.edges[e].to] === 0) order.push(net.edges[e].to);
+  }
+  if (order.length < net.nodes.length) {
+    const stuck = net.nodes.filter((n) => indegree[n.index] > 0).map((n) => n.name);
+    throw new Error(`the pipelined rollout needs a feedforward network; "${net.name}" has feedback through ${stuck.join(', ')} (use streaming, sequential or a pattern)`);
+  }
+  const level = net.nodes.map(() => 0);
+  for (const v of order) {
+    for (const e of net.nodes[v].inEdges) {
+      const u = net.edges[e].from;
+      level[v] = Math.max(level[v], level[u] + (net.nodes[u].isInput ? 0 : 1));
+    }
+  }
+  return net.edges.map((e) => level[e.to] - level[e.from]);
+}
+
+/**
  * Resolves a preset name or a pattern object to per-edge delays. Throws a SpecError naming
  * each unknown edge id or bad delay. Validity (no cycle of R=0 edges) is checked separately.
  *
@@ -56,9 +88,10 @@ export function fastestModelParallelDelays(net: Network): number[] {
 export function resolveRollout(net: Network, spec: RolloutSpec | unknown, source?: string): Rollout {
   if (spec === 'streaming') return { kind: 'streaming', delays: streamingDelays(net) };
   if (spec === 'sequential') return { kind: 'sequential', delays: sequentialDelays(net) };
+  if (spec === 'pipelined') return { kind: 'pipelined', delays: pipelinedDelays(net) };
   const issues = new IssueList();
   if (typeof spec === 'string') {
-    issues.add('$', `unknown rollout ${show(spec)} (expected "streaming", "sequential" or a pattern {"default": 1, "edges": {...}})`);
+    issues.add('$', `unknown rollout ${show(spec)} (expected "streaming", "sequential", "pipelined" or a pattern {"default": 1, "edges": {...}})`);
     issues.throwIfAny('rollout pattern', source);
   }
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {

@@ -1,11 +1,12 @@
-// A feedforward network as one ONNX graph, for the whole-network peer in bench:peer: every
-// frame computed from that frame's input alone, which is what the sequential rollout of a
-// network without feedback computes. Each node is act(sum of its edges' ops + bias), in
-// the runtime's own weight layouts (conv [outC,inC,kh,kw] and dense [out,in] match ONNX's).
-import type { Network } from '../src/graph/network.js';
-import type { Activation, ActivationParams, Shape } from '../src/graph/spec.js';
-import type { Parameters } from '../src/engine/parameters.js';
-import { graphModel, type Attribute, type GraphNode, type TensorInfo } from './onnx-model.js';
+// A feedforward network as one ONNX graph (bench:peer hands it to onnxruntime-node; the
+// importer's tests read it back): every frame computed from that frame's input alone, which
+// is what the sequential rollout of a network without feedback computes. Each node is
+// act(sum of its edges' ops + bias), in the runtime's own weight layouts (conv
+// [outC,inC/groups,kh,kw] and dense [out,in] match ONNX's).
+import type { Network } from '../graph/network.js';
+import type { Activation, ActivationParams, Shape } from '../graph/spec.js';
+import type { Parameters } from '../engine/parameters.js';
+import { graphModel, type Attribute, type Constant, type GraphNode } from './onnx-writer.js';
 
 const dimsOf = (shape: Shape): number[] => [1, ...shape];
 
@@ -57,8 +58,8 @@ function activationNodes(activation: Activation, p: ActivationParams, input: str
  */
 export function networkModel(net: Network, params: Parameters): Uint8Array {
   const nodes: GraphNode[] = [];
-  const constants: (TensorInfo & { data: Float32Array })[] = [];
-  for (const e of net.edges) if (e.to <= e.from) throw new Error(`bench:peer: edge "${e.id}" feeds back; only feedforward networks have an ONNX peer`);
+  const constants: Constant[] = [];
+  for (const e of net.edges) if (e.to <= e.from) throw new Error(`ONNX export: edge "${e.id}" feeds back; only feedforward networks have an ONNX peer`);
   for (const node of net.nodes) {
     if (node.isInput) continue;
     const terms: string[] = [];
@@ -72,7 +73,7 @@ export function networkModel(net: Network, params: Parameters): Uint8Array {
         constants.push({ name: w, dims: [g.outC, g.inC / g.groups, g.kh, g.kw], data: params.weights[ei] as Float32Array });
         nodes.push({ op: 'Conv', inputs: [src, w], outputs: [out], attributes: [...windowAttributes(g, true), { name: 'group', int: g.groups }] });
       } else if (g.type === 'dense') {
-        if (node.shape.length !== 1) throw new Error(`bench:peer: dense edge "${e.id}" into a spatial node has no ONNX peer here`);
+        if (node.shape.length !== 1) throw new Error(`ONNX export: dense edge "${e.id}" into a spatial node has no ONNX peer here`);
         const w = `${e.id}:W`;
         constants.push({ name: w, dims: [g.outSize, g.inSize], data: params.weights[ei] as Float32Array });
         // Row-major [C,H,W] flattening, as the runtime's dense reads spatial sources.
@@ -80,11 +81,14 @@ export function networkModel(net: Network, params: Parameters): Uint8Array {
         if (flat !== src) nodes.push({ op: 'Flatten', inputs: [src], outputs: [flat], attributes: [{ name: 'axis', int: 1 }] });
         nodes.push({ op: 'Gemm', inputs: [flat, w], outputs: [out], attributes: [{ name: 'transB', int: 1 }] });
       } else if (g.type === 'maxpool' || g.type === 'avgpool') {
-        if (g.dh !== 1 || g.dw !== 1) throw new Error(`bench:peer: dilated pool "${e.id}" has no ONNX peer here`);
+        if (g.dh !== 1 || g.dw !== 1) throw new Error(`ONNX export: dilated pool "${e.id}" has no ONNX peer here`);
         // AveragePool leaves padding out of the mean by default, as the runtime does.
-        nodes.push({ op: g.type === 'maxpool' ? 'MaxPool' : 'AveragePool', inputs: [src], outputs: [out], attributes: windowAttributes(g, false) });
+        const pooled = node.shape.length === 1 ? `${e.id}:pooled` : out;
+        nodes.push({ op: g.type === 'maxpool' ? 'MaxPool' : 'AveragePool', inputs: [src], outputs: [pooled], attributes: windowAttributes(g, false) });
+        // A global pool into a vector node: [1,C,1,1] flattened to [1,C].
+        if (pooled !== out) nodes.push({ op: 'Flatten', inputs: [pooled], outputs: [out], attributes: [{ name: 'axis', int: 1 }] });
       } else {
-        throw new Error(`bench:peer: identity edge "${e.id}" has no ONNX peer here`);
+        throw new Error(`ONNX export: identity edge "${e.id}" has no ONNX peer here`);
       }
       terms.push(out);
     }
