@@ -9,20 +9,23 @@ import type { Rollout } from '../rollout/pattern.js';
 import { renderWindowSvg } from '../rollout/window-svg.js';
 import { UsageError, type CliIo, type Command } from './command.js';
 import { formatTable } from './table.js';
+import { isImportable } from '../import/index.js';
+import { loadSource } from '../engine/model-source.js';
 
-const HELP = `Usage: streamroll analyze NET.json|MODEL.srm [--rollout R] [--window W] [--json] [--svg FILE]
+const HELP = `Usage: streamroll analyze NET.json|MODEL.srm|MODEL.onnx [--rollout R] [--window W] [--json] [--svg FILE]
 
 Static analysis of a rollout of a network (no weights needed): validity, the inference
 tableau T(i,v), the inference factor F(R), whether all nodes of a frame run in parallel,
 and for every output its response delay, first response step and response period.
 
 Arguments:
-  NET.json              a network spec (DESIGN.md §3), or a model file (.srm) whose
-                        spec and rollout are used
+  NET.json              a network spec (DESIGN.md §3), a model file (.srm) whose
+                        spec and rollout are used, or an ONNX model (imported)
 
 Options:
-  --rollout R           streaming (default; a model file's own rollout for .srm),
-                        sequential, or PATTERN.json: {"default": 1, "edges": {"a->b": 0}}
+  --rollout R           streaming (default; a model file's own rollout for .srm,
+                        pipelined for .onnx), sequential, pipelined (feedforward
+                        networks), or PATTERN.json: {"default": 1, "edges": {"a->b": 0}}
   --window W            last frame of the tableau (default: 4, or more so every
                         output's first response shows)
   --json                print exactly one JSON document on stdout
@@ -42,6 +45,12 @@ async function load(path: string, rolloutArg: string | undefined): Promise<Loade
     const model = await loadModel(path);
     if (rolloutArg === undefined) return { net: model.network, rollout: model.rollout, label: `the model's ${model.rollout.kind} rollout` };
     return { net: model.network, rollout: await loadRollout(model.network, rolloutArg), label: rolloutArg };
+  }
+  if (isImportable(path)) {
+    // An ONNX model: analysed as imported, pipelined unless told otherwise.
+    const loaded = await loadSource(path, {});
+    if (rolloutArg === undefined) return { net: loaded.network, rollout: loaded.rollout, label: 'pipelined' };
+    return { net: loaded.network, rollout: await loadRollout(loaded.network, rolloutArg), label: rolloutArg };
   }
   const net = await loadNetworkFile(path);
   const arg = rolloutArg ?? 'streaming';

@@ -8,9 +8,10 @@ import { analyzeCommand } from './analyze.js';
 import { benchCommand } from './bench.js';
 import { runCommand } from './run.js';
 import { evalCommand, trainCommand } from './train.js';
+import { importCommand } from './import.js';
 import { UsageError, type CliIo, type Command } from './command.js';
 
-const COMMANDS: readonly Command[] = [analyzeCommand, runCommand, benchCommand, trainCommand, evalCommand];
+const COMMANDS: readonly Command[] = [analyzeCommand, runCommand, benchCommand, importCommand, trainCommand, evalCommand];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -68,7 +69,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     return await command.run(positionals, values as Record<string, string | boolean | undefined>, io);
   } catch (err) {
-    const known = err instanceof UsageError || err instanceof SpecError || err instanceof RolloutCycleError || (err instanceof Error && (/^cannot read /.test(err.message) || err.name === 'InputError' || err.name === 'OverrunError' || err.name === 'RuntimeError'));
+    const known = err instanceof UsageError || err instanceof SpecError || err instanceof RolloutCycleError || (err instanceof Error && (/^cannot read /.test(err.message) || err.name === 'ImportError' || err.name === 'InputError' || err.name === 'OverrunError' || err.name === 'RuntimeError'));
     const message = err instanceof Error ? (known ? err.message : err.stack ?? err.message) : String(err);
     io.err(`streamroll ${command.name}: ${message}\n`);
     if (json) {

@@ -97,7 +97,8 @@ export function lowerGraph(graph: IrGraph, format: string): ImportedModel {
     names.add(name);
     return name;
   };
-  const nameFor = (id: string): string => (outputs.has(id) ? id : (producer.get(id)?.name ?? id));
+  // Nodes are named after the tensor they hold (the model's names for its outputs).
+  const nameFor = (id: string): string => id;
 
   const addEdge = (from: string, to: string, op: EdgeOp, w: Float32Array | null): void => {
     const taken = edges.some((e) => e.from === from && e.to === to);

@@ -114,7 +114,8 @@ export function readOnnx(bytes: Uint8Array, name: string): IrGraph {
     }
   }
   if (unsupported.length > 0) throw new ImportError(name, unsupported);
-  return { name: graph.name !== null && graph.name !== undefined && graph.name !== '' ? graph.name : name, inputs, nodes, outputs: (graph.output ?? []).map((o) => o.name ?? ''), layout: 'nchw' };
+  // Named after the file: exporters name their graphs "main_graph", "torch_jit" and the like.
+  return { name, inputs, nodes, outputs: (graph.output ?? []).map((o) => o.name ?? ''), layout: 'nchw' };
 
   function translate(node: NodeProto, nodeName: string): void {
     const op = node.opType ?? '';

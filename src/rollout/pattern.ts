@@ -127,7 +127,14 @@ export function resolveRollout(net: Network, spec: RolloutSpec | unknown, source
   issues.throwIfAny('rollout pattern', source);
   // A pattern that spells out a preset is that preset (model files store patterns).
   const same = (other: readonly number[]): boolean => other.every((r, i) => r === delays[i]);
-  const kind = same(streamingDelays(net)) ? 'streaming' : same(sequentialDelays(net)) ? 'sequential' : 'pattern';
+  const pipelined = (): boolean => {
+    try {
+      return same(pipelinedDelays(net));
+    } catch {
+      return false;
+    }
+  };
+  const kind = same(streamingDelays(net)) ? 'streaming' : same(sequentialDelays(net)) ? 'sequential' : pipelined() ? 'pipelined' : 'pattern';
   return { kind, delays };
 }
 
