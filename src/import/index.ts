@@ -2,33 +2,44 @@
 // into the import graph (./ir.ts) by its own reader and lowered to a network spec by one
 // lowering (./lower.ts).
 import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { lowerGraph, type ImportedModel } from './lower.js';
+import { ImportError } from './ir.js';
 import { readOnnx } from './onnx.js';
+import { readTfjsLayers } from './tfjs-layers.js';
+import { readTfjsWeights, type WeightsManifest } from './tfjs-weights.js';
 
 export { ImportError, type Unsupported } from './ir.js';
 export type { ImportedModel, ImportReport } from './lower.js';
 
 /** The model formats `importModel` reads. */
-export type ModelFormat = 'onnx';
+export type ModelFormat = 'onnx' | 'tfjs-layers';
 
-/** The format of a model file, from its name. */
-export function formatOf(path: string): ModelFormat | undefined {
-  if (path.toLowerCase().endsWith('.onnx')) return 'onnx';
-  return undefined;
-}
-
-/** Whether `path` names a model that `importModel` reads (not a spec or a .srm). */
-export const isImportable = (path: string): boolean => formatOf(path) !== undefined;
+/** Whether `path` names a model file `importModel` reads: .onnx, or a TensorFlow.js model.json. */
+export const isImportable = (path: string): boolean => /\.onnx$/i.test(path) || /(^|[/\\])model\.json$/i.test(path);
 
 /**
- * Imports a model file: the network as a spec, its weights in the runtime's layouts, and a
- * report of what was folded. Throws an ImportError listing every op that does not map.
+ * Imports a model file: an ONNX file, or a TensorFlow.js layers model (its model.json, the
+ * weight shards beside it). Returns the network as a spec, its weights in the runtime's
+ * layouts, and a report of what was folded. Throws an ImportError listing every op (or layer)
+ * that does not map.
  */
 export async function importModel(path: string): Promise<ImportedModel> {
-  const format = formatOf(path);
-  if (format === undefined) throw new Error(`${path}: not a model file streamroll imports (.onnx)`);
-  const bytes = new Uint8Array(await readFile(path));
-  const name = basename(path).replace(/\.onnx$/i, '');
-  return lowerGraph(readOnnx(bytes, name), format);
+  if (/\.onnx$/i.test(path)) return lowerGraph(readOnnx(new Uint8Array(await readFile(path)), basename(path).replace(/\.onnx$/i, '')), 'onnx');
+  if (!isImportable(path)) throw new Error(`${path}: not a model file streamroll imports (.onnx, or a TensorFlow.js model.json)`);
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new ImportError(path, [{ name: basename(path), opType: 'model.json', why: `not JSON (${(err as Error).message})` }]);
+  }
+  const name = basename(dirname(path)) || 'model';
+  const topology = (json.modelTopology ?? {}) as Record<string, unknown>;
+  const manifest = json.weightsManifest as WeightsManifest | undefined;
+  if (manifest === undefined) throw new ImportError(name, [{ name: basename(path), opType: 'model.json', why: 'no weightsManifest: not a TensorFlow.js model' }]);
+  const weights = await readTfjsWeights(path, manifest);
+  if (json.format === 'graph-model' || Array.isArray(topology.node)) {
+    throw new ImportError(name, [{ name: basename(path), opType: 'model.json', why: 'a TensorFlow.js graph model; only layers models are imported so far' }]);
+  }
+  return lowerGraph(readTfjsLayers(json, weights, name), 'tfjs-layers');
 }
