@@ -309,3 +309,33 @@ test('aborting the signal given to create closes the runtime', async () => {
   await assert.rejects(rt.step(new Float32Array(784)), /closed/);
   await rt.close();
 });
+
+test('nodes with layout hwc take and give [H,W,C] arrays: the same results as the row-major network, in the engine and the executor', async () => {
+  const spec = (layout?: 'hwc') => ({
+    name: 'orders',
+    nodes: [
+      { name: 'x', shape: [3, 4, 5] as [number, number, number], ...(layout === undefined ? {} : { layout }) },
+      { name: 'y', shape: [2, 4, 5] as [number, number, number], activation: 'tanh' as const, ...(layout === undefined ? {} : { layout }) },
+    ],
+    edges: [{ from: 'x', to: 'y', op: { type: 'conv2d' as const, kernel: 3 } }],
+    outputs: ['y'],
+  });
+  const chw = validateNetwork(spec());
+  const hwc = validateNetwork(spec('hwc'));
+  const params = initParameters(chw, { seed: 4, bias: 'uniform' });
+  const rng = new Random(8);
+  const x = Float32Array.from({ length: 60 }, () => rng.uniform(-1, 1));
+  const toHwc = (a: Float32Array, C: number): Float32Array => Float32Array.from({ length: a.length }, (_, i) => a[(i % C) * (a.length / C) + Math.floor(i / C)]);
+  for (const backend of ['reference', 'wasm']) {
+    const want = new ReferenceExecutor(chw, 'streaming', params, { backend }).step({ x }).y;
+    const ex = new ReferenceExecutor(hwc, 'streaming', params, { backend }).step({ x: toHwc(x, 3) }).y;
+    assert.ok(sameBits(ex, toHwc(want, 2)), `${backend} executor`);
+    const rt = await Runtime.create(hwc, { params, backend, workers: 1, calibrate: false });
+    try {
+      assert.ok(sameBits((await rt.step({ x: toHwc(x, 3) })).y, ex), `${backend} engine`);
+    } finally {
+      await rt.close();
+    }
+  }
+  assert.throws(() => validateNetwork({ ...spec(), nodes: [...spec().nodes, { name: 'z', shape: [2, 4, 5], layout: 'hwc' }], edges: [...spec().edges, { from: 'y', to: 'z', op: { type: 'identity' } }] }), /node "z" is neither an input nor an output/);
+});

@@ -34,13 +34,6 @@ async function save(model: tf.LayersModel, name: string): Promise<string> {
   return join(folder, 'model.json');
 }
 
-/** NHWC [H,W,C] values as row-major [C,H,W]. */
-function toChw(hwc: Float32Array, [h, w, c]: readonly number[]): Float32Array {
-  const out = new Float32Array(hwc.length);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) out[(k * h + y) * w + x] = hwc[(y * w + x) * c + k];
-  return out;
-}
-
 /** The imported model's outputs for a held input after the pipelined rollout's delay, on the fast kernels. */
 async function ours(path: string, input: Float32Array): Promise<{ outputs: Record<string, Float32Array>; nodes: number; folded: readonly string[]; spec: ReturnType<typeof validateNetwork>['spec'] }> {
   const imported = await importModel(path);
@@ -84,7 +77,9 @@ test('a Keras model of every supported layer, saved by tfjs-layers, imports and 
   const path = await save(model, 'every-layer');
   const x = Float32Array.from({ length: 12 * 10 * 3 }, () => rng.uniform(-1, 1));
   const theirs = (model.predict(tf.tensor4d(x, [1, 12, 10, 3])) as tf.Tensor[]).map((t) => t.dataSync() as Float32Array);
-  const got = await ours(path, toChw(x, [12, 10, 3]));
+  // An NHWC model keeps its [H,W,C] order at the API: the same array goes to both.
+  const got = await ours(path, x);
+  assert.equal(got.spec.nodes.find((n) => n.name === 'pixels')?.layout, 'hwc');
   assert.ok(relativeError(got.outputs.probs, theirs[0]) < 1e-4, `probs: ${relativeError(got.outputs.probs, theirs[0])}`);
   assert.ok(relativeError(got.outputs.gap, theirs[1]) < 1e-4, `gap: ${relativeError(got.outputs.gap, theirs[1])}`);
   // A batch norm after an activation has no conv to fold into: a depthwise 1x1 edge scales it.
@@ -106,7 +101,7 @@ test('a real published model: nsfwjs MobileNetV2 (uint8-quantised Keras layers m
   const rng = new Random(11);
   const x = Float32Array.from({ length: 224 * 224 * 3 }, () => rng.uniform(0, 1));
   const theirs = (model.predict(tf.tensor4d(x, [1, 224, 224, 3])) as tf.Tensor).dataSync() as Float32Array;
-  const input = toChw(x, [224, 224, 3]);
+  const input = x;
   const got = await ours(path, input);
   assert.ok(relativeError(got.outputs.dense_3, theirs) < 1e-4, `rel err ${relativeError(got.outputs.dense_3, theirs)}`);
   assert.ok(got.folded.filter((f) => f.startsWith('batch norm')).length === 52, 'every batch norm folded');

@@ -73,7 +73,7 @@ export class FrameLoop {
     let busy = 0;
     const outputsWanted = k >= Atomics.load(ctrl, OUTPUTS_FROM);
     for (const v of task.converts) {
-      kernels.toInternal(arena.staged(v, k) as Float32Array, arena.state(v, k), net.nodes[v].shape);
+      kernels.toInternal(arena.staged(v, k) as Float32Array, arena.state(v, k), net.nodes[v].shape, net.nodes[v].order);
       Atomics.store(ctrl, nodeTick(v), k);
       Atomics.notify(ctrl, nodeTick(v));
     }
@@ -85,7 +85,7 @@ export class FrameLoop {
       try {
         this.#computer.compute(v, k);
         const out = outputsWanted ? arena.staged(v, k) : null;
-        if (out !== null) kernels.fromInternal(arena.state(v, k), out, net.nodes[v].shape);
+        if (out !== null) kernels.fromInternal(arena.state(v, k), out, net.nodes[v].shape, net.nodes[v].order);
       } catch (err) {
         // Say which node failed before stopping everyone: the driver reads it from here.
         Atomics.compareExchange(ctrl, FAILED_NODE, 0, v + 1);

@@ -82,7 +82,7 @@ export class ReferenceExecutor {
     const k = this.#tick + 1;
     const arrays = checkInputFrame(this.network, input, k, this.#nonFinite);
     const layout = this.backend.layout;
-    this.network.inputs.forEach((v, j) => toInternal(arrays[j], this.arena.state(v, k), this.network.nodes[v].shape, layout));
+    this.network.inputs.forEach((v, j) => toInternal(arrays[j], this.arena.state(v, k), this.network.nodes[v].shape, layout, this.network.nodes[v].order));
     for (const v of this.#order) if (!this.network.nodes[v].isInput) this.#computer.compute(v, k);
     this.#tick = k;
     return this.outputs();
@@ -99,7 +99,7 @@ export class ReferenceExecutor {
     const { inputs, nodes } = this.network;
     const converted = inputs.map((v, j) => {
       const internal = new Float32Array(nodes[v].size);
-      toInternal(arrays[j], internal, nodes[v].shape, this.backend.layout);
+      toInternal(arrays[j], internal, nodes[v].shape, this.backend.layout, nodes[v].order);
       return internal;
     });
     for (let t = 0; t < ticks; t++) {
@@ -137,7 +137,7 @@ export class ReferenceExecutor {
   #read(v: number, framesAgo: number): Float32Array {
     const node = this.network.nodes[v];
     const out = new Float32Array(node.size);
-    fromInternal(this.arena.state(v, this.#tick - framesAgo), out, node.shape, this.backend.layout);
+    fromInternal(this.arena.state(v, this.#tick - framesAgo), out, node.shape, this.backend.layout, node.order);
     return out;
   }
 }

@@ -14,6 +14,8 @@ export interface NetNode {
   readonly activation: Activation;
   /** The activation's parameters (its own or the defaults; 0 where it takes none). */
   readonly activationParams: ActivationParams;
+  /** The order of the node's values in arrays crossing the API (inputs given, outputs read). */
+  readonly order: 'chw' | 'hwc';
   /** True when the node has no incoming edge: its state is given in every frame. */
   readonly isInput: boolean;
   /** Indices of edges ending here, in spec order (the order their sums are accumulated). */
@@ -145,6 +147,7 @@ export function validateNetwork(input: unknown, source?: string): Network {
     size: sizeOf(n.shape),
     activation: n.activation ?? 'linear',
     activationParams: activationParams(n.activation ?? 'linear', n.alpha, n.beta),
+    order: n.layout ?? 'chw',
     isInput: inEdges[i].length === 0,
     inEdges: inEdges[i],
     outEdges: outEdges[i],
@@ -178,6 +181,13 @@ export function validateNetwork(input: unknown, source?: string): Network {
     if (nodes[idx].isInput && edgesResolved && wellFormed) issues.add(`outputs[${i}]`, `node ${show(name)} is an input node (no incoming edges); outputs must be computed nodes`);
     outputs.push(idx);
   });
+
+  const outputSet = new Set(outputs);
+  for (const n of nodes) {
+    if (n.order === 'hwc' && !n.isInput && !outputSet.has(n.index) && edgesResolved && wellFormed) {
+      issues.add(`nodes[${n.index}].layout`, `node ${show(n.name)} is neither an input nor an output: layout is the order of values crossing the API, which only inputs and outputs do`);
+    }
+  }
 
   if (edgesResolved && wellFormed) {
     const reached = reachableFromInputs(nodes, spec.edges.map((e) => nodeIndex.get(e.to) ?? -1));

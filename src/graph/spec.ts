@@ -106,6 +106,12 @@ export interface NodeSpec {
   readonly alpha?: number;
   /** The activation's `beta` (hard_sigmoid only). */
   readonly beta?: number;
+  /**
+   * For a spatial input or output node: the order of its values in the arrays that cross the
+   * API, `chw` (row-major [C,H,W], the default) or `hwc` ([H,W,C], as TensorFlow.js and Keras
+   * models keep their tensors). The shape stays [C,H,W].
+   */
+  readonly layout?: 'chw' | 'hwc';
 }
 
 /** One connection; its transform runs where the target node lives. */

@@ -18,7 +18,7 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const isPositiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
 
 const TOP_FIELDS = ['name', 'description', 'nodes', 'edges', 'outputs'];
-const NODE_FIELDS = ['name', 'shape', 'activation', 'alpha', 'beta'];
+const NODE_FIELDS = ['name', 'shape', 'activation', 'alpha', 'beta', 'layout'];
 const EDGE_FIELDS = ['from', 'to', 'op', 'name'];
 function unknownFields(obj: Json, allowed: readonly string[], path: string, issues: IssueList): void {
   for (const key of Object.keys(obj)) {
@@ -123,8 +123,14 @@ export function checkSpecStructure(input: unknown, source?: string): StructureRe
           params[key] = value;
         }
       }
+      let layout: 'chw' | 'hwc' | undefined;
+      if (n.layout !== undefined) {
+        if (n.layout !== 'chw' && n.layout !== 'hwc') issues.add(`${path}.layout`, `expected "chw" or "hwc", found ${show(n.layout)}`);
+        else if (shape !== undefined && shape.length !== 3) issues.add(`${path}.layout`, `layout is the order of a spatial [C,H,W] node's values; node has ${show(shape)}`);
+        else layout = n.layout;
+      }
       if (nodeName !== undefined && shape !== undefined) {
-        nodes.push({ name: nodeName, shape, ...(activation === undefined ? {} : { activation }), ...params });
+        nodes.push({ name: nodeName, shape, ...(activation === undefined ? {} : { activation }), ...params, ...(layout === undefined ? {} : { layout }) });
       } else if (nodeName !== undefined) {
         droppedNodes.add(nodeName);
       }

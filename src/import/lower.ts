@@ -379,6 +379,13 @@ export function lowerGraph(graph: IrGraph, format: string): ImportedModel {
   }
 
   if (unsupported.length > 0) throw new ImportError(graph.name, unsupported);
+  // An NHWC model's spatial inputs and outputs cross the API in its own [H,W,C] order.
+  if (graph.layout === 'nhwc') {
+    const boundary = new Set([...graph.inputs.map((i) => i.name), ...outputNames]);
+    nodes.forEach((n, i) => {
+      if (boundary.has(n.name) && n.shape.length === 3 && n.shape[0] > 1) nodes[i] = { ...n, layout: 'hwc' };
+    });
+  }
   const spec: NetworkSpec = { name: graph.name, nodes, edges, outputs: outputNames };
   const sourceOps: Record<string, number> = {};
   for (const n of graph.nodes) sourceOps[n.opType] = (sourceOps[n.opType] ?? 0) + 1;

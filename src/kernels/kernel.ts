@@ -1,5 +1,6 @@
 import type { EdgeGeometry } from '../graph/geometry.js';
 import type { Activation, ActivationParams, EdgeOp, Shape } from '../graph/spec.js';
+import type { ExternalOrder } from './layout.js';
 
 /**
  * How a backend orders the elements of a `[C,H,W]` state internally: `chw` (the public,
@@ -102,10 +103,10 @@ export interface BoundKernels {
    * the index of the first NaN or infinity in it, or -1: how a frame enters the arena.
    */
   copyIn(source: ArrayLike<number>, target: Float32Array): number;
-  /** Row-major [C,H,W] values into a state in the backend's internal order. */
-  toInternal(chw: Float32Array, out: Float32Array, shape: Shape): void;
-  /** A state in internal order out as row-major [C,H,W]. */
-  fromInternal(internal: Float32Array, out: Float32Array, shape: Shape): void;
+  /** Values in `order` (row-major [C,H,W] by default) into a state in the backend's internal order. */
+  toInternal(values: Float32Array, out: Float32Array, shape: Shape, order?: ExternalOrder): void;
+  /** A state in internal order out in `order` (row-major [C,H,W] by default). */
+  fromInternal(internal: Float32Array, out: Float32Array, shape: Shape, order?: ExternalOrder): void;
 }
 
 /** The JavaScript scan for {@link BoundKernels.firstNonFinite}, for backends without a faster one. */

@@ -70,11 +70,12 @@ export function getBackend(name: string): KernelBackend {
           return firstNonFinite(target);
         },
         zero: def.zero === undefined ? (values) => void values.fill(0) : (values) => (def.zero as NonNullable<BackendDef['zero']>)(runtime, values),
-        toInternal: (chw, out, shape) => {
-          if (def.convert?.(runtime, chw, out, shape, 'in') !== true) toInternal(chw, out, shape, def.layout);
+        // The backend's fast conversion covers row-major [C,H,W] values; other orders go through JavaScript.
+        toInternal: (values, out, shape, order = 'chw') => {
+          if (order !== 'chw' || def.convert?.(runtime, values, out, shape, 'in') !== true) toInternal(values, out, shape, def.layout, order);
         },
-        fromInternal: (internal, out, shape) => {
-          if (def.convert?.(runtime, internal, out, shape, 'out') !== true) fromInternal(internal, out, shape, def.layout);
+        fromInternal: (internal, out, shape, order = 'chw') => {
+          if (order !== 'chw' || def.convert?.(runtime, internal, out, shape, 'out') !== true) fromInternal(internal, out, shape, def.layout, order);
         },
       };
     },
