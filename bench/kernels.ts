@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import * as ort from 'onnxruntime-node';
 import { validateNetwork, type NetEdge } from '../src/graph/network.js';
+import { opOfGeometry } from '../src/graph/ops.js';
 import type { Shape } from '../src/graph/spec.js';
 import { NATIVE_BACKEND, REFERENCE_BACKEND, WASM_BACKEND, defaultBackend, nativeAvailable } from '../src/kernels/backends.js';
 import { nativeReader } from '../src/kernels/native/index.js';
@@ -36,6 +37,9 @@ const CASES: readonly OpCase[] = [
   { name: 'conv-32x32x16-16', src: [16, 32, 32], dst: [16, 32, 32], op: { type: 'conv2d', kernel: 3, padding: 'same' } },
   { name: 'conv-28x28x1-32', src: [1, 28, 28], dst: [32, 28, 28], op: { type: 'conv2d', kernel: 3, padding: 'same' } },
   { name: 'mnist-h1', src: [1, 28, 28], dst: [16, 7, 7], op: { type: 'conv2d', kernel: 7, stride: 4, padding: 'same' } },
+  // A MobileNet block at batch 1: its depthwise 3x3 and its pointwise 1x1 layer.
+  { name: 'depthwise-56x56x128', src: [128, 56, 56], dst: [128, 56, 56], op: { type: 'conv2d', kernel: 3, padding: 'same', groups: 128 } },
+  { name: 'pointwise-56x56x128-128', src: [128, 56, 56], dst: [128, 56, 56], op: { type: 'conv2d', kernel: 1, padding: 'same' } },
 ];
 
 const sizeOf = (s: Shape): number => s.reduce((a, b) => a * b, 1);
@@ -45,10 +49,7 @@ function edgeOf(c: OpCase): NetEdge {
 }
 
 function flopsOf(edge: NetEdge): number {
-  const g = edge.geometry;
-  if (g.type === 'dense') return 2 * g.inSize * g.outSize;
-  if (g.type === 'conv2d') return 2 * g.outC * g.outH * g.outW * g.inC * g.kh * g.kw;
-  throw new Error(`no flop count for ${g.type}`);
+  return opOfGeometry(edge.geometry).flops(edge.geometry);
 }
 
 /** Our kernel on a backend's shared memory, as the executors run it: zero the sum, add the edge. */
@@ -99,8 +100,12 @@ function tfjsWasm(edge: NetEdge, c: OpCase, x: Float32Array, w: Float32Array): {
     inputData = x;
     toChw = (y) => y;
   } else if (g.type === 'conv2d') {
-    const filter = tf.transpose(tf.tensor4d(w, [g.outC, g.inC, g.kh, g.kw]), [2, 3, 1, 0]) as tf.Tensor4D;
-    run = (input) => tf.conv2d(input as tf.Tensor4D, filter, [g.sh, g.sw], 'same');
+    const cig = g.inC / g.groups;
+    if (g.groups !== 1 && cig !== 1) throw new Error(`no tfjs peer for a grouped conv (${g.groups} groups)`);
+    // [outC, cig, kh, kw] -> [kh, kw, cig, outC]; depthwise: [kh, kw, C, multiplier].
+    const filter = tf.transpose(tf.tensor4d(w, [g.outC, cig, g.kh, g.kw]), [2, 3, 1, 0]) as tf.Tensor4D;
+    const dwFilter = g.groups === 1 ? filter : (tf.reshape(filter, [g.kh, g.kw, g.inC, g.outC / g.inC]) as tf.Tensor4D);
+    run = g.groups === 1 ? (input) => tf.conv2d(input as tf.Tensor4D, filter, [g.sh, g.sw], 'same') : (input) => tf.depthwiseConv2d(input as tf.Tensor4D, dwFilter, [g.sh, g.sw], 'same');
     inputShape = [1, g.inH, g.inW, g.inC];
     inputData = new Float32Array(x.length);
     toInternal(x, inputData, c.src, 'hwc');
@@ -144,8 +149,9 @@ async function onnxRuntime(edge: NetEdge, c: OpCase, x: Float32Array, w: Float32
       { name: 'strides', ints: [g.sh, g.sw] },
       { name: 'pads', ints: [g.padTop, g.padLeft, Math.max(0, padBottom), Math.max(0, padRight)] },
       { name: 'dilations', ints: [g.dh, g.dw] },
+      { name: 'group', int: g.groups },
     ];
-    model = singleOpModel('Conv', dims, [g.outC, g.inC, g.kh, g.kw], w, [1, g.outC, g.outH, g.outW], attrs);
+    model = singleOpModel('Conv', dims, [g.outC, g.inC / g.groups, g.kh, g.kw], w, [1, g.outC, g.outH, g.outW], attrs);
   } else {
     throw new Error(`no onnxruntime peer for ${g.type}`);
   }

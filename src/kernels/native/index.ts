@@ -15,6 +15,11 @@ interface NativeAddon {
     kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, padT: number, padL: number,
   ): void;
   readOnce(memory: number, at: number, count: number): number;
+  depthwise(
+    memory: number, x: number, w: number, y: number,
+    C: number, M: number, inH: number, inW: number, outH: number, outW: number,
+    kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, padT: number, padL: number,
+  ): void;
   copyIn(memory: number, at: number, source: Float32Array): number;
   timerSlack(ns: number): number;
 }
@@ -64,7 +69,7 @@ if (addon !== null) {
   const native = addon;
   registerHwcBackend(
     NATIVE_BACKEND,
-    () => `native (C with 16-lane vectors, -march=native, for dense and conv2d; wasm ${kernelModule().variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD'} for the rest; HWC states)`,
+    () => `native (C with 16-lane vectors, -march=native, for dense, conv2d and depthwise; wasm ${kernelModule().variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD'} for the rest; HWC states)`,
     (memory) => {
       const k = instantiateKernels(memory.wasm);
       const id = native.attach(new Float32Array(memory.buffer));
@@ -77,6 +82,11 @@ if (addon !== null) {
         ...(k as unknown as Record<string, unknown>),
         dense: (x: number, w: number, y: number, inSize: number, outSize: number) => native.dense(id, x, w, y, inSize, outSize),
         copyIn: (source: Float32Array, at: number) => native.copyIn(id, at, source),
+        depthwise: (
+          x: number, w: number, y: number,
+          C: number, M: number, inH: number, inW: number, outH: number, outW: number,
+          kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, padT: number, padL: number,
+        ) => native.depthwise(id, x, w, y, C, M, inH, inW, outH, outW, kh, kw, sh, sw, dh, dw, padT, padL),
         // Spelled out: a rest parameter would allocate an array on every call of the hot path.
         conv2d: (
           x: number, w: number, taps: number, y: number,

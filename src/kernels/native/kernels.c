@@ -273,6 +273,68 @@ static int conv2d(const float* x, const float* w, const int32_t* taps, float* y,
   return 0;
 }
 
+// Depthwise convolution over HWC (one input channel per group, channel multiplier M),
+// accumulated into y: y[oy,ox,c*M+j] += sum w[ky,kx,c*M+j] * x[iy,ix,c]. w is packed
+// [kh][kw][C*M]. With M = 1 each tap is one multiply-add over 16 channels (two vectors in
+// flight); kernel rows and columns outside the input are skipped per pixel.
+static void depthwise(const float* x, const float* w, float* y, int C, int M, int inH, int inW, int outH, int outW,
+                      int kh, int kw, int sh, int sw, int dh, int dw, int padT, int padL) {
+  const int outC = C * M;
+  for (int oy = 0; oy < outH; oy++) {
+    const int iy0 = oy * sh - padT;
+    int ky0 = 0, ky1 = kh;
+    while (ky0 < kh && iy0 + ky0 * dh < 0) ky0++;
+    while (ky1 > ky0 && iy0 + (ky1 - 1) * dh >= inH) ky1--;
+    for (int ox = 0; ox < outW; ox++) {
+      const int ix0 = ox * sw - padL;
+      int kx0 = 0, kx1 = kw;
+      while (kx0 < kw && ix0 + kx0 * dw < 0) kx0++;
+      while (kx1 > kx0 && ix0 + (kx1 - 1) * dw >= inW) kx1--;
+      float* yp = y + (size_t)(oy * outW + ox) * outC;
+      if (M == 1) {
+        int c = 0;
+        for (; c + 32 <= C; c += 32) {
+          v16 a0 = {0}, a1 = {0};
+          for (int ky = ky0; ky < ky1; ky++) {
+            const float* xr = x + ((size_t)(iy0 + ky * dh) * inW + ix0) * C + c;
+            const float* wr = w + (size_t)ky * kw * outC + c;
+            for (int kx = kx0; kx < kx1; kx++) {
+              a0 += ld(xr + (size_t)kx * dw * C) * ld(wr + (size_t)kx * outC);
+              a1 += ld(xr + (size_t)kx * dw * C + 16) * ld(wr + (size_t)kx * outC + 16);
+            }
+          }
+          add_to(yp + c, a0);
+          add_to(yp + c + 16, a1);
+        }
+        for (; c + 16 <= C; c += 16) {
+          v16 a0 = {0};
+          for (int ky = ky0; ky < ky1; ky++) {
+            const float* xr = x + ((size_t)(iy0 + ky * dh) * inW + ix0) * C + c;
+            const float* wr = w + (size_t)ky * kw * outC + c;
+            for (int kx = kx0; kx < kx1; kx++) a0 += ld(xr + (size_t)kx * dw * C) * ld(wr + (size_t)kx * outC);
+          }
+          add_to(yp + c, a0);
+        }
+        for (; c < C; c++) {
+          float acc = 0;
+          for (int ky = ky0; ky < ky1; ky++)
+            for (int kx = kx0; kx < kx1; kx++) acc += x[((size_t)(iy0 + ky * dh) * inW + ix0 + kx * dw) * C + c] * w[((size_t)ky * kw + kx) * outC + c];
+          yp[c] += acc;
+        }
+      } else {
+        for (int c = 0; c < C; c++)
+          for (int j = 0; j < M; j++) {
+            const int oc = c * M + j;
+            float acc = 0;
+            for (int ky = ky0; ky < ky1; ky++)
+              for (int kx = kx0; kx < kx1; kx++) acc += x[((size_t)(iy0 + ky * dh) * inW + ix0 + kx * dw) * C + c] * w[((size_t)ky * kw + kx) * outC + oc];
+            yp[oc] += acc;
+          }
+      }
+    }
+  }
+}
+
 // N-API: numbers in, nothing out. Memory bases are process-wide (threads share the table).
 #define MAX_MEMORIES 65536
 static float* bases[MAX_MEMORIES];
@@ -359,8 +421,18 @@ static napi_value TimerSlack(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value Depthwise(napi_env env, napi_callback_info info) {
+  ARGS(18)
+  const int m = (int)a[0];
+  depthwise(at(m, a[1]), at(m, a[2]), at(m, a[3]), (int)a[4], (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11],
+            (int)a[12], (int)a[13], (int)a[14], (int)a[15], (int)a[16], (int)a[17]);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
+  napi_create_function(env, "depthwise", NAPI_AUTO_LENGTH, Depthwise, NULL, &fn);
+  napi_set_named_property(env, exports, "depthwise", fn);
   napi_create_function(env, "timerSlack", NAPI_AUTO_LENGTH, TimerSlack, NULL, &fn);
   napi_set_named_property(env, exports, "timerSlack", fn);
   napi_create_function(env, "copyIn", NAPI_AUTO_LENGTH, CopyIn, NULL, &fn);
