@@ -19,6 +19,7 @@ import { convChain, inputsFor } from './engine-measures.js';
 import { networkModel } from '../src/io/onnx-export.js';
 import { maxRelErr } from './relative-error.js';
 import { median } from './timing.js';
+import { importedModelPeer } from './peer-imported.js';
 
 const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
 const example = (name: string): string => new URL(`../../examples/${name}.json`, import.meta.url).pathname;
@@ -76,12 +77,17 @@ const USAGE = `usage: npm run bench:peer [-- --json] [-- --rounds N]
 
 Whole networks, frames/s with a new input each frame on all cores: streamroll (sequential
 and streaming rollouts) against onnxruntime-node running the same network and weights (1
-thread, and one intra-op thread per core).
-  --json       print one JSON document on stdout (progress goes to stderr)
-  --rounds N   interleaved rounds per network, the median is reported (default 7)`;
+thread, and one intra-op thread per core); then a real published model (nsfwjs MobileNetV2)
+imported and run pipelined and sequential, against onnxruntime-node on the same weights and
+TensorFlow.js running the original (wasm, and tfjs-node where installed), with how long a
+frame waits for its own answer.
+  --json           print one JSON document on stdout (progress goes to stderr)
+  --rounds N       interleaved rounds per network, the median is reported (default 7; at
+                   most 5 for the imported model)
+  --skip-imported  leave the imported model out`;
 
 async function main(): Promise<void> {
-  const values = benchArgs(USAGE, { json: { type: 'boolean' }, rounds: { type: 'string' } });
+  const values = benchArgs(USAGE, { json: { type: 'boolean' }, rounds: { type: 'string' }, 'skip-imported': { type: 'boolean' } });
   const rounds = benchRounds(values, 7, USAGE);
   const cores = availableParallelism();
   const nets = [await loadNetworkFile(example('conv-chain-4')), convChain(16), await loadNetworkFile(example('densenet-12')), await loadNetworkFile(example('mnist-ff'))];
@@ -117,7 +123,9 @@ async function main(): Promise<void> {
       await Promise.all(contenders.map((c) => c.close()));
     }
   }
-  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores, backend: defaultBackend(), nets: results };
+  log('mobilenet-v2: the imported real model against onnxruntime and TensorFlow.js');
+  const imported = values['skip-imported'] === true ? null : await importedModelPeer(Math.min(rounds, 5), log);
+  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores, backend: defaultBackend(), nets: results, imported };
   if (values.json === true) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     return;
@@ -127,6 +135,12 @@ async function main(): Promise<void> {
     const best = Math.max(...n.contenders.filter((c) => c.name.startsWith('onnxruntime')).map((c) => c.framesPerSec));
     process.stdout.write(`\n${n.net} (peer outputs within ${n.maxRelErr} of ours)\n`);
     for (const c of n.contenders) process.stdout.write(`  ${c.name.padEnd(36)} ${String(c.framesPerSec).padStart(8)}  ${(c.framesPerSec / best).toFixed(2)}x the best peer\n`);
+  }
+  if (imported !== null) {
+    const best = Math.max(...imported.contenders.filter((c) => !c.name.startsWith('streamroll')).map((c) => c.framesPerSec));
+    process.stdout.write(`\n${imported.net}: ${imported.nodes} nodes, ${imported.folded} ops folded; peers' outputs within ${imported.maxRelErr} of ours\n`);
+    for (const c of imported.contenders) process.stdout.write(`  ${c.name.padEnd(52)} ${c.framesPerSec.toFixed(1).padStart(8)} frames/s  ${(c.framesPerSec / best).toFixed(2)}x the best peer  answer after ${c.answerMs.toFixed(1)} ms\n`);
+    for (const note of imported.notes) process.stdout.write(`  (${note})\n`);
   }
 }
 

@@ -53,8 +53,8 @@ function activationNodes(activation: Activation, p: ActivationParams, input: str
 
 /**
  * The ONNX model of `net` with `params`, or an error naming what it cannot express: feedback
- * edges (a frame would depend on earlier frames), identity edges, dense edges into spatial
- * nodes, dilated pools.
+ * edges (a frame would depend on earlier frames), dense edges into spatial nodes, dilated
+ * pools. Nodes with layout hwc are exported as NCHW all the same.
  */
 export function networkModel(net: Network, params: Parameters): Uint8Array {
   const nodes: GraphNode[] = [];
@@ -88,7 +88,15 @@ export function networkModel(net: Network, params: Parameters): Uint8Array {
         // A global pool into a vector node: [1,C,1,1] flattened to [1,C].
         if (pooled !== out) nodes.push({ op: 'Flatten', inputs: [pooled], outputs: [out], attributes: [{ name: 'axis', int: 1 }] });
       } else {
-        throw new Error(`ONNX export: identity edge "${e.id}" has no ONNX peer here`);
+        // Identity: the source itself, or reshaped (row-major) to the target's dims.
+        const same = net.nodes[e.from].shape.join() === node.shape.join();
+        if (same) {
+          terms.push(src);
+          continue;
+        }
+        const shape = `${e.id}:shape`;
+        constants.push({ name: shape, dims: [node.shape.length + 1], data: BigInt64Array.from(dimsOf(node.shape), (d) => BigInt(d)) });
+        nodes.push({ op: 'Reshape', inputs: [src, shape], outputs: [out] });
       }
       terms.push(out);
     }
