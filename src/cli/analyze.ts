@@ -12,7 +12,7 @@ import { formatTable } from './table.js';
 import { isImportable } from '../import/index.js';
 import { loadSource } from '../engine/model-source.js';
 
-const HELP = `Usage: streamroll analyze NET.json|MODEL.srm|MODEL.onnx [--rollout R] [--window W] [--json] [--svg FILE]
+const HELP = `Usage: streamroll analyze NET.json|MODEL.srm|MODEL.onnx|model.json [--rollout R] [--window W] [--json] [--svg FILE]
 
 Static analysis of a rollout of a network (no weights needed): validity, the inference
 tableau T(i,v), the inference factor F(R), whether all nodes of a frame run in parallel,
@@ -20,11 +20,12 @@ and for every output its response delay, first response step and response period
 
 Arguments:
   NET.json              a network spec (DESIGN.md §3), a model file (.srm) whose
-                        spec and rollout are used, or an ONNX model (imported)
+                        spec and rollout are used, or a model imported on the fly:
+                        ONNX (.onnx) or TensorFlow.js (model.json)
 
 Options:
   --rollout R           streaming (default; a model file's own rollout for .srm,
-                        pipelined for .onnx), sequential, pipelined (feedforward
+                        pipelined for imported models), sequential, pipelined (feedforward
                         networks), or PATTERN.json: {"default": 1, "edges": {"a->b": 0}}
   --window W            last frame of the tableau (default: 4, or more so every
                         output's first response shows)

@@ -17,7 +17,7 @@ import { UsageError, type CliIo, type Command } from './command.js';
 import { cliLogger } from './logger.js';
 import { DEFAULT_MODEL } from './run.js';
 
-const HELP = `Usage: streamroll bench [MODEL.srm|NET.json] [options]
+const HELP = `Usage: streamroll bench [MODEL.srm|NET.json|MODEL.onnx|model.json] [options]
 
 Benchmarks a network on the model-parallel engine: frames per second (free-running),
 latency percentiles and placement for each rollout and worker count, and the speedup over

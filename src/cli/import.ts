@@ -10,21 +10,25 @@ import { loadRollout } from '../io/spec-file.js';
 import { UsageError, type CliIo, type Command } from './command.js';
 import { formatTable } from './table.js';
 
-const HELP = `Usage: streamroll import MODEL.onnx [-o OUT.srm] [--rollout R] [--json]
+const HELP = `Usage: streamroll import MODEL.onnx|model.json [-o OUT.srm] [--rollout R] [--json]
 
-Imports a model trained elsewhere: an ONNX file (PyTorch and other exporters). Prints the
-network it maps to (nodes with shapes and activations, edges with their ops and weight
-shapes, FLOPs per frame, what was folded away) and, with -o, saves it as a streamroll model
-file that run, bench, analyze and Runtime.create take. analyze, run, bench and
-Runtime.create also take the .onnx file itself.
+Imports a model trained elsewhere: an ONNX file (PyTorch and other exporters), or a
+TensorFlow.js model (model.json with its weight shards beside it): a layers model (Keras) or
+a graph model (tensorflowjs_converter from a SavedModel); quantised weights (uint8, uint16,
+float16) are dequantised. Prints the network it maps to (nodes with shapes and activations,
+edges with their ops and weight shapes, FLOPs per frame, what was folded away) and, with -o,
+saves it as a streamroll model file that run, bench, analyze and Runtime.create take. They
+also take the .onnx or model.json itself.
 
 Batch norms fold into the conv or dense layer before them, zero padding into the conv after
 it, bias adds into biases; a residual Add becomes a node with several incoming edges, a
 Concat feeding a conv or dense one edge per part. Anything that does not map exactly is
 refused as a whole: every such op is listed with its name, type and why, exit code 1.
+README.md ("Bring your own model") lists the ops that map.
 
-Input and output names are the model's. Tensors cross the API row-major [C,H,W] per frame,
-as the model's NCHW without the batch axis.
+Input and output names are the model's. An ONNX model's tensors cross the API row-major
+[C,H,W] per frame (its NCHW without the batch axis); a TensorFlow.js model's spatial inputs
+and outputs keep its own [H,W,C] order (node field layout: "hwc").
 
 Options:
   -o, --out FILE     write the imported model (spec, rollout and weights) to FILE.srm
@@ -41,7 +45,7 @@ Exit code 1 when the model cannot be imported.`;
 /** `streamroll import`: a model from elsewhere as a streamroll network. */
 export const importCommand: Command = {
   name: 'import',
-  summary: 'import an ONNX model as a streamroll network (and save it as .srm)',
+  summary: 'import an ONNX or TensorFlow.js model as a streamroll network (and save it as .srm)',
   help: HELP,
   options: {
     out: { type: 'string', short: 'o' },
@@ -51,7 +55,7 @@ export const importCommand: Command = {
   async run(positionals, values, io: CliIo): Promise<number> {
     if (positionals.length !== 1) throw new UsageError(`import takes one model file, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`);
     const path = positionals[0];
-    if (!isImportable(path)) throw new UsageError(`${path}: import reads ONNX files (.onnx)`);
+    if (!isImportable(path)) throw new UsageError(`${path}: import reads ONNX files (.onnx) and TensorFlow.js models (model.json)`);
     const out = values.out as string | undefined;
     if (out !== undefined && !out.endsWith('.srm')) throw new UsageError(`--out must name a .srm file, got "${out}"`);
     const imported = await importModel(path);

@@ -23,7 +23,7 @@ export const DEFAULT_MODEL = existsSync(fileURLToPath(new URL('../../../examples
   ? fileURLToPath(new URL('../../../examples/mnist-sr.srm', import.meta.url))
   : fileURLToPath(new URL('../../../examples/mnist-sr.json', import.meta.url));
 
-const HELP = `Usage: streamroll run [MODEL.srm|NET.json] [options]
+const HELP = `Usage: streamroll run [MODEL.srm|NET.json|MODEL.onnx|model.json] [options]
 
 Runs a network in real time: frames arrive at a fixed rate from a source, every tick is
 computed by the model-parallel engine, and outputs go to a sink. The loop (clock, source,
@@ -31,7 +31,8 @@ engine, sinks) runs in a thread of its own, off the main thread's event loop. A 
 on stderr shows tick, frames/s, p99 latency, deadline misses, drops and accuracy (when the
 source has labels). Ctrl-C (SIGINT) or SIGTERM stops cleanly and prints the summary.
 
-Without MODEL it runs the default: the paper's MNIST SR network trained in the streaming
+MODEL may be a model imported on the fly (ONNX, or a TensorFlow.js model.json; see
+streamroll import). Without MODEL it runs the default: the paper's MNIST SR network trained in the streaming
 rollout (examples/mnist-sr.srm), on the synthetic camera.
 
 Options:

@@ -6,6 +6,7 @@ import { basename, dirname } from 'node:path';
 import { lowerGraph, type ImportedModel } from './lower.js';
 import { ImportError } from './ir.js';
 import { readOnnx } from './onnx.js';
+import { readTfjsGraph } from './tfjs-graph.js';
 import { readTfjsLayers } from './tfjs-layers.js';
 import { readTfjsWeights, type WeightsManifest } from './tfjs-weights.js';
 
@@ -13,14 +14,14 @@ export { ImportError, type Unsupported } from './ir.js';
 export type { ImportedModel, ImportReport } from './lower.js';
 
 /** The model formats `importModel` reads. */
-export type ModelFormat = 'onnx' | 'tfjs-layers';
+export type ModelFormat = 'onnx' | 'tfjs-layers' | 'tfjs-graph';
 
 /** Whether `path` names a model file `importModel` reads: .onnx, or a TensorFlow.js model.json. */
 export const isImportable = (path: string): boolean => /\.onnx$/i.test(path) || /(^|[/\\])model\.json$/i.test(path);
 
 /**
- * Imports a model file: an ONNX file, or a TensorFlow.js layers model (its model.json, the
- * weight shards beside it). Returns the network as a spec, its weights in the runtime's
+ * Imports a model file: an ONNX file, or a TensorFlow.js layers or graph model (its
+ * model.json, the weight shards beside it). Returns the network as a spec, its weights in the runtime's
  * layouts, and a report of what was folded. Throws an ImportError listing every op (or layer)
  * that does not map.
  */
@@ -38,8 +39,6 @@ export async function importModel(path: string): Promise<ImportedModel> {
   const manifest = json.weightsManifest as WeightsManifest | undefined;
   if (manifest === undefined) throw new ImportError(name, [{ name: basename(path), opType: 'model.json', why: 'no weightsManifest: not a TensorFlow.js model' }]);
   const weights = await readTfjsWeights(path, manifest);
-  if (json.format === 'graph-model' || Array.isArray(topology.node)) {
-    throw new ImportError(name, [{ name: basename(path), opType: 'model.json', why: 'a TensorFlow.js graph model; only layers models are imported so far' }]);
-  }
+  if (json.format === 'graph-model' || Array.isArray(topology.node)) return lowerGraph(readTfjsGraph(json, weights, name), 'tfjs-graph');
   return lowerGraph(readTfjsLayers(json, weights, name), 'tfjs-layers');
 }

@@ -64,6 +64,9 @@ export interface Unsupported {
   readonly why: string;
 }
 
+/** Why one op of a source model does not map; readers collect these into an ImportError. */
+export class OpUnsupported extends Error {}
+
 /** A model that cannot be imported as a whole: every op that does not map, each with why. */
 export class ImportError extends Error {
   readonly unsupported: readonly Unsupported[];

@@ -97,8 +97,15 @@ export function lowerGraph(graph: IrGraph, format: string): ImportedModel {
     names.add(name);
     return name;
   };
-  // Nodes are named after the tensor they hold (the model's names for its outputs).
-  const nameFor = (id: string): string => id;
+  // Nodes are named after the tensor they hold (the model's names for its outputs), less
+  // TensorFlow's function-call scopes and the scope every scoped name shares: a converted
+  // SavedModel nests every op under a long call path.
+  const unwrapped = (id: string): string => id.split('/').filter((part, i, all) => i === all.length - 1 || !/^(Stateful)?PartitionedCall(_\d+)?$/.test(part)).join('/');
+  const scope = commonScope(graph.nodes.map((n) => unwrapped(n.output)));
+  const nameFor = (id: string): string => {
+    const short = unwrapped(id);
+    return short.startsWith(scope) ? short.slice(scope.length) : short;
+  };
 
   const addEdge = (from: string, to: string, op: EdgeOp, w: Float32Array | null): void => {
     const taken = edges.some((e) => e.from === from && e.to === to);
@@ -388,13 +395,28 @@ export function lowerGraph(graph: IrGraph, format: string): ImportedModel {
   }
   const spec: NetworkSpec = { name: graph.name, nodes, edges, outputs: outputNames };
   const sourceOps: Record<string, number> = {};
-  for (const n of graph.nodes) sourceOps[n.opType] = (sourceOps[n.opType] ?? 0) + 1;
+  // A source op may become several import nodes (a fused conv, a layer with its activation).
+  const counted = new Set<string>();
+  for (const n of graph.nodes) {
+    if (counted.has(n.name)) continue;
+    counted.add(n.name);
+    sourceOps[n.opType] = (sourceOps[n.opType] ?? 0) + 1;
+  }
   return {
     spec,
     params: { weights, biases: nodes.map((s) => biases.get(s.name) ?? new Float32Array(0)) },
     report: { format, sourceOps, folded },
     layout: graph.layout,
   };
+}
+
+/** The longest run of leading '/'-separated scopes that every scoped name (one with a '/') has, with its '/'. */
+function commonScope(ids: readonly string[]): string {
+  const scoped = ids.filter((id) => id.includes('/')).map((id) => id.split('/').slice(0, -1));
+  if (scoped.length < 2) return '';
+  let n = 0;
+  while (scoped.every((parts) => parts.length > n && parts[n] === scoped[0][n])) n++;
+  return n === 0 ? '' : `${scoped[0].slice(0, n).join('/')}/`;
 }
 
 function inputsOf(n: IrNode): readonly string[] {

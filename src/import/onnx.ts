@@ -5,7 +5,8 @@
 import onnxProto from 'onnx-proto';
 import type { Activation } from '../graph/spec.js';
 import type { IrGraph, IrNode, IrOp, IrShape, Pads, Unsupported } from './ir.js';
-import { ImportError } from './ir.js';
+import { ImportError, OpUnsupported as Fail } from './ir.js';
+import { foldBatchNorm, perChannel, samePads, windowOut } from './window.js';
 
 const { onnx } = onnxProto;
 type TensorProto = onnxProto.onnx.ITensorProto;
@@ -55,7 +56,6 @@ function decodeTensor(t: TensorProto): Const | string {
   }
 }
 
-class Fail extends Error {}
 
 /** Reads an ONNX model into the import graph; throws an ImportError listing every op that does not map. */
 export function readOnnx(bytes: Uint8Array, name: string): IrGraph {
@@ -215,14 +215,7 @@ export function readOnnx(bytes: Uint8Array, name: string): IrGraph {
         const x = shapeOf(ins[0]);
         const [scale, shift, mean, variance] = [1, 2, 3, 4].map((i, k) => floatsOf(ins[i], ['scale', 'bias', 'mean', 'variance'][k]));
         const eps = float('epsilon', 1e-5);
-        const C = x[0];
-        const s = new Float32Array(C);
-        const t = new Float32Array(C);
-        for (let c = 0; c < C; c++) {
-          s[c] = scale[c] / Math.sqrt(variance[c] + eps);
-          t[c] = shift[c] - mean[c] * s[c];
-        }
-        return emit({ kind: 'affine', x: ins[0], scale: s, shift: t }, x);
+        return emit({ kind: 'affine', x: ins[0], ...foldBatchNorm(scale, shift, mean, variance, eps) }, x);
       }
       case 'Add':
       case 'Sub':
@@ -248,10 +241,10 @@ export function readOnnx(bytes: Uint8Array, name: string): IrGraph {
           return emit({ kind: 'bias', x, bias: c.map((v) => -v) }, shape);
         }
         // Mul / Div by a constant: a per-channel scale.
-        const perChannel = perChannelOf(c, shape);
-        if (perChannel === null) throw new Fail(`${op === 'Mul' ? 'a product' : 'a quotient'} with a constant that varies within a channel`);
+        const per = perChannel(c, shape);
+        if (per === null) throw new Fail(`${op === 'Mul' ? 'a product' : 'a quotient'} with a constant that varies within a channel`);
         if (op === 'Div' && aConst) throw new Fail('a constant divided by a tensor');
-        const scale = op === 'Div' ? perChannel.map((v) => 1 / v) : perChannel;
+        const scale = op === 'Div' ? per.map((v) => 1 / v) : per;
         return emit({ kind: 'affine', x, scale, shift: new Float32Array(scale.length) }, shape);
       }
       case 'Relu':
@@ -407,24 +400,7 @@ function windowPads(autoPad: string, pads: readonly number[] | undefined, x: IrS
     return [p[0], p[2], p[1], p[3]];
   }
   if (autoPad === 'VALID') return [0, 0, 0, 0];
-  const out: number[] = [];
-  for (let a = 0; a < 2; a++) {
-    const len = x[a + 1];
-    const o = Math.ceil(len / stride[a]);
-    const total = Math.max(0, (o - 1) * stride[a] + (kernel[a] - 1) * dilation[a] + 1 - len);
-    const small = Math.floor(total / 2);
-    out.push(...(autoPad === 'SAME_UPPER' ? [small, total - small] : [total - small, small]));
-  }
-  return [out[0], out[1], out[2], out[3]];
-}
-
-/** Output height and width of a window. */
-function windowOut(x: IrShape, kernel: readonly number[], stride: readonly number[], dilation: readonly number[], pads: Pads, ceil = false): [number, number] {
-  const round = ceil ? Math.ceil : Math.floor;
-  const h = round((x[1] + pads[0] + pads[1] - ((kernel[0] - 1) * dilation[0] + 1)) / stride[0]) + 1;
-  const w = round((x[2] + pads[2] + pads[3] - ((kernel[1] - 1) * dilation[1] + 1)) / stride[1]) + 1;
-  if (h < 1 || w < 1) throw new Fail(`a window of ${kernel.join('x')} does not fit a ${x[1]}x${x[2]} input`);
-  return [h, w];
+  return samePads(x, kernel, stride, dilation, autoPad === 'SAME_UPPER');
 }
 
 /** A float constant broadcast (numpy rules, batch axis of 1 allowed) to a tensor of `shape` (without batch). */
@@ -444,18 +420,6 @@ function broadcastTo(c: Const, shape: IrShape): Float32Array {
       src += (dims[a] === 1 ? 0 : coord) * strides[a];
     }
     out[i] = values[src];
-  }
-  return out;
-}
-
-/** One value per channel if a broadcast constant is constant within each channel, else null. */
-function perChannelOf(c: Float32Array, shape: IrShape): Float32Array | null {
-  const plane = shape.length === 3 ? shape[1] * shape[2] : 1;
-  const C = shape[0];
-  const out = new Float32Array(C);
-  for (let ch = 0; ch < C; ch++) {
-    out[ch] = c[ch * plane];
-    for (let p = 1; p < plane; p++) if (c[ch * plane + p] !== out[ch]) return null;
   }
   return out;
 }

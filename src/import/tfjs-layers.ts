@@ -5,7 +5,8 @@
 // [H,W,C] order (the dense layer after it gets its weight columns permuted).
 import type { Activation } from '../graph/spec.js';
 import type { IrGraph, IrNode, IrOp, IrShape, Pads, Unsupported } from './ir.js';
-import { ImportError } from './ir.js';
+import { ImportError, OpUnsupported as Fail } from './ir.js';
+import { depthwiseToOihw, foldBatchNorm, hwioToOihw, samePads, windowOut } from './window.js';
 import type { Weight } from './tfjs-weights.js';
 
 /** One Keras layer as model.json stores it. */
@@ -15,8 +16,6 @@ interface KerasLayer {
   readonly config: Record<string, unknown>;
   readonly inbound_nodes?: unknown;
 }
-
-class Fail extends Error {}
 
 /** The names of the layers feeding one call of a layer (Keras 2 and Keras 3 inbound formats). */
 function inboundOf(layer: KerasLayer): string[] {
@@ -44,25 +43,11 @@ function inboundOf(layer: KerasLayer): string[] {
 
 const pair = (v: unknown, fallback: number): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1])] : typeof v === 'number' ? [v, v] : [fallback, fallback]);
 
-/** TensorFlow's `same` / `valid` padding as [top, bottom, left, right]. */
-function tfPads(padding: unknown, x: IrShape, kernel: readonly number[], stride: readonly number[], dilation: readonly number[]): Pads {
+/** Keras's `same` / `valid` padding as [top, bottom, left, right]. */
+function kerasPads(padding: unknown, x: IrShape, kernel: readonly number[], stride: readonly number[], dilation: readonly number[]): Pads {
   if (padding === 'valid') return [0, 0, 0, 0];
   if (padding !== 'same') throw new Fail(`padding "${String(padding)}" (same and valid are supported)`);
-  const p: number[] = [];
-  for (let a = 0; a < 2; a++) {
-    const len = x[a + 1];
-    const out = Math.ceil(len / stride[a]);
-    const total = Math.max(0, (out - 1) * stride[a] + (kernel[a] - 1) * dilation[a] + 1 - len);
-    p.push(Math.floor(total / 2), total - Math.floor(total / 2));
-  }
-  return [p[0], p[1], p[2], p[3]];
-}
-
-function windowOut(x: IrShape, kernel: readonly number[], stride: readonly number[], dilation: readonly number[], pads: Pads): [number, number] {
-  const h = Math.floor((x[1] + pads[0] + pads[1] - ((kernel[0] - 1) * dilation[0] + 1)) / stride[0]) + 1;
-  const w = Math.floor((x[2] + pads[2] + pads[3] - ((kernel[1] - 1) * dilation[1] + 1)) / stride[1]) + 1;
-  if (h < 1 || w < 1) throw new Fail(`a window of ${kernel.join('x')} does not fit a ${x[1]}x${x[2]} input`);
-  return [h, w];
+  return samePads(x, kernel, stride, dilation);
 }
 
 /** A Keras activation name as ours (with its parameters), or why not. */
@@ -201,7 +186,7 @@ export function readTfjsLayers(modelJson: Record<string, unknown>, weights: Read
         const kernel = pair(c.kernel_size, 1);
         const stride = pair(c.strides, 1);
         const dilation = pair(c.dilation_rate, 1);
-        const pads = tfPads(c.padding ?? 'valid', s, kernel, stride, dilation);
+        const pads = kerasPads(c.padding ?? 'valid', s, kernel, stride, dilation);
         const [oh, ow] = windowOut(s, kernel, stride, dilation, pads);
         const [kh, kw] = kernel;
         const bias = c.use_bias === false ? undefined : weight(lname, 'bias').values;
@@ -210,21 +195,18 @@ export function readTfjsLayers(modelJson: Record<string, unknown>, weights: Read
           const [, , cig, outC] = k.shape;
           const groups = s[0] / cig;
           if (!Number.isInteger(groups)) throw new Fail(`kernel for ${cig} input channels, the input has ${s[0]}`);
-          const w = new Float32Array(outC * cig * kh * kw);
-          for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) for (let i = 0; i < cig; i++) for (let o = 0; o < outC; o++) w[((o * cig + i) * kh + ky) * kw + kx] = k.values[((ky * kw + kx) * cig + i) * outC + o];
+          const w = hwioToOihw(k.values, kh, kw, cig, outC);
           return withActivation({ kind: 'conv', x, weight: w, kernel, ...(bias === undefined ? {} : { bias }), stride, dilation, pads, groups }, [outC, oh, ow]);
         }
         const dk = weight(lname, 'depthwise_kernel');
         const [, , C, mult] = dk.shape;
-        const dw = new Float32Array(C * mult * kh * kw);
-        for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) for (let ch = 0; ch < C; ch++) for (let j = 0; j < mult; j++) dw[((ch * mult + j) * kh + ky) * kw + kx] = dk.values[((ky * kw + kx) * C + ch) * mult + j];
+        const dw = depthwiseToOihw(dk.values, kh, kw, C, mult);
         if (layer.class_name === 'DepthwiseConv2D') return withActivation({ kind: 'conv', x, weight: dw, kernel, ...(bias === undefined ? {} : { bias }), stride, dilation, pads, groups: C }, [C * mult, oh, ow]);
         // Separable: the depthwise step, then a pointwise 1x1 convolution with the bias.
         const pk = weight(lname, 'pointwise_kernel');
         const outC = pk.shape[3];
         const mid = C * mult;
-        const pw = new Float32Array(outC * mid);
-        for (let i = 0; i < mid; i++) for (let o = 0; o < outC; o++) pw[o * mid + i] = pk.values[i * outC + o];
+        const pw = hwioToOihw(pk.values, 1, 1, mid, outC);
         emit(`${lname}:depthwise`, { kind: 'conv', x, weight: dw, kernel, stride, dilation, pads, groups: C }, [mid, oh, ow]);
         return withActivation({ kind: 'conv', x: `${lname}:depthwise`, weight: pw, kernel: [1, 1], ...(bias === undefined ? {} : { bias }), stride: [1, 1], dilation: [1, 1], pads: [0, 0, 0, 0], groups: 1 }, [outC, oh, ow]);
       }
@@ -233,8 +215,7 @@ export function readTfjsLayers(modelJson: Record<string, unknown>, weights: Read
         const k = weight(lname, 'kernel');
         const [inN, outN] = k.shape;
         const bias = c.use_bias === false ? undefined : weight(lname, 'bias').values;
-        const w = new Float32Array(outN * inN);
-        for (let i = 0; i < inN; i++) for (let o = 0; o < outN; o++) w[o * inN + i] = k.values[i * outN + o];
+        const w = hwioToOihw(k.values, 1, 1, inN, outN);
         // Keras applies Dense to the last axis: on [H,W,C] that is a 1x1 convolution.
         if (s.length === 3) {
           if (s[0] !== inN) throw new Fail(`kernel for ${inN} inputs, the input has ${s[0]} channels`);
@@ -253,13 +234,7 @@ export function readTfjsLayers(modelJson: Record<string, unknown>, weights: Read
         const mean = weight(lname, 'moving_mean').values;
         const variance = weight(lname, 'moving_variance').values;
         const eps = typeof c.epsilon === 'number' ? c.epsilon : 1e-3;
-        const scale = new Float32Array(C);
-        const shift = new Float32Array(C);
-        for (let ch = 0; ch < C; ch++) {
-          scale[ch] = gamma[ch] / Math.sqrt(variance[ch] + eps);
-          shift[ch] = beta[ch] - mean[ch] * scale[ch];
-        }
-        return emit(lname, { kind: 'affine', x, scale, shift }, s);
+        return emit(lname, { kind: 'affine', x, ...foldBatchNorm(gamma, beta, mean, variance, eps) }, s);
       }
       case 'Activation':
         return emit(lname, { kind: 'activation', x, ...kerasActivation(c.activation) }, shapeOf(x));
@@ -291,7 +266,7 @@ export function readTfjsLayers(modelJson: Record<string, unknown>, weights: Read
         if (s.length !== 3) throw new Fail('pooling a vector');
         const kernel = pair(c.pool_size, 2);
         const stride = c.strides === null || c.strides === undefined ? kernel : pair(c.strides, 1);
-        const pads = tfPads(c.padding ?? 'valid', s, kernel, stride, [1, 1]);
+        const pads = kerasPads(c.padding ?? 'valid', s, kernel, stride, [1, 1]);
         return emit(lname, { kind: 'pool', x, pool: layer.class_name === 'MaxPooling2D' ? 'max' : 'avg', kernel, stride, pads }, [s[0], ...windowOut(s, kernel, stride, [1, 1], pads)]);
       }
       case 'GlobalAveragePooling2D':
