@@ -101,7 +101,7 @@ test('round trip: random feedforward networks (grouped convs, pools, global pool
 const floats = (n: number, rng: Random, lo = -1, hi = 1): Float32Array => Float32Array.from({ length: n }, () => rng.uniform(lo, hi));
 const ints = (values: readonly number[]): BigInt64Array => BigInt64Array.from(values.map((v) => BigInt(v)));
 
-test('ONNX ops an exporter emits: batch norm folded into the conv, pad folded, depthwise, residual add, concat into a conv, PyTorch flatten arithmetic, Gemm, MatMul + Add, Clip, hard sigmoid/swish, normalising constants', async () => {
+test('ONNX ops an exporter emits: batch norm folded into the conv, pad folded, depthwise, residual add, concat into a conv, PyTorch flatten arithmetic, Gemm, MatMul + Add, Clip, hard sigmoid/swish, normalising constants, a max over H and W', async () => {
   const rng = new Random(7);
   const C = 6;
   const constants: Constant[] = [
@@ -157,13 +157,14 @@ test('ONNX ops an exporter emits: batch norm folded into the conv, pad folded, d
     { name: 'softmax', op: 'Softmax', inputs: ['mb'], outputs: ['probs'], attributes: [a('axis', 1)] },
     { name: 'gap', op: 'GlobalAveragePool', inputs: ['hs'], outputs: ['gap'] },
     { name: 'gapflat', op: 'Flatten', inputs: ['gap'], outputs: ['features'] },
+    { name: 'hwmax', op: 'ReduceMax', inputs: ['d6'], outputs: ['peaks'], attributes: [a('axes', [-2, -1]), a('keepdims', 0)] },
   ];
-  const bytes = graphModel({ nodes, constants, inputs: [{ name: 'image', dims: ['N', 3, 16, 16] }], outputs: [{ name: 'probs', dims: ['N', 5] }, { name: 'features', dims: ['N', C] }], opset: 14 });
+  const bytes = graphModel({ nodes, constants, inputs: [{ name: 'image', dims: ['N', 3, 16, 16] }], outputs: [{ name: 'probs', dims: ['N', 5] }, { name: 'features', dims: ['N', C] }, { name: 'peaks', dims: ['N', C] }], opset: 14 });
   const x = floats(3 * 16 * 16, rng, 0, 1);
   const theirs = await ortRun(bytes, { image: { data: x, dims: [1, 3, 16, 16] } });
   const imported = await importBytes(bytes);
   const ours = pipelinedOutputs(imported.net, imported.params, { image: x });
-  for (const o of ['probs', 'features']) assert.ok(relativeError(ours[o], theirs[o]) < 1e-4, `${o}: ${relativeError(ours[o], theirs[o])}`);
+  for (const o of ['probs', 'features', 'peaks']) assert.ok(relativeError(ours[o], theirs[o]) < 1e-4, `${o}: ${relativeError(ours[o], theirs[o])}`);
   // Folded away: the batch norm, the pad, the bias adds; no node for them.
   assert.ok(imported.folded.some((f) => f.includes('batch norm "bn1"')), imported.folded.join('; '));
   assert.ok(imported.folded.some((f) => f.includes('zero padding "pad"')));
@@ -219,6 +220,18 @@ test('an unsupported model is refused as a whole, listing every op that does not
     return true;
   });
   await assert.rejects(importBytes(Uint8Array.of(1, 2, 3, 4, 5)), /not an ONNX model/);
+});
+
+test('a real published ONNX model that does not map (openWakeWord, layer norms over a [1,25,96] input) is refused, listing the ops to blame', async () => {
+  const path = new URL('../../test/fixtures/models/openwakeword-hello-deepa/hello_deepa.onnx', import.meta.url).pathname;
+  await assert.rejects(importModel(path), (err: unknown) => {
+    assert.ok(err instanceof ImportError, String(err));
+    const listed = err.unsupported.map((u) => `${u.name} ${u.opType}`);
+    assert.deepEqual(listed, ['onnx::Flatten_0 input', '/flatten/Flatten Flatten', '/layernorm1/Pow Pow', '/layernorm1/Sqrt Sqrt', '/blocks.0/layer_norm/Pow Pow', '/blocks.0/layer_norm/Sqrt Sqrt']);
+    assert.match(err.message, /shape \[1,25,96\]: an input must be \[N,C,H,W\] or \[N,n\]/);
+    assert.match(err.message, /a layer norm, for one, has no op here/);
+    return true;
+  });
 });
 
 test('the pipelined rollout: every path from the input to an output is delayed alike, model-parallel, refused for feedback', () => {

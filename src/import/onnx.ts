@@ -307,6 +307,17 @@ export function readOnnx(bytes: Uint8Array, name: string): IrGraph {
         if (op === 'GlobalAveragePool') return emit({ kind: 'globalpool', x: ins[0] }, [x[0], 1, 1]);
         return emit({ kind: 'pool', x: ins[0], pool: 'max', kernel: [x[1], x[2]], stride: [x[1], x[2]], pads: [0, 0, 0, 0] }, [x[0], 1, 1]);
       }
+      case 'ReduceMean':
+      case 'ReduceMax': {
+        // PyTorch's x.mean((2, 3)): a global pool. Axes are an attribute, or from opset 18 an input.
+        const x = shapeOf(ins[0]);
+        const given = ins[1] !== undefined && ins[1] !== '' ? [...(constOf(ins[1], 'axes').ints ?? [])] : (ints('axes') ?? []);
+        const axes = given.map((a) => (a < 0 ? a + x.length + 1 : a)).sort();
+        if (x.length !== 3 || axes.join() !== '2,3') throw new Fail(`a ${op === 'ReduceMean' ? 'mean' : 'maximum'} over axes [${given.join(',')}] of a tensor of rank ${x.length + 1} (only over H and W of [N,C,H,W], a global pool; a layer norm's mean over features does not map)`);
+        const out = int('keepdims', 1) === 1 ? [x[0], 1, 1] : [x[0]];
+        if (op === 'ReduceMean') return emit({ kind: 'globalpool', x: ins[0] }, out);
+        return emit({ kind: 'pool', x: ins[0], pool: 'max', kernel: [x[1], x[2]], stride: [x[1], x[2]], pads: [0, 0, 0, 0] }, out);
+      }
       case 'Concat': {
         const parts = ins.map(shapeOf);
         const rank = parts[0].length + 1;
@@ -372,7 +383,7 @@ export function readOnnx(bytes: Uint8Array, name: string): IrGraph {
 const SUPPORTED = new Set([
   'Constant', 'Identity', 'Dropout', 'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Cast', 'Conv', 'Gemm', 'MatMul',
   'BatchNormalization', 'Add', 'Sub', 'Mul', 'Div', 'Relu', 'LeakyRelu', 'Elu', 'Sigmoid', 'Tanh', 'HardSigmoid', 'HardSwish',
-  'Clip', 'Softmax', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'Flatten', 'Reshape', 'Pad',
+  'Clip', 'Softmax', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'ReduceMean', 'ReduceMax', 'Flatten', 'Reshape', 'Pad',
 ]);
 
 /** Why a known op does not map. */
@@ -387,6 +398,13 @@ function unsupportedWhy(op: string): string {
     Attention: 'attention has no op here',
     MatMulInteger: 'integer arithmetic is not supported',
     QLinearConv: 'quantised arithmetic is not supported (float weights only)',
+    If: 'control flow is not supported',
+    Loop: 'control flow is not supported',
+    Scan: 'control flow is not supported',
+    Pow: 'powers of computed tensors do not map (a layer norm, for one, has no op here)',
+    Sqrt: 'roots of computed tensors do not map (a layer norm, for one, has no op here)',
+    LayerNormalization: 'layer norms normalise each frame by its own statistics: no op here computes that',
+    InstanceNormalization: 'instance norms normalise each frame by its own statistics: no op here computes that',
   };
   return why[op] ?? 'no op here computes it';
 }
