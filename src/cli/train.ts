@@ -1,4 +1,5 @@
 import { SingleBar } from 'cli-progress';
+import { loadSource } from '../engine/model-source.js';
 import { initParameters } from '../engine/parameters.js';
 import { loadModel, saveModel, type Model } from '../io/model-file.js';
 import { mnistSplit } from '../io/mnist-data.js';
@@ -12,11 +13,18 @@ import { numberOption } from './args.js';
 import { UsageError, type CliIo, type Command } from './command.js';
 
 const TRAIN_HELP = `Usage: streamroll train NET.json [options]
+       streamroll train --from MODEL [options]
 
 Trains a network in a rollout with backpropagation through time on noisy MNIST sequences
 (the paper's setup: one digit in every frame, fresh Gaussian noise per frame, clipped to
 [0,1]), using TensorFlow.js (tfjs-node when installed, else the wasm backend; the log says
 which). Writes a model file after every epoch (a checkpoint) and at the end.
+
+With --from it fine-tunes a model trained elsewhere into the rollout: the network and its
+starting weights come from MODEL (an ONNX file or a TensorFlow.js model.json, imported as
+streamroll import does, or a .srm model file). Its input must be [1,28,28] (or [28,28,1])
+and its first output 10 classes. Trained in the streaming rollout, a feedforward model
+learns to answer from the frames its shortcuts already see (the paper's earlier responses).
 
 Options:
   --rollout R        streaming (default), sequential, or PATTERN.json
@@ -29,6 +37,8 @@ Options:
   --train-digits N   how many of the 8,000 training digits to use (default all)
   --seed N           default 1
   --out FILE         model file to write (default NET-ROLLOUT.srm)
+  --from MODEL       start from MODEL's network and weights (instead of NET.json and a
+                     seeded initialisation)
   --resume FILE      continue from a checkpoint written by --out (weights and epoch count;
                      Adam's moments start afresh)
   -h, --help         show this help`;
@@ -70,9 +80,13 @@ export const trainCommand: Command = {
     seed: { type: 'string' },
     out: { type: 'string' },
     resume: { type: 'string' },
+    from: { type: 'string' },
   },
   async run(positionals, values, io: CliIo): Promise<number> {
-    if (positionals.length !== 1) throw new UsageError('train takes one network spec (NET.json)');
+    const from = values.from as string | undefined;
+    if (from === undefined && positionals.length !== 1) throw new UsageError('train takes one network spec (NET.json), or --from MODEL');
+    if (from !== undefined && positionals.length !== 0) throw new UsageError(`train --from MODEL takes no network spec (got ${positionals.join(' ')}): the network is MODEL's`);
+    if (from !== undefined && values.resume !== undefined) throw new UsageError('--from and --resume exclude each other: --resume continues a checkpoint of its own network');
     checkData(values);
     const noiseStd = numberOption(values, 'noise-std', 2.0, (n) => n >= 0, 'a number >= 0');
     const lossFrames = numberOption(values, 'frames', 8, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
@@ -80,12 +94,14 @@ export const trainCommand: Command = {
     const batchSize = numberOption(values, 'batch', 64, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
     const learningRate = numberOption(values, 'lr', 1e-3, (n) => n > 0, 'a number > 0');
     const seed = numberOption(values, 'seed', 1, Number.isInteger, 'an integer');
-    const net = await loadNetworkFile(positionals[0]);
+    const source = from === undefined ? undefined : await loadSource(from, {});
+    if (source !== undefined && source.weights === 'seeded random') throw new UsageError(`--from ${from}: a network spec holds no weights to start from; train it as streamroll train ${from}`);
+    const net = source?.network ?? (await loadNetworkFile(positionals[0]));
     const rolloutArg = (values.rollout as string | undefined) ?? 'streaming';
     const rollout = await loadRollout(net, rolloutArg);
     assertValidRollout(net, rollout.delays);
     const out = (values.out as string | undefined) ?? `${net.name}-${rolloutArg.replace(/\.json$/, '').replace(/[^a-z0-9-]/gi, '_')}.srm`;
-    let params = initParameters(net, { seed });
+    let params = source?.params ?? initParameters(net, { seed });
     let startEpoch = 0;
     if (typeof values.resume === 'string') {
       const ckpt = await loadModel(values.resume);
@@ -98,6 +114,7 @@ export const trainCommand: Command = {
     // A seeded shuffle first: the split lists digits class by class, and a subset must hold every class.
     const digits = shuffled(all, seed + 1000).slice(0, count);
     const loaded = await loadTf();
+    if (source !== undefined) io.err(`starting from ${from} (${source.weights} weights: ${net.nodes.length} nodes, ${net.edges.length} edges)\n`);
     io.err(`training ${net.name} (${rolloutArg}) on ${digits.length} digits, noise ${noiseStd}, ${epochs} epochs, TensorFlow.js backend: ${loaded.backend}\n`);
     const steps = Math.floor(digits.length / batchSize);
     const bar = new SingleBar({ stream: process.stderr, format: 'epoch {epoch} [{bar}] {value}/{total} steps | loss {loss} | last-frame accuracy {acc}', hideCursor: true });
@@ -139,7 +156,8 @@ export const trainCommand: Command = {
         seed,
         trainDigits: digits.length,
         backend: loaded.backend,
-        command: `streamroll train ${positionals[0]} --rollout ${rolloutArg} --noise-std ${noiseStd} --frames ${lossFrames} --epochs ${startEpoch + epochs} --batch ${batchSize} --lr ${learningRate} --seed ${seed}`,
+        ...(from === undefined ? {} : { from }),
+        command: `streamroll train ${from === undefined ? positionals[0] : `--from ${from}`} --rollout ${rolloutArg} --noise-std ${noiseStd} --frames ${lossFrames} --epochs ${startEpoch + epochs} --batch ${batchSize} --lr ${learningRate} --seed ${seed}`,
         trainedAt: new Date().toISOString(),
       };
     }
