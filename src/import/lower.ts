@@ -219,7 +219,7 @@ export function lowerGraph(graph: IrGraph, format: string): ImportedModel {
         if (v?.kind === 'padded') {
           pads = [pads[0] + v.pads[0], pads[1] + v.pads[1], pads[2] + v.pads[2], pads[3] + v.pads[3]];
           parts = [v.inner];
-          folded.push(`zero padding "${producer.get(op.x)?.name ?? op.x}" into "${n.name}"`);
+          folded.push(`zero padding "${nameFor(producer.get(op.x)?.name ?? op.x)}" into "${nameFor(n.name)}"`);
         } else if (v?.kind === 'concat') {
           if (op.groups !== 1) throw new OpFailure('a grouped convolution of a concatenation');
           parts = v.parts;
@@ -292,7 +292,7 @@ export function lowerGraph(graph: IrGraph, format: string): ImportedModel {
           const c = Math.floor(i / p);
           bias[i] = sum.bias[i] * op.scale[c] + op.shift[c];
         }
-        if (folds) folded.push(`batch norm "${n.name}" into the weights and bias of "${producer.get(op.x)?.name ?? op.x}"`);
+        if (folds) folded.push(`batch norm "${nameFor(n.name)}" into the weights and bias of "${nameFor(producer.get(op.x)?.name ?? op.x)}"`);
         vals.set(n.output, { kind: 'sum', shape: sum.shape, terms, bias });
         return;
       }
@@ -300,7 +300,7 @@ export function lowerGraph(graph: IrGraph, format: string): ImportedModel {
         const sum = ownSum(op.x, n.opType);
         if (op.bias.length !== sum.bias.length) throw new OpFailure(`a constant of ${op.bias.length} values added to ${sum.bias.length}`);
         const bias = sum.bias.map((b, i) => b + op.bias[i]);
-        folded.push(`constant add "${n.name}" into a bias`);
+        folded.push(`constant add "${nameFor(n.name)}" into a bias`);
         vals.set(n.output, { kind: 'sum', shape: sum.shape, terms: sum.terms, bias });
         return;
       }

@@ -77,6 +77,9 @@ export function readOnnx(bytes: Uint8Array, name: string): IrGraph {
   }
   const shapes = new Map<string, IrShape>();
   const inputs: { name: string; shape: IrShape }[] = [];
+  // Ops downstream of one that does not map (or of an input that does not) are not listed:
+  // only the ones to blame are.
+  const failed = new Set<string>();
   for (const input of graph.input ?? []) {
     const inputName = input.name ?? '';
     if (consts.has(inputName)) continue;
@@ -86,6 +89,7 @@ export function readOnnx(bytes: Uint8Array, name: string): IrGraph {
     const rest = values.slice(1);
     if ((values.length !== 2 && values.length !== 4) || (batch !== 1 && batch !== -1) || rest.some((d) => d < 1)) {
       unsupported.push({ name: inputName, opType: 'input', why: `shape [${dims.map((d) => d.dimParam ?? num(d.dimValue)).join(',')}]: an input must be [N,C,H,W] or [N,n] with N = 1 or symbolic and the rest fixed` });
+      failed.add(inputName);
       continue;
     }
     inputs.push({ name: inputName, shape: rest });
@@ -93,8 +97,6 @@ export function readOnnx(bytes: Uint8Array, name: string): IrGraph {
   }
 
   const nodes: IrNode[] = [];
-  // Ops downstream of one that does not map are not listed: only the ops to blame are.
-  const failed = new Set<string>();
   let counter = 0;
   for (const node of graph.node ?? []) {
     const nodeName = node.name !== null && node.name !== undefined && node.name !== '' ? node.name : `${node.opType ?? 'op'}_${counter}`;
