@@ -174,8 +174,8 @@ test('ONNX ops an exporter emits: batch norm folded into the conv, pad folded, d
   // Nodes are named after the tensors they hold.
   assert.deepEqual(imported.spec.edges.filter((e) => e.to === 'hsg').map((e) => [e.from, e.op.type]), [['hs', 'conv2d'], ['r1', 'conv2d']]);
   assert.deepEqual(imported.spec.edges.filter((e) => e.to === 'hs').map((e) => [e.from, e.op.type]), [['d6', 'conv2d'], ['r1', 'identity']]);
-  // And through the engine, on 1 to 3 workers, bit for bit the executor.
-  for (const workers of [1, 2, 3]) {
+  // And through the engine, on 1 to 4 workers, bit for bit the executor.
+  for (const workers of [1, 2, 3, 4]) {
     const rt = await Runtime.create(imported.net, { params: imported.params, rollout: 'pipelined', workers, calibrate: false });
     try {
       const ref = new ReferenceExecutor(imported.net, 'pipelined', imported.params, { backend: rt.backend.name });
