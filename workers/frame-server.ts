@@ -1,7 +1,8 @@
 // The TCP frame server's thread: accepts connections, decodes frames, drives the lent engine
 // (computing the input worker's share itself) and answers each frame on its connection, so
-// neither the main thread nor its event loop is between a client and its outputs. Frames from
-// all connections are served one at a time, in arrival order.
+// neither the main thread nor its event loop is between a client and its outputs. Each
+// connection is a session with a stream of its own (or joins a named one); the frames that
+// arrive together from different connections are computed in one engine frame.
 import { createServer, type Socket } from 'node:net';
 import { createHistogram } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -28,8 +29,38 @@ const stats = (): ServerStats => {
   };
 };
 const sockets = new Set<Socket>();
-let queue: Promise<void> = Promise.resolve();
 let failed = false;
+const computed = net.nodes.filter((n) => !n.isInput).map((n) => n.index);
+/** Streams no session holds. */
+const free = [...task.engine.free];
+const capacity = free.length;
+
+/** A frame waiting to be served, or a rejection waiting for its turn (replies keep message order). */
+interface FrameJob {
+  readonly conn: Conn;
+  readonly arrays: readonly ArrayLike<number>[];
+  readonly t: number | undefined;
+  readonly arrived: number;
+}
+type Job = FrameJob | { readonly conn: Conn; readonly rejected: string; readonly t: unknown };
+
+/** A stream's session: a connection's own, or a named one that connections join by a `session` field. */
+interface Stream {
+  readonly stream: number;
+  readonly name: string | undefined;
+  attached: Conn | undefined;
+  idle: NodeJS.Timeout | undefined;
+}
+
+interface Conn {
+  readonly socket: Socket;
+  session: Stream | undefined;
+  readonly jobs: Job[];
+}
+
+const named = new Map<string, Stream>();
+const conns = new Set<Conn>();
+let flushing = false;
 
 const reject = (socket: Socket, reason: string, t: unknown): void => {
   Atomics.add(counters, SERVER_REJECTED, 1);
@@ -37,58 +68,166 @@ const reject = (socket: Socket, reason: string, t: unknown): void => {
   if (!socket.destroyed) socket.write(encodeMessage({ t: typeof t === 'number' ? t : null, error: reason }));
 };
 
-/** One frame: into the arena, computed, answered. Runs alone (see `queue`). */
-function serve(socket: Socket, arrays: readonly ArrayLike<number>[], t: number | undefined, arrived: number): void {
-  const k = driver.engineFrame + 1;
-  // Frames are served one at a time, so the input slot is free unless a node lags behind.
-  if (driver.completed() < k - driver.queue && !driver.nodesDoneSync(net.nodes.filter((n) => !n.isInput).map((n) => n.index), k - driver.queue, 0)) throw new Error('the engine stopped');
-  try {
-    driver.writeInputs(arrays, k);
-  } catch (err) {
-    // A bad value (say NaN) is the client's problem; the frame never happened.
-    if (err instanceof InputError) return reject(socket, err.message, t);
-    throw err;
-  }
-  if (!engine.step(k) || !driver.nodesDoneSync(net.outputs, k, task.engine.outputSpinMs)) throw new Error('the engine stopped');
-  const latency = sharedNow() - arrived;
-  histogram.record(Math.max(1, Math.round(latency * 1e6)));
-  if (latency > period) Atomics.add(counters, SERVER_MISSES, 1);
-  Atomics.add(counters, SERVED, 1);
-  const outputs: Record<string, Float32Array> = {};
-  net.outputs.forEach((o, j) => (outputs[net.nodes[o].name] = driver.outputView(j, k)));
-  if (!socket.destroyed) socket.write(encodeMessage({ t: t ?? null, tick: driver.tickOf(k), outputs }));
+/** Blocks until every node has finished engine frame k (frames here complete one batch at a time, so this rarely waits). */
+function settled(k: number): void {
+  if (driver.completed() < k && !driver.nodesDoneSync(computed, k, 0)) throw new Error('the engine stopped');
 }
 
-async function handle(socket: Socket): Promise<void> {
-  sockets.add(socket);
-  socket.on('error', () => undefined);
-  let index = 0;
-  try {
-    for await (const message of readMessages(socket, task.maxMessageBytes)) {
-      const arrived = sharedNow();
-      const frame = toSourceFrame(message, net, index++);
-      if (frame instanceof MessageError) {
-        const t = typeof message === 'object' && message !== null ? (message as { t?: unknown }).t : undefined;
-        reject(socket, frame.message, t);
-        if (frame.fatal) break;
-        continue;
+/** A fresh stream from the free ones (states zeroed), or undefined when all are taken. */
+function takeStream(name: string | undefined): Stream | undefined {
+  const stream = free.shift();
+  if (stream === undefined) return undefined;
+  driver.resetStream(stream);
+  return { stream, name, attached: undefined, idle: undefined };
+}
+
+function giveBack(s: Stream): void {
+  if (s.name !== undefined) named.delete(s.name);
+  free.push(s.stream);
+}
+
+/** The session a message goes to: the one its `session` field names, else the connection's own. */
+function sessionOf(conn: Conn, name: unknown): Stream | string {
+  if (name !== undefined && typeof name !== 'string') return '"session" must be a string naming a session';
+  if (conn.session !== undefined) {
+    if (name === undefined || name === conn.session.name) return conn.session;
+    return `this connection is in session ${conn.session.name === undefined ? 'of its own' : `"${conn.session.name}"`}; one connection, one session`;
+  }
+  let s: Stream | undefined;
+  if (name !== undefined) {
+    s = named.get(name);
+    if (s?.attached !== undefined) return `session "${name}" is in use by another connection`;
+    if (s !== undefined && s.idle !== undefined) clearTimeout(s.idle);
+  }
+  s ??= takeStream(name);
+  if (s === undefined) return `all ${capacity} streams are busy: try again when a connection closes`;
+  if (name !== undefined) named.set(name, s);
+  s.attached = conn;
+  conn.session = s;
+  return s;
+}
+
+/** The connection is gone: its own session ends; a named one waits for the next connection for a while. */
+function detach(conn: Conn): void {
+  conns.delete(conn);
+  const s = conn.session;
+  if (s === undefined) return;
+  s.attached = undefined;
+  if (s.name === undefined) giveBack(s);
+  else s.idle = setTimeout(() => giveBack(s), task.sessionIdleMs).unref();
+}
+
+/**
+ * Serves every waiting frame: each batch takes the oldest frame of every connection that has
+ * one (one engine frame for all of them), and answers each on its connection.
+ */
+function flush(): void {
+  flushing = false;
+  if (failed) return;
+  for (;;) {
+    const batch: { job: FrameJob; stream: number; f: number }[] = [];
+    let waiting = false;
+    for (const conn of conns) {
+      let job = conn.jobs.shift();
+      // Rejections ahead of the connection's next frame are answered first, in order.
+      for (; job !== undefined && 'rejected' in job; job = conn.jobs.shift()) reject(conn.socket, job.rejected, job.t);
+      if (job === undefined || conn.session === undefined) continue;
+      waiting = true;
+      const stream = conn.session.stream;
+      const f = driver.frameOf(stream) + 1;
+      settled(driver.streamRoom(stream));
+      try {
+        driver.writeInputs(job.arrays, stream, f);
+      } catch (err) {
+        // A bad value (say NaN) is the client's problem; the frame never happened.
+        if (err instanceof InputError) {
+          reject(conn.socket, err.message, job.t);
+          continue;
+        }
+        throw err;
       }
-      const inputs = frame.inputs as Record<string, ArrayLike<number>>;
-      const arrays = net.inputs.map((v) => inputs[net.nodes[v].name]);
-      queue = queue.then(() => {
-        if (!failed) serve(socket, arrays, frame.t, arrived);
-      });
-      await queue;
+      batch.push({ job, stream, f });
     }
+    if (!waiting) return;
+    if (batch.length === 0) continue;
+    settled(driver.engineFrame + 1 - driver.queue);
+    const k = engine.step(batch.map((b) => b.stream));
+    if (k === 0 || !driver.nodesDoneSync(net.outputs, k, task.engine.outputSpinMs)) throw new Error('the engine stopped');
+    const now = sharedNow();
+    for (const { job, stream, f } of batch) {
+      const latency = now - job.arrived;
+      histogram.record(Math.max(1, Math.round(latency * 1e6)));
+      if (latency > period) Atomics.add(counters, SERVER_MISSES, 1);
+      Atomics.add(counters, SERVED, 1);
+      const outputs: Record<string, Float32Array> = {};
+      net.outputs.forEach((o, j) => (outputs[net.nodes[o].name] = driver.outputView(j, stream, f)));
+      if (!job.conn.socket.destroyed) job.conn.socket.write(encodeMessage({ t: job.t ?? null, tick: driver.tickOf(stream, f), outputs }));
+    }
+  }
+}
+
+/** Serves what waits now; a stopped engine ends the server. */
+function flushNow(): void {
+  try {
+    flush();
   } catch (err) {
     // The engine stopped (closed or failed): nothing more can be served.
     if (!failed) {
       failed = true;
       post({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
     }
+  }
+}
+
+function schedule(): void {
+  if (flushing) return;
+  flushing = true;
+  // After this turn's other connections have had their data read: they join the batch.
+  setImmediate(flushNow);
+}
+
+async function handle(socket: Socket): Promise<void> {
+  sockets.add(socket);
+  socket.on('error', () => undefined);
+  const conn: Conn = { socket, session: undefined, jobs: [] };
+  conns.add(conn);
+  let index = 0;
+  try {
+    for await (const message of readMessages(socket, task.maxMessageBytes)) {
+      const arrived = sharedNow();
+      const frame = toSourceFrame(message, net, index++);
+      const t = typeof message === 'object' && message !== null ? (message as { t?: unknown }).t : undefined;
+      if (frame instanceof MessageError) {
+        if (frame.fatal) {
+          // Its bytes cannot be trusted: answer what came before, then this, and close.
+          flushNow();
+          reject(socket, frame.message, t);
+          break;
+        }
+        conn.jobs.push({ conn, rejected: frame.message, t });
+        schedule();
+        continue;
+      }
+      const session = sessionOf(conn, (message as { session?: unknown }).session);
+      if (typeof session === 'string') {
+        if (conn.session === undefined && session.startsWith('all ')) {
+          reject(socket, session, t);
+          break;
+        }
+        conn.jobs.push({ conn, rejected: session, t });
+        schedule();
+        continue;
+      }
+      const inputs = frame.inputs as Record<string, ArrayLike<number>>;
+      conn.jobs.push({ conn, arrays: net.inputs.map((v) => inputs[net.nodes[v].name]), t: frame.t, arrived });
+      schedule();
+    }
   } finally {
     sockets.delete(socket);
     socket.end();
+    // Its frames are all answered or dropped: a batch completes before the next turn.
+    conn.jobs.length = 0;
+    detach(conn);
   }
 }
 
@@ -98,9 +237,9 @@ const close = async (): Promise<void> => {
   clearInterval(statusTimer);
   for (const s of sockets) s.destroy();
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  await queue.catch(() => undefined);
+  for (const s of named.values()) if (s.idle !== undefined) clearTimeout(s.idle);
   engine.release();
-  post({ type: 'closed', stats: stats() });
+  post({ type: 'closed', stats: stats(), state: driver.state });
   parentPort?.close();
 };
 parentPort?.on('message', (m: unknown) => {

@@ -119,12 +119,14 @@ async function loop(engine: AttachedEngine): Promise<void> {
       // due time itself: workers woken for that moment find it there.
       prepare[0] = due[0] - copyMs - 0.005;
       if (!sleeper.sleepUntil(task.control, LOOP_STOP, 0, prepare)) break;
+      // The loop drives the runtime's own stream (0), one frame per engine frame.
       const k = driver.engineFrame + 1;
+      const f = driver.frameOf(0) + 1;
       // Frames are computed one at a time here, so the ring slot is free unless a node lags.
       if (driver.completed() < k - driver.queue && !driver.nodesDoneSync(net.nodes.filter((n) => !n.isInput).map((n) => n.index), k - driver.queue, 0)) break;
       const c0 = performance.now();
       try {
-        driver.writeInputs(frame.arrays, k);
+        driver.writeInputs(frame.arrays, 0, f);
       } catch (err) {
         if (!(err instanceof InputError)) throw err;
         reject(err.message);
@@ -143,30 +145,30 @@ async function loop(engine: AttachedEngine): Promise<void> {
       while (sharedNow() < due[0]) if (Atomics.load(task.control, LOOP_STOP) !== 0) break;
       // Workers finishing this frame read when the next one is due: say it before they can.
       pace[0] = nextDue(j);
-      if (!engine.step(k)) break;
+      if (engine.step(0) !== k) break;
       if (!driver.nodesDoneSync(net.outputs, k, task.engine.outputSpinMs)) break;
       const latencyMs = sharedNow() - due[0];
       histogram.record(Math.max(1, Math.round(latencyMs * 1e6)));
       if (latencyMs > period) misses++;
       ticks++;
-      const tick = driver.tickOf(k);
+      const tick = driver.tickOf(0, f);
       labels.push(frame.label);
       const label = labels.length > task.labelDelay ? labels[labels.length - 1 - task.labelDelay] : undefined;
       if (labels.length > task.labelDelay + 1) labels.shift();
       if (label !== undefined) {
         labelled++;
-        if (argmax(driver.outputView(0, k)) === label) correct++;
+        if (argmax(driver.outputView(0, 0, f)) === label) correct++;
       }
       if (sink !== undefined) {
         const outputs: Record<string, Float32Array> = {};
-        outputNames.forEach((name, o) => (outputs[name] = driver.outputView(o, k)));
+        outputNames.forEach((name, o) => (outputs[name] = driver.outputView(o, 0, f)));
         sink.write(encodeMessage({ t: tick, tick, outputs }));
       }
       if (record !== undefined) {
         // What the engine was given, so a replay computes exactly the same ticks; t: when the
         // frame was due, in ms from the first, so `--rate recorded` replays the timing.
         const inputs: Record<string, Float32Array> = {};
-        const views = driver.inputViews(k);
+        const views = driver.inputViews(0, f);
         inputNames.forEach((name, i) => (inputs[name] = views[i]));
         record.write(encodeMessage({ t: Number((due[0] - start).toFixed(3)), inputs, ...(frame.label === undefined ? {} : { label: frame.label }) }));
       }

@@ -44,7 +44,11 @@ Options:
   --source S         synthetic (default: MNIST digits with noise, 10 frames each, labelled)
                      | stdin | FILE.msgpack (a recording, replayed at --rate)
                      | tcp://HOST:PORT (serve frames over TCP from a thread of its own,
-                       127.0.0.1 for local only; each frame is answered on its connection)
+                       127.0.0.1 for local only; each frame is answered on its connection;
+                       each connection is a session with states of its own, or joins the
+                       one its messages name in a "session" field)
+  --streams N        with --source tcp://: connections served at once, each with its own
+                     states (default 8); frames arriving together share engine frames
   --sink S           none (default) | stdout | tcp://HOST:PORT (connects to a listener)
                      | FILE.msgpack: outputs as length-prefixed msgpack messages
                      {t, tick, outputs: {node: Float32Array}}
@@ -101,6 +105,7 @@ export const runCommand: Command = {
     seed: { type: 'string' },
     'log-level': { type: 'string' },
     json: { type: 'boolean' },
+    streams: { type: 'string' },
   },
   async run(positionals: string[], values, io: CliIo): Promise<number> {
     if (positionals.length > 1) throw new UsageError(`run takes at most one model, got ${positionals.join(' ')}`);
@@ -113,6 +118,8 @@ export const runCommand: Command = {
     const overrun = (values.overrun ?? 'drop') as OverrunPolicy;
     if (!['drop', 'latest', 'queue'].includes(overrun)) throw new UsageError(`--overrun must be drop, latest or queue, got "${overrun}"`);
     const sourceArg = (values.source as string | undefined) ?? 'synthetic';
+    if (values.streams !== undefined && !sourceArg.startsWith('tcp://')) throw new UsageError('--streams is for --source tcp:// (one session per connection)');
+    const streams = numberOption(values, 'streams', 8, (n) => Number.isInteger(n) && n >= 1 && n <= 4096, 'an integer from 1 to 4096');
     const sinkArg = (values.sink as string | undefined) ?? 'none';
     if (recordedTiming && !sourceArg.endsWith('.msgpack')) throw new UsageError('--rate recorded needs a recording as --source (FILE.msgpack)');
     if (sinkArg === 'stdout' && values.json === true) throw new UsageError('--sink stdout and --json both want stdout; send outputs to a file instead');
@@ -132,7 +139,7 @@ export const runCommand: Command = {
     try {
       const loaded = await loadSource(modelArg, { seed });
       const rollout = values.rollout === undefined ? loaded.rollout : await loadRollout(loaded.network, values.rollout as string);
-      const rt = await Runtime.create(loaded.network, { rollout, params: loaded.params, logger, ...(workersOpt === undefined ? {} : { workers: workersOpt }) });
+      const rt = await Runtime.create(loaded.network, { rollout, params: loaded.params, logger, ...(workersOpt === undefined ? {} : { workers: workersOpt }), ...(sourceArg.startsWith('tcp://') ? { streams } : {}) });
       closers.push(() => rt.close());
       const net = rt.network;
       if (loaded.weights === 'seeded random') logger.warn({ seed }, 'no trained weights: running a seeded random model (outputs are not meaningful predictions)');

@@ -6,12 +6,27 @@ import type { Parameters } from './parameters.js';
 /** Every block starts on its own cache line, so threads writing different blocks never share one. */
 export const CACHE_LINE = 64;
 
-/** A node's ring of frame states: `depth` slots of `size` floats, `slotBytes` apart. */
+/**
+ * A node's rings of frame states, one per stream: `depth` slots of `size` floats,
+ * `slotBytes` apart; stream s's ring starts `s * ringBytes` after `offset`.
+ */
 export interface StateBlock {
   readonly offset: number;
   readonly size: number;
   readonly depth: number;
   readonly slotBytes: number;
+  readonly ringBytes: number;
+}
+
+/**
+ * The batch table: for each of the last `depth` engine frames (by frame mod depth), which
+ * streams it computes and each one's own frame. `words` Int32 per entry: the count, then
+ * (stream, frame, tick) triples (the tick, frame less the stream's reset point, for messages).
+ */
+export interface BatchTable {
+  readonly offset: number;
+  readonly depth: number;
+  readonly words: number;
 }
 
 /** A tensor's place: byte offset and length in floats. */
@@ -38,6 +53,11 @@ export interface ArenaPlan {
   readonly weights: readonly TensorBlock[];
   /** Per node, a row-major ring beside its state ring (same depth), or null; see {@link ArenaOptions.staging}. */
   readonly staging: readonly (StateBlock | null)[];
+  /** Streams (sessions) with a state set of their own; see {@link ArenaOptions.streams}. */
+  readonly streams: number;
+  /** Bytes of one stream's state set (its rings and staging rings). */
+  readonly streamBytes: number;
+  readonly batches: BatchTable;
 }
 
 const align = (n: number): number => Math.ceil(n / CACHE_LINE) * CACHE_LINE;
@@ -64,7 +84,18 @@ export interface ArenaOptions {
    * descheduled for a moment); default 0.
    */
   readonly slack?: number;
+  /**
+   * Independent state sets (streams, sessions): each stream has its own rings and frame
+   * count; one engine frame computes a batch of streams. Default 1.
+   */
+  readonly streams?: number;
 }
+
+/** Int32 words per stream in a batch entry: stream (with flags), frame, tick. */
+export const BATCH_WORDS = 3;
+
+/** Engine frames whose batch entries stay readable: the most frames in flight (queue) and two spare. */
+const batchDepth = (queue: number): number => queue + 2;
 
 /** Lays out a network for a backend. Pure: the same inputs give the same plan. */
 export function planArena(net: Network, delays: readonly number[], backend: KernelBackend, options: ArenaOptions = {}): ArenaPlan {
@@ -73,13 +104,17 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
   const controlOffset = at;
   at += controlLines * CACHE_LINE;
   const queue = options.queue ?? 0;
+  const streams = options.streams ?? 1;
+  if (!Number.isInteger(streams) || streams < 1) throw new RangeError(`streams must be an integer >= 1, got ${streams}`);
   const outputs = new Set(net.outputs);
+  let streamBytes = 0;
   const states = net.nodes.map((n) => {
     const extra = (n.isInput || outputs.has(n.index) ? queue : 0) + (n.isInput ? 0 : options.slack ?? 0);
     const depth = 1 + Math.max(1, ...n.outEdges.map((e) => delays[e])) + extra;
     const slotBytes = align(n.size * 4);
-    const block = { offset: at, size: n.size, depth, slotBytes };
-    at += depth * slotBytes;
+    const block = { offset: at, size: n.size, depth, slotBytes, ringBytes: depth * slotBytes };
+    at += streams * block.ringBytes;
+    streamBytes += block.ringBytes;
     return block;
   });
   const maxSize = Math.max(...net.nodes.map((n) => n.size));
@@ -98,13 +133,17 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
   const staging = net.nodes.map((n) => {
     if (options.staging !== true || !(n.isInput || outputs.has(n.index))) return null;
     const s = states[n.index];
-    const block = { offset: at, size: s.size, depth: s.depth, slotBytes: s.slotBytes };
-    at += s.depth * s.slotBytes;
+    const block = { ...s, offset: at };
+    at += streams * s.ringBytes;
+    streamBytes += s.ringBytes;
     return block;
   });
+  const words = 1 + BATCH_WORDS * streams;
+  const batches = { offset: at, depth: batchDepth(queue), words };
+  at += align(batches.depth * words * 4);
   // A spare line at the end: no vector access near the last tensor can leave the memory.
   at += CACHE_LINE;
-  return { backend: backend.name, layout: backend.layout, bytes: at, controlOffset, controlLines, states, zeros, biases, weights, staging };
+  return { backend: backend.name, layout: backend.layout, bytes: at, controlOffset, controlLines, states, zeros, biases, weights, staging, streams, streamBytes, batches };
 }
 
 /**
@@ -116,11 +155,13 @@ export class Arena {
   readonly memory: KernelMemory;
   /** Control words as Int32 (Atomics-ready); `lines * 16` words. */
   readonly control: Int32Array;
-  readonly #slots: Float32Array[][];
+  /** Per node, per stream, its ring's slots. */
+  readonly #slots: Float32Array[][][];
   readonly #weights: Float32Array[];
   readonly #biases: Float32Array[];
   readonly #zeros: Float32Array;
-  readonly #staging: (Float32Array[] | null)[];
+  readonly #staging: (Float32Array[][] | null)[];
+  readonly #batches: Int32Array;
 
   constructor(plan: ArenaPlan, memory: KernelMemory) {
     if (memory.buffer.byteLength < plan.bytes) throw new Error(`memory of ${memory.buffer.byteLength} bytes is smaller than the plan's ${plan.bytes}`);
@@ -128,29 +169,45 @@ export class Arena {
     this.memory = memory;
     const buf = memory.buffer;
     this.control = new Int32Array(buf, plan.controlOffset, (plan.controlLines * CACHE_LINE) / 4);
-    this.#slots = plan.states.map((s) => Array.from({ length: s.depth }, (_, k) => new Float32Array(buf, s.offset + k * s.slotBytes, s.size)));
+    const rings = (s: StateBlock): Float32Array[][] =>
+      Array.from({ length: plan.streams }, (_, stream) => Array.from({ length: s.depth }, (_, k) => new Float32Array(buf, s.offset + stream * s.ringBytes + k * s.slotBytes, s.size)));
+    this.#slots = plan.states.map(rings);
     this.#weights = plan.weights.map((w) => new Float32Array(buf, w.offset, w.floats));
     this.#biases = plan.biases.map((b) => new Float32Array(buf, b.offset, b.floats));
     this.#zeros = new Float32Array(buf, plan.zeros.offset, plan.zeros.floats);
-    this.#staging = plan.staging.map((s) => (s === null ? null : Array.from({ length: s.depth }, (_, k) => new Float32Array(buf, s.offset + k * s.slotBytes, s.size))));
+    this.#staging = plan.staging.map((s) => (s === null ? null : rings(s)));
+    this.#batches = new Int32Array(buf, plan.batches.offset, plan.batches.depth * plan.batches.words);
   }
 
-  /** Node v's row-major staging slot for `frame`, or null when it has none. */
-  staged(v: number, frame: number): Float32Array | null {
-    const ring = this.#staging[v];
-    return ring === null ? null : ring[frame % ring.length];
-  }
-
-  /** Node v's state for `frame` (its ring slot); frames before 0 read a zero block. */
-  state(v: number, frame: number): Float32Array {
-    const ring = this.#slots[v];
-    if (frame < 0) return this.#zeros.subarray(0, this.plan.states[v].size);
+  /** Node v's row-major staging slot for `frame` of `stream`, or null when it has none. */
+  staged(v: number, frame: number, stream = 0): Float32Array | null {
+    const rings = this.#staging[v];
+    if (rings === null) return null;
+    const ring = rings[stream];
     return ring[frame % ring.length];
   }
 
-  /** All ring slots of node v, in slot order. */
-  slots(v: number): readonly Float32Array[] {
-    return this.#slots[v];
+  /** Node v's state for `frame` of `stream` (its ring slot); frames before 0 read a zero block. */
+  state(v: number, frame: number, stream = 0): Float32Array {
+    if (frame < 0) return this.#zeros.subarray(0, this.plan.states[v].size);
+    const ring = this.#slots[v][stream];
+    return ring[frame % ring.length];
+  }
+
+  /** All ring slots of node v in `stream`, in slot order. */
+  slots(v: number, stream = 0): readonly Float32Array[] {
+    return this.#slots[v][stream];
+  }
+
+  /**
+   * Engine frame k's batch entry: element 0 the number of streams it computes, then (stream,
+   * frame, tick) triples ({@link BATCH_WORDS}). The driver writes it before publishing k;
+   * workers only read it.
+   */
+  batch(k: number): Int32Array {
+    const { depth, words } = this.plan.batches;
+    const at = (k % depth) * words;
+    return this.#batches.subarray(at, at + words);
   }
 
   weights(e: number): Float32Array {
@@ -161,9 +218,9 @@ export class Arena {
     return this.#biases[v];
   }
 
-  /** Zeroes every state slot (frame 0 is all zeros). */
-  clearStates(): void {
-    for (const ring of this.#slots) for (const s of ring) s.fill(0);
+  /** Zeroes every state slot of one stream, or of all (frame 0 is all zeros). */
+  clearStates(stream?: number): void {
+    for (const rings of this.#slots) for (const [s, ring] of rings.entries()) if (stream === undefined || s === stream) for (const slot of ring) slot.fill(0);
   }
 }
 

@@ -12,10 +12,6 @@ const WORDS_PER_LINE = CACHE_LINE / 4;
 export const PUBLISHED = 0;
 /** Line 0: 0 while running, 1 when asked to stop, 2 when a worker failed. */
 export const STOP = 1;
-/** Line 0: engine frame that counts as tick 0 (runtime ticks restart at reset), for messages. */
-export const TICK_BASE = 2;
-/** Line 0: first engine frame whose outputs the driver will read (row-major copies are made from it on). */
-export const OUTPUTS_FROM = 3;
 /**
  * Line 0: 1 + the index of the worker asked to hand its share of each frame to the driver
  * (0: none). The real-time loop's thread computes that worker's nodes itself while it drives,
@@ -50,6 +46,12 @@ export const PARKED = READY + 2;
  * time and spin only that last stretch (see {@link paceOf}).
  */
 export const CLOCKED = 3 * WORDS_PER_LINE;
+
+/**
+ * Flag on a stream word of a batch entry (see Arena.batch): nobody reads this frame's
+ * outputs, so workers skip their row-major copies (repeat() runs many frames for one answer).
+ */
+export const NO_OUTPUTS = 1 << 30;
 
 export const STOP_REQUESTED = 1;
 export const STOP_FAILED = 2;

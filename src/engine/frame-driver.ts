@@ -1,22 +1,31 @@
 // The driver's side of the frame protocol, the counterpart of workers/frame-loop.ts: it
 // writes input frames into the arena's row-major staging rings, publishes them, waits for
-// nodes to finish frames and reads outputs. Exactly one thread drives an engine at a time:
+// nodes to finish frames and reads outputs. Each stream (session) has its own state set and
+// frame count; an engine frame computes a batch of streams, each at its own next frame. Exactly one thread drives an engine at a time:
 // the Runtime's (main) thread, or a thread it hands the engine to (the real-time loop, the
 // TCP server) with {@link DriverState}. It knows nothing of promises' owners, pools or
 // options: that is the Runtime's business.
 import type { Network } from '../graph/network.js';
 import type { BoundKernels } from '../kernels/kernel.js';
-import type { Arena } from './arena.js';
-import { OUTPUTS_FROM, PUBLISHED, STOP, TICK_BASE, askWake, clearWake, DRIVER_WAKE, nodeTick } from './control.js';
+import { BATCH_WORDS, type Arena } from './arena.js';
+import { NO_OUTPUTS, PUBLISHED, STOP, askWake, clearWake, DRIVER_WAKE, nodeTick } from './control.js';
 import { nonFiniteError, type NonFinitePolicy } from './inputs.js';
 import { SLEEP_MS } from './sync.js';
+
+/** One stream's frames as a driver hands them on: its latest published frame and the engine frames of its recent ones. */
+export interface StreamFrames {
+  readonly frame: number;
+  /** The frame its ticks count from (its last reset). */
+  readonly base: number;
+  /** Engine frame of the stream's frame f at index f mod length (the last `length` frames). */
+  readonly engine: readonly number[];
+}
 
 /** Where the engine's frames stand: handed between driving threads. */
 export interface DriverState {
   /** The latest published engine frame. */
   readonly engineFrame: number;
-  /** The engine frame that counts as tick 0 (ticks restart at reset). */
-  readonly base: number;
+  readonly streams: readonly StreamFrames[];
 }
 
 /** The engine stopped (closed or failed) while a driver waited on it. */
@@ -31,45 +40,60 @@ export class FrameDriver {
   readonly net: Network;
   readonly arena: Arena;
   readonly ctrl: Int32Array;
-  /** Input frames that may be published ahead of the slowest node. */
+  /** Input frames that may be published ahead of the slowest node (per stream and in all). */
   readonly queue: number;
+  /** Streams with a state set of their own (the arena's). */
+  readonly streams: number;
   readonly #kernels: BoundKernels;
   readonly #nonFinite: NonFinitePolicy;
   /** Indices of the computed (non-input) nodes. */
   readonly #computed: readonly number[];
-  /** Per input (by position), its staging ring; per output likewise. */
-  readonly #inputSlots: readonly (readonly Float32Array[])[];
-  readonly #outputSlots: readonly (readonly Float32Array[])[];
+  /** Per input (by position), per stream, its staging ring; per output likewise. */
+  readonly #inputSlots: readonly (readonly (readonly Float32Array[])[])[];
+  readonly #outputSlots: readonly (readonly (readonly Float32Array[])[])[];
   #engineFrame: number;
-  #base: number;
+  /** Per stream, its latest published frame (frame 0 is all zeros). */
+  readonly #frames: number[];
+  /** Per stream, the frame its ticks count from (its last reset). */
+  readonly #bases: number[];
+  /** Per stream, the engine frames of its recent frames (see {@link StreamFrames}). */
+  readonly #engineOf: number[][];
 
   constructor(init: { net: Network; arena: Arena; kernels: BoundKernels; queue: number; nonFinite: NonFinitePolicy; state?: DriverState }) {
     this.net = init.net;
     this.arena = init.arena;
     this.ctrl = init.arena.control;
     this.queue = init.queue;
+    this.streams = init.arena.plan.streams;
     this.#kernels = init.kernels;
     this.#nonFinite = init.nonFinite;
     this.#computed = init.net.nodes.filter((n) => !n.isInput).map((n) => n.index);
-    const ring = (v: number): Float32Array[] => {
+    const rings = (v: number): Float32Array[][] => {
       const block = init.arena.plan.staging[v];
       if (block === null) throw new Error(`node "${init.net.nodes[v].name}" has no staging ring: plan the arena with staging`);
-      return Array.from({ length: block.depth }, (_, k) => init.arena.staged(v, k) as Float32Array);
+      return Array.from({ length: this.streams }, (_, s) => Array.from({ length: block.depth }, (_, k) => init.arena.staged(v, k, s) as Float32Array));
     };
-    this.#inputSlots = init.net.inputs.map(ring);
-    this.#outputSlots = init.net.outputs.map(ring);
-    this.#engineFrame = init.state?.engineFrame ?? 0;
-    this.#base = init.state?.base ?? 0;
+    this.#inputSlots = init.net.inputs.map(rings);
+    this.#outputSlots = init.net.outputs.map(rings);
+    this.#engineFrame = 0;
+    this.#frames = new Array<number>(this.streams).fill(0);
+    this.#bases = new Array<number>(this.streams).fill(0);
+    this.#engineOf = Array.from({ length: this.streams }, () => new Array<number>(this.queue + 2).fill(0));
+    if (init.state !== undefined) this.adopt(init.state);
   }
 
   get state(): DriverState {
-    return { engineFrame: this.#engineFrame, base: this.#base };
+    return { engineFrame: this.#engineFrame, streams: this.#frames.map((frame, s) => ({ frame, base: this.#bases[s], engine: [...this.#engineOf[s]] })) };
   }
 
   /** Takes over where another driver of the same engine left off. */
   adopt(state: DriverState): void {
     this.#engineFrame = state.engineFrame;
-    this.#base = state.base;
+    state.streams.forEach((s, i) => {
+      this.#frames[i] = s.frame;
+      this.#bases[i] = s.base;
+      this.#engineOf[i] = [...s.engine];
+    });
   }
 
   /** The latest published engine frame. */
@@ -77,83 +101,132 @@ export class FrameDriver {
     return this.#engineFrame;
   }
 
-  /** Ticks published since the start (or the last reset). */
-  get tick(): number {
-    return this.#engineFrame - this.#base;
+  /** Stream s's latest published frame. */
+  frameOf(stream: number): number {
+    return this.#frames[stream];
   }
 
-  /** The tick engine frame k is. */
-  tickOf(k: number): number {
-    return k - this.#base;
+  /** The tick stream s's frame f is (ticks count from its last reset). */
+  tickOf(stream: number, f: number): number {
+    return f - this.#bases[stream];
   }
 
-  /** Row-major staging slots of engine frame k's inputs, by position in `net.inputs`. */
-  inputViews(k: number): readonly Float32Array[] {
-    return this.#inputSlots.map((ring) => ring[k % ring.length]);
-  }
-
-  /** Row-major staging slot of frame k of the j-th output (by position in `net.outputs`). */
-  outputView(j: number, k: number): Float32Array {
-    const ring = this.#outputSlots[j];
-    return ring[k % ring.length];
-  }
-
-  /** Zeroes frame k's input slots (a slot handed out for writing starts from zeros, not an old frame). */
-  clearInputs(k: number): void {
-    for (const ring of this.#inputSlots) this.#kernels.zero(ring[k % ring.length]);
+  /** The engine frame that computed (or computes) stream s's frame f, one of its last `queue + 2`. */
+  engineOf(stream: number, f: number): number {
+    if (f <= 0) return 0;
+    const ring = this.#engineOf[stream];
+    if (f > this.#frames[stream] || f <= this.#frames[stream] - ring.length) throw new RangeError(`frame ${f} of stream ${stream} is not among its recent ones (latest ${this.#frames[stream]})`);
+    return ring[f % ring.length];
   }
 
   /**
-   * Copies one array per input (already checked for names and lengths) into frame k's slots
-   * and scans them on the way in, as {@link checkInputs} does.
+   * The engine frame that must be complete before stream s's next frame may be written: its
+   * frame `queue` back (its staging slot and the state slot it would overwrite are free
+   * then); 0 when there is none.
    */
-  writeInputs(arrays: readonly ArrayLike<number>[], k: number): void {
+  streamRoom(stream: number): number {
+    return this.engineOf(stream, this.#frames[stream] + 1 - this.queue);
+  }
+
+  /** Row-major staging slots of stream s's frame f inputs, by position in `net.inputs`. */
+  inputViews(stream: number, f: number): readonly Float32Array[] {
+    return this.#inputSlots.map((rings) => rings[stream][f % rings[stream].length]);
+  }
+
+  /** Row-major staging slot of stream s's frame f of the j-th output (by position in `net.outputs`). */
+  outputView(j: number, stream: number, f: number): Float32Array {
+    const ring = this.#outputSlots[j][stream];
+    return ring[f % ring.length];
+  }
+
+  /** Zeroes stream s's frame f input slots (a slot handed out for writing starts from zeros, not an old frame). */
+  clearInputs(stream: number, f: number): void {
+    for (const rings of this.#inputSlots) this.#kernels.zero(rings[stream][f % rings[stream].length]);
+  }
+
+  /**
+   * Copies one array per input (already checked for names and lengths) into stream s's frame
+   * f slots and scans them on the way in, as {@link checkInputs} does.
+   */
+  writeInputs(arrays: readonly ArrayLike<number>[], stream: number, f: number): void {
     for (let j = 0; j < arrays.length; j++) {
-      const slot = this.#inputSlots[j][k % this.#inputSlots[j].length];
+      const ring = this.#inputSlots[j][stream];
+      const slot = ring[f % ring.length];
       const bad = this.#kernels.copyIn(arrays[j], slot);
-      if (bad >= 0) this.#nonFiniteAt(j, slot, bad, k);
+      if (bad >= 0) this.#nonFiniteAt(j, stream, slot, bad, f);
     }
   }
 
   /**
-   * Scans frame k's input slots where they landed, with the backend's (SIMD) scan: under
-   * `reject` a non-finite value throws an InputError naming it (nothing is published, so the
-   * frame leaves no trace); under `zero` it is replaced in place.
+   * Scans stream s's frame f input slots where they landed, with the backend's (SIMD) scan:
+   * under `reject` a non-finite value throws an InputError naming it (nothing is published,
+   * so the frame leaves no trace); under `zero` it is replaced in place.
    */
-  checkInputs(k: number): void {
+  checkInputs(stream: number, f: number): void {
     for (let j = 0; j < this.#inputSlots.length; j++) {
-      const slot = this.#inputSlots[j][k % this.#inputSlots[j].length];
+      const ring = this.#inputSlots[j][stream];
+      const slot = ring[f % ring.length];
       const bad = this.#kernels.firstNonFinite(slot);
-      if (bad >= 0) this.#nonFiniteAt(j, slot, bad, k);
+      if (bad >= 0) this.#nonFiniteAt(j, stream, slot, bad, f);
     }
   }
 
-  #nonFiniteAt(j: number, slot: Float32Array, bad: number, k: number): void {
-    if (this.#nonFinite === 'reject') throw nonFiniteError(this.net.nodes[this.net.inputs[j]].name, k - this.#base, slot[bad], bad);
+  #nonFiniteAt(j: number, stream: number, slot: Float32Array, bad: number, f: number): void {
+    if (this.#nonFinite === 'reject') throw nonFiniteError(this.net.nodes[this.net.inputs[j]].name, f - this.#bases[stream], slot[bad], bad);
     for (let i = bad; i < slot.length; i++) if (!Number.isFinite(slot[i])) slot[i] = 0;
   }
 
-  /** Hands frame k (the next one) to the workers. */
-  publish(k: number): void {
-    if (k !== this.#engineFrame + 1) throw new Error(`frame ${k} published after ${this.#engineFrame}`);
+  /**
+   * Publishes the next engine frame for one stream's next frame (its inputs already written)
+   * and returns the engine frame. With `noOutputs` the workers skip the row-major output
+   * copies (nobody reads them). The engine frame `queue` back must be complete.
+   */
+  publishOne(stream: number, noOutputs = false): number {
+    const k = this.#engineFrame + 1;
+    const entry = this.arena.batch(k);
+    entry[0] = 1;
+    this.#enter(entry, 0, stream, noOutputs, k);
+    return this.#publish(k);
+  }
+
+  /**
+   * Publishes the next engine frame for a batch of streams (distinct), each at its next frame
+   * (inputs already written), and returns the engine frame.
+   */
+  publishBatch(streams: readonly number[]): number {
+    const k = this.#engineFrame + 1;
+    if (streams.length === 0 || streams.length > this.streams) throw new RangeError(`a batch of ${streams.length} streams (1 to ${this.streams})`);
+    const entry = this.arena.batch(k);
+    entry[0] = streams.length;
+    streams.forEach((s, b) => this.#enter(entry, b, s, false, k));
+    return this.#publish(k);
+  }
+
+  #enter(entry: Int32Array, b: number, stream: number, noOutputs: boolean, k: number): void {
+    if (!(stream >= 0 && stream < this.streams)) throw new RangeError(`stream ${stream} (the arena has ${this.streams})`);
+    const f = ++this.#frames[stream];
+    const ring = this.#engineOf[stream];
+    ring[f % ring.length] = k;
+    entry[1 + BATCH_WORDS * b] = noOutputs ? stream | NO_OUTPUTS : stream;
+    entry[2 + BATCH_WORDS * b] = f;
+    entry[3 + BATCH_WORDS * b] = f - this.#bases[stream];
+  }
+
+  #publish(k: number): number {
     this.#engineFrame = k;
     Atomics.store(this.ctrl, PUBLISHED, k);
     Atomics.notify(this.ctrl, PUBLISHED);
+    return k;
   }
 
-  /** Asks workers to make row-major output copies from engine frame k on (0: every frame). */
-  outputsFrom(k: number): void {
-    Atomics.store(this.ctrl, OUTPUTS_FROM, k);
-  }
-
-  /** Copies frame k's outputs out, row-major, keyed by node name. */
-  copyOutputs(k: number): Record<string, Float32Array> {
+  /** Copies stream s's frame f outputs out, row-major, keyed by node name. */
+  copyOutputs(stream: number, f: number): Record<string, Float32Array> {
     const out: Record<string, Float32Array> = {};
-    this.net.outputs.forEach((o, j) => (out[this.net.nodes[o].name] = this.outputView(j, k).slice()));
+    this.net.outputs.forEach((o, j) => (out[this.net.nodes[o].name] = this.outputView(j, stream, f).slice()));
     return out;
   }
 
-  /** The first of `nodes` that has not finished frame k, or -1 (no allocation: called per frame). */
+  /** The first of `nodes` that has not finished engine frame k, or -1 (no allocation: called per frame). */
   firstBehind(nodes: readonly number[], k: number): number {
     for (const v of nodes) if (Atomics.load(this.ctrl, nodeTick(v)) < k) return v;
     return -1;
@@ -166,38 +239,20 @@ export class FrameDriver {
     return min;
   }
 
+  /** The computed nodes' indices. */
+  get computed(): readonly number[] {
+    return this.#computed;
+  }
+
   /** Whether the engine was asked to stop or failed. */
   stopped(): boolean {
     return Atomics.load(this.ctrl, STOP) !== 0;
   }
 
-  /** Resolves when every computed node has finished engine frame k; undefined (no promise at all) when they have. */
-  frameDone(k: number): Promise<void> | undefined {
-    return this.nodesDone(this.#computed, k);
-  }
-
-  /** Resolves when the output nodes have finished engine frame k (their outputs are readable). */
-  outputsDone(k: number): Promise<void> | undefined {
-    return this.nodesDone(this.net.outputs, k);
-  }
-
-  /** Waits until input frame k may be written: every node is done with frame k - queue. */
-  room(k: number): Promise<void> | undefined {
-    return this.frameDone(k - this.queue);
-  }
-
-  /** Resolves when `nodes` have finished frame k, sleeping without blocking the event loop; rejects with {@link EngineStopped}. */
-  nodesDone(nodes: readonly number[], k: number): Promise<void> | undefined {
-    if (this.firstBehind(nodes, k) < 0) return undefined;
-    return (async () => {
-      for (let v = this.firstBehind(nodes, k); v >= 0; v = this.firstBehind(nodes, k)) await this.#wakeWhen(v, k);
-    })();
-  }
-
   /**
-   * Blocks (not on a thread with an event loop to keep) until `nodes` have finished frame k:
-   * spins up to `spinMs`, then sleeps until the worker of the lagging node wakes it. False
-   * when the engine stopped first.
+   * Blocks (not on a thread with an event loop to keep) until `nodes` have finished engine
+   * frame k: spins up to `spinMs`, then sleeps until the worker of the lagging node wakes it.
+   * False when the engine stopped first.
    */
   nodesDoneSync(nodes: readonly number[], k: number, spinMs: number): boolean {
     const ctrl = this.ctrl;
@@ -214,8 +269,11 @@ export class FrameDriver {
     return true;
   }
 
-  /** Sleeps (without blocking the event loop) until node v has finished frame k. */
-  async #wakeWhen(v: number, k: number): Promise<void> {
+  /**
+   * Sleeps (without blocking the event loop) until node v has finished engine frame k; one
+   * caller at a time (the wake request is a single word: see FrameWatch, which multiplexes).
+   */
+  async wakeWhen(v: number, k: number): Promise<void> {
     const ctrl = this.ctrl;
     try {
       for (;;) {
@@ -231,10 +289,12 @@ export class FrameDriver {
     }
   }
 
-  /** Zeroes every state while the workers wait for the next input; ticks count from here. */
-  resetStates(): void {
-    this.arena.clearStates();
-    this.#base = this.#engineFrame;
-    Atomics.store(this.ctrl, TICK_BASE, this.#base);
+  /**
+   * Back to all states zero for one stream, its ticks counting from here; its frames must all
+   * be complete. Its frame numbers go on (a held output frame keeps its slot).
+   */
+  resetStream(stream: number): void {
+    this.arena.clearStates(stream);
+    this.#bases[stream] = this.#frames[stream];
   }
 }

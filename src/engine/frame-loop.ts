@@ -6,8 +6,8 @@ import { validateNetwork } from '../graph/network.js';
 import '../kernels/backends.js';
 import type { BoundKernels } from '../kernels/kernel.js';
 import { getBackend } from '../kernels/registry.js';
-import { Arena } from './arena.js';
-import { FAILED_NODE, OUTPUTS_FROM, STOP, STOP_FAILED, TICK_BASE, nodeTick, notifyAll, wakeDriverIfAsked, workerLine, workerTiming } from './control.js';
+import { Arena, BATCH_WORDS } from './arena.js';
+import { FAILED_NODE, NO_OUTPUTS, STOP, STOP_FAILED, nodeTick, notifyAll, wakeDriverIfAsked, workerLine, workerTiming } from './control.js';
 import type { FrameLoopTask } from './frame-loop-task.js';
 import { NodeComputer } from './node-compute.js';
 import { waitAtLeast } from './sync.js';
@@ -62,18 +62,28 @@ export class FrameLoop {
   }
 
   /**
-   * Computes this worker's share of frame k (already published); `waitedMs` is how long the
-   * caller waited for it, for the statistics. False when the engine was asked to stop.
-   * Throws, after stopping the engine, when a node's computation fails.
+   * Computes this worker's share of engine frame k (already published): for every stream in
+   * k's batch entry, that stream's own frame. `waitedMs` is how long the caller waited for
+   * it, for the statistics. False when the engine was asked to stop. Throws, after stopping
+   * the engine, when a node's computation fails.
+   *
+   * Waits are in engine frames: a stream's frames go to strictly increasing engine frames, so
+   * its frame f - R(e) was computed in engine frame k - R(e) or earlier, and what a consumer
+   * must be done with before a slot is overwritten likewise.
    */
   computeFrame(k: number, waitedMs: number): boolean {
     const { ctrl, arena, kernels, net, task } = this;
     const spin = task.spin;
     const t0 = performance.now();
     let busy = 0;
-    const outputsWanted = k >= Atomics.load(ctrl, OUTPUTS_FROM);
+    const batch = arena.batch(k);
+    const entries = batch[0];
     for (const v of task.converts) {
-      kernels.toInternal(arena.staged(v, k) as Float32Array, arena.state(v, k), net.nodes[v].shape, net.nodes[v].order);
+      for (let b = 0; b < entries; b++) {
+        const stream = batch[1 + BATCH_WORDS * b] & ~NO_OUTPUTS;
+        const f = batch[2 + BATCH_WORDS * b];
+        kernels.toInternal(arena.staged(v, f, stream) as Float32Array, arena.state(v, f, stream), net.nodes[v].shape, net.nodes[v].order);
+      }
       Atomics.store(ctrl, nodeTick(v), k);
       Atomics.notify(ctrl, nodeTick(v));
     }
@@ -82,17 +92,25 @@ export class FrameLoop {
       const v = task.nodes[i];
       for (const [index, offset] of this.#waits[i]) if (!waitAtLeast(ctrl, index, k + offset, spin)) return false;
       const n0 = performance.now();
+      let b = 0;
       try {
-        this.#computer.compute(v, k);
-        const out = outputsWanted ? arena.staged(v, k) : null;
-        if (out !== null) kernels.fromInternal(arena.state(v, k), out, net.nodes[v].shape, net.nodes[v].order);
+        const staged = arena.plan.staging[v] !== null;
+        for (; b < entries; b++) {
+          const word = batch[1 + BATCH_WORDS * b];
+          const stream = word & ~NO_OUTPUTS;
+          const f = batch[2 + BATCH_WORDS * b];
+          this.#computer.compute(v, f, stream);
+          if (staged && (word & NO_OUTPUTS) === 0) kernels.fromInternal(arena.state(v, f, stream), arena.staged(v, f, stream) as Float32Array, net.nodes[v].shape, net.nodes[v].order);
+        }
       } catch (err) {
         // Say which node failed before stopping everyone: the driver reads it from here.
         Atomics.compareExchange(ctrl, FAILED_NODE, 0, v + 1);
         Atomics.store(ctrl, STOP, STOP_FAILED);
         notifyAll(ctrl);
-        const tick = k - Atomics.load(ctrl, TICK_BASE);
-        throw new Error(`node "${net.nodes[v].name}" (worker ${task.worker}) failed at tick ${tick}: ${err instanceof Error ? err.message : String(err)}`);
+        const stream = batch[1 + BATCH_WORDS * b] & ~NO_OUTPUTS;
+        const tick = batch[3 + BATCH_WORDS * b];
+        const where = arena.plan.streams > 1 ? `tick ${tick} of stream ${stream}` : `tick ${tick}`;
+        throw new Error(`node "${net.nodes[v].name}" (worker ${task.worker}) failed at ${where}: ${err instanceof Error ? err.message : String(err)}`);
       }
       busy += performance.now() - n0;
       // Other workers may sleep on this counter; the driver asks for one wake-up.

@@ -1,41 +1,49 @@
-// Free-running over a stream of input frames (Runtime.run): up to `queue` frames published
-// ahead of the workers, outputs yielded in order as copies or as views.
+// Free-running over a stream of input frames (Session.run, Runtime.run): up to `queue` frames
+// published ahead of the workers, outputs yielded in order as copies or as views.
 import type { Network } from '../graph/network.js';
-import type { FrameDriver } from './frame-driver.js';
 import type { HeldFrames, OutputFrame } from './frame-views.js';
 import { checkInputFrame, type InputFrame } from './inputs.js';
 import { RuntimeError, type RunOptions, type TickResult } from './runtime-types.js';
 
-/** What free-running needs of its runtime. */
+/** What free-running needs of its session. */
 export interface FreeRunHost {
   readonly network: Network;
-  readonly driver: FrameDriver;
+  readonly queue: number;
   readonly held: HeldFrames;
-  /** Takes the runtime for this run; resolves with the function that lets the next caller in. */
+  /** Takes the session for this run; resolves with the function that lets the next caller in. */
   acquire(): Promise<() => void>;
   assertOpen(): void;
   failed(): boolean;
-  /** Waits until frame k may be written (see Runtime); throws when held views block it. */
-  room(k: number, signal?: AbortSignal): Promise<void> | undefined;
+  /** Waits until the next frame may be written and returns its number; throws when held views block it. */
+  nextFrame(signal?: AbortSignal): Promise<number>;
+  /** The tick frame f is. */
+  tickOf(f: number): number;
+  /** Copies one (checked) array per input into frame f's slots. */
+  write(arrays: readonly ArrayLike<number>[], f: number): void;
+  /** Publishes the written frame; resolves with its engine frame. */
+  submit(): number | Promise<number>;
+  /** Whether the outputs of engine frame k are ready. */
+  outputsReady(k: number): boolean;
   outputsOf(k: number, signal?: AbortSignal): Promise<void>;
-  guard<T>(p: Promise<T> | undefined): Promise<T | undefined>;
+  /** Waits until every node has finished engine frame k (errors swallowed by the caller). */
+  frameDone(k: number): Promise<unknown>;
   recordLatency(us: number): void;
-  /** An output frame of engine frame k, released by dropping its hold. */
-  viewsOf(k: number, latencyUs: number): OutputFrame;
+  /** An output frame of frame f, released by dropping its hold. */
+  viewsOf(f: number, latencyUs: number): OutputFrame;
+  copyOutputs(f: number): Record<string, Float32Array>;
 }
 
 /**
  * Feeds frames from `inputs` as fast as the engine takes them and yields each tick's outputs
- * in order; see Runtime.run.
+ * in order; see Session.run.
  */
 export function freeRun(host: FreeRunHost, inputs: AsyncIterable<InputFrame> | Iterable<InputFrame>, options: RunOptions): AsyncIterable<TickResult | OutputFrame> {
-  const driver = host.driver;
   const views = options.views === true;
   return {
     [Symbol.asyncIterator]: () => {
       let release: (() => void) | undefined;
       const source = Symbol.asyncIterator in inputs ? (inputs as AsyncIterable<InputFrame>)[Symbol.asyncIterator]() : (inputs as Iterable<InputFrame>)[Symbol.iterator]();
-      const pending: { k: number; t0: number }[] = [];
+      const pending: { f: number; k: number; t0: number }[] = [];
       let exhausted = false;
       let finished = false;
       let current: OutputFrame | undefined;
@@ -47,8 +55,8 @@ export function freeRun(host: FreeRunHost, inputs: AsyncIterable<InputFrame> | I
           finished = true;
           // Let in-flight frames finish so the next call starts from a settled engine.
           const last = pending[pending.length - 1];
-          if (last !== undefined && !host.failed()) await host.guard(driver.frameDone(last.k)).catch(() => undefined);
-          for (const p of pending) host.held.release(p.k);
+          if (last !== undefined && !host.failed()) await host.frameDone(last.k).catch(() => undefined);
+          for (const p of pending) host.held.release(p.f);
           pending.length = 0;
           release?.();
           if (!exhausted) await source.return?.();
@@ -64,37 +72,37 @@ export function freeRun(host: FreeRunHost, inputs: AsyncIterable<InputFrame> | I
           try {
             host.assertOpen();
             if (options.signal?.aborted === true) throw abortError();
-            while (!exhausted && pending.length < driver.queue) {
-              const k = driver.engineFrame + 1;
-              const room = host.room(k, options.signal);
-              if (room !== undefined) await room;
+            while (!exhausted && pending.length < host.queue) {
+              const f = await host.nextFrame(options.signal);
               const item = await source.next();
               if (item.done === true) {
                 exhausted = true;
                 break;
               }
-              const arrays = checkInputFrame(host.network, item.value, driver.tickOf(k), 'reject', false);
-              driver.writeInputs(arrays, k);
-              host.held.hold(k);
-              pending.push({ k, t0: performance.now() });
-              driver.publish(k);
+              const arrays = checkInputFrame(host.network, item.value, host.tickOf(f), 'reject', false);
+              host.write(arrays, f);
+              host.held.hold(f);
+              const t0 = performance.now();
+              const submitted = host.submit();
+              const k = typeof submitted === 'number' ? submitted : await submitted;
+              pending.push({ f, k, t0 });
             }
             const head = pending[0];
             if (head === undefined) return await finish();
             // Sleep until half the queue is done, not just the head: one wake-up of this
             // thread per queue/2 frames instead of one per frame, while the workers always
             // have frames left to run.
-            if (driver.firstBehind(host.network.outputs, head.k) >= 0) await host.outputsOf(pending[Math.min(pending.length - 1, driver.queue >> 1)].k, options.signal);
+            if (!host.outputsReady(head.k)) await host.outputsOf(pending[Math.min(pending.length - 1, host.queue >> 1)].k, options.signal);
             pending.shift();
             const latencyUs = (performance.now() - head.t0) * 1000;
             host.recordLatency(latencyUs);
             if (views) {
-              current = host.viewsOf(head.k, latencyUs);
+              current = host.viewsOf(head.f, latencyUs);
               return { done: false, value: current };
             }
-            const outputs = driver.copyOutputs(head.k);
-            host.held.release(head.k);
-            return { done: false, value: { tick: driver.tickOf(head.k), outputs, latencyUs } };
+            const outputs = host.copyOutputs(head.f);
+            host.held.release(head.f);
+            return { done: false, value: { tick: host.tickOf(head.f), outputs, latencyUs } };
           } catch (err) {
             await finish();
             throw err;

@@ -9,7 +9,7 @@ import { FrameDriver, type DriverState } from './frame-driver.js';
 import { FrameLoop } from './frame-loop.js';
 import type { EngineParts, FrameLoopTask } from './frame-loop-task.js';
 import type { NonFinitePolicy } from './inputs.js';
-import type { Runtime } from './runtime.js';
+import type { LentState, Runtime } from './runtime.js';
 
 /** Everything a driving thread needs (structured-clonable). */
 export interface LentEngine extends EngineParts {
@@ -20,10 +20,13 @@ export interface LentEngine extends EngineParts {
   readonly takeOver?: FrameLoopTask;
   /** How long to spin for a frame's outputs before sleeping until a worker wakes the thread (ms). */
   readonly outputSpinMs: number;
+  /** Streams no session of the runtime holds (for the driving thread's own sessions). */
+  readonly free: readonly number[];
 }
 
 /** The lent engine as the runtime's thread describes it, taking over the worker that converts the first input. */
-export function describeLent(rt: Runtime, state: DriverState, loops: readonly FrameLoopTask[]): LentEngine {
+export function describeLent(rt: Runtime, lent: LentState): LentEngine {
+  const { state, loops, free } = lent;
   const takeOver = loops.find((l) => l.converts.includes(rt.network.inputs[0]));
   return {
     spec: rt.network.spec,
@@ -39,7 +42,23 @@ export function describeLent(rt: Runtime, state: DriverState, loops: readonly Fr
     // A frame computed right after a sleep runs 2-4x its calibrated time (cold caches, clocks
     // ramping up): spin through that rather than pay a wake-up (50-100 µs here) at its end.
     outputSpinMs: Math.min(1, (4 * rt.placement.predictedFrameUs) / 1000 + 0.1),
+    free,
   };
+}
+
+/**
+ * The state after a driver published frames of `stream` alone, one per engine frame, up to
+ * engine frame `published` (what a real-time loop did, read back from the engine's counter).
+ */
+export function advanced(state: DriverState, published: number, stream: number): DriverState {
+  const ran = published - state.engineFrame;
+  const streams = state.streams.map((s, i) => {
+    if (i !== stream || ran <= 0) return s;
+    const engine = [...s.engine];
+    for (let j = 1; j <= ran; j++) engine[(s.frame + j) % engine.length] = state.engineFrame + j;
+    return { ...s, frame: s.frame + ran, engine };
+  });
+  return { engineFrame: Math.max(published, state.engineFrame), streams };
 }
 
 /** A lent engine taken over in this thread. */
@@ -50,8 +69,12 @@ export interface AttachedEngine {
   readonly driver: FrameDriver;
   /** The parked worker's share, computed here after each publish; undefined when none was taken. */
   readonly own: FrameLoop | undefined;
-  /** Publishes frame k and computes this thread's share of it; false when the engine stopped. */
-  step(k: number): boolean;
+  /**
+   * Publishes the next engine frame for `streams` (each at its next frame, inputs written)
+   * and computes this thread's share of it; returns the engine frame, or 0 when the engine
+   * stopped.
+   */
+  step(streams: number | readonly number[]): number;
   /** Gives the parked worker its share back. */
   release(): void;
 }
@@ -93,9 +116,9 @@ export async function attachEngine(lent: LentEngine): Promise<AttachedEngine> {
     ctrl,
     driver,
     own,
-    step(k) {
-      driver.publish(k);
-      return own === undefined || own.computeFrame(k, 0);
+    step(streams) {
+      const k = typeof streams === 'number' ? driver.publishOne(streams) : driver.publishBatch(streams);
+      return own === undefined || own.computeFrame(k, 0) ? k : 0;
     },
     release,
   };

@@ -25,13 +25,13 @@ export class NodeComputer {
     this.#activations = net.nodes.map((n) => (n.isInput ? null : kernels.activationKernel(n.activation, n.shape, n.activationParams)));
   }
 
-  /** Frame `k` of computed node `v`; its sources' frames must already be complete. */
-  compute(v: number, k: number): void {
+  /** Frame `k` of computed node `v` in `stream`; its sources' frames must already be complete. */
+  compute(v: number, k: number, stream = 0): void {
     const arena = this.#arena;
     const edges = this.#net.edges;
-    const dst = arena.state(v, k);
+    const dst = arena.state(v, k, stream);
     this.#kernels.zero(dst);
-    for (const e of this.#net.nodes[v].inEdges) this.#edgeKernels[e].run(arena.state(edges[e].from, k - this.#delays[e]), dst);
+    for (const e of this.#net.nodes[v].inEdges) this.#edgeKernels[e].run(arena.state(edges[e].from, k - this.#delays[e], stream), dst);
     (this.#activations[v] as ActivationKernel).run(dst, arena.bias(v));
   }
 }

@@ -9,7 +9,7 @@ import { mnistSplit } from '../io/mnist-data.js';
 import { PUBLISHED, STOP } from './control.js';
 import { LOOP_STOP, OverrunError, type LoopMessage, type OverrunPolicy, type RealtimeLoopTask, type RealtimeSummary } from './realtime-task.js';
 import type { Runtime } from './runtime.js';
-import { describeLent } from './lent-engine.js';
+import { advanced, describeLent } from './lent-engine.js';
 
 export { OverrunError, type OverrunPolicy, type RealtimeSummary } from './realtime-task.js';
 export type { LoopSinkSpec as RealtimeSink } from '../io/loop-sinks.js';
@@ -118,9 +118,9 @@ export async function runRealtime(rt: Runtime, source: RealtimeSource, options: 
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted === true) stop();
   try {
-    await rt.lend(async (state, loops, guard) => {
+    await rt.lend(async (lent, guard) => {
       const task: RealtimeLoopTask = {
-        engine: describeLent(rt, state, loops),
+        engine: describeLent(rt, lent),
         control,
         source: spec,
         ...(options.sink === undefined ? {} : { sink: options.sink }),
@@ -154,7 +154,7 @@ export async function runRealtime(rt: Runtime, source: RealtimeSource, options: 
         await worker.terminate();
       }
       // The loop published up to here; the engine's own counter says so even if it failed.
-      return { engineFrame: Atomics.load(rt.arena.control, PUBLISHED), base: state.base };
+      return advanced(lent.state, Atomics.load(rt.arena.control, PUBLISHED), 0);
     });
   } finally {
     options.signal?.removeEventListener('abort', onAbort);

@@ -53,6 +53,12 @@ export interface RuntimeOptions {
   readonly logger?: RuntimeLogger;
   /** Aborting closes the runtime. */
   readonly signal?: AbortSignal;
+  /**
+   * Sessions `open()` may hand out at once, each with a state set of its own (default 0: the
+   * runtime's own stream only). Each takes the network's state rings in memory
+   * (`stats().streams.bytesPerStream`).
+   */
+  readonly streams?: number;
 }
 
 /** The numeric options, checked, with their defaults. */
@@ -61,6 +67,7 @@ export interface CheckedOptions {
   readonly queue: number;
   readonly slack: number;
   readonly warmUp: number;
+  readonly streams: number;
 }
 
 /** Checks the numeric options before anything starts; throws a RangeError naming the bad one. */
@@ -73,7 +80,9 @@ export function checkOptions(options: RuntimeOptions, computedNodes: number, cor
   if (!Number.isInteger(slack) || slack < 0 || slack > 64) throw new RangeError(`slack must be an integer from 0 to 64, got ${String(options.slack)}`);
   const warmUp = options.warmUp ?? 8;
   if (!Number.isInteger(warmUp) || warmUp < 0) throw new RangeError(`warmUp must be an integer >= 0, got ${String(options.warmUp)}`);
+  const streams = options.streams ?? 0;
+  if (!Number.isInteger(streams) || streams < 0 || streams > 4096) throw new RangeError(`streams must be an integer from 0 to 4096, got ${String(options.streams)}`);
   if (options.sync !== undefined && !['auto', 'spin', 'wait'].includes(options.sync)) throw new RangeError(`sync must be auto, spin or wait, got ${String(options.sync)}`);
   if (options.nonFinite !== undefined && !['reject', 'zero'].includes(options.nonFinite)) throw new RangeError(`nonFinite must be reject or zero, got ${String(options.nonFinite)}`);
-  return { workerLimit, queue, slack, warmUp };
+  return { workerLimit, queue, slack, warmUp, streams };
 }

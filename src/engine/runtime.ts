@@ -10,13 +10,15 @@ import { assertValidRollout } from '../rollout/validity.js';
 import { Arena, createArena, planArena } from './arena.js';
 import { nodeCosts } from './calibrate.js';
 import { FAILED_NODE, READY, STOP, STOP_FAILED, STOP_REQUESTED, WAKE_NODE, controlLines, notifyAll, workerLine, workerTiming } from './control.js';
+import { Batcher } from './batcher.js';
 import { FrameDriver, type DriverState } from './frame-driver.js';
 import type { FrameLoopResult, FrameLoopTask } from './frame-loop-task.js';
-import { HeldFrames, InputSlot, OutputFrame, ViewError } from './frame-views.js';
+import { InputSlot, OutputFrame, ViewError } from './frame-views.js';
+import { FrameWatch } from './frame-watch.js';
+import { Session, type SessionHost, type SessionOptions } from './session.js';
 import { StopGuard } from './stop-guard.js';
-import { freeRun, type FreeRunHost } from './free-run.js';
 import { RuntimeError, type RunOptions, type TickResult } from './runtime-types.js';
-import { checkInputFrame, type InputFrame, type NonFinitePolicy } from './inputs.js';
+import type { InputFrame, NonFinitePolicy } from './inputs.js';
 import { loadSource, type LoadedModel, type ModelSource } from './model-source.js';
 import { chooseWorkerCount, choosePlacement, type Placement } from './placement.js';
 import { checkParameters } from './reference-executor.js';
@@ -25,11 +27,14 @@ import { waitAtLeastAsync } from './sync.js';
 import { startWorkers } from './worker-start.js';
 
 export type { RuntimeLogger, RuntimeOptions } from './runtime-options.js';
+export { Session, type SessionOptions } from './session.js';
 export { RuntimeError, type RunOptions, type TickResult } from './runtime-types.js';
 
 /** Counters of a runtime, see {@link Runtime.stats}. */
 export interface RuntimeStats {
   readonly ticks: number;
+  /** Engine frames published: each computes one frame of every stream in its batch. */
+  readonly engineFrames: number;
   readonly backend: string;
   readonly workers: number;
   readonly sync: 'spin' | 'wait';
@@ -37,6 +42,20 @@ export interface RuntimeStats {
   readonly latencyUs: { readonly p50: number; readonly p99: number; readonly max: number; readonly mean: number };
   /** Per worker: its nodes and mean compute / wait time per frame since start (µs). */
   readonly perWorker: readonly { readonly nodes: readonly string[]; readonly frames: number; readonly computeUs: number; readonly waitUs: number }[];
+  /**
+   * Sessions: how many `open()` may hand out (the `streams` option), how many are open, and
+   * the memory one takes (its state rings and staging rings, bytes).
+   */
+  readonly streams: { readonly capacity: number; readonly open: number; readonly bytesPerStream: number };
+}
+
+/** What `lend`'s driving thread is given. */
+export interface LentState {
+  readonly state: DriverState;
+  /** What each worker was given (to take a parked worker's share). */
+  readonly loops: readonly FrameLoopTask[];
+  /** Streams no session holds (1 and up; stream 0 is the runtime's own), for the driver's own sessions. */
+  readonly free: readonly number[];
 }
 
 /**
@@ -77,21 +96,25 @@ export class Runtime implements AsyncDisposable {
   readonly #tasks: Promise<FrameLoopResult>[];
   readonly #ctrl: Int32Array;
   readonly #driver: FrameDriver;
+  readonly #watch: FrameWatch;
+  readonly #batcher: Batcher;
   readonly #spin: boolean;
   readonly #logger: RuntimeLogger | undefined;
   readonly #latency: RecordableHistogram;
   #failed: Error | undefined;
-  #busy: Promise<void> = Promise.resolve();
-  /** Engine frames whose output views a caller holds. */
-  readonly #held = new HeldFrames();
+  /** The runtime's own stream (0): what step, nextInput, run, repeat and reset serve. */
+  readonly #own: Session;
+  /** Streams open() may hand out that no session holds, and who waits for one. */
+  readonly #free: number[];
+  readonly #waitingForStream: ((stream: number) => void)[] = [];
+  readonly #sessions = new Set<Session>();
+  readonly #sessionHost: SessionHost;
   readonly #stops = new StopGuard(
     () => (this.#closing === undefined ? undefined : (this.#failed ?? new RuntimeError('the runtime was closed'))),
     (reason) => new RuntimeError('run aborted', { cause: reason }),
   );
   #onClose: (() => void) | undefined;
   #closing: Promise<void> | undefined;
-  /** What free-running (run()) needs of this runtime. */
-  readonly #host: FreeRunHost;
 
   private constructor(init: {
     network: Network;
@@ -125,19 +148,21 @@ export class Runtime implements AsyncDisposable {
     this.#spin = init.spin;
     this.#logger = init.logger;
     this.#latency = createHistogram();
-    this.#host = {
+    this.#watch = new FrameWatch(init.driver);
+    this.#batcher = new Batcher(init.driver, this.#watch, (p) => this.#guard(p));
+    this.#sessionHost = {
       network: init.network,
       driver: init.driver,
-      held: this.#held,
-      acquire: () => this.#acquire(),
+      watch: this.#watch,
+      batcher: this.#batcher,
       assertOpen: () => this.#assertOpen(),
       failed: () => this.#failed !== undefined,
-      room: (k, signal) => this.#room(k, signal),
-      outputsOf: (k, signal) => this.#outputsOf(k, signal),
-      guard: (p) => this.#guard(p),
+      guard: (p, signal) => this.#guard(p, signal),
       recordLatency: (us) => this.#latency.record(Math.max(1, Math.round(us))),
-      viewsOf: (k, us) => this.#viewsOf(k, us),
+      release: (stream) => this.#releaseStream(stream),
     };
+    this.#own = new Session(this.#sessionHost, 0);
+    this.#free = Array.from({ length: init.arena.plan.streams - 1 }, (_, i) => i + 1);
     for (const [w, task] of init.tasks.entries()) {
       task.catch((err: unknown) => {
         const why = err instanceof Error ? err.message : String(err);
@@ -165,7 +190,7 @@ export class Runtime implements AsyncDisposable {
     const checked = checkOptions(options, computed, cores);
     // Enough control lines for the most workers any placement could use.
     const maxWorkers = Math.max(checked.workerLimit, computed);
-    const plan = planArena(network, rollout.delays, backend, { controlLines: controlLines(network.nodes.length, maxWorkers), queue: checked.queue, staging: true, slack: checked.slack });
+    const plan = planArena(network, rollout.delays, backend, { controlLines: controlLines(network.nodes.length, maxWorkers), queue: checked.queue, staging: true, slack: checked.slack, streams: 1 + checked.streams });
     const arena = createArena(network, plan, backend, params);
     // Control memory starts zeroed, which would name node 0 as the one the driver awaits.
     Atomics.store(arena.control, WAKE_NODE, -1);
@@ -216,9 +241,9 @@ export class Runtime implements AsyncDisposable {
     return rt;
   }
 
-  /** Ticks computed since the start (or the last reset). */
+  /** Ticks computed since the start (or the last reset) on the runtime's own stream. */
   get tick(): number {
-    return this.#driver.tick;
+    return this.#own.tick;
   }
 
   /** Input frames that may be in flight, and the most output frames that may be held (the `queue` option). */
@@ -232,20 +257,7 @@ export class Runtime implements AsyncDisposable {
    * @throws InputError for a bad input (the runtime stays usable); RuntimeError once closed or failed
    */
   step(input: InputFrame): Promise<Record<string, Float32Array>> {
-    return this.#exclusive(async () => {
-      this.#assertOpen();
-      const driver = this.#driver;
-      const k = driver.engineFrame + 1;
-      const arrays = checkInputFrame(this.network, input, driver.tickOf(k), 'reject', false);
-      await this.#room(k);
-      driver.writeInputs(arrays, k);
-      const t0 = performance.now();
-      driver.publish(k);
-      await this.#outputsOf(k);
-      const outputs = driver.copyOutputs(k);
-      this.#latency.record(Math.max(1, Math.round((performance.now() - t0) * 1000)));
-      return outputs;
-    });
+    return this.#own.step(input);
   }
 
   /**
@@ -256,33 +268,8 @@ export class Runtime implements AsyncDisposable {
    * that owns each input and output. The next slot can be taken as soon as one is committed.
    * @throws ViewError when `queue` output frames are still held (release them first); RuntimeError once closed or failed
    */
-  async nextInput(options: { signal?: AbortSignal } = {}): Promise<InputSlot> {
-    const release = await this.#acquire();
-    try {
-      this.#assertOpen();
-      const driver = this.#driver;
-      const k = driver.engineFrame + 1;
-      await this.#room(k, options.signal);
-      driver.clearInputs(k);
-      const slots = driver.inputViews(k);
-      const views: Record<string, Float32Array> = {};
-      this.network.inputs.forEach((v, j) => (views[this.network.nodes[v].name] = slots[j]));
-      return new InputSlot(driver.tickOf(k), views, {
-        commit: () => {
-          this.#assertOpen();
-          driver.checkInputs(k);
-          this.#held.hold(k);
-          const t0 = performance.now();
-          driver.publish(k);
-          release();
-          return this.#outputFrame(k, t0);
-        },
-        cancel: release,
-      });
-    } catch (err) {
-      release();
-      throw err;
-    }
+  nextInput(options: { signal?: AbortSignal } = {}): Promise<InputSlot> {
+    return this.#own.nextInput(options);
   }
 
   /**
@@ -294,7 +281,7 @@ export class Runtime implements AsyncDisposable {
   run(inputs: AsyncIterable<InputFrame> | Iterable<InputFrame>, options?: RunOptions & { views?: false }): AsyncIterable<TickResult>;
   run(inputs: AsyncIterable<InputFrame> | Iterable<InputFrame>, options: RunOptions & { views: true }): AsyncIterable<OutputFrame>;
   run(inputs: AsyncIterable<InputFrame> | Iterable<InputFrame>, options: RunOptions = {}): AsyncIterable<TickResult | OutputFrame> {
-    return freeRun(this.#host, inputs, options);
+    return this.#own.run(inputs, options as RunOptions & { views: true });
   }
 
   /**
@@ -305,49 +292,56 @@ export class Runtime implements AsyncDisposable {
    * @throws ViewError while output frames are held
    */
   repeat(input: InputFrame, ticks: number): Promise<Record<string, Float32Array>> {
-    return this.#exclusive(async () => {
-      this.#assertOpen();
-      if (!Number.isInteger(ticks) || ticks < 1) throw new RangeError(`ticks must be an integer >= 1, got ${ticks}`);
-      const held = this.#held.oldest();
-      if (held !== undefined) throw new ViewError(`repeat() would overwrite the held outputs of tick ${this.#driver.tickOf(held)}: release() them first`);
-      const driver = this.#driver;
-      const arrays = checkInputFrame(this.network, input, driver.tickOf(driver.engineFrame + 1), 'reject', false);
-      // Every frame in flight must be done before the input ring is refilled.
-      await this.#guard(driver.frameDone(driver.engineFrame));
-      // Every input slot is free now: fill them all with the frame once (checked once).
-      const depth = Math.max(...this.network.inputs.map((v) => this.arena.plan.staging[v]?.depth ?? 1));
-      const first = driver.engineFrame + 1;
-      for (let k = first; k < first + depth; k++) driver.writeInputs(arrays, k);
-      const last = driver.engineFrame + ticks;
-      const t0 = performance.now();
-      driver.outputsFrom(last);
-      try {
-        while (driver.engineFrame < last) {
-          const room = driver.completed() + driver.queue - driver.engineFrame;
-          if (room <= 0) {
-            // Sleep until half the queue has drained, then top it up in one burst.
-            await this.#guard(driver.frameDone(driver.engineFrame - (driver.queue >> 1)));
-            continue;
-          }
-          for (let i = 0; i < room && driver.engineFrame < last; i++) driver.publish(driver.engineFrame + 1);
-        }
-        await this.#guard(driver.frameDone(last));
-      } finally {
-        driver.outputsFrom(0);
-      }
-      this.#latency.record(Math.max(1, Math.round(((performance.now() - t0) * 1000) / ticks)));
-      return driver.copyOutputs(last);
-    });
+    return this.#own.repeat(input, ticks);
   }
 
   /** Back to frame 0 (all states zero); waits for in-flight work first. Held output frames stay readable. */
   reset(): Promise<void> {
-    return this.#exclusive(async () => {
-      this.#assertOpen();
-      // A step returns once its outputs are done; other nodes may still be finishing.
-      await this.#guard(this.#driver.frameDone(this.#driver.engineFrame));
-      this.#driver.resetStates();
-    });
+    return this.#own.reset();
+  }
+
+  /**
+   * Opens a session: a stream of frames with states of its own (zeros to start), its own
+   * tick count and the same frame API as the runtime (`step`, `nextInput`, `run`, `repeat`,
+   * `reset`, `close`). The runtime's workers serve all sessions at once: each engine frame
+   * computes every session with a frame ready, and each session's outputs are exactly those
+   * of a runtime serving it alone. At most `streams` (a create option) are open at a time.
+   * @throws RuntimeError when all streams are open (unless `wait`), or once closed
+   */
+  async open(options: SessionOptions = {}): Promise<Session> {
+    this.#assertOpen();
+    const capacity = this.arena.plan.streams - 1;
+    let stream = this.#free.shift();
+    if (stream === undefined) {
+      if (capacity === 0) throw new RuntimeError('this runtime has no streams for sessions: create it with { streams: N }');
+      if (options.wait !== true) throw new RuntimeError(`all ${capacity} streams are open: close a session, pass { wait: true }, or create the runtime with more streams`);
+      let take!: (stream: number) => void;
+      const given = new Promise<number>((resolve) => (take = resolve));
+      this.#waitingForStream.push(take);
+      try {
+        stream = (await this.#guard(given, options.signal)) as number;
+      } catch (err) {
+        const i = this.#waitingForStream.indexOf(take);
+        if (i >= 0) this.#waitingForStream.splice(i, 1);
+        // A stream handed over while the wait was abandoned goes back.
+        void given.then((s) => this.#releaseStream(s));
+        throw err;
+      }
+    }
+    // Its frames are all done (a session gives its stream back only then): start from zeros.
+    this.#driver.resetStream(stream);
+    const session = new Session(this.#sessionHost, stream, options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs });
+    this.#sessions.add(session);
+    this.#batcher.sessions = this.#sessions.size;
+    return session;
+  }
+
+  #releaseStream(stream: number): void {
+    for (const s of this.#sessions) if (s.stream === stream) this.#sessions.delete(s);
+    this.#batcher.sessions = this.#sessions.size;
+    const next = this.#waitingForStream.shift();
+    if (next !== undefined) next(stream);
+    else this.#free.push(stream);
   }
 
   /** Tick count, latency percentiles, placement and per-worker timing. */
@@ -358,6 +352,7 @@ export class Runtime implements AsyncDisposable {
     const nodes = this.network.nodes.length;
     return {
       ticks: this.tick,
+      engineFrames: this.#driver.engineFrame,
       backend: this.backend.describe(),
       workers: this.placement.workers,
       sync: this.#spin ? 'spin' : 'wait',
@@ -378,26 +373,27 @@ export class Runtime implements AsyncDisposable {
           waitUs: frames === 0 ? 0 : timing[1] / frames,
         };
       }),
+      streams: { capacity: this.arena.plan.streams - 1, open: this.#sessions.size, bytesPerStream: this.arena.plan.streamBytes },
     };
   }
 
   /**
    * Hands the engine to another driver (a thread of the real-time loop or the TCP server) for
-   * the duration of `drive`: this runtime serves nothing else meanwhile, and takes the frame
-   * count back from the state `drive` resolves with. `drive` gets what each worker was given,
-   * to take a parked worker's share. Held output frames must be released first. When the
-   * engine stops while lent (a node failed in the driving thread), the runtime fails with
-   * `drive`'s error.
+   * the duration of `drive`: this runtime's own stream and every session wait meanwhile, and
+   * the runtime takes the frame counts back from the state `drive` resolves with. `drive` gets
+   * what each worker was given, to take a parked worker's share, and the streams no session
+   * holds. The runtime's own held output frames must be released first. When the engine stops
+   * while lent (a node failed in the driving thread), the runtime fails with `drive`'s error.
    * @internal used by the real-time loop and the frame server
    */
-  async lend(drive: (state: DriverState, loops: readonly FrameLoopTask[], guard: <T>(p: Promise<T>) => Promise<T>) => Promise<DriverState>): Promise<void> {
-    await this.#exclusive(async () => {
+  async lend(drive: (lent: LentState, guard: <T>(p: Promise<T>) => Promise<T>) => Promise<DriverState>): Promise<void> {
+    await this.#own.hold(async () => {
       this.#assertOpen();
-      if (this.#held.size > 0) throw new ViewError('release() held output frames before handing the engine to a real-time loop');
-      const before = this.#driver.state;
+      if (this.#own.heldFrames > 0) throw new ViewError('release() held output frames before handing the engine to a real-time loop');
+      const resume = await this.#batcher.pause();
       try {
         // A promise given to the guard settles with its own value (never undefined).
-        const after = await drive(before, this.#loops, <T>(p: Promise<T>) => this.#guard(p) as Promise<T>);
+        const after = await drive({ state: this.#driver.state, loops: this.#loops, free: [...this.#free] }, <T>(p: Promise<T>) => this.#guard(p) as Promise<T>);
         this.#driver.adopt(after);
       } catch (err) {
         if (Atomics.load(this.#ctrl, STOP) === STOP_FAILED && this.#failed === undefined) {
@@ -405,6 +401,8 @@ export class Runtime implements AsyncDisposable {
           throw this.#failed;
         }
         throw err;
+      } finally {
+        resume();
       }
     });
   }
@@ -444,79 +442,17 @@ export class Runtime implements AsyncDisposable {
     void this.close();
   }
 
-  /** Takes this runtime for one caller; resolves with the function that lets the next one in. */
-  #acquire(): Promise<() => void> {
-    let done!: () => void;
-    const mine = new Promise<void>((resolve) => (done = resolve));
-    const previous = this.#busy;
-    this.#busy = previous.then(() => mine);
-    let released = false;
-    return previous.then(() => () => {
-      if (released) return;
-      released = true;
-      done();
-    });
-  }
-
-  /** Runs `fn` after every earlier step / run / reset has finished. */
-  async #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const release = await this.#acquire();
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
-  }
-
   /** Waits for `p`, but rejects as soon as a worker fails, the runtime closes, or `signal` aborts. */
   #guard<T>(p: Promise<T> | undefined, signal?: AbortSignal): Promise<T | undefined> {
     return this.#stops.guard(p, signal);
   }
 
-  /** Waits until the outputs of engine frame k are readable. */
-  async #outputsOf(k: number, signal?: AbortSignal): Promise<void> {
-    const wait = this.#driver.outputsDone(k);
-    if (wait !== undefined) await this.#guard(wait, signal);
-  }
-
-  /**
-   * Waits until input frame k may be written: every node is done with frame k - queue, and
-   * no held output frame is old enough for frame k's outputs to overwrite.
-   */
-  #room(k: number, signal?: AbortSignal): Promise<void> | undefined {
-    this.#held.assertRoom(k, this.#driver.queue, (f) => this.#driver.tickOf(f));
-    const room = this.#driver.room(k);
-    return room === undefined && signal === undefined ? undefined : this.#guard(room, signal).then(() => undefined);
-  }
-
-  /** An output frame of engine frame k (held since its commit) that drops its hold on release. */
-  #viewsOf(k: number, latencyUs: number): OutputFrame {
-    const views: Record<string, Float32Array> = {};
-    this.network.outputs.forEach((o, j) => (views[this.network.nodes[o].name] = this.#driver.outputView(j, k)));
-    return new OutputFrame(this.#driver.tickOf(k), latencyUs, views, () => this.#held.release(k));
-  }
-
-  async #outputFrame(k: number, t0: number): Promise<OutputFrame> {
-    try {
-      await this.#outputsOf(k);
-    } catch (err) {
-      this.#held.release(k);
-      throw err;
-    }
-    const latencyUs = (performance.now() - t0) * 1000;
-    this.#latency.record(Math.max(1, Math.round(latencyUs)));
-    return this.#viewsOf(k, latencyUs);
-  }
-
   async #warmUp(ticks: number): Promise<void> {
     if (ticks <= 0) return;
-    const driver = this.#driver;
-    for (let t = 0; t < ticks; t++) {
-      const k = driver.engineFrame + 1;
-      driver.clearInputs(k);
-      driver.publish(k);
-      await this.#guard(driver.frameDone(k));
-    }
-    driver.resetStates();
+    const zeros: Record<string, Float32Array> = {};
+    for (const v of this.network.inputs) zeros[this.network.nodes[v].name] = new Float32Array(this.network.nodes[v].size);
+    await this.#own.repeat(zeros, ticks);
+    await this.#own.reset();
+    this.#latency.reset();
   }
 }

@@ -1,4 +1,5 @@
 // What the TCP frame server's thread (workers/frame-server.ts) and serveFrames share.
+import type { DriverState } from '../engine/frame-driver.js';
 import type { LentEngine } from '../engine/lent-engine.js';
 
 /** Counters the server's thread keeps in shared memory (Int32 words), readable at any time. */
@@ -13,6 +14,8 @@ export interface ServerTask {
   readonly maxMessageBytes: number;
   readonly rateHz?: number;
   readonly counters: Int32Array;
+  /** How long a named session outlives its last connection (ms). */
+  readonly sessionIdleMs: number;
 }
 
 /** Latency percentiles and CPU per frame of the frames served so far. */
@@ -26,4 +29,4 @@ export type ServerMessage =
   | { readonly type: 'rejected'; readonly reason: string }
   | { readonly type: 'status'; readonly stats: ServerStats }
   | { readonly type: 'failed'; readonly message: string }
-  | { readonly type: 'closed'; readonly stats: ServerStats };
+  | { readonly type: 'closed'; readonly stats: ServerStats; readonly state: DriverState };

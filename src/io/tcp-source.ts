@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { PUBLISHED } from '../engine/control.js';
+import type { DriverState } from '../engine/frame-driver.js';
 import { describeLent } from '../engine/lent-engine.js';
 import type { Runtime } from '../engine/runtime.js';
 import { SERVED, SERVER_MISSES, SERVER_REJECTED, type ServerMessage, type ServerStats, type ServerTask } from './frame-server-task.js';
@@ -19,6 +20,8 @@ export interface ServeOptions {
   readonly rateHz?: number;
   /** Called on this thread for each rejected message, with why (for logs). */
   readonly onReject?: (reason: string) => void;
+  /** How long a named session (a `session` field in messages) outlives its last connection, ms; default 60,000. */
+  readonly sessionIdleMs?: number;
 }
 
 /** The same figures as `run --json`, for a server's frames. */
@@ -40,7 +43,11 @@ export interface FrameServer {
 /**
  * Serves a runtime over TCP from a thread of its own: clients send length-prefixed msgpack
  * frames `{t, inputs: {node: Float32Array}}` and get `{t, tick, outputs}` back on the same
- * connection, in order. A bad message gets `{t, error}` back and the connection stays open;
+ * connection, in order. Every connection is a session with states of its own, starting from
+ * zeros and ended with the connection (the runtime's `streams` option bounds how many at
+ * once; one more is refused with an error reply); a message field `session: "name"` joins a
+ * named session instead, which outlives its connection for `sessionIdleMs`. Frames arriving
+ * together from several connections are computed in one engine frame. A bad message gets `{t, error}` back and the connection stays open;
  * an oversize or truncated one closes it (its bytes cannot be trusted). Nothing a client
  * sends can stop the runtime. The runtime serves nothing else until `close()`.
  */
@@ -55,15 +62,29 @@ export async function serveFrames(rt: Runtime, options: ServeOptions): Promise<F
     listening = resolve;
     failed = reject;
   });
-  const served = rt.lend(async (state, loops, guard) => {
-    const task: ServerTask = { engine: describeLent(rt, state, loops), host, port: options.port, maxMessageBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES, ...(options.rateHz === undefined ? {} : { rateHz: options.rateHz }), counters };
+  if (rt.stats().streams.capacity === 0) throw new RangeError('the frame server gives every connection a session of its own: create the runtime with { streams: N } (N connections at once)');
+  let final: DriverState | undefined;
+  const served = rt.lend(async (lent, guard) => {
+    const task: ServerTask = {
+      engine: describeLent(rt, lent),
+      host,
+      port: options.port,
+      maxMessageBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES,
+      ...(options.rateHz === undefined ? {} : { rateHz: options.rateHz }),
+      counters,
+      sessionIdleMs: options.sessionIdleMs ?? 60_000,
+    };
     const thread = new Worker(SERVER_FILE, { workerData: task });
     worker = thread;
     const ended = new Promise<void>((resolve, reject) => {
       thread.on('message', (m: ServerMessage) => {
         if (m.type === 'listening') listening(m.port);
         else if (m.type === 'rejected') options.onReject?.(m.reason);
-        else if (m.type === 'status' || m.type === 'closed') stats = m.stats;
+        else if (m.type === 'status') stats = m.stats;
+        else if (m.type === 'closed') {
+          stats = m.stats;
+          final = m.state;
+        }
         else if (m.type === 'failed') {
           const error = new Error(m.message);
           failed(error);
@@ -81,7 +102,8 @@ export async function serveFrames(rt: Runtime, options: ServeOptions): Promise<F
     } finally {
       await thread.terminate();
     }
-    return { engineFrame: Atomics.load(rt.arena.control, PUBLISHED), base: state.base };
+    // Without the thread's last word (it failed) the engine's own counter is the best guess.
+    return final ?? { ...lent.state, engineFrame: Atomics.load(rt.arena.control, PUBLISHED) };
   });
   served.catch((err: unknown) => failed(err instanceof Error ? err : new Error(String(err))));
   const port = await started;

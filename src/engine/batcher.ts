@@ -1,0 +1,119 @@
+// Which streams each engine frame computes. Sessions hand in frames whose inputs they have
+// written; the batcher publishes them, all streams with a frame ready in one engine frame
+// (each worker then runs its layers for all of them at once), as soon as the engine has room.
+// A stream with nothing ready is simply not in the batch, so it delays nobody.
+import type { FrameDriver } from './frame-driver.js';
+import type { FrameWatch } from './frame-watch.js';
+
+interface Pending {
+  readonly stream: number;
+  readonly resolve: (k: number) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+export class Batcher {
+  readonly #driver: FrameDriver;
+  readonly #watch: FrameWatch;
+  readonly #guard: <T>(p: Promise<T> | undefined) => Promise<T | undefined>;
+  #pending: Pending[] = [];
+  #flushing = false;
+  /** Sessions other than the runtime's own that are open: with none, a frame goes out at once. */
+  #others = 0;
+  #paused: Promise<void> | undefined;
+  #resume: (() => void) | undefined;
+  /** Callers inside {@link exclusive}, and who waits for them to leave. */
+  #direct = 0;
+  #directDone: (() => void) | undefined;
+
+  constructor(driver: FrameDriver, watch: FrameWatch, guard: <T>(p: Promise<T> | undefined) => Promise<T | undefined>) {
+    this.#driver = driver;
+    this.#watch = watch;
+    this.#guard = guard;
+  }
+
+  /** How many sessions besides the runtime's own are open (they batch; a lone stream does not wait). */
+  set sessions(n: number) {
+    this.#others = n;
+  }
+
+  /**
+   * Publishes `stream`'s next frame (its inputs written; at most one pending per stream) and
+   * returns its engine frame: at once when it is the only stream and the engine has room,
+   * otherwise with every stream that hands in a frame before the next turn of the event loop.
+   */
+  submit(stream: number): number | Promise<number> {
+    const driver = this.#driver;
+    if (this.#others === 0 && this.#paused === undefined && this.#direct === 0 && !this.#flushing && this.#pending.length === 0 && driver.completed() >= driver.engineFrame + 1 - driver.queue) {
+      return driver.publishOne(stream);
+    }
+    return new Promise<number>((resolve, reject) => {
+      this.#pending.push({ stream, resolve, reject });
+      if (!this.#flushing) {
+        this.#flushing = true;
+        // After this turn's other sessions have handed in their frames too.
+        setImmediate(() => void this.#flush());
+      }
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const driver = this.#driver;
+    try {
+      while (this.#pending.length > 0) {
+        // Every wait is followed by a fresh look: nothing is published after a pause began.
+        if (this.#paused !== undefined) {
+          await this.#paused;
+          continue;
+        }
+        const k = driver.engineFrame + 1;
+        // Engine frame k - queue must be done: its batch entry and input slots are reused.
+        if (driver.completed() < k - driver.queue) {
+          await this.#guard(this.#watch.frameDone(k - driver.queue));
+          continue;
+        }
+        const batch = this.#pending;
+        this.#pending = [];
+        const k2 = driver.publishBatch(batch.map((p) => p.stream));
+        for (const p of batch) p.resolve(k2);
+      }
+    } catch (err) {
+      const batch = this.#pending;
+      this.#pending = [];
+      for (const p of batch) p.reject(err);
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  /**
+   * Runs `fn`, which publishes frames itself (driver.publishOne, after its own room checks),
+   * while no pause is in force; a pause waits for it to end.
+   */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.#paused !== undefined) await this.#paused;
+    this.#direct++;
+    try {
+      return await fn();
+    } finally {
+      if (--this.#direct === 0) this.#directDone?.();
+    }
+  }
+
+  /**
+   * Stops publishing (frames handed in meanwhile wait) until the returned function is called,
+   * once every frame already published is complete: the engine is then free to lend.
+   */
+  async pause(): Promise<() => void> {
+    while (this.#paused !== undefined) await this.#paused;
+    this.#paused = new Promise<void>((resolve) => (this.#resume = resolve));
+    if (this.#direct > 0) await new Promise<void>((resolve) => (this.#directDone = resolve));
+    this.#directDone = undefined;
+    await this.#guard(this.#watch.frameDone(this.#driver.engineFrame));
+    return () => {
+      const resume = this.#resume;
+      this.#paused = undefined;
+      this.#resume = undefined;
+      resume?.();
+    };
+  }
+}

@@ -1,0 +1,73 @@
+// Waits on the engine from a thread with an event loop (the Runtime's): any number of callers
+// (sessions, free-running loops) wait for nodes to finish engine frames, and one loop sleeps
+// on the driver's single wake request for all of them. Frames complete in order, so waking
+// for the earliest wait and settling every satisfied one on each wake-up serves them all.
+import { EngineStopped, type FrameDriver } from './frame-driver.js';
+
+interface Waiter {
+  readonly nodes: readonly number[];
+  readonly k: number;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+export class FrameWatch {
+  readonly #driver: FrameDriver;
+  #waiters: Waiter[] = [];
+  #running = false;
+
+  constructor(driver: FrameDriver) {
+    this.#driver = driver;
+  }
+
+  /** Resolves when `nodes` have finished engine frame k; undefined (no promise at all) when they have. Rejects with EngineStopped. */
+  done(nodes: readonly number[], k: number): Promise<void> | undefined {
+    if (this.#driver.firstBehind(nodes, k) < 0) return undefined;
+    return new Promise<void>((resolve, reject) => {
+      this.#waiters.push({ nodes, k, resolve, reject });
+      if (!this.#running) void this.#run();
+    });
+  }
+
+  /** Resolves when every computed node has finished engine frame k. */
+  frameDone(k: number): Promise<void> | undefined {
+    return this.done(this.#driver.computed, k);
+  }
+
+  /** Resolves when the output nodes have finished engine frame k. */
+  outputsDone(k: number): Promise<void> | undefined {
+    return this.done(this.#driver.net.outputs, k);
+  }
+
+  #settle(): void {
+    const driver = this.#driver;
+    if (this.#waiters.every((w) => driver.firstBehind(w.nodes, w.k) >= 0)) return;
+    const still: Waiter[] = [];
+    for (const w of this.#waiters) {
+      if (driver.firstBehind(w.nodes, w.k) < 0) w.resolve();
+      else still.push(w);
+    }
+    this.#waiters = still;
+  }
+
+  async #run(): Promise<void> {
+    this.#running = true;
+    const driver = this.#driver;
+    try {
+      for (;;) {
+        this.#settle();
+        if (this.#waiters.length === 0) return;
+        let first = this.#waiters[0];
+        for (const w of this.#waiters) if (w.k < first.k) first = w;
+        const v = driver.firstBehind(first.nodes, first.k);
+        if (v >= 0) await driver.wakeWhen(v, first.k);
+      }
+    } catch (err) {
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const w of waiters) w.reject(err instanceof Error ? err : new EngineStopped());
+    } finally {
+      this.#running = false;
+    }
+  }
+}

@@ -1,0 +1,297 @@
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import fc from 'fast-check';
+import type { Network } from '../src/graph/network.js';
+import { initParameters, type Parameters } from '../src/engine/parameters.js';
+import { ReferenceExecutor } from '../src/engine/reference-executor.js';
+import { Runtime, RuntimeError, type Session } from '../src/engine/runtime.js';
+import { ViewError } from '../src/engine/frame-views.js';
+import { encodeMessage, readMessages } from '../src/io/frame-stream.js';
+import { loadNetworkFile } from '../src/io/spec-file.js';
+import { serveFrames } from '../src/io/tcp-source.js';
+import type { Rollout } from '../src/rollout/pattern.js';
+import { Random } from '../src/util/random.js';
+import { sameBits } from './helpers/numeric.js';
+import { netParams, randomNetwork, randomValidDelays } from './helpers/random-network.js';
+
+const example = (name: string): string => new URL(`../../examples/${name}.json`, import.meta.url).pathname;
+
+function randomInputs(net: Network, rng: Random): Record<string, Float32Array> {
+  const input: Record<string, Float32Array> = {};
+  for (const i of net.inputs) input[net.nodes[i].name] = Float32Array.from({ length: net.nodes[i].size }, () => rng.uniform(-1, 1));
+  return input;
+}
+
+/** A session's frames checked against an executor serving that stream alone. */
+class Shadow {
+  readonly ref: ReferenceExecutor;
+  ticks = 0;
+  constructor(net: Network, rollout: Rollout, params: Parameters, backend: string) {
+    this.ref = new ReferenceExecutor(net, rollout, params, { backend });
+  }
+
+  check(got: Readonly<Record<string, Float32Array>>, input: Record<string, Float32Array>, what: string): void {
+    const want = this.ref.step(input);
+    this.ticks++;
+    for (const name of Object.keys(want)) assert.ok(sameBits(got[name], want[name]), `${what}: tick ${this.ticks} ${name}`);
+  }
+}
+
+test('sessions: random networks, rollouts, 1-4 workers, interleavings and churn; every session matches an executor serving it alone, bit for bit', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      netParams(true, 6),
+      fc.integer({ min: 0, max: 1e9 }),
+      fc.integer({ min: 0, max: 2 }),
+      fc.integer({ min: 1, max: 4 }),
+      fc.integer({ min: 1, max: 4 }),
+      async (p, seed, maxDelay, workers, streams) => {
+        const net = randomNetwork(p);
+        const rollout: Rollout = { kind: 'pattern', delays: randomValidDelays(net, seed, maxDelay) };
+        const params = initParameters(net, { seed, bias: 'uniform' });
+        const rt = await Runtime.create(net, { rollout, params, workers, calibrate: false, queue: 3, streams });
+        try {
+          const rng = new Random(seed);
+          const backend = rt.backend.name;
+          const open: { s: Session; shadow: Shadow }[] = [];
+          const own = new Shadow(net, rollout, params, backend);
+          for (let round = 0; round < 14; round++) {
+            // Churn: open until full now and then, close one at random now and then.
+            while (open.length < streams && rng.next() < 0.6) open.push({ s: await rt.open(), shadow: new Shadow(net, rollout, params, backend) });
+            if (open.length > 0 && rng.next() < 0.2) {
+              const [gone] = open.splice(rng.int(0, open.length - 1), 1);
+              await gone.s.close();
+            }
+            // A random subset steps at once (one engine frame for all), some twice in a row,
+            // through step(), nextInput()/commit() or run(); the runtime's own stream too.
+            const jobs: Promise<void>[] = [];
+            for (const { s, shadow } of open) {
+              if (rng.next() < 0.3) continue;
+              const how = rng.int(0, 2);
+              const inputs = Array.from({ length: rng.int(1, 2) }, () => randomInputs(net, rng));
+              jobs.push(
+                (async () => {
+                  if (how === 0) {
+                    for (const x of inputs) shadow.check(await s.step(x), x, `session ${s.stream} step`);
+                  } else if (how === 1) {
+                    for (const x of inputs) {
+                      const slot = await s.nextInput();
+                      for (const [name, a] of Object.entries(x)) slot.input(name).set(a);
+                      const frame = await slot.commit();
+                      shadow.check(frame.outputs, x, `session ${s.stream} commit`);
+                      frame.release();
+                    }
+                  } else {
+                    let i = 0;
+                    for await (const r of s.run(inputs)) shadow.check(r.outputs, inputs[i++], `session ${s.stream} run`);
+                  }
+                })(),
+              );
+            }
+            if (rng.next() < 0.5) {
+              const x = randomInputs(net, rng);
+              jobs.push(rt.step(x).then((y) => own.check(y, x, 'own stream')));
+            }
+            await Promise.all(jobs);
+          }
+          // A reopened stream starts from zeros: the first frame matches a fresh executor.
+          for (const { s } of open) await s.close();
+          const fresh = await rt.open();
+          const x = randomInputs(net, rng);
+          new Shadow(net, rollout, params, backend).check(await fresh.step(x), x, 'reopened');
+        } finally {
+          await rt.close();
+        }
+      },
+    ),
+    { numRuns: 20 },
+  );
+});
+
+test('sessions: capacity, waiting for a stream, idle timeout, reset, views per session, closed sessions refuse use', async () => {
+  const net = await loadNetworkFile(example('mnist-sr'));
+  const rt = await Runtime.create(net, { workers: 2, streams: 2, calibrate: false });
+  try {
+    const x = new Float32Array(784).fill(0.5);
+    const a = await rt.open();
+    const b = await rt.open({ idleTimeoutMs: 60 });
+    assert.notEqual(a.stream, b.stream);
+    assert.equal(rt.stats().streams.open, 2);
+    assert.ok(rt.stats().streams.bytesPerStream > 784 * 4);
+    await assert.rejects(rt.open(), (e: unknown) => e instanceof RuntimeError && /all 2 streams are open/.test(e.message));
+    // A waiter gets the stream the idle timeout frees.
+    const c = await rt.open({ wait: true });
+    assert.equal(b.closed, true);
+    assert.equal(c.stream, b.stream);
+    await assert.rejects(b.step(x), /session \d+ is closed/);
+    // Each session counts its own ticks; reset starts one over without touching the other.
+    await a.step(x);
+    await a.step(x);
+    await c.step(x);
+    assert.deepEqual([a.tick, c.tick, rt.tick], [2, 1, 0]);
+    const held = await (await a.nextInput()).commit();
+    await a.reset();
+    assert.equal(a.tick, 0);
+    const again = await a.step(x);
+    assert.equal(held.released, false);
+    assert.equal(again.prediction.length, 10);
+    // Closing a session releases its views.
+    await a.close();
+    assert.equal(held.released, true);
+    assert.throws(() => held.outputs, ViewError);
+    // An abandoned wait gives up cleanly.
+    const full = await rt.open();
+    const controller = new AbortController();
+    const waiting = rt.open({ wait: true, signal: controller.signal });
+    controller.abort();
+    await assert.rejects(waiting, /aborted/);
+    await full.close();
+    assert.equal(rt.stats().streams.open, 1);
+  } finally {
+    await rt.close();
+  }
+  const none = await Runtime.create(net, { workers: 1, calibrate: false });
+  await assert.rejects(none.open(), /no streams for sessions: create it with \{ streams: N \}/);
+  await none.close();
+});
+
+test('sessions: batched frames are one engine frame; 1,000 open/close cycles leave memory flat', async () => {
+  const net = await loadNetworkFile(example('mnist-sr'));
+  const rt = await Runtime.create(net, { workers: 2, streams: 8, calibrate: false });
+  try {
+    const x = new Float32Array(784).fill(0.25);
+    const sessions = await Promise.all(Array.from({ length: 8 }, () => rt.open()));
+    const frames = (): number => rt.stats().engineFrames;
+    const before = frames();
+    await Promise.all(sessions.map((s) => s.step(x)));
+    // Eight sessions stepping together went out as one engine frame.
+    assert.equal(frames() - before, 1);
+    await Promise.all(sessions.map((s) => s.close()));
+    const cycle = async (): Promise<void> => {
+      const s = await rt.open();
+      await s.step(x);
+      await s.close();
+    };
+    // A real collection before each reading, so what is left is what is kept.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    for (let i = 0; i < 100; i++) await cycle();
+    gc();
+    const heap0 = process.memoryUsage().heapUsed;
+    const external0 = process.memoryUsage().external;
+    for (let i = 0; i < 1000; i++) await cycle();
+    gc();
+    const grown = process.memoryUsage().heapUsed - heap0;
+    const externalGrown = process.memoryUsage().external - external0;
+    assert.ok(grown < 2 * 1024 * 1024, `heap grew by ${(grown / 1048576).toFixed(2)} MB over 1,000 cycles`);
+    assert.ok(externalGrown < 1024 * 1024, `external memory grew by ${(externalGrown / 1048576).toFixed(2)} MB over 1,000 cycles`);
+    assert.equal(rt.stats().streams.open, 0);
+  } finally {
+    await rt.close();
+  }
+});
+
+/** A TCP client: sends frames, reads replies in order. */
+function client(port: number): { socket: Socket; send(m: object): void; next(): Promise<Record<string, unknown>> } {
+  const socket = connect(port, '127.0.0.1');
+  const replies = readMessages(socket)[Symbol.asyncIterator]();
+  return {
+    socket,
+    send: (m) => socket.write(encodeMessage(m)),
+    next: async () => (await replies.next()).value as Record<string, unknown>,
+  };
+}
+
+test('TCP: clients interleaved get exactly their answers alone; a new connection starts fresh; a named session is resumed; capacity is enforced', async () => {
+  const net = await loadNetworkFile(example('mnist-sr'));
+  const params = initParameters(net, { seed: 9 });
+  const rt = await Runtime.create(net, { workers: 2, streams: 3, params, calibrate: false });
+  const server = await serveFrames(rt, { port: 0, sessionIdleMs: 5000 });
+  const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  try {
+    const rng = new Random(4);
+    const frames = (n: number): Float32Array[] => Array.from({ length: n }, () => Float32Array.from({ length: 784 }, () => rng.uniform(0, 1)));
+    const alone = (xs: Float32Array[]): Float32Array[] => {
+      const ref = new ReferenceExecutor(net, 'streaming', params, { backend: rt.backend.name });
+      return xs.map((x) => ref.step(x).prediction);
+    };
+    const prediction = (m: Record<string, unknown>): Float32Array => (m.outputs as Record<string, Float32Array>).prediction;
+    // Capacity: three connections hold the three streams; a fourth is refused and closed.
+    const full = [client(server.port), client(server.port), client(server.port)];
+    for (const c of full) c.send({ t: 0, inputs: { image: frames(1)[0] } });
+    for (const c of full) assert.equal((await c.next()).tick, 1);
+    const extra = client(server.port);
+    extra.send({ t: 5, inputs: { image: frames(1)[0] } });
+    const refused = await extra.next();
+    assert.equal(refused.t, 5);
+    assert.match(String(refused.error), /all 3 streams are busy/);
+    assert.equal(await extra.next(), undefined);
+    for (const c of full) c.socket.destroy();
+    await wait(100);
+
+    // Two clients, taking turns and at once: each gets what it would get alone.
+    const a = client(server.port);
+    const b = client(server.port);
+    const xa = frames(12);
+    const xb = frames(12);
+    const ra: Float32Array[] = [];
+    const rb: Float32Array[] = [];
+    const ticks: unknown[] = [];
+    for (let i = 0; i < 12; i++) {
+      a.send({ t: i, inputs: { image: xa[i] } });
+      if (i % 2 === 0) {
+        b.send({ t: i, inputs: { image: xb[i] } });
+        const [p, q] = await Promise.all([a.next(), b.next()]);
+        ra.push(prediction(p));
+        rb.push(prediction(q));
+        ticks.push(p.tick, q.tick);
+      } else {
+        const p = await a.next();
+        b.send({ t: i, inputs: { image: xb[i] } });
+        const q = await b.next();
+        ra.push(prediction(p));
+        rb.push(prediction(q));
+        ticks.push(p.tick, q.tick);
+      }
+    }
+    assert.deepEqual(ticks, Array.from({ length: 24 }, (_, i) => Math.floor(i / 2) + 1));
+    alone(xa).forEach((want, i) => assert.ok(sameBits(ra[i], want), `client a, frame ${i}`));
+    alone(xb).forEach((want, i) => assert.ok(sameBits(rb[i], want), `client b, frame ${i}`));
+    a.socket.destroy();
+    b.socket.destroy();
+    await wait(100);
+
+    // A new connection starts from fresh states.
+    const c = client(server.port);
+    c.send({ t: 0, inputs: { image: xb[0] } });
+    const first = await c.next();
+    assert.equal(first.tick, 1);
+    assert.ok(sameBits(prediction(first), alone([xb[0]])[0]));
+    c.socket.destroy();
+
+    // A named session outlives its connection: the next connection naming it goes on from there.
+    const d = client(server.port);
+    for (let i = 0; i < 6; i++) d.send({ t: i, session: 'camera-1', inputs: { image: xa[i] } });
+    const part1 = await Promise.all(Array.from({ length: 6 }, () => d.next()));
+    d.socket.destroy();
+    await wait(100);
+    const e = client(server.port);
+    for (let i = 6; i < 12; i++) e.send({ t: i, session: 'camera-1', inputs: { image: xa[i] } });
+    const part2 = await Promise.all(Array.from({ length: 6 }, () => e.next()));
+    const want = alone(xa);
+    [...part1, ...part2].forEach((m, i) => {
+      assert.equal(m.tick, i + 1);
+      assert.ok(sameBits(prediction(m), want[i]), `named session, frame ${i}`);
+    });
+    // One connection, one session: naming another is refused.
+    e.send({ t: 99, session: 'other', inputs: { image: xa[0] } });
+    assert.match(String((await e.next()).error), /one connection, one session/);
+    e.socket.destroy();
+  } finally {
+    await server.close();
+    await rt.close();
+  }
+});
