@@ -165,9 +165,11 @@ test('sessions: batched frames are one engine frame; 1,000 open/close cycles lea
     const x = new Float32Array(784).fill(0.25);
     const sessions = await Promise.all(Array.from({ length: 8 }, () => rt.open()));
     const frames = (): number => rt.stats().engineFrames;
+    // A lone stream's frame goes out at once; once several are sending, frames handed in
+    // together go out together: eight sessions stepping at once are one engine frame.
+    await Promise.all(sessions.map((s) => s.step(x)));
     const before = frames();
     await Promise.all(sessions.map((s) => s.step(x)));
-    // Eight sessions stepping together went out as one engine frame.
     assert.equal(frames() - before, 1);
     await Promise.all(sessions.map((s) => s.close()));
     const cycle = async (): Promise<void> => {

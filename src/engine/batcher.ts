@@ -17,8 +17,8 @@ export class Batcher {
   readonly #guard: <T>(p: Promise<T> | undefined) => Promise<T | undefined>;
   #pending: Pending[] = [];
   #flushing = false;
-  /** Sessions other than the runtime's own that are open: with none, a frame goes out at once. */
-  #others = 0;
+  /** Per stream, the engine frame its last frame went out in (0: never). */
+  readonly #lastOut: Int32Array;
   #paused: Promise<void> | undefined;
   #resume: (() => void) | undefined;
   /** Callers inside {@link exclusive}, and who waits for them to leave. */
@@ -29,22 +29,29 @@ export class Batcher {
     this.#driver = driver;
     this.#watch = watch;
     this.#guard = guard;
+    this.#lastOut = new Int32Array(driver.streams);
   }
 
-  /** How many sessions besides the runtime's own are open (they batch; a lone stream does not wait). */
-  set sessions(n: number) {
-    this.#others = n;
+  /** Whether a stream other than `stream` sent a frame within the last `queue` engine frames. */
+  #othersActive(stream: number): boolean {
+    const since = this.#driver.engineFrame - this.#driver.queue;
+    const last = this.#lastOut;
+    for (let s = 0; s < last.length; s++) if (s !== stream && last[s] > 0 && last[s] > since) return true;
+    return false;
   }
 
   /**
    * Publishes `stream`'s next frame (its inputs written; at most one pending per stream) and
-   * returns its engine frame: at once when it is the only stream and the engine has room,
-   * otherwise with every stream that hands in a frame before the next turn of the event loop.
+   * returns its engine frame: at once when no other stream has been sending frames lately
+   * and the engine has room, otherwise with every stream that hands in a frame before the
+   * next turn of the event loop.
    */
   submit(stream: number): number | Promise<number> {
     const driver = this.#driver;
-    if (this.#others === 0 && this.#paused === undefined && this.#direct === 0 && !this.#flushing && this.#pending.length === 0 && driver.completed() >= driver.engineFrame + 1 - driver.queue) {
-      return driver.publishOne(stream);
+    if (this.#paused === undefined && !this.#flushing && this.#pending.length === 0 && driver.completed() >= driver.engineFrame + 1 - driver.queue && !this.#othersActive(stream)) {
+      const k = driver.publishOne(stream);
+      this.#lastOut[stream] = k;
+      return k;
     }
     return new Promise<number>((resolve, reject) => {
       this.#pending.push({ stream, resolve, reject });
@@ -74,7 +81,10 @@ export class Batcher {
         const batch = this.#pending;
         this.#pending = [];
         const k2 = driver.publishBatch(batch.map((p) => p.stream));
-        for (const p of batch) p.resolve(k2);
+        for (const p of batch) {
+          this.#lastOut[p.stream] = k2;
+          p.resolve(k2);
+        }
       }
     } catch (err) {
       const batch = this.#pending;

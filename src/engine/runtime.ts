@@ -332,13 +332,11 @@ export class Runtime implements AsyncDisposable {
     this.#driver.resetStream(stream);
     const session = new Session(this.#sessionHost, stream, options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs });
     this.#sessions.add(session);
-    this.#batcher.sessions = this.#sessions.size;
     return session;
   }
 
   #releaseStream(stream: number): void {
     for (const s of this.#sessions) if (s.stream === stream) this.#sessions.delete(s);
-    this.#batcher.sessions = this.#sessions.size;
     const next = this.#waitingForStream.shift();
     if (next !== undefined) next(stream);
     else this.#free.push(stream);

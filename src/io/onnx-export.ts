@@ -8,7 +8,7 @@ import type { Activation, ActivationParams, Shape } from '../graph/spec.js';
 import type { Parameters } from '../engine/parameters.js';
 import { graphModel, type Attribute, type Constant, type GraphNode } from './onnx-writer.js';
 
-const dimsOf = (shape: Shape): number[] => [1, ...shape];
+const dimsOf = (shape: Shape, batch = 1): number[] => [batch, ...shape];
 
 /** Sliding-window attributes shared by Conv and the pools (pads: begin H, W, end H, W). */
 function windowAttributes(g: { kh: number; kw: number; sh: number; sw: number; dh: number; dw: number; inH: number; inW: number; outH: number; outW: number; padTop: number; padLeft: number }, dilations: boolean): Attribute[] {
@@ -54,9 +54,11 @@ function activationNodes(activation: Activation, p: ActivationParams, input: str
 /**
  * The ONNX model of `net` with `params`, or an error naming what it cannot express: feedback
  * edges (a frame would depend on earlier frames), dense edges into spatial nodes, dilated
- * pools. Nodes with layout hwc are exported as NCHW all the same.
+ * pools. Nodes with layout hwc are exported as NCHW all the same. `batch` fixes the batch
+ * axis of inputs and outputs (default 1): a peer computing that many frames per run.
  */
-export function networkModel(net: Network, params: Parameters): Uint8Array {
+export function networkModel(net: Network, params: Parameters, options: { readonly batch?: number } = {}): Uint8Array {
+  const batch = options.batch ?? 1;
   const nodes: GraphNode[] = [];
   const constants: Constant[] = [];
   for (const e of net.edges) if (e.to <= e.from) throw new Error(`ONNX export: edge "${e.id}" feeds back; only feedforward networks have an ONNX peer`);
@@ -95,7 +97,7 @@ export function networkModel(net: Network, params: Parameters): Uint8Array {
           continue;
         }
         const shape = `${e.id}:shape`;
-        constants.push({ name: shape, dims: [node.shape.length + 1], data: BigInt64Array.from(dimsOf(node.shape), (d) => BigInt(d)) });
+        constants.push({ name: shape, dims: [node.shape.length + 1], data: BigInt64Array.from(dimsOf(node.shape, -1), (d) => BigInt(d)) });
         nodes.push({ op: 'Reshape', inputs: [src, shape], outputs: [out] });
       }
       terms.push(out);
@@ -116,7 +118,7 @@ export function networkModel(net: Network, params: Parameters): Uint8Array {
   return graphModel({
     nodes,
     constants,
-    inputs: net.inputs.map((v) => ({ name: net.nodes[v].name, dims: dimsOf(net.nodes[v].shape) })),
-    outputs: net.outputs.map((v) => ({ name: net.nodes[v].name, dims: dimsOf(net.nodes[v].shape) })),
+    inputs: net.inputs.map((v) => ({ name: net.nodes[v].name, dims: dimsOf(net.nodes[v].shape, batch) })),
+    outputs: net.outputs.map((v) => ({ name: net.nodes[v].name, dims: dimsOf(net.nodes[v].shape, batch) })),
   });
 }

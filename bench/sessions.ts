@@ -1,0 +1,179 @@
+// npm run bench:sessions [-- --json] [-- --streams 1,2,4,8,16] [-- --seconds S] [-- --rounds N]
+// Many streams, fresh input every frame: all frames/s of N streams served by one runtime
+// (N sessions, batched engine frames), by N separate runtimes (each with its own workers, as
+// a service without sessions would need for isolated states), and by onnxruntime-node running
+// the same network at batch N on every core (frames/s = N x runs/s). Interleaved rounds in
+// one process, medians.
+import { availableParallelism, cpus } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { benchArgs, benchFail, benchRounds } from './args.js';
+import type { Network } from '../src/graph/network.js';
+import { initParameters, type Parameters } from '../src/engine/parameters.js';
+import { Runtime, type Session } from '../src/engine/runtime.js';
+import { defaultBackend } from '../src/kernels/backends.js';
+import { loadNetworkFile } from '../src/io/spec-file.js';
+import { networkModel } from '../src/io/onnx-export.js';
+import { inputsFor } from './engine-measures.js';
+import { median } from './timing.js';
+
+const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
+const example = (name: string): string => new URL(`../../examples/${name}.json`, import.meta.url).pathname;
+
+const USAGE = `usage: npm run bench:sessions [-- --json] [-- --streams LIST] [-- --seconds S] [-- --rounds N]
+
+Total frames/s of N streams with a new input every frame, on mnist-sr, conv-chain-4 and
+densenet-12: one runtime serving N sessions, N separate runtimes, and onnxruntime-node at
+batch N on all cores (for mnist-sr it runs mnist-s, the same network without its recurrent
+edge: one ONNX graph cannot carry state between runs).
+  --json         print {"rows": [{"net", "streams", "framesPerSec",
+                 "separateRuntimesFramesPerSec", "onnxruntimeBatchFramesPerSec"}], ...}
+  --streams L    stream counts (default 1,2,4,8,16)
+  --seconds S    time per measurement (default 0.4)
+  --rounds N     interleaved rounds, the median is reported (default 3)`;
+
+/** Frames and frames/s of sessions of one runtime, each running free over its own frames. */
+async function sessionsRate(sessions: readonly Session[], feeds: readonly Float32Array[][], seconds: number, name: string): Promise<{ frames: number; rate: number }> {
+  let frames = 0;
+  const until = performance.now() + seconds * 1000;
+  const t0 = performance.now();
+  await Promise.all(
+    sessions.map(async (s, i) => {
+      const feed = function* (): Generator<Float32Array> {
+        for (let j = 0; performance.now() < until; j++) yield feeds[i][j % feeds[i].length];
+      };
+      let sink = 0;
+      for await (const frame of s.run(feed(), { views: true })) {
+        sink += frame.output(name)[0];
+        frames++;
+      }
+      return sink;
+    }),
+  );
+  return { frames, rate: frames / ((performance.now() - t0) / 1000) };
+}
+
+/** Frames/s of separate runtimes, each running free over its own frames. */
+async function runtimesRate(runtimes: readonly Runtime[], feeds: readonly Float32Array[][], seconds: number, name: string): Promise<number> {
+  let frames = 0;
+  const until = performance.now() + seconds * 1000;
+  const t0 = performance.now();
+  await Promise.all(
+    runtimes.map(async (rt, i) => {
+      const feed = function* (): Generator<Float32Array> {
+        for (let j = 0; performance.now() < until; j++) yield feeds[i][j % feeds[i].length];
+      };
+      let sink = 0;
+      for await (const frame of rt.run(feed(), { views: true })) {
+        sink += frame.output(name)[0];
+        frames++;
+      }
+      return sink;
+    }),
+  );
+  return frames / ((performance.now() - t0) / 1000);
+}
+
+/** onnxruntime-node at batch `batch` on `threads` threads: frames/s = batch x runs/s. */
+async function onnxRate(net: Network, params: Parameters, batch: number, threads: number, seconds: number, rounds: number): Promise<number[]> {
+  const session = await ort.InferenceSession.create(networkModel(net, params, { batch }), { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+  try {
+    const input = net.nodes[net.inputs[0]];
+    const frames = inputsFor(net, 8, batch);
+    const batches = frames.map((_, j) => {
+      const x = new Float32Array(batch * input.size);
+      for (let b = 0; b < batch; b++) x.set(frames[(j + b) % frames.length], b * input.size);
+      return x;
+    });
+    const out = net.nodes[net.outputs[0]].name;
+    const run = async (j: number): Promise<number> => ((await session.run({ [input.name]: new ort.Tensor('float32', batches[j % batches.length].slice(), [batch, ...input.shape]) }))[out].data as Float32Array)[0];
+    for (let j = 0; j < 5; j++) await run(j);
+    const rates: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      let runs = 0;
+      const t0 = performance.now();
+      while (performance.now() - t0 < seconds * 1000) await run(runs++);
+      rates.push((runs * batch) / ((performance.now() - t0) / 1000));
+    }
+    return rates;
+  } finally {
+    await session.release();
+  }
+}
+
+interface Row {
+  readonly net: string;
+  readonly streams: number;
+  readonly framesPerSec: number;
+  readonly separateRuntimesFramesPerSec: number;
+  readonly onnxruntimeBatchFramesPerSec: number;
+  /** Engine frames per stream frame: 1/streams when every engine frame carried all streams. */
+  readonly engineFramesPerFrame: number;
+  readonly workers: number;
+}
+
+async function main(): Promise<void> {
+  const values = benchArgs(USAGE, { json: { type: 'boolean' }, streams: { type: 'string' }, seconds: { type: 'string' }, rounds: { type: 'string' } });
+  const rounds = benchRounds(values, 3, USAGE);
+  const streamCounts = ((values.streams as string | undefined) ?? '1,2,4,8,16').split(',').map(Number);
+  if (streamCounts.some((n) => !Number.isInteger(n) || n < 1 || n > 256)) benchFail('--streams must list whole numbers from 1 to 256', USAGE);
+  const seconds = values.seconds === undefined ? 0.4 : Number(values.seconds);
+  if (!(seconds > 0 && seconds <= 60)) benchFail('--seconds must be a number from 0 to 60', USAGE);
+  const cores = availableParallelism();
+  const rows: Row[] = [];
+  for (const [name, peerName] of [['mnist-sr', 'mnist-s'], ['conv-chain-4', 'conv-chain-4'], ['densenet-12', 'densenet-12']] as const) {
+    const net = await loadNetworkFile(example(name));
+    const params = initParameters(net, { seed: 1, bias: 'uniform' });
+    const peerNet = name === peerName ? net : await loadNetworkFile(example(peerName));
+    const peerParams = name === peerName ? params : initParameters(peerNet, { seed: 1, bias: 'uniform' });
+    const output = net.nodes[net.outputs[0]].name;
+    for (const streams of streamCounts) {
+      log(`${name}, ${streams} stream${streams > 1 ? 's' : ''}`);
+      const feeds = Array.from({ length: streams }, (_, i) => inputsFor(net, 16, 100 + i));
+      const rt = await Runtime.create(net, { params, streams, queue: 16 });
+      const sessions = await Promise.all(Array.from({ length: streams }, () => rt.open()));
+      const separate = await Promise.all(Array.from({ length: streams }, () => Runtime.create(net, { params, queue: 16 })));
+      try {
+        await sessionsRate(sessions, feeds, 0.1, output);
+        await runtimesRate(separate, feeds, 0.1, output);
+        const ours: number[] = [];
+        const theirs: number[] = [];
+        const engine0 = rt.stats().engineFrames;
+        let frames = 0;
+        for (let r = 0; r < rounds; r++) {
+          const run = await sessionsRate(sessions, feeds, seconds, output);
+          ours.push(run.rate);
+          frames += run.frames;
+          theirs.push(await runtimesRate(separate, feeds, seconds, output));
+        }
+        const engineFrames = rt.stats().engineFrames - engine0;
+        const onnx = await onnxRate(peerNet, peerParams, streams, cores, seconds, rounds);
+        rows.push({
+          net: name,
+          streams,
+          framesPerSec: Math.round(median(ours)),
+          separateRuntimesFramesPerSec: Math.round(median(theirs)),
+          onnxruntimeBatchFramesPerSec: Math.round(median(onnx)),
+          engineFramesPerFrame: Number((engineFrames / frames).toFixed(3)),
+          workers: rt.placement.workers,
+        });
+      } finally {
+        await Promise.all([rt.close(), ...separate.map((s) => s.close())]);
+      }
+    }
+  }
+  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores, backend: defaultBackend(), seconds, rounds, peerFor: { 'mnist-sr': 'mnist-s' }, rows };
+  if (values.json === true) {
+    process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+    return;
+  }
+  process.stdout.write(`${doc.node} on ${doc.cpu}, ${cores} cores, ${doc.backend} kernels; total frames/s of all streams, new input every frame, medians of ${rounds} rounds\n\n`);
+  process.stdout.write(`${'net'.padEnd(14)}${'streams'.padStart(8)}${'one runtime'.padStart(13)}${'separate'.padStart(10)}${'ORT batch'.padStart(11)}${'vs separate'.padStart(13)}${'vs ORT'.padStart(8)}\n`);
+  for (const r of rows) {
+    process.stdout.write(
+      `${r.net.padEnd(14)}${String(r.streams).padStart(8)}${String(r.framesPerSec).padStart(13)}${String(r.separateRuntimesFramesPerSec).padStart(10)}${String(r.onnxruntimeBatchFramesPerSec).padStart(11)}${`${(r.framesPerSec / r.separateRuntimesFramesPerSec).toFixed(2)}x`.padStart(13)}${`${(r.framesPerSec / r.onnxruntimeBatchFramesPerSec).toFixed(2)}x`.padStart(8)}\n`,
+    );
+  }
+  process.stdout.write('\nfor mnist-sr onnxruntime runs mnist-s (the same network without its recurrent edge)\n');
+}
+
+await main();
