@@ -72,7 +72,7 @@ export type { SourceFrame } from './io/frames.js';
 export { PushSource } from './io/push-source.js';
 export { mnistCamera, type MnistCameraOptions } from './io/mnist-camera.js';
 export { mnistByClass, mnistSplit, type Digit } from './io/mnist-data.js';
-export { encodeMessage, readMessages, toSourceFrame, frameMessage, MessageError, MAX_MESSAGE_BYTES } from './io/frame-stream.js';
+export { encodeMessage, readMessages, toSourceFrame, frameMessage, MessageError, MessageFramer, MAX_MESSAGE_BYTES } from './io/frame-stream.js';
 export { serveFrames, type FrameServer, type ServeOptions } from './io/tcp-source.js';
 export { loadTf, type LoadedTf } from './train/tf.js';
 export { train, type TrainOptions } from './train/trainer.js';

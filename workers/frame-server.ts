@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { sharedNow } from '../src/engine/control.js';
 import { InputError } from '../src/engine/inputs.js';
 import { attachEngine } from '../src/engine/lent-engine.js';
-import { encodeMessage, MessageError, readMessages, toSourceFrame } from '../src/io/frame-stream.js';
+import { encodeMessage, MessageError, MessageFramer, toSourceFrame } from '../src/io/frame-stream.js';
 import { SERVED, SERVER_MISSES, SERVER_REJECTED, type ServerMessage, type ServerStats, type ServerTask } from '../src/io/frame-server-task.js';
 
 const task = workerData as ServerTask;
@@ -56,7 +56,26 @@ interface Conn {
   readonly socket: Socket;
   session: Stream | undefined;
   readonly jobs: Job[];
+  readonly framer: MessageFramer;
+  /** Reading stopped: its replies are not being read, it has frames enough waiting, or the memory budget is spent. */
+  paused: boolean;
+  closed: boolean;
 }
+
+/** Frames a connection may have waiting before the server stops reading it. */
+const JOBS_PER_CONNECTION = 32;
+/** Error replies a connection may have waiting; beyond them bad messages are only counted. */
+const REJECTS_QUEUED = 256;
+/** Error replies written per connection per round, so a flood of garbage cannot hold up others' frames. */
+const REJECTS_PER_ROUND = 64;
+/** Reply bytes a connection may leave unread before the server stops reading it. */
+const UNREAD_REPLY_BYTES = 1 << 20;
+/** Rejected messages logged per second (through the main thread); the rest are counted. */
+const REJECTS_LOGGED_PER_SECOND = 10;
+/** Bytes of messages in progress over all connections. */
+let buffered = 0;
+let rejectsThisSecond = 0;
+let rejectsSuppressed = 0;
 
 const named = new Map<string, Stream>();
 const conns = new Set<Conn>();
@@ -64,9 +83,22 @@ let flushing = false;
 
 const reject = (socket: Socket, reason: string, t: unknown): void => {
   Atomics.add(counters, SERVER_REJECTED, 1);
-  post({ type: 'rejected', reason });
-  if (!socket.destroyed) socket.write(encodeMessage({ t: typeof t === 'number' ? t : null, error: reason }));
+  // A flood of bad messages must not become a flood of log lines: a few per second, then a count.
+  if (rejectsThisSecond < REJECTS_LOGGED_PER_SECOND) {
+    rejectsThisSecond++;
+    post({ type: 'rejected', reason });
+  } else {
+    rejectsSuppressed++;
+  }
+  // A client that does not read its replies gets no more of them (they would pile up here).
+  if (!socket.destroyed && socket.writableLength < UNREAD_REPLY_BYTES) socket.write(encodeMessage({ t: typeof t === 'number' ? t : null, error: reason }));
 };
+const rejectLog = setInterval(() => {
+  if (rejectsSuppressed > 0) post({ type: 'rejected', reason: `and ${rejectsSuppressed} more rejected messages in the last second` });
+  rejectsThisSecond = 0;
+  rejectsSuppressed = 0;
+}, 1000);
+rejectLog.unref();
 
 /** Blocks until every node has finished engine frame k (frames here complete one batch at a time, so this rarely waits). */
 function settled(k: number): void {
@@ -124,14 +156,25 @@ function detach(conn: Conn): void {
 function flush(): void {
   flushing = false;
   if (failed) return;
+  let more = false;
   for (;;) {
     const batch: { job: FrameJob; stream: number; f: number }[] = [];
     let waiting = false;
     for (const conn of conns) {
-      let job = conn.jobs.shift();
-      // Rejections ahead of the connection's next frame are answered first, in order.
-      for (; job !== undefined && 'rejected' in job; job = conn.jobs.shift()) reject(conn.socket, job.rejected, job.t);
-      if (job === undefined || conn.session === undefined) continue;
+      // Rejections ahead of the connection's next frame are answered first, in order, a few
+      // per round: the rest wait for the next turn, after other connections were read.
+      let answered = 0;
+      while (conn.jobs.length > 0 && 'rejected' in conn.jobs[0] && answered < REJECTS_PER_ROUND) {
+        const r = conn.jobs.shift() as { rejected: string; t: unknown };
+        reject(conn.socket, r.rejected, r.t);
+        answered++;
+      }
+      if (conn.jobs.length > 0 && 'rejected' in conn.jobs[0]) {
+        more = true;
+        continue;
+      }
+      const job = conn.jobs.shift();
+      if (job === undefined || conn.session === undefined || 'rejected' in job) continue;
       waiting = true;
       const stream = conn.session.stream;
       const f = driver.frameOf(stream) + 1;
@@ -148,7 +191,11 @@ function flush(): void {
       }
       batch.push({ job, stream, f });
     }
-    if (!waiting) return;
+    if (!waiting) {
+      resumeReading();
+      if (more) schedule();
+      return;
+    }
     if (batch.length === 0) continue;
     settled(driver.engineFrame + 1 - driver.queue);
     const k = engine.step(batch.map((b) => b.stream));
@@ -186,55 +233,119 @@ function schedule(): void {
   setImmediate(flushNow);
 }
 
-async function handle(socket: Socket): Promise<void> {
-  sockets.add(socket);
-  socket.on('error', () => undefined);
-  const conn: Conn = { socket, session: undefined, jobs: [] };
-  conns.add(conn);
-  let index = 0;
-  try {
-    for await (const message of readMessages(socket, task.maxMessageBytes)) {
-      const arrived = sharedNow();
-      const frame = toSourceFrame(message, net, index++);
-      const t = typeof message === 'object' && message !== null ? (message as { t?: unknown }).t : undefined;
-      if (frame instanceof MessageError) {
-        if (frame.fatal) {
-          // Its bytes cannot be trusted: answer what came before, then this, and close.
-          flushNow();
-          reject(socket, frame.message, t);
-          break;
-        }
-        conn.jobs.push({ conn, rejected: frame.message, t });
-        schedule();
-        continue;
-      }
-      const session = sessionOf(conn, (message as { session?: unknown }).session);
-      if (typeof session === 'string') {
-        if (conn.session === undefined && session.startsWith('all ')) {
-          reject(socket, session, t);
-          break;
-        }
-        conn.jobs.push({ conn, rejected: session, t });
-        schedule();
-        continue;
-      }
-      const inputs = frame.inputs as Record<string, ArrayLike<number>>;
-      conn.jobs.push({ conn, arrays: net.inputs.map((v) => inputs[net.nodes[v].name]), t: frame.t, arrived });
-      schedule();
-    }
-  } finally {
-    sockets.delete(socket);
-    socket.end();
-    // Its frames are all answered or dropped: a batch completes before the next turn.
-    conn.jobs.length = 0;
-    detach(conn);
+/** Stops reading a connection while it has enough waiting, leaves replies unread, or the memory budget is spent. */
+function throttle(conn: Conn): void {
+  const over = conn.jobs.length >= JOBS_PER_CONNECTION || conn.socket.writableLength >= UNREAD_REPLY_BYTES || (buffered > task.bufferBudget && conn.framer.buffered > 0);
+  if (over && !conn.paused) {
+    conn.paused = true;
+    conn.socket.pause();
   }
 }
 
-const server = createServer((socket) => void handle(socket));
+/** Reads again from connections that were stopped, once what stopped them is gone. */
+function resumeReading(): void {
+  for (const conn of conns) {
+    if (!conn.paused || conn.closed) continue;
+    if (conn.jobs.length < JOBS_PER_CONNECTION / 2 && conn.socket.writableLength < UNREAD_REPLY_BYTES / 2 && (buffered <= task.bufferBudget || conn.framer.buffered === 0)) {
+      conn.paused = false;
+      conn.socket.resume();
+    }
+  }
+}
+
+/** Queues an error reply behind the connection's frames; past a few hundred waiting, the message is only counted. */
+function queueReject(conn: Conn, reason: string, t: unknown): void {
+  if (conn.jobs.length < REJECTS_QUEUED) conn.jobs.push({ conn, rejected: reason, t });
+  else {
+    Atomics.add(counters, SERVER_REJECTED, 1);
+    rejectsSuppressed++;
+  }
+}
+
+/** One decoded message of a connection: a frame queued for the next batch, or a rejection queued behind its frames. */
+function accept(conn: Conn, message: unknown, index: number): boolean {
+  const arrived = sharedNow();
+  const socket = conn.socket;
+  const t = typeof message === 'object' && message !== null ? (message as { t?: unknown }).t : undefined;
+  if (task.token !== undefined && !(message instanceof MessageError) && (message as { token?: unknown } | null)?.token !== task.token) {
+    flushNow();
+    reject(socket, 'unauthorized: messages to this server must carry its "token"', t);
+    return false;
+  }
+  const frame = toSourceFrame(message, net, index);
+  if (frame instanceof MessageError) {
+    if (frame.fatal) {
+      // Its bytes cannot be trusted: answer what came before, then this, and close.
+      flushNow();
+      reject(socket, frame.message, t);
+      return false;
+    }
+    queueReject(conn, frame.message, t);
+    return true;
+  }
+  const session = sessionOf(conn, (message as { session?: unknown }).session);
+  if (typeof session === 'string') {
+    if (conn.session === undefined && session.startsWith('all ')) {
+      reject(socket, session, t);
+      return false;
+    }
+    queueReject(conn, session, t);
+    return true;
+  }
+  const inputs = frame.inputs as Record<string, ArrayLike<number>>;
+  conn.jobs.push({ conn, arrays: net.inputs.map((v) => inputs[net.nodes[v].name]), t: frame.t, arrived });
+  return true;
+}
+
+function handle(socket: Socket): void {
+  sockets.add(socket);
+  const conn: Conn = { socket, session: undefined, jobs: [], framer: new MessageFramer(task.maxMessageBytes), paused: false, closed: false };
+  conns.add(conn);
+  const end = (): void => {
+    if (conn.closed) return;
+    conn.closed = true;
+    buffered -= conn.framer.buffered;
+    sockets.delete(socket);
+    // Its frames are all answered or dropped: a batch completes before the next turn.
+    conn.jobs.length = 0;
+    detach(conn);
+    resumeReading();
+  };
+  socket.on('error', () => undefined);
+  socket.on('close', end);
+  socket.on('drain', resumeReading);
+  // A connection that sends nothing (or stalls mid-message) for this long is closed.
+  socket.setTimeout(task.idleMs, () => socket.destroy());
+  socket.on('data', (chunk: Buffer) => {
+    if (conn.closed) return;
+    const before = conn.framer.buffered;
+    const first = conn.framer.index;
+    const messages = conn.framer.push(chunk);
+    buffered += conn.framer.buffered - before;
+    for (const [i, message] of messages.entries()) {
+      if (!accept(conn, message, first + i)) {
+        end();
+        socket.end();
+        return;
+      }
+    }
+    if (messages.length > 0) schedule();
+    throttle(conn);
+  });
+  socket.on('end', () => {
+    const truncated = conn.framer.end();
+    if (truncated !== undefined) reject(socket, truncated.message, undefined);
+    flushNow();
+    socket.end();
+  });
+}
+
+const server = createServer(handle);
+server.maxConnections = task.maxConnections;
 let statusTimer: NodeJS.Timeout | undefined;
 const close = async (): Promise<void> => {
   clearInterval(statusTimer);
+  clearInterval(rejectLog);
   for (const s of sockets) s.destroy();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   for (const s of named.values()) if (s.idle !== undefined) clearTimeout(s.idle);

@@ -69,15 +69,29 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     return await command.run(positionals, values as Record<string, string | boolean | undefined>, io);
   } catch (err) {
-    const known = err instanceof UsageError || err instanceof SpecError || err instanceof RolloutCycleError || (err instanceof Error && (/^cannot read /.test(err.message) || err.name === 'ImportError' || err.name === 'InputError' || err.name === 'OverrunError' || err.name === 'RuntimeError'));
-    const message = err instanceof Error ? (known ? err.message : err.stack ?? err.message) : String(err);
-    io.err(`streamroll ${command.name}: ${message}\n`);
+    io.err(`streamroll ${command.name}: ${describeError(err)}\n`);
     if (json) {
       const issues = err instanceof SpecError ? err.issues : undefined;
       io.out(JSON.stringify({ error: { message: err instanceof Error ? err.message : String(err), ...(issues === undefined ? {} : { issues }) } }) + '\n');
     }
     return 1;
   }
+}
+
+/**
+ * One line (or a spec's list of issues) for an error, never a stack trace: errors the user
+ * can act on say what is wrong; system errors (a refused connection, a bad port, a missing
+ * file) are named by their code; anything else is a bug, reported with its message and how
+ * to see its stack (STREAMROLL_DEBUG=1).
+ */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  if (process.env.STREAMROLL_DEBUG === '1') return err.stack ?? err.message;
+  const known = err instanceof UsageError || err instanceof SpecError || err instanceof RolloutCycleError || err instanceof RangeError || ['ImportError', 'InputError', 'OverrunError', 'RuntimeError', 'LimitError', 'ViewError', 'ModelFileError'].includes(err.name) || /^cannot read /.test(err.message);
+  if (known) return err.message;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (typeof code === 'string') return err.message.startsWith(code) ? err.message : `${err.message} (${code})`;
+  return `${err.message} (an internal error: STREAMROLL_DEBUG=1 shows where)`;
 }
 
 function isEntryPoint(): boolean {

@@ -7,9 +7,10 @@ import { Runtime } from '../engine/runtime.js';
 import { readMessages, toSourceFrame, MessageError } from '../io/frame-stream.js';
 import type { SourceFrame } from '../io/frames.js';
 import { loadRollout } from '../io/spec-file.js';
-import { serveFrames } from '../io/tcp-source.js';
+import { isLoopback, serveFrames } from '../io/tcp-source.js';
 import { responseDelays } from '../rollout/response.js';
 import type { Logger } from 'pino';
+import { tcpAddress } from './args.js';
 import { UsageError, type CliIo, type Command } from './command.js';
 import { numberOption } from './args.js';
 import { cliLogger } from './logger.js';
@@ -49,6 +50,9 @@ Options:
                        one its messages name in a "session" field)
   --streams N        with --source tcp://: connections served at once, each with its own
                      states (default 8); frames arriving together share engine frames
+  --listen-public    with --source tcp://: allow an address other machines can reach
+                     (0.0.0.0, a LAN address); without it only loopback is served
+  --token T          with --source tcp://: every message must carry "token": T
   --sink S           none (default) | stdout | tcp://HOST:PORT (connects to a listener)
                      | FILE.msgpack: outputs as length-prefixed msgpack messages
                      {t, tick, outputs: {node: Float32Array}}
@@ -106,6 +110,8 @@ export const runCommand: Command = {
     'log-level': { type: 'string' },
     json: { type: 'boolean' },
     streams: { type: 'string' },
+    'listen-public': { type: 'boolean' },
+    token: { type: 'string' },
   },
   async run(positionals: string[], values, io: CliIo): Promise<number> {
     if (positionals.length > 1) throw new UsageError(`run takes at most one model, got ${positionals.join(' ')}`);
@@ -120,7 +126,15 @@ export const runCommand: Command = {
     const sourceArg = (values.source as string | undefined) ?? 'synthetic';
     if (values.streams !== undefined && !sourceArg.startsWith('tcp://')) throw new UsageError('--streams is for --source tcp:// (one session per connection)');
     const streams = numberOption(values, 'streams', 8, (n) => Number.isInteger(n) && n >= 1 && n <= 4096, 'an integer from 1 to 4096');
+    // Checked before anything starts: a bad address is a usage error, not a stack trace.
+    const listen = sourceArg.startsWith('tcp://') ? tcpAddress(sourceArg, '--source') : undefined;
+    const listenToken = values.token as string | undefined;
+    if (listen !== undefined && !isLoopback(listen.host) && values['listen-public'] !== true) {
+      throw new UsageError(`--source ${sourceArg} would serve other machines: add --listen-public to mean it (and --token to require a shared secret), or use 127.0.0.1`);
+    }
+    if ((values['listen-public'] !== undefined || listenToken !== undefined) && listen === undefined) throw new UsageError('--listen-public and --token are for --source tcp://');
     const sinkArg = (values.sink as string | undefined) ?? 'none';
+    const sinkAddress = sinkArg.startsWith('tcp://') ? tcpAddress(sinkArg, '--sink') : undefined;
     if (recordedTiming && !sourceArg.endsWith('.msgpack')) throw new UsageError('--rate recorded needs a recording as --source (FILE.msgpack)');
     if (sinkArg === 'stdout' && values.json === true) throw new UsageError('--sink stdout and --json both want stdout; send outputs to a file instead');
     const logger = cliLogger(values['log-level'] as string | undefined);
@@ -144,11 +158,9 @@ export const runCommand: Command = {
       const net = rt.network;
       if (loaded.weights === 'seeded random') logger.warn({ seed }, 'no trained weights: running a seeded random model (outputs are not meaningful predictions)');
       const counters = { rejected: 0 };
-      if (sourceArg.startsWith('tcp://')) {
-        const url = new URL(sourceArg);
-        const port = Number(url.port);
-        if (!Number.isInteger(port) || url.port === '') throw new UsageError(`--source tcp://HOST:PORT needs a port, got "${sourceArg}"`);
-        const server = await serveFrames(rt, { host: url.hostname, port, rateHz: rate, onReject: (reason) => logger.warn({ reason }, 'input message rejected') });
+      if (listen !== undefined) {
+        if (!isLoopback(listen.host)) logger.warn({ host: listen.host }, listenToken === undefined ? 'serving frames to other machines without a token (--token): anyone who can reach this port can use the model' : 'serving frames to other machines (token required)');
+        const server = await serveFrames(rt, { host: listen.host, port: listen.port, rateHz: rate, public: values['listen-public'] === true, ...(listenToken === undefined ? {} : { token: listenToken }), onReject: (reason) => logger.warn({ reason }, 'input message rejected') });
         closers.push(() => server.close());
         logger.info({ host: server.host, port: server.port }, 'serving frames over TCP (replies on the same connection)');
         const started = performance.now();
@@ -186,9 +198,8 @@ export const runCommand: Command = {
       let sink: RealtimeSink | undefined;
       if (sinkArg === 'stdout') {
         sink = { kind: 'stdout' };
-      } else if (sinkArg.startsWith('tcp://')) {
-        const url = new URL(sinkArg);
-        sink = { kind: 'tcp', host: url.hostname, port: Number(url.port) };
+      } else if (sinkAddress !== undefined) {
+        sink = { kind: 'tcp', host: sinkAddress.host, port: sinkAddress.port };
       } else if (sinkArg.endsWith('.msgpack')) {
         sink = { kind: 'file', path: sinkArg };
       } else if (sinkArg !== 'none') {

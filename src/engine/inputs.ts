@@ -18,7 +18,28 @@ export class InputError extends Error {
   }
 }
 
-const isArrayLike = (v: unknown): v is ArrayLike<number> => ArrayBuffer.isView(v) || Array.isArray(v);
+/** Typed arrays of numbers (not bigints, not a DataView) and plain arrays are frames' arrays. */
+const isArrayLike = (v: unknown): v is ArrayLike<number> => Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView) && !(v instanceof BigInt64Array) && !(v instanceof BigUint64Array));
+
+/** What a value is, for messages: `null`, `a string`, `an array`, `a Date`... */
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return `a ${(v as object).constructor?.name ?? 'object'}`;
+  return `a ${typeof v}`;
+}
+
+/**
+ * Checks that a plain array holds only numbers (typed arrays of numbers always do), and
+ * throws an InputError naming the input, the index and what was there instead. Nothing is
+ * coerced: `null`, `true`, `"0x10"` or a Date are not numbers.
+ */
+export function checkNumbers(a: ArrayLike<number>, node: string, tick: number): void {
+  if (!Array.isArray(a)) return;
+  for (let i = 0; i < a.length; i++) {
+    if (typeof a[i] !== 'number') throw new InputError(`tick ${tick}: input "${node}" has ${kindOf(a[i])} at index ${i}, not a number`);
+  }
+}
 
 /**
  * Checks one tick's input against the network and returns one array per input node (by
@@ -35,6 +56,8 @@ export function checkInputFrame(net: Network, frame: InputFrame, tick: number, p
       throw new InputError(`tick ${tick}: network "${net.name}" has ${names.length} input nodes (${names.join(', ')}); pass an object keyed by node name`);
     }
     arrays = [frame];
+  } else if (ArrayBuffer.isView(frame)) {
+    throw new InputError(`tick ${tick}: an input must be a Float32Array or another typed array of numbers (or an array of numbers), found ${kindOf(frame)}`);
   } else if (typeof frame === 'object' && frame !== null) {
     const record = frame as Readonly<Record<string, ArrayLike<number>>>;
     for (const key of Object.keys(record)) {
@@ -43,11 +66,11 @@ export function checkInputFrame(net: Network, frame: InputFrame, tick: number, p
     arrays = names.map((name) => {
       const a = record[name];
       if (a === undefined) throw new InputError(`tick ${tick}: missing input for node "${name}"`);
-      if (!isArrayLike(a)) throw new InputError(`tick ${tick}: input "${name}" must be a Float32Array or an array of numbers`);
+      if (!isArrayLike(a)) throw new InputError(`tick ${tick}: input "${name}" must be a Float32Array or an array of numbers, found ${kindOf(a)}`);
       return a;
     });
   } else {
-    throw new InputError(`tick ${tick}: expected a Float32Array or an object of Float32Arrays keyed by input node, found ${String(frame)}`);
+    throw new InputError(`tick ${tick}: expected a Float32Array or an object of Float32Arrays keyed by input node, found ${kindOf(frame)}`);
   }
   return arrays.map((a, k) => {
     // Length first, so a later copy into a fixed slot can never overrun.
@@ -55,6 +78,7 @@ export function checkInputFrame(net: Network, frame: InputFrame, tick: number, p
     if (a.length !== node.size) {
       throw new InputError(`tick ${tick}: input "${node.name}" has ${a.length} values, expected ${node.size} (shape [${node.shape.join(',')}])`);
     }
+    checkNumbers(a, node.name, tick);
     if (!scanValues) return a;
     const bad = firstNonFiniteJs(a);
     if (bad < 0) return a;

@@ -16,6 +16,14 @@ export interface ServerTask {
   readonly counters: Int32Array;
   /** How long a named session outlives its last connection (ms). */
   readonly sessionIdleMs: number;
+  /** Connections served at once; more are closed as they come. */
+  readonly maxConnections: number;
+  /** A connection silent (or stalled mid-message) this long is closed (ms). */
+  readonly idleMs: number;
+  /** Bytes of incomplete messages held over all connections before reading pauses. */
+  readonly bufferBudget: number;
+  /** When set, every message must carry `token` equal to it. */
+  readonly token?: string;
 }
 
 /** Latency percentiles and CPU per frame of the frames served so far. */

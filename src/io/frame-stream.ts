@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Packr } from 'msgpackr';
 import type { Network } from '../graph/network.js';
-import type { InputFrame } from '../engine/inputs.js';
+import { checkNumbers, type InputFrame } from '../engine/inputs.js';
 import type { SourceFrame } from './frames.js';
 
 /**
@@ -31,9 +31,107 @@ export function encodeMessage(value: unknown): Buffer {
 export class MessageError extends Error {
   readonly fatal: boolean;
   constructor(message: string, fatal = false) {
+    // A bad message is data, not a bug: no stack (a flood of garbage makes thousands a second).
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     this.name = 'MessageError';
     this.fatal = fatal;
+  }
+}
+
+/**
+ * Cuts a byte stream into length-prefixed messages as chunks arrive, copying each byte at
+ * most once (chunks are kept as they come and joined once per message, so a message arriving
+ * in many small chunks costs its size, not its size times its chunks). `buffered` is what it
+ * holds for the message in progress: a server sums it over connections to bound its memory.
+ */
+export class MessageFramer {
+  readonly maxBytes: number;
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  /** Body length of the message in progress once its header is in, else -1. */
+  #length = -1;
+  #index = 0;
+  #failed = false;
+
+  constructor(maxBytes = MAX_MESSAGE_BYTES) {
+    this.maxBytes = maxBytes;
+  }
+
+  /** Bytes held for messages not complete yet. */
+  get buffered(): number {
+    return this.#buffered;
+  }
+
+  /** Messages decoded so far (the index the next one gets). */
+  get index(): number {
+    return this.#index;
+  }
+
+  /**
+   * Adds a chunk; returns the messages it completes, each decoded or a {@link MessageError}
+   * in its place. After a fatal one (an oversize length) nothing more is read.
+   */
+  push(chunk: Buffer): unknown[] {
+    if (this.#failed) return [];
+    if (chunk.length > 0) {
+      this.#chunks.push(chunk);
+      this.#buffered += chunk.length;
+    }
+    const out: unknown[] = [];
+    for (;;) {
+      if (this.#length < 0) {
+        if (this.#buffered < 4) break;
+        const length = this.#take(4).readUInt32BE(0);
+        if (length > this.maxBytes) {
+          this.#failed = true;
+          this.#chunks = [];
+          this.#buffered = 0;
+          out.push(new MessageError(`message ${this.#index}: ${length} bytes is over the limit of ${this.maxBytes}; closing the stream`, true));
+          return out;
+        }
+        this.#length = length;
+      }
+      if (this.#buffered < this.#length) break;
+      const body = this.#take(this.#length);
+      this.#length = -1;
+      out.push(decodeMessage(body, this.#index++));
+    }
+    return out;
+  }
+
+  /** The stream ended: a message left half-read is an error. */
+  end(): MessageError | undefined {
+    if (this.#failed || (this.#buffered === 0 && this.#length < 0)) return undefined;
+    const held = this.#buffered + (this.#length >= 0 ? 4 : 0);
+    return new MessageError(`message ${this.#index}: truncated (stream ended after ${held} of its bytes)`, true);
+  }
+
+  /** The next n bytes, joined once (n <= buffered). */
+  #take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
+    const first = this.#chunks[0];
+    let out: Buffer;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(n);
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let at = 0;
+      while (at < n) {
+        const c = this.#chunks[0];
+        const used = Math.min(c.length, n - at);
+        c.copy(out, at, 0, used);
+        at += used;
+        if (used === c.length) this.#chunks.shift();
+        else this.#chunks[0] = c.subarray(used);
+      }
+    }
+    this.#buffered -= n;
+    return out;
   }
 }
 
@@ -43,28 +141,20 @@ export class MessageError extends Error {
  * with a fatal error (its bytes cannot be trusted to skip); so does a truncated last message.
  */
 export async function* readMessages(stream: Readable, maxBytes = MAX_MESSAGE_BYTES): AsyncGenerator<unknown> {
-  let buffer: Buffer = Buffer.alloc(0);
-  let index = 0;
+  const framer = new MessageFramer(maxBytes);
   for await (const chunk of stream) {
-    buffer = buffer.length === 0 ? (chunk as Buffer) : Buffer.concat([buffer, chunk as Buffer]);
-    while (buffer.length >= 4) {
-      const length = buffer.readUInt32BE(0);
-      if (length > maxBytes) {
-        yield new MessageError(`message ${index}: ${length} bytes is over the limit of ${maxBytes}; closing the stream`, true);
-        return;
-      }
-      if (buffer.length < 4 + length) break;
-      const body = buffer.subarray(4, 4 + length);
-      buffer = buffer.subarray(4 + length);
-      yield decodeMessage(body, index);
-      index++;
+    for (const message of framer.push(chunk as Buffer)) {
+      yield message;
+      if (message instanceof MessageError && message.fatal) return;
     }
   }
-  if (buffer.length > 0) yield new MessageError(`message ${index}: truncated (stream ended after ${buffer.length} of its bytes)`, true);
+  const truncated = framer.end();
+  if (truncated !== undefined) yield truncated;
 }
 
 /** Decodes one message body, or a {@link MessageError} saying why it is not msgpack. */
 export function decodeMessage(body: Uint8Array, index: number): unknown {
+  if (body.length === 0) return new MessageError(`message ${index}: empty (no msgpack value)`);
   try {
     return packr.unpack(body) as unknown;
   } catch (err) {
@@ -86,10 +176,25 @@ export function toSourceFrame(message: unknown, net: Network, index: number): So
   const inputs: Record<string, ArrayLike<number>> = {};
   for (const v of net.inputs) {
     const node = net.nodes[v];
-    const value = (m.inputs as Record<string, unknown>)[node.name];
-    if (!(value instanceof Float32Array) && !Array.isArray(value)) return new MessageError(`message ${index}: input "${node.name}" missing or not an array`);
-    if (value.length !== node.size) return new MessageError(`message ${index}: input "${node.name}" has ${value.length} values, expected ${node.size}`);
-    inputs[node.name] = value as ArrayLike<number>;
+    let value = (m.inputs as Record<string, unknown>)[node.name];
+    // msgpack's default for a Float32Array is bin (a Buffer here): its bytes are the floats,
+    // little-endian, when there are exactly 4 per value.
+    if (value instanceof Uint8Array && !(value instanceof Float32Array)) {
+      if (value.byteLength !== 4 * node.size) return new MessageError(`message ${index}: input "${node.name}" is ${value.byteLength} bytes of binary, expected ${4 * node.size} (${node.size} float32 values, little-endian)`);
+      const floats = new Float32Array(node.size);
+      new Uint8Array(floats.buffer).set(value);
+      value = floats;
+    }
+    const typed = value instanceof Float32Array || value instanceof Float64Array;
+    if (!typed && !Array.isArray(value)) return new MessageError(`message ${index}: input "${node.name}" missing or not an array of numbers (a Float32Array, Float64Array, float32 bytes or a msgpack array)`);
+    const array = value as ArrayLike<number>;
+    if (array.length !== node.size) return new MessageError(`message ${index}: input "${node.name}" has ${array.length} values, expected ${node.size}`);
+    try {
+      checkNumbers(array, node.name, index);
+    } catch (err) {
+      return new MessageError(`message ${index}: ${(err as Error).message.replace(/^tick \d+: /, '')}`);
+    }
+    inputs[node.name] = array;
   }
   const frame: { inputs: InputFrame; t?: number; label?: number } = { inputs };
   if (typeof m.t === 'number') frame.t = m.t;

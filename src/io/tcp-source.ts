@@ -22,6 +22,21 @@ export interface ServeOptions {
   readonly onReject?: (reason: string) => void;
   /** How long a named session (a `session` field in messages) outlives its last connection, ms; default 60,000. */
   readonly sessionIdleMs?: number;
+  /** Connections served at once (default 256); more are closed as they come. */
+  readonly maxConnections?: number;
+  /** A connection that sends nothing, or stalls in the middle of a message, this long is closed (ms; default 30,000). */
+  readonly idleMs?: number;
+  /** Bytes of incomplete messages held over all connections before the server stops reading those that send more (default 64 MiB). */
+  readonly bufferBudget?: number;
+  /** Serve other hosts than this machine (a host that is not loopback); without it such a host is refused. */
+  readonly public?: boolean;
+  /** When set, every message must carry a field `token` equal to it; one without is answered with an error and its connection closed. */
+  readonly token?: string;
+}
+
+/** Whether `host` only reaches this machine. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 /** The same figures as `run --json`, for a server's frames. */
@@ -52,7 +67,10 @@ export interface FrameServer {
  * sends can stop the runtime. The runtime serves nothing else until `close()`.
  */
 export async function serveFrames(rt: Runtime, options: ServeOptions): Promise<FrameServer> {
-  const host = options.host ?? '127.0.0.1';
+  // [::1] as a URL writes it; the socket wants the bare address.
+  const host = (options.host ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1');
+  if (!isLoopback(host) && options.public !== true) throw new RangeError(`${host} is reachable from other machines: pass public: true (the CLI's --listen-public) to serve it, and consider a token`);
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) throw new RangeError(`port must be an integer from 0 to 65535, got ${String(options.port)}`);
   const counters = new Int32Array(new SharedArrayBuffer(64));
   let stats: ServerStats = { latencyUs: { p50: 0, p99: 0, p999: 0, max: 0 }, cpuUsPerFrame: 0 };
   let worker: Worker | undefined;
@@ -73,6 +91,10 @@ export async function serveFrames(rt: Runtime, options: ServeOptions): Promise<F
       ...(options.rateHz === undefined ? {} : { rateHz: options.rateHz }),
       counters,
       sessionIdleMs: options.sessionIdleMs ?? 60_000,
+      maxConnections: options.maxConnections ?? 256,
+      idleMs: options.idleMs ?? 30_000,
+      bufferBudget: options.bufferBudget ?? 64 * 1024 * 1024,
+      ...(options.token === undefined ? {} : { token: options.token }),
     };
     const thread = new Worker(SERVER_FILE, { workerData: task });
     worker = thread;
