@@ -4,6 +4,7 @@
  */
 export * from './graph/spec.js';
 export { SpecError, type SpecIssue } from './graph/errors.js';
+export { LIMITS, LimitError } from './graph/limits.js';
 export type { EdgeGeometry, DenseGeometry, Conv2dGeometry, PoolGeometry, IdentityGeometry, Window2d } from './graph/geometry.js';
 export { Network, validateNetwork, describeOp, type NetNode, type NetEdge } from './graph/network.js';
 export { parseJsonText } from './graph/json-text.js';

@@ -1,3 +1,4 @@
+import { count, LIMITS, LimitError } from '../graph/limits.js';
 import type { Network } from '../graph/network.js';
 import type { KernelBackend, KernelMemory, StateLayout } from '../kernels/kernel.js';
 import { toInternal } from '../kernels/layout.js';
@@ -143,6 +144,14 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
   at += align(batches.depth * words * 4);
   // A spare line at the end: no vector access near the last tensor can leave the memory.
   at += CACHE_LINE;
+  if (at > LIMITS.arenaBytes) {
+    // Name what takes the room: the largest rings, with why they are that deep.
+    const largest = states.map((b, v) => ({ v, bytes: streams * b.ringBytes * (staging[v] === null ? 1 : 2), depth: b.depth })).sort((a, b) => b.bytes - a.bytes)[0];
+    const node = net.nodes[largest.v];
+    throw new LimitError(
+      `network "${net.name}" needs an arena of ${(at / 2 ** 30).toFixed(2)} GiB, over the limit of ${(LIMITS.arenaBytes / 2 ** 30).toFixed(2)} GiB; the largest part is node "${node.name}" ([${node.shape.join(',')}], ${streams} stream${streams > 1 ? 's' : ''} x ${count(largest.depth)} frames of ring = ${(largest.bytes / 2 ** 30).toFixed(2)} GiB): lower its edges' delays, the queue, or the streams`,
+    );
+  }
   return { backend: backend.name, layout: backend.layout, bytes: at, controlOffset, controlLines, states, zeros, biases, weights, staging, streams, streamBytes, batches };
 }
 

@@ -1,10 +1,35 @@
 import { SpecError } from './errors.js';
+import { LIMITS } from './limits.js';
+
+/** Offset of the first bracket that opens level `depth + 1` (outside strings), or -1. */
+function nestingBeyond(text: string, depth: number): number {
+  let level = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++level > depth) return i;
+    } else if (c === 125 || c === 93) level--;
+  }
+  return -1;
+}
 
 /**
  * Parses JSON text, turning a syntax error into a {@link SpecError} that says where
  * (line and column) and what was found, since V8's messages often give neither.
  */
 export function parseJsonText(text: string, what: string, source?: string): unknown {
+  // Deeper nesting than any spec needs is refused before parsing (and before the recursive
+  // error locator below could run out of stack on it).
+  const deep = nestingBeyond(text, LIMITS.jsonDepth);
+  if (deep >= 0) {
+    const before = text.slice(0, deep);
+    throw new SpecError([{ path: `line ${before.split('\n').length} column ${deep - before.lastIndexOf('\n')}`, message: `JSON nested deeper than ${LIMITS.jsonDepth} levels` }], what, source);
+  }
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {

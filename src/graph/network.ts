@@ -1,3 +1,4 @@
+import { count, LIMITS } from './limits.js';
 import { IssueList, SpecError, show } from './errors.js';
 import { showShape, sizeOf, type EdgeGeometry } from './geometry.js';
 import { opOf } from './ops.js';
@@ -167,6 +168,8 @@ export function validateNetwork(input: unknown, source?: string): Network {
     const resolved = resolveEdge(i, edgeId(e), e.op, nodes[from], nodes[to], issues);
     if (resolved !== null) edges.push(resolved);
   });
+  const parameters = edges.reduce((a, e) => a + e.weightSize, 0) + nodes.reduce((a, n) => a + (n.isInput ? 0 : n.size), 0);
+  if (parameters > LIMITS.parameters) issues.add('edges', `the network would have ${count(parameters)} parameters, over the limit of ${count(LIMITS.parameters)}`);
 
   const outputs: number[] = [];
   const seenOutputs = new Set<string>();
@@ -226,6 +229,10 @@ function resolveEdge(index: number, id: string, op: EdgeOp, src: NetNode, dst: N
     return null;
   }
   const weightSize = resolved.weightShape === null ? 0 : resolved.weightShape.reduce((a, b) => a * b, 1);
+  if (weightSize > LIMITS.tensorElements) {
+    issues.add(`edges[${index}]`, `edge ${show(id)} (${describeOp(op)}) would have ${count(weightSize)} weights (${showShape(resolved.weightShape as readonly number[])}), over the limit of ${count(LIMITS.tensorElements)} per tensor`);
+    return null;
+  }
   return { index, id, from: src.index, to: dst.index, op, geometry: resolved.geometry, weightShape: resolved.weightShape, weightSize };
 }
 

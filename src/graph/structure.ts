@@ -1,3 +1,4 @@
+import { count, LIMITS } from './limits.js';
 import { IssueList, show } from './errors.js';
 import {
   ACTIVATIONS,
@@ -45,6 +46,11 @@ function checkShape(v: unknown, path: string, issues: IssueList): Shape | undefi
     }
   });
   if (!ok) return undefined;
+  const elements = (v as number[]).reduce((a, b) => a * b, 1);
+  if (elements > LIMITS.tensorElements) {
+    issues.add(path, `${show(v)} is ${count(elements)} values, over the limit of ${count(LIMITS.tensorElements)} per tensor`);
+    return undefined;
+  }
   return (v.length === 1 ? [v[0]] : [v[0], v[1], v[2]]) as Shape;
 }
 

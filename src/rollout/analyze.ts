@@ -1,3 +1,4 @@
+import { count, LIMITS, LimitError } from '../graph/limits.js';
 import type { Network } from '../graph/network.js';
 import { asRollout, delaysByEdgeId, fastestModelParallelDelays, type Rollout, type RolloutSpec } from './pattern.js';
 import { outputResponses, responseDelays, type OutputResponse } from './response.js';
@@ -64,6 +65,11 @@ export function analyzeRollout(net: Network, spec: RolloutSpec | Rollout, option
     return { valid: false, network: net.name, kind: rollout.kind, rollout: byId, cycle: cycle.nodes, cycleEdges: cycle.edges };
   }
   const window = options.window ?? defaultWindow(net, delays);
+  if (!Number.isInteger(window) || window < 0) throw new RangeError(`window must be an integer >= 0, got ${window}`);
+  const cells = net.nodes.length * (window + 1);
+  if (cells > LIMITS.tableauCells) {
+    throw new LimitError(`the analysis window would be ${count(window)} frames (${options.window === undefined ? "to show every output's first response" : 'as asked'}) of ${net.nodes.length} nodes, ${count(cells)} tableau entries, over the limit of ${count(LIMITS.tableauCells)}${options.window === undefined ? ": the rollout's delays put first responses that far out; pass a smaller --window" : ''}`);
+  }
   const T = computeTableau(net, delays, window);
   const factor = inferenceFactor(net, delays);
   const tableau: Record<string, number[]> = {};

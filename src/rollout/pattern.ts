@@ -1,4 +1,5 @@
 import { IssueList, show } from '../graph/errors.js';
+import { LIMITS } from '../graph/limits.js';
 import type { Network } from '../graph/network.js';
 
 /**
@@ -29,7 +30,8 @@ export interface Rollout {
   readonly delays: readonly number[];
 }
 
-const isDelay = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+const isDelay = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= LIMITS.delay;
+const delayWanted = (v: unknown): string => (typeof v === 'number' && Number.isInteger(v) && v > LIMITS.delay ? `delay ${show(v)} is over the limit of ${LIMITS.delay} frames (each node keeps its delay + 1 states)` : `delay must be an integer >= 0, found ${show(v)}`);
 
 /** R == 1 on every edge. */
 export function streamingDelays(net: Network): number[] {
@@ -105,7 +107,7 @@ export function resolveRollout(net: Network, spec: RolloutSpec | unknown, source
   let fallback = 1;
   if (obj.default !== undefined) {
     if (isDelay(obj.default)) fallback = obj.default;
-    else issues.add('default', `delay must be an integer >= 0, found ${show(obj.default)}`);
+    else issues.add('default', delayWanted(obj.default));
   }
   const delays = net.edges.map(() => fallback);
   if (obj.edges !== undefined) {
@@ -117,7 +119,7 @@ export function resolveRollout(net: Network, spec: RolloutSpec | unknown, source
         if (!net.hasEdge(id)) {
           issues.add(path, `unknown edge id (edges of "${net.name}": ${net.edges.map((e) => e.id).join(', ')})`);
         } else if (!isDelay(r)) {
-          issues.add(path, `delay must be an integer >= 0, found ${show(r)}`);
+          issues.add(path, delayWanted(r));
         } else {
           delays[net.edge(id).index] = r;
         }
@@ -156,6 +158,8 @@ export function asRollout(net: Network, spec: RolloutSpec | Rollout): Rollout {
     if (spec.delays.length !== net.edges.length) {
       throw new Error(`rollout has ${spec.delays.length} delays; network "${net.name}" has ${net.edges.length} edges`);
     }
+    const bad = spec.delays.findIndex((r) => !isDelay(r));
+    if (bad >= 0) throw new RangeError(`edge "${net.edges[bad].id}": ${delayWanted(spec.delays[bad])}`);
     return spec;
   }
   return resolveRollout(net, spec);
