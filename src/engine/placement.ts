@@ -182,6 +182,7 @@ function contiguousBlocks(net: Network, order: readonly number[], workers: numbe
   const n = nodes.length;
   const prefix = [0];
   for (const v of nodes) prefix.push(prefix[prefix.length - 1] + costUs[v]);
+  if (n > 400) return greedyBlocks(net, nodes, prefix, workers);
   // worst[j][i]: the smallest largest block when the first i nodes go to j workers; cut[j][i] where the last block starts.
   const worst = Array.from({ length: workers + 1 }, () => new Array<number>(n + 1).fill(Infinity));
   const cut = Array.from({ length: workers + 1 }, () => new Array<number>(n + 1).fill(0));
@@ -207,13 +208,50 @@ function contiguousBlocks(net: Network, order: readonly number[], workers: numbe
 }
 
 /**
+ * The same cut for long frame orders, in O(n log): the smallest largest block found by
+ * bisecting on it, each candidate checked by filling blocks greedily (the exact table above
+ * is quadratic in the nodes).
+ */
+function greedyBlocks(net: Network, nodes: readonly number[], prefix: readonly number[], workers: number): number[] {
+  const n = nodes.length;
+  const fits = (limit: number): number[] | null => {
+    const starts = [0];
+    for (let i = 0; i < n; i++) {
+      if (prefix[i + 1] - prefix[starts[starts.length - 1]] > limit) {
+        if (starts.length === workers) return null;
+        starts.push(i);
+      }
+    }
+    return starts;
+  };
+  let lo = 0;
+  for (let i = 0; i < n; i++) lo = Math.max(lo, prefix[i + 1] - prefix[i]);
+  let hi = prefix[n];
+  for (let step = 0; step < 50 && hi - lo > 1e-9 * hi; step++) {
+    const mid = (lo + hi) / 2;
+    if (fits(mid) === null) lo = mid;
+    else hi = mid;
+  }
+  const starts = fits(hi) ?? [0];
+  const owner = net.nodes.map(() => -1);
+  starts.forEach((s, j) => {
+    const end = j + 1 < starts.length ? starts[j + 1] : n;
+    for (let x = s; x < end; x++) owner[nodes[x]] = j;
+  });
+  return owner;
+}
+
+/** How long a placement search may take (ms): a network of thousands of nodes still starts in seconds. */
+export const PLACEMENT_BUDGET_MS = 300;
+
+/**
  * Cost-balanced groups on `workers` workers, minimising the predicted frame period (see
  * {@link predictFramePeriod}), then the one-frame latency, then the edges between workers:
  * single moves and pairwise swaps while that improves, started from two groupings (longest
  * node first onto the least-loaded worker; the frame order cut into balanced consecutive
  * blocks, a pipeline), keeping the better result.
  */
-export function balanced(net: Network, delays: readonly number[], workers: number, costUs: readonly number[]): Placement {
+export function balanced(net: Network, delays: readonly number[], workers: number, costUs: readonly number[], deadline = performance.now() + PLACEMENT_BUDGET_MS): Placement {
   const computed = net.nodes.filter((n) => !n.isInput).map((n) => n.index);
   const order = frameOrder(net, delays);
   // Among groupings that predict the same frame time, prefer fewer edges between workers:
@@ -227,7 +265,7 @@ export function balanced(net: Network, delays: readonly number[], workers: numbe
   let best: number[] = [];
   let bestScore = Infinity;
   for (const owner of [longestFirst(net, computed, workers, costUs), contiguousBlocks(net, order, workers, costUs)]) {
-    const score = improve(owner, computed, workers, objective);
+    const score = improve(owner, computed, workers, objective, deadline);
     if (score < bestScore - 1e-9) {
       best = owner;
       bestScore = score;
@@ -236,12 +274,19 @@ export function balanced(net: Network, delays: readonly number[], workers: numbe
   return finish(net, delays, 'balanced', best, costUs);
 }
 
-/** Local search in place: single moves, then pairwise swaps, while the objective drops. Returns the final objective. */
-function improve(owner: number[], computed: readonly number[], workers: number, objective: (owner: readonly number[]) => number): number {
+/**
+ * Local search in place: single moves, then pairwise swaps, while the objective drops and
+ * the deadline allows (the search is polynomial but not small: a long network stops at the
+ * deadline with what it has, which starts from a good grouping anyway). Returns the final
+ * objective.
+ */
+function improve(owner: number[], computed: readonly number[], workers: number, objective: (owner: readonly number[]) => number, deadline: number): number {
   let current = objective(owner);
-  for (let round = 0; round < 100; round++) {
+  const late = (): boolean => performance.now() > deadline;
+  for (let round = 0; round < 100 && !late(); round++) {
     let improved = false;
     for (const v of computed) {
+      if (late()) return current;
       for (let w = 0; w < workers; w++) {
         if (w === owner[v]) continue;
         const was = owner[v];
@@ -256,6 +301,7 @@ function improve(owner: number[], computed: readonly number[], workers: number, 
       }
     }
     for (const a of computed) {
+      if (late()) return current;
       for (const b of computed) {
         if (b <= a || owner[a] === owner[b]) continue;
         [owner[a], owner[b]] = [owner[b], owner[a]];
@@ -327,11 +373,11 @@ export function explicitPlacement(net: Network, delays: readonly number[], mappi
  * The placement for a run: an explicit mapping as given; `one-per-layer` when asked or when
  * there are at least as many workers as computed nodes; otherwise balanced groups.
  */
-export function choosePlacement(net: Network, delays: readonly number[], option: PlacementOption, workers: number, costUs: readonly number[]): Placement {
+export function choosePlacement(net: Network, delays: readonly number[], option: PlacementOption, workers: number, costUs: readonly number[], deadline?: number): Placement {
   if (option !== 'auto' && option !== 'one-per-layer') return explicitPlacement(net, delays, option, costUs);
   const computed = net.nodes.filter((n) => !n.isInput).length;
   if (option === 'one-per-layer' || workers >= computed) return onePerLayer(net, delays, costUs);
-  return balanced(net, delays, workers, costUs);
+  return balanced(net, delays, workers, costUs, deadline);
 }
 
 /**
@@ -349,8 +395,10 @@ export const MULTI_WORKER_OVERHEAD_US = 20;
 export function chooseWorkerCount(net: Network, delays: readonly number[], maxWorkers: number, costUs: readonly number[]): number {
   let best = 1;
   let bestUs = Infinity;
+  // One search budget for all counts together, shared out as they are tried.
+  const until = performance.now() + PLACEMENT_BUDGET_MS;
   for (let w = 1; w <= maxWorkers; w++) {
-    const p = choosePlacement(net, delays, 'auto', w, costUs);
+    const p = choosePlacement(net, delays, 'auto', w, costUs, performance.now() + Math.max(5, (until - performance.now()) / (maxWorkers - w + 1)));
     const us = p.predictedFrameUs + (p.workers > 1 ? MULTI_WORKER_OVERHEAD_US : 0);
     if (us < bestUs - 1e-9) {
       best = w;
