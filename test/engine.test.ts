@@ -339,3 +339,48 @@ test('nodes with layout hwc take and give [H,W,C] arrays: the same results as th
   }
   assert.throws(() => validateNetwork({ ...spec(), nodes: [...spec().nodes, { name: 'z', shape: [2, 4, 5], layout: 'hwc' }], edges: [...spec().edges, { from: 'y', to: 'z', op: { type: 'identity' } }] }), /node "z" is neither an input nor an output/);
 });
+
+test('run(): answers as frames come (a slow live source is not made to fill the queue), ends on abort while the source waits, and an abandoned iterator blocks nobody', { timeout: 30_000 }, async () => {
+  const rt = await Runtime.create(example('mnist-sr'), { workers: 1, calibrate: false });
+  try {
+    const x = new Float32Array(784).fill(0.25);
+    // A 100 Hz live source: frames arrive 10 ms apart.
+    let produced = 0;
+    const live = async function* (): AsyncGenerator<Float32Array> {
+      for (let i = 0; i < 20; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        produced++;
+        yield x;
+      }
+    };
+    const seenAt: number[] = [];
+    for await (const r of rt.run(live())) seenAt.push(produced - r.tick);
+    assert.equal(seenAt.length, 20);
+    // Each answer came while at most a frame or two more had arrived, not a queue of 32.
+    assert.ok(Math.max(...seenAt) <= 2, `frames ahead when answered: ${seenAt.join(',')}`);
+    // Abort while the source waits for a frame that never comes.
+    const controller = new AbortController();
+    const stuck = async function* (): AsyncGenerator<Float32Array> {
+      yield x;
+      await new Promise(() => undefined);
+    };
+    const got: number[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const r of rt.run(stuck(), { signal: controller.signal })) {
+          got.push(r.tick);
+          setTimeout(() => controller.abort(), 20);
+        }
+      })(),
+      /run aborted/,
+    );
+    assert.equal(got.length, 1);
+    // An iterator dropped without return(): the runtime serves the next caller.
+    const it = rt.run([x, x, x, x])[Symbol.asyncIterator]();
+    await it.next();
+    const y = await rt.step(x);
+    assert.equal(y.prediction.length, 10);
+  } finally {
+    await rt.close();
+  }
+});

@@ -10,7 +10,7 @@ export interface FreeRunHost {
   readonly network: Network;
   readonly queue: number;
   readonly held: HeldFrames;
-  /** Takes the session for this run; resolves with the function that lets the next caller in. */
+  /** Takes the session for one step of the run; resolves with the function that lets the next caller in. */
   acquire(): Promise<() => void>;
   assertOpen(): void;
   failed(): boolean;
@@ -35,7 +35,11 @@ export interface FreeRunHost {
 
 /**
  * Feeds frames from `inputs` as fast as the engine takes them and yields each tick's outputs
- * in order; see Session.run.
+ * in order; see Session.run. A frame's outputs are yielded as soon as they are ready: the
+ * queue bounds how many frames run ahead, it is not filled first (a live source at 20 Hz
+ * gets each answer a frame later, not 32 frames later). The session is held only while a
+ * `next()` runs, so an iterator dropped without `return()` blocks nobody; an abort ends the
+ * run even while the source is waiting for its next frame.
  */
 export function freeRun(host: FreeRunHost, inputs: AsyncIterable<InputFrame> | Iterable<InputFrame>, options: RunOptions): AsyncIterable<TickResult | OutputFrame> {
   const views = options.views === true;
@@ -47,7 +51,31 @@ export function freeRun(host: FreeRunHost, inputs: AsyncIterable<InputFrame> | I
       let exhausted = false;
       let finished = false;
       let current: OutputFrame | undefined;
+      /** The source's next item, asked for and not yet taken. */
+      let upcoming: Promise<IteratorResult<InputFrame>> | undefined;
       const abortError = (): Error => new RuntimeError('run aborted', { cause: options.signal?.reason });
+      /** Settles with the source's next item, or rejects when the run is aborted first. */
+      const nextItem = (): Promise<IteratorResult<InputFrame>> => {
+        upcoming ??= Promise.resolve(source.next());
+        const item = upcoming;
+        const signal = options.signal;
+        if (signal === undefined) return item;
+        return new Promise((resolve, reject) => {
+          const onAbort = (): void => reject(abortError());
+          if (signal.aborted) return onAbort();
+          signal.addEventListener('abort', onAbort, { once: true });
+          item.then(
+            (v) => {
+              signal.removeEventListener('abort', onAbort);
+              resolve(v);
+            },
+            (e: unknown) => {
+              signal.removeEventListener('abort', onAbort);
+              reject(e);
+            },
+          );
+        });
+      };
       const finish = async (): Promise<IteratorResult<TickResult | OutputFrame>> => {
         current?.release();
         current = undefined;
@@ -59,7 +87,13 @@ export function freeRun(host: FreeRunHost, inputs: AsyncIterable<InputFrame> | I
           for (const p of pending) host.held.release(p.f);
           pending.length = 0;
           release?.();
-          if (!exhausted) await source.return?.();
+          release = undefined;
+          if (!exhausted) {
+            // A source still producing its next item (an async generator awaiting) would only
+            // return after it: tell it to, but do not wait.
+            const closing = Promise.resolve(source.return?.()).catch(() => undefined);
+            if (upcoming === undefined) await closing;
+          }
         }
         return { done: true, value: undefined };
       };
@@ -68,17 +102,23 @@ export function freeRun(host: FreeRunHost, inputs: AsyncIterable<InputFrame> | I
           if (finished) return { done: true, value: undefined };
           current?.release();
           current = undefined;
-          release ??= await host.acquire();
+          release = await host.acquire();
           try {
             host.assertOpen();
             if (options.signal?.aborted === true) throw abortError();
             while (!exhausted && pending.length < host.queue) {
-              const f = await host.nextFrame(options.signal);
-              const item = await source.next();
+              // With frames in flight, take more only while the source has them at hand: once
+              // the oldest frame's outputs are ready, yield them rather than wait for the source.
+              // (A source that has its next frame at once, a generator say, always wins: the
+              // outputs only count after a turn of the event loop.)
+              const item = pending.length === 0 ? await nextItem() : await Promise.race([nextItem(), host.outputsOf(pending[0].k, options.signal).then(() => new Promise<null>((resolve) => setImmediate(() => resolve(null))))]);
+              if (item === null) break;
+              upcoming = undefined;
               if (item.done === true) {
                 exhausted = true;
                 break;
               }
+              const f = await host.nextFrame(options.signal);
               const arrays = checkInputFrame(host.network, item.value, host.tickOf(f), 'reject', false);
               host.write(arrays, f);
               host.held.hold(f);
@@ -96,6 +136,9 @@ export function freeRun(host: FreeRunHost, inputs: AsyncIterable<InputFrame> | I
             pending.shift();
             const latencyUs = (performance.now() - head.t0) * 1000;
             host.recordLatency(latencyUs);
+            // The session is free between next() calls (frames in flight are held, not lost).
+            release();
+            release = undefined;
             if (views) {
               current = host.viewsOf(head.f, latencyUs);
               return { done: false, value: current };
