@@ -1,4 +1,5 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { Packr } from 'msgpackr';
 import { IssueList, SpecError, show } from '../graph/errors.js';
 import { validateNetwork, type Network } from '../graph/network.js';
@@ -6,11 +7,15 @@ import type { Parameters } from '../engine/parameters.js';
 import { resolveRollout, toPattern, type Rollout, type RolloutPattern } from '../rollout/pattern.js';
 import { assertValidRollout } from '../rollout/validity.js';
 import type { NetworkSpec } from '../graph/spec.js';
+import { writeFileAtomic } from './atomic-write.js';
 
 /** Marks a msgpack document as a streamroll model. */
 export const MODEL_FORMAT = 'streamroll-model';
-/** Version written by this code; readers accept versions up to it. */
-export const MODEL_VERSION = 1;
+/**
+ * Version written by this code; readers accept versions up to it. Version 2 added the
+ * `sha256` checksum; version 1 files (no checksum) are still read.
+ */
+export const MODEL_VERSION = 2;
 
 /** A network with its rollout and parameters: what a model file holds. */
 export interface Model {
@@ -30,6 +35,31 @@ interface ModelDocument {
   weights: Record<string, Float32Array>;
   biases: Record<string, Float32Array>;
   meta: Record<string, unknown>;
+  /** Last key of the map: hex SHA-256 of every file byte before the 64 hex digits. */
+  sha256?: string;
+}
+
+/*
+ * The checksum sits in a fixed-size trailer (the key "sha256" and a 64-character str8 value)
+ * so the file stays one plain msgpack map any reader can open, while the digest covers every
+ * byte before the digest itself: header, keys, tensors, and the trailer's own framing.
+ */
+const CHECKSUM_KEY = 'sha256';
+const HEX_LENGTH = 64;
+const TRAILER = Uint8Array.of(0xa0 | CHECKSUM_KEY.length, ...new TextEncoder().encode(CHECKSUM_KEY), 0xd9, HEX_LENGTH);
+const TRAILER_BYTES = TRAILER.length + HEX_LENGTH;
+
+function digestHex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The stored and computed digests when the file ends in a checksum trailer, else null. */
+function trailerDigests(bytes: Uint8Array): { stored: string; computed: string } | null {
+  if (bytes.length < TRAILER_BYTES) return null;
+  const at = bytes.length - TRAILER_BYTES;
+  for (let i = 0; i < TRAILER.length; i++) if (bytes[at + i] !== TRAILER[i]) return null;
+  const covered = bytes.length - HEX_LENGTH;
+  return { stored: new TextDecoder().decode(bytes.subarray(covered)), computed: digestHex(bytes.subarray(0, covered)) };
 }
 
 // moreTypes makes typed arrays round-trip as themselves instead of as plain byte buffers.
@@ -53,8 +83,13 @@ export function encodeModel(model: Model): Uint8Array {
     weights,
     biases,
     meta: { ...model.meta },
+    sha256: '0'.repeat(HEX_LENGTH),
   };
-  return packr.pack(doc);
+  const bytes = packr.pack(doc);
+  if (trailerDigests(bytes) === null) throw new Error('internal: model encoding did not end in the checksum trailer');
+  const covered = bytes.length - HEX_LENGTH;
+  bytes.set(new TextEncoder().encode(digestHex(bytes.subarray(0, covered))), covered);
+  return bytes;
 }
 
 /**
@@ -64,6 +99,11 @@ export function encodeModel(model: Model): Uint8Array {
  */
 export function decodeModel(bytes: Uint8Array, source?: string): Model {
   const issues = new IssueList();
+  const digests = trailerDigests(bytes);
+  if (digests !== null && digests.stored !== digests.computed) {
+    issues.add('sha256', `checksum mismatch: the file is corrupt (its content hashes to ${digests.computed.slice(0, 12)}..., it records ${show(digests.stored.slice(0, 12))}...)`);
+    issues.throwIfAny('model file', source);
+  }
   let raw: unknown;
   try {
     raw = packr.unpack(bytes);
@@ -80,6 +120,10 @@ export function decodeModel(bytes: Uint8Array, source?: string): Model {
   const doc = raw as Partial<ModelDocument>;
   if (typeof doc.version !== 'number' || doc.version > MODEL_VERSION) {
     issues.add('version', `unsupported version ${show(doc.version)} (this streamroll reads up to ${MODEL_VERSION})`);
+    issues.throwIfAny('model file', source);
+  }
+  if (digests === null && (doc.version as number) >= 2) {
+    issues.add('sha256', 'checksum missing or damaged: the file is corrupt (a version 2 model file ends in its SHA-256)');
     issues.throwIfAny('model file', source);
   }
   let network: Network;
@@ -148,9 +192,13 @@ function checkTensors(
   });
 }
 
-/** Writes a model file (msgpack). */
+/**
+ * Writes a model file (msgpack with a SHA-256 trailer). The bytes go to a temporary file in
+ * the same directory, are fsynced and then renamed over `path`, so a crash or a full disk
+ * leaves either the old file or the new one, never a torn checkpoint.
+ */
 export async function saveModel(path: string, model: Model): Promise<void> {
-  await writeFile(path, encodeModel(model));
+  await writeFileAtomic(path, encodeModel(model));
 }
 
 /** Reads and checks a model file; errors name the file and what is wrong. */
