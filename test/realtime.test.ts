@@ -101,6 +101,17 @@ test('record -> replay reproduces the outputs exactly', async () => {
   assert.ok(performance.now() - started >= 0.8 * 10 * (x.length - 1), 'replayed at the recorded pace, not faster');
   (await outputsOf(third)).forEach((v, i) => assert.ok(sameBits(v, x[i]), `recorded-rate frame ${i}`));
   assert.match((await cli('run', '--rate', 'recorded')).err, /--rate recorded needs a recording/);
+  // Faster than the network computes: a replay still computes every frame by default (the
+  // queue), so the outputs stay exact; skipping frames must be asked for, and is reported.
+  const fourth = join(dir, 'out4.msgpack');
+  const d = await cli('run', '--source', rec, '--rate', '100000', '--duration', '0', '--sink', fourth, '--log-level', 'silent', '--json');
+  assert.equal(d.code, 0, d.err);
+  assert.equal((JSON.parse(d.out) as { drops: number }).drops, 0);
+  (await outputsOf(fourth)).forEach((v, i) => assert.ok(sameBits(v, x[i]), `fast replay frame ${i}`));
+  const e = await cli('run', '--source', rec, '--rate', '100000', '--duration', '0', '--overrun', 'drop', '--log-level', 'silent', '--json');
+  assert.equal(e.code, 0, e.err);
+  const dropped = (JSON.parse(e.out) as { drops: number }).drops;
+  assert.equal(/recorded frames were skipped \(--overrun drop\): outputs differ/.test(e.err), dropped > 0, e.err);
 });
 
 test('stdin source: garbled, wrong-shape and non-object messages are rejected, good frames still computed', async () => {

@@ -177,7 +177,8 @@ async function loop(engine: AttachedEngine): Promise<void> {
       j++;
       const now = sharedNow();
       if (task.overrun === 'queue') {
-        if (!recorded && now >= start + (j + task.queueLimit) * period) {
+        // Only a source that arrives by itself can pile up; a recording is read on demand.
+        if (!recorded && task.source.kind !== 'replay' && now >= start + (j + task.queueLimit) * period) {
           throw new OverrunError(`input queue full: ${task.queueLimit + 1} frames waiting (limit ${task.queueLimit}); the network cannot keep up with ${task.rateHz} Hz`);
         }
       } else {

@@ -57,8 +57,10 @@ Options:
                      | FILE.msgpack: outputs as length-prefixed msgpack messages
                      {t, tick, outputs: {node: Float32Array}}
   --record FILE      also write every input frame to FILE (replay it with --source FILE)
-  --overrun P        drop (default) | latest | queue: what to do with frames that arrive
-                     while the previous one is still being computed
+  --overrun P        drop | latest | queue: what to do with frames that arrive while the
+                     previous one is still being computed. Default: queue for a recording
+                     (a replay computes every frame, late ones late, so its outputs are
+                     exact), drop for live sources
   --workers N        worker threads (default: as many as pay off, at most one per layer and
                      per core)
   --noise-std X      noise of the synthetic camera (default 2.0, as in the paper)
@@ -121,9 +123,11 @@ export const runCommand: Command = {
     const seed = numberOption(values, 'seed', 1, Number.isInteger, 'an integer');
     const noiseStd = numberOption(values, 'noise-std', 2.0, (n) => n >= 0 && Number.isFinite(n), 'a number >= 0');
     const workersOpt = values.workers === undefined ? undefined : numberOption(values, 'workers', 1, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
-    const overrun = (values.overrun ?? 'drop') as OverrunPolicy;
-    if (!['drop', 'latest', 'queue'].includes(overrun)) throw new UsageError(`--overrun must be drop, latest or queue, got "${overrun}"`);
     const sourceArg = (values.source as string | undefined) ?? 'synthetic';
+    const replaying = sourceArg.endsWith('.msgpack');
+    // A replay exists to reproduce a run, so it computes every frame unless told otherwise.
+    const overrun = (values.overrun ?? (replaying ? 'queue' : 'drop')) as OverrunPolicy;
+    if (!['drop', 'latest', 'queue'].includes(overrun)) throw new UsageError(`--overrun must be drop, latest or queue, got "${overrun}"`);
     if (values.streams !== undefined && !sourceArg.startsWith('tcp://')) throw new UsageError('--streams is for --source tcp:// (one session per connection)');
     const streams = numberOption(values, 'streams', 8, (n) => Number.isInteger(n) && n >= 1 && n <= 4096, 'an integer from 1 to 4096');
     // Checked before anything starts: a bad address is a usage error, not a stack trace.
@@ -233,6 +237,9 @@ export const runCommand: Command = {
       const elapsed = (performance.now() - started) / 1000;
       const rejected = counters.rejected + summary.rejected;
       io.err(`${statusLine(summary, elapsed)}  (${elapsed.toFixed(1)} s, ${summary.cpuUsPerFrame} µs CPU a frame${rejected > 0 ? `, ${rejected} input messages rejected` : ''})\n`);
+      if (replaying && summary.drops > 0) {
+        io.err(`${summary.drops} recorded frames were skipped (--overrun ${overrun}): outputs differ from the recorded run from the first skip on; the default (--overrun queue) computes every frame\n`);
+      }
       if (values.json === true) io.out(JSON.stringify({ ...summary, rejected }) + '\n');
       return 0;
     } finally {

@@ -35,8 +35,16 @@ export interface RealtimeOptions {
   readonly rateHz: number;
   /** Stop after this many deadlines (computed or dropped frames), or when the source ends / the signal aborts. */
   readonly ticks?: number;
+  /**
+   * What to do with frames due while the previous one is still being computed. Default:
+   * `queue` for `{replay}` (a replay computes every recorded frame, so its outputs are exact),
+   * `drop` for every other source.
+   */
   readonly overrun?: OverrunPolicy;
-  /** Most frames waiting under `queue`; default 64. */
+  /**
+   * Most frames waiting under `queue`; default 64. A replay reads its frames on demand, so
+   * nothing piles up and no limit applies: late frames are computed late and counted as misses.
+   */
   readonly queueLimit?: number;
   readonly signal?: AbortSignal;
   /** Output ticks between the input a label belongs to and the output answering it (d(o)); default 0. */
@@ -127,7 +135,7 @@ export async function runRealtime(rt: Runtime, source: RealtimeSource, options: 
         ...(options.record === undefined ? {} : { record: options.record }),
         rateHz: options.rateHz,
         ...(options.ticks === undefined ? {} : { ticks: options.ticks }),
-        overrun: options.overrun ?? 'drop',
+        overrun: options.overrun ?? (spec.kind === 'replay' ? 'queue' : 'drop'),
         queueLimit,
         labelDelay: options.labelDelay ?? 0,
         timing: options.timing ?? 'fixed',
