@@ -5,7 +5,8 @@ import { IssueList, SpecError, show } from '../graph/errors.js';
 import { validateNetwork, type Network } from '../graph/network.js';
 import type { Parameters } from '../engine/parameters.js';
 import { resolveRollout, toPattern, type Rollout, type RolloutPattern } from '../rollout/pattern.js';
-import { assertValidRollout } from '../rollout/validity.js';
+import { assertValidRollout, RolloutCycleError } from '../rollout/validity.js';
+import { LimitError } from '../graph/limits.js';
 import type { NetworkSpec } from '../graph/spec.js';
 import { writeFileAtomic } from './atomic-write.js';
 
@@ -133,7 +134,9 @@ export function decodeModel(bytes: Uint8Array, source?: string): Model {
     rollout = resolveRollout(network, doc.rollout, source);
     assertValidRollout(network, rollout.delays);
   } catch (err) {
-    throw new SpecError([{ path: 'spec/rollout', message: (err as Error).message }], 'model file', source);
+    // Only the errors made for bad input are the file's fault; anything else is a bug to surface.
+    if (!(err instanceof SpecError || err instanceof LimitError || err instanceof RolloutCycleError)) throw err;
+    throw new SpecError([{ path: 'spec/rollout', message: err.message }], 'model file', source);
   }
   const weights = checkTensors(
     issues,
