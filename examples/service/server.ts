@@ -16,7 +16,8 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { encodeMessage, MessageError, readMessages, Runtime, toSourceFrame, type Session } from 'streamroll';
+import { Runtime, type Session } from 'streamroll';
+import { encodeMessage, MessageError, readMessages, toSourceFrame } from 'streamroll/io';
 
 /** A running service: its port, its runtime, and how to stop both. */
 export interface Service {

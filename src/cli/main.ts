@@ -87,7 +87,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 export function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   if (process.env.STREAMROLL_DEBUG === '1') return err.stack ?? err.message;
-  const known = err instanceof UsageError || err instanceof SpecError || err instanceof RolloutCycleError || err instanceof RangeError || ['ImportError', 'InputError', 'OverrunError', 'RuntimeError', 'LimitError', 'ViewError', 'ModelFileError'].includes(err.name) || /^cannot (read|connect to) /.test(err.message);
+  const known = err instanceof UsageError || err instanceof SpecError || err instanceof RolloutCycleError || err instanceof RangeError || ['ImportError', 'InputError', 'OverrunError', 'RuntimeError', 'LimitError', 'ViewError', 'ModelFileError', 'TfMissing'].includes(err.name) || /^cannot (read|connect to) /.test(err.message);
   if (known) return err.message;
   const code = (err as NodeJS.ErrnoException).code;
   if (typeof code === 'string') return err.message.startsWith(code) ? err.message : `${err.message} (${code})`;
@@ -95,9 +95,9 @@ export function describeError(err: unknown): string {
 }
 
 function isEntryPoint(): boolean {
-  // realpath: npm's bin entry is a symlink to this file.
+  // realpath on both sides: npm's bin entry is a symlink to this file, and under --preserve-symlinks so is this module.
   try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
   } catch {
     return false;
   }

@@ -20,6 +20,9 @@ Trains a network in a rollout with backpropagation through time on noisy MNIST s
 [0,1]), using TensorFlow.js (tfjs-node when installed, else the wasm backend; the log says
 which). Writes a model file after every epoch (a checkpoint) and at the end.
 
+TensorFlow.js is not installed with streamroll: npm install @tensorflow/tfjs-node (native),
+or @tensorflow/tfjs and @tensorflow/tfjs-backend-wasm (portable), beside it.
+
 With --from it fine-tunes a model trained elsewhere into the rollout: the network and its
 starting weights come from MODEL (an ONNX file or a TensorFlow.js model.json, imported as
 streamroll import does, or a .srm model file). Its input must be [1,28,28] (or [28,28,1])

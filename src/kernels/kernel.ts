@@ -29,7 +29,16 @@ export interface ActivationKernel {
  */
 export interface KernelMemory {
   readonly buffer: SharedArrayBuffer;
-  readonly wasm?: WebAssembly.Memory;
+  readonly wasm?: WasmMemory;
+}
+
+/**
+ * What streamroll uses of a `WebAssembly.Memory`, declared structurally so that a consumer's
+ * type check needs neither the DOM library nor a WebAssembly type package.
+ */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  grow(delta: number): number;
 }
 
 /** Op types a backend must cover. */

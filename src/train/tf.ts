@@ -6,6 +6,14 @@ export interface LoadedTf {
   readonly backend: string;
 }
 
+/** Training and eval need TensorFlow.js, which streamroll lists as optional peer dependencies. */
+export class TfMissing extends Error {
+  constructor() {
+    super('training needs TensorFlow.js, which is not installed: npm install @tensorflow/tfjs-node (native, fastest; downloads libtensorflow) or npm install @tensorflow/tfjs @tensorflow/tfjs-backend-wasm (portable)');
+    this.name = 'TfMissing';
+  }
+}
+
 let loaded: Promise<LoadedTf> | undefined;
 
 /**
@@ -14,13 +22,19 @@ let loaded: Promise<LoadedTf> | undefined;
  * (SIMD; its cpu backend trains 15-150x slower). Says which backend runs.
  */
 export function loadTf(): Promise<LoadedTf> {
+  // A failed load is not kept: installing the package and retrying in the same process works.
   loaded ??= (async (): Promise<LoadedTf> => {
     try {
       const tf = (await import('@tensorflow/tfjs-node' as string)) as typeof TF;
       return { tf, backend: tf.getBackend() };
     } catch {
-      const tf = await import('@tensorflow/tfjs');
-      await import('@tensorflow/tfjs-backend-wasm');
+      let tf: typeof TF;
+      try {
+        tf = await import('@tensorflow/tfjs');
+        await import('@tensorflow/tfjs-backend-wasm');
+      } catch {
+        throw new TfMissing();
+      }
       tf.env().set('PROD', true);
       const ok = await tf.setBackend('wasm');
       // setBackend can resolve false while getBackend() still says wasm: check both.
@@ -29,5 +43,6 @@ export function loadTf(): Promise<LoadedTf> {
       return { tf, backend: 'wasm' };
     }
   })();
+  loaded.catch(() => (loaded = undefined));
   return loaded;
 }

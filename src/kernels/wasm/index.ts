@@ -1,6 +1,6 @@
 import type { Conv2dGeometry } from '../../graph/geometry.js';
 import type { Activation, Shape } from '../../graph/spec.js';
-import type { ActivationKernel, KernelMemory } from '../kernel.js';
+import type { ActivationKernel, KernelMemory, WasmMemory } from '../kernel.js';
 import { internalOrder, needsTranspose } from '../layout.js';
 import { registerActivationKernel, registerBackend, registerEdgeKernel } from '../registry.js';
 import { instantiateKernels, kernelModule, type WasmKernels } from './module.js';
@@ -39,7 +39,7 @@ const ACTIVATION_KIND: Record<Exclude<Activation, 'softmax'>, number> = { linear
  * WebAssembly kernels' signatures: `wasm` itself, and `native`, which swaps in native dense
  * and conv2d kernels on the same memory (see ../native).
  */
-export function registerHwcBackend(name: string, describe: () => string, instantiate: (memory: KernelMemory & { wasm: WebAssembly.Memory }) => WasmKernels): void {
+export function registerHwcBackend(name: string, describe: () => string, instantiate: (memory: KernelMemory & { wasm: WasmMemory }) => WasmKernels): void {
   registerBackend({
     name,
     layout: 'hwc',

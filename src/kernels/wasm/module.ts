@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
+import type { WasmMemory } from '../kernel.js';
 
 /** The kernel module's exports (all pointers are byte offsets into the shared memory). */
 export interface WasmKernels {
@@ -66,7 +67,7 @@ export function kernelModule(): { variant: WasmVariant; module: WebAssembly.Modu
 }
 
 /** Instantiates the kernels on a shared memory (no data segments: safe to repeat per thread). */
-export function instantiateKernels(memory: WebAssembly.Memory): WasmKernels {
+export function instantiateKernels(memory: WasmMemory): WasmKernels {
   const instance = new WebAssembly.Instance(kernelModule().module, { env: { memory } });
   return instance.exports as unknown as WasmKernels;
 }
