@@ -37,7 +37,7 @@ function windowIsAcyclic(net: Network, delays: readonly number[], W: number): bo
 /**
  * Longest path in the explicit rollout window ending at each (i, v), by memoised search:
  * an independent check of Eq. 4. Edges into frame 0 are ignored (its states are given) and,
- * as DESIGN.md §2 says, a source before frame 0 counts as its frame-0 instance.
+ * as docs/semantics.md says, a source before frame 0 counts as its frame-0 instance.
  */
 function windowLongestPaths(net: Network, delays: readonly number[], W: number): number[][] {
   const memo = net.nodes.map(() => new Array<number>(W + 1).fill(-1));

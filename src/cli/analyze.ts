@@ -19,7 +19,7 @@ tableau T(i,v), the inference factor F(R), whether all nodes of a frame run in p
 and for every output its response delay, first response step and response period.
 
 Arguments:
-  NET.json              a network spec (DESIGN.md §3), a model file (.srm) whose
+  NET.json              a network spec (docs/spec-format.md), a model file (.srm) whose
                         spec and rollout are used, or a model imported on the fly:
                         ONNX (.onnx) or TensorFlow.js (model.json)
 
@@ -87,7 +87,7 @@ function textReport(net: Network, a: ValidAnalysis, label: string): string {
   return lines.join('\n') + '\n';
 }
 
-/** `streamroll analyze`: the static analysis of DESIGN.md §3. */
+/** `streamroll analyze`: the static analysis of docs/semantics.md, printed as docs/cli-json.md says. */
 export const analyzeCommand: Command = {
   name: 'analyze',
   summary: 'validity, tableau, inference factor and response times of a rollout',

@@ -25,7 +25,7 @@ export interface ReferenceExecutorOptions {
 
 /**
  * Single-threaded executor of any valid rollout, tick by tick, with the semantics of
- * DESIGN.md §2: frame 0 is all zeros; the k-th {@link step} presents input frame k and
+ * docs/semantics.md: frame 0 is all zeros; the k-th {@link step} presents input frame k and
  * computes frame k of every other node, an edge with delay r reading its source at frame
  * k - r. With the reference backend it is the ground truth every faster path is tested
  * against; with another backend it runs that backend's kernels on the same shared-memory

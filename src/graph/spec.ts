@@ -1,5 +1,5 @@
 /**
- * The network spec: the JSON contract of DESIGN.md §3, as TypeScript types.
+ * The network spec: the JSON contract of docs/spec-format.md, as TypeScript types.
  * A spec is plain data; {@link validateNetwork} turns it into a checked {@link Network}.
  */
 
@@ -123,7 +123,7 @@ export interface EdgeSpec {
   readonly name?: string;
 }
 
-/** A whole network (DESIGN.md §3). Input nodes are those without incoming edges. */
+/** A whole network (docs/spec-format.md). Input nodes are those without incoming edges. */
 export interface NetworkSpec {
   readonly name: string;
   /** One line saying what the network is for. */

@@ -8,19 +8,23 @@ import type { SourceFrame } from './frames.js';
  * Frame streams (stdin/stdout, TCP, .msgpack recordings): each message is a 4-byte
  * big-endian length, then that many bytes of msgpack. The length prefix is what lets a
  * reader reject one oversize or garbled message and go on with the next (a bare msgpack
- * stream cannot resynchronise after garbage).
+ * stream cannot resynchronise after garbage). docs/wire-format.md is the specification.
  *
- * In:  `{t?: number, inputs: {<input node>: Float32Array | number[]}, label?: number}`
- * Out: `{t: number, tick: number, outputs: {<output node>: Float32Array}}`
+ * In:  `{t?: number, inputs: {<input node>: tensor}, label?: number, session?: string, token?: string}`
+ * Out: `{t: number | null, tick: number, outputs: {<output node>: tensor}}`, or `{t, error}`
  */
-const packr = new Packr({ moreTypes: true, useRecords: false });
+// Written as plain msgpack: a Float32Array becomes bin (its little-endian bytes), which any
+// msgpack library in any language decodes; msgpackr's typed-array extension would not be.
+const writer = new Packr({ useRecords: false });
+// Read with msgpackr's extensions too, so JavaScript clients that pack typed arrays as such work.
+const reader = new Packr({ moreTypes: true, useRecords: false });
 
 /** Default largest message accepted (bytes). */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /** Encodes one message with its length prefix. */
 export function encodeMessage(value: unknown): Buffer {
-  const body = packr.pack(value);
+  const body = writer.pack(value);
   const out = Buffer.allocUnsafe(4 + body.length);
   out.writeUInt32BE(body.length, 0);
   body.copy(out, 4);
@@ -155,10 +159,34 @@ export async function* readMessages(stream: Readable, maxBytes = MAX_MESSAGE_BYT
 /** Decodes one message body, or a {@link MessageError} saying why it is not msgpack. */
 export function decodeMessage(body: Uint8Array, index: number): unknown {
   if (body.length === 0) return new MessageError(`message ${index}: empty (no msgpack value)`);
+  let message: unknown;
   try {
-    return packr.unpack(body) as unknown;
+    message = reader.unpack(body) as unknown;
   } catch (err) {
     return new MessageError(`message ${index}: not valid msgpack (${(err as Error).message})`);
+  }
+  if (typeof message === 'object' && message !== null) {
+    const m = message as { inputs?: unknown; outputs?: unknown };
+    floatsFromBytes(m.inputs);
+    floatsFromBytes(m.outputs);
+  }
+  return message;
+}
+
+/**
+ * Tensors sent as bin (a Uint8Array here) become Float32Arrays in place: the wire format's
+ * float32 bytes, little-endian. A byte count that is not a multiple of 4 is left for
+ * {@link toSourceFrame} to reject with its length.
+ */
+function floatsFromBytes(tensors: unknown): void {
+  if (typeof tensors !== 'object' || tensors === null || Array.isArray(tensors)) return;
+  const table = tensors as Record<string, unknown>;
+  for (const [name, value] of Object.entries(table)) {
+    if (name !== '__proto__' && value instanceof Uint8Array && value.byteLength % 4 === 0) {
+      const floats = new Float32Array(value.byteLength / 4);
+      new Uint8Array(floats.buffer).set(value);
+      table[name] = floats;
+    }
   }
 }
 

@@ -66,7 +66,7 @@ function trailerDigests(bytes: Uint8Array): { stored: string; computed: string }
 // moreTypes makes typed arrays round-trip as themselves instead of as plain byte buffers.
 const packr = new Packr({ moreTypes: true, useRecords: false });
 
-/** Encodes a model as msgpack bytes (weights in model-file layout, DESIGN.md §3). */
+/** Encodes a model as msgpack bytes (weights in model-file layout, docs/spec-format.md). */
 export function encodeModel(model: Model): Uint8Array {
   const { network: net, params } = model;
   const weights: Record<string, Float32Array> = {};

@@ -5,7 +5,7 @@ import { outputResponses, responseDelays, type OutputResponse } from './response
 import { computeTableau, inferenceFactor, isModelParallel } from './tableau.js';
 import { findZeroDelayCycle } from './validity.js';
 
-/** The `analyze --json` document for a valid rollout (DESIGN.md §3), plus extensions. */
+/** The `analyze --json` document for a valid rollout (docs/cli-json.md), plus extensions. */
 export interface ValidAnalysis {
   readonly valid: true;
   readonly network: string;
@@ -51,7 +51,7 @@ function outputsByName(net: Network, responses: Map<number, OutputResponse>): Re
 
 /**
  * Static analysis of a rollout: validity, tableau, inference factor, model parallelism and
- * per-output response figures (DESIGN.md §2), and what the fastest model-parallel pattern
+ * per-output response figures (docs/semantics.md), and what the fastest model-parallel pattern
  * would give instead.
  *
  * @param window last frame of the tableau; default {@link defaultWindow}

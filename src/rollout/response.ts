@@ -46,7 +46,7 @@ export function inputConnected(net: Network, delays: readonly number[], window: 
   return c;
 }
 
-/** Per-output response figures of DESIGN.md §2. */
+/** Per-output response figures of docs/semantics.md. */
 export interface OutputResponse {
   /** d(o): ticks from an input impulse to the first change of o. */
   readonly delay: number;

@@ -170,7 +170,7 @@ function edgeForward(tf: typeof TF, e: NetEdge, src: Tensor, tp: TrainableParame
 }
 
 /**
- * The rollout window as a TensorFlow.js computation: ticks 1..T of DESIGN.md §2 (frame 0
+ * The rollout window as a TensorFlow.js computation: ticks 1..T of docs/semantics.md (frame 0
  * all zeros, an edge with delay r reading its source r frames back), batched. Returns, per
  * tick, each output node's pre-activation (the logits, for a softmax output) and its state.
  *
