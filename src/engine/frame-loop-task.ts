@@ -25,8 +25,23 @@ export interface FrameLoopTask extends EngineParts {
   readonly spin: boolean;
 }
 
-/** How a worker's loop ended. */
-export interface FrameLoopResult {
+/**
+ * A worker's answer to its task once the loop is set up. The loop then runs on its own, so
+ * piscina counts the worker idle and an idle runtime does not keep the process alive.
+ */
+export interface FrameLoopStarted {
+  readonly worker: number;
+  /** The thread's id, to find its `Worker` among the pool's threads. */
+  readonly threadId: number;
+}
+
+/** How a worker's loop ended: posted on its parentPort as `{[FRAME_LOOP_END]: end}`. */
+export interface FrameLoopEnd {
   readonly worker: number;
   readonly lastFrame: number;
+  /** Why it stopped when it failed (a node's error names node and tick). */
+  readonly error?: { readonly name: string; readonly message: string; readonly stack?: string };
 }
+
+/** Key of the message a worker posts when its loop ends. */
+export const FRAME_LOOP_END = 'streamrollFrameLoopEnd';

@@ -13,11 +13,14 @@ interface Waiter {
 
 export class FrameWatch {
   readonly #driver: FrameDriver;
+  readonly #onActive: ((active: boolean) => void) | undefined;
   #waiters: Waiter[] = [];
   #running = false;
 
-  constructor(driver: FrameDriver) {
+  /** `onActive(true)` when the first wait begins, `onActive(false)` when the last one settles. */
+  constructor(driver: FrameDriver, onActive?: (active: boolean) => void) {
     this.#driver = driver;
+    this.#onActive = onActive;
   }
 
   /** Resolves when `nodes` have finished engine frame k; undefined (no promise at all) when they have. Rejects with EngineStopped. */
@@ -52,6 +55,7 @@ export class FrameWatch {
 
   async #run(): Promise<void> {
     this.#running = true;
+    this.#onActive?.(true);
     const driver = this.#driver;
     try {
       for (;;) {
@@ -68,6 +72,7 @@ export class FrameWatch {
       for (const w of waiters) w.reject(err instanceof Error ? err : new EngineStopped());
     } finally {
       this.#running = false;
+      this.#onActive?.(false);
     }
   }
 }

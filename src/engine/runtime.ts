@@ -12,7 +12,7 @@ import { nodeCosts } from './calibrate.js';
 import { FAILED_NODE, READY, STOP, STOP_FAILED, STOP_REQUESTED, WAKE_NODE, controlLines, notifyAll, workerLine, workerTiming } from './control.js';
 import { Batcher } from './batcher.js';
 import { FrameDriver, type DriverState } from './frame-driver.js';
-import type { FrameLoopResult, FrameLoopTask } from './frame-loop-task.js';
+import type { FrameLoopEnd, FrameLoopTask } from './frame-loop-task.js';
 import { InputSlot, OutputFrame, ViewError } from './frame-views.js';
 import { FrameWatch } from './frame-watch.js';
 import { Session, type SessionHost, type SessionOptions } from './session.js';
@@ -93,7 +93,7 @@ export class Runtime implements AsyncDisposable {
   readonly nonFinite: NonFinitePolicy;
   readonly #pool: Piscina;
   readonly #loops: readonly FrameLoopTask[];
-  readonly #tasks: Promise<FrameLoopResult>[];
+  readonly #ended: Promise<FrameLoopEnd>[];
   readonly #ctrl: Int32Array;
   readonly #driver: FrameDriver;
   readonly #watch: FrameWatch;
@@ -114,6 +114,8 @@ export class Runtime implements AsyncDisposable {
     (reason) => new RuntimeError('run aborted', { cause: reason }),
   );
   #onClose: (() => void) | undefined;
+  /** Calls waiting on the engine or for a stream, and lends in progress: while > 0 the threads are ref'd. */
+  #busy = 0;
   #closing: Promise<void> | undefined;
 
   private constructor(init: {
@@ -128,7 +130,7 @@ export class Runtime implements AsyncDisposable {
     nonFinite: NonFinitePolicy;
     pool: Piscina;
     loops: readonly FrameLoopTask[];
-    tasks: Promise<FrameLoopResult>[];
+    ended: Promise<FrameLoopEnd>[];
     spin: boolean;
     logger: RuntimeLogger | undefined;
   }) {
@@ -143,12 +145,12 @@ export class Runtime implements AsyncDisposable {
     this.nonFinite = init.nonFinite;
     this.#pool = init.pool;
     this.#loops = init.loops;
-    this.#tasks = init.tasks;
+    this.#ended = init.ended;
     this.#ctrl = init.arena.control;
     this.#spin = init.spin;
     this.#logger = init.logger;
     this.#latency = createHistogram();
-    this.#watch = new FrameWatch(init.driver);
+    this.#watch = new FrameWatch(init.driver, (active) => this.#keepAlive(active));
     this.#batcher = new Batcher(init.driver, this.#watch, (p) => this.#guard(p));
     this.#sessionHost = {
       network: init.network,
@@ -163,9 +165,11 @@ export class Runtime implements AsyncDisposable {
     };
     this.#own = new Session(this.#sessionHost, 0);
     this.#free = Array.from({ length: init.arena.plan.streams - 1 }, (_, i) => i + 1);
-    for (const [w, task] of init.tasks.entries()) {
-      task.catch((err: unknown) => {
-        const why = err instanceof Error ? err.message : String(err);
+    for (const [w, ended] of init.ended.entries()) {
+      void ended.then((end) => {
+        if (end.error === undefined) return;
+        const err = Object.assign(new Error(end.error.message), { name: end.error.name, ...(end.error.stack === undefined ? {} : { stack: end.error.stack }) });
+        const why = err.message;
         // A node failure names node and tick itself (its worker says so in control memory);
         // a dead thread is named by its nodes.
         const failed = Atomics.load(this.#ctrl, FAILED_NODE) - 1;
@@ -216,10 +220,12 @@ export class Runtime implements AsyncDisposable {
       'runtime starting',
     );
     const backendModule = options.backendModule === undefined ? undefined : String(options.backendModule);
-    const { pool, loops, tasks } = startWorkers(network, rollout, placement, arena, backend.name, spin, backendModule);
+    const { pool, loops, ended } = startWorkers(network, rollout, placement, arena, backend.name, spin, backendModule);
     const nonFinite = options.nonFinite ?? 'reject';
     const driver = new FrameDriver({ net: network, arena, kernels, queue: checked.queue, nonFinite });
-    const rt = new Runtime({ network, rollout, backend, placement, arena, driver, weights: loaded.weights, backendModule, nonFinite, pool, loops, tasks, spin, logger: options.logger });
+    const rt = new Runtime({ network, rollout, backend, placement, arena, driver, weights: loaded.weights, backendModule, nonFinite, pool, loops, ended, spin, logger: options.logger });
+    // Starting up is work in progress: the threads keep the process alive until it is done.
+    rt.#refThreads(true);
     try {
       await rt.#guard(waitAtLeastAsync(arena.control, READY, placement.workers));
       await rt.#warmUp(checked.warmUp);
@@ -238,6 +244,8 @@ export class Runtime implements AsyncDisposable {
       // A long-lived signal must not keep a closed runtime alive.
       rt.#onClose = () => signal.removeEventListener('abort', onAbort);
     }
+    // Started: from now on the threads keep the process alive only while a call waits.
+    rt.#refThreads(rt.#busy > 0);
     return rt;
   }
 
@@ -319,7 +327,7 @@ export class Runtime implements AsyncDisposable {
       const given = new Promise<number>((resolve) => (take = resolve));
       this.#waitingForStream.push(take);
       try {
-        stream = (await this.#guard(given, options.signal)) as number;
+        stream = (await this.#busyWhile(() => this.#guard(given, options.signal))) as number;
       } catch (err) {
         const i = this.#waitingForStream.indexOf(take);
         if (i >= 0) this.#waitingForStream.splice(i, 1);
@@ -385,6 +393,10 @@ export class Runtime implements AsyncDisposable {
    * @internal used by the real-time loop and the frame server
    */
   async lend(drive: (lent: LentState, guard: <T>(p: Promise<T>) => Promise<T>) => Promise<DriverState>): Promise<void> {
+    await this.#busyWhile(() => this.#lend(drive));
+  }
+
+  async #lend(drive: (lent: LentState, guard: <T>(p: Promise<T>) => Promise<T>) => Promise<DriverState>): Promise<void> {
     await this.#own.hold(async () => {
       this.#assertOpen();
       if (this.#own.heldFrames > 0) throw new ViewError('release() held output frames before handing the engine to a real-time loop');
@@ -413,7 +425,9 @@ export class Runtime implements AsyncDisposable {
       this.#stops.stopAll(error);
       if (Atomics.load(this.#ctrl, STOP) === 0) Atomics.store(this.#ctrl, STOP, STOP_REQUESTED);
       notifyAll(this.#ctrl);
-      const settled = Promise.allSettled(this.#tasks);
+      // Until the loops have ended, closing is work in progress too.
+      this.#refThreads(true);
+      const settled = Promise.all(this.#ended);
       const timeout = new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
       await Promise.race([settled, timeout]);
       await this.#pool.destroy();
@@ -424,6 +438,32 @@ export class Runtime implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /**
+   * Worker threads keep the process alive only while a call waits on them: an idle runtime is
+   * like an unref'd timer, so a script that forgets close() still exits when its work is done.
+   */
+  #keepAlive(active: boolean): void {
+    this.#busy += active ? 1 : -1;
+    if (this.#closing === undefined) this.#refThreads(this.#busy > 0);
+  }
+
+  /** Keeps the process alive while `work` runs (for waits that are not on frames). */
+  async #busyWhile<T>(work: () => Promise<T>): Promise<T> {
+    this.#keepAlive(true);
+    try {
+      return await work();
+    } finally {
+      this.#keepAlive(false);
+    }
+  }
+
+  #refThreads(on: boolean): void {
+    for (const thread of this.#pool.threads) {
+      if (on) thread.ref();
+      else thread.unref();
+    }
   }
 
   #assertOpen(): void {

@@ -4,7 +4,7 @@ import type { Network } from '../graph/network.js';
 import type { Rollout } from '../rollout/pattern.js';
 import { frameOrder } from '../rollout/validity.js';
 import type { Arena } from './arena.js';
-import type { FrameLoopResult, FrameLoopTask } from './frame-loop-task.js';
+import { FRAME_LOOP_END, type FrameLoopEnd, type FrameLoopStarted, type FrameLoopTask } from './frame-loop-task.js';
 import type { Placement } from './placement.js';
 
 const WORKER_FILE = fileURLToPath(new URL('../../workers/frame-loop.js', import.meta.url));
@@ -30,12 +30,16 @@ export function counterOwners(net: Network, delays: readonly number[], placement
   return owner;
 }
 
-/** A started pool of frame-loop workers: one long-lived task each. */
+/** A started pool of frame-loop workers: one loop each, running on after its task answered. */
 export interface StartedWorkers {
   readonly pool: Piscina;
   /** What each worker was given (another thread can take a parked worker's share with it). */
   readonly loops: readonly FrameLoopTask[];
-  readonly tasks: Promise<FrameLoopResult>[];
+  /**
+   * Per worker, how its loop ended. Always resolves: a loop that threw, a task that failed
+   * to set up and a thread that exited all resolve with an `error`.
+   */
+  readonly ended: Promise<FrameLoopEnd>[];
 }
 
 /** Starts one frame-loop worker per placement group on the arena. */
@@ -65,6 +69,25 @@ export function startWorkers(net: Network, rollout: Rollout, placement: Placemen
       spin,
     };
   });
-  const tasks = loops.map((task) => pool.run(task) as Promise<FrameLoopResult>);
-  return { pool, loops, tasks };
+  const resolvers: ((end: FrameLoopEnd) => void)[] = [];
+  const ended = loops.map(() => new Promise<FrameLoopEnd>((resolve) => resolvers.push(resolve)));
+  const settle = (end: FrameLoopEnd): void => resolvers[end.worker](end);
+  pool.on('message', (message: unknown) => {
+    if (typeof message === 'object' && message !== null && FRAME_LOOP_END in message) settle((message as Record<typeof FRAME_LOOP_END, FrameLoopEnd>)[FRAME_LOOP_END]);
+  });
+  // An idle piscina worker that dies reports on the pool: its thread's exit, below, names it.
+  pool.on('error', () => undefined);
+  loops.forEach((task, w) => {
+    (pool.run(task) as Promise<FrameLoopStarted>).then(
+      (started) => {
+        const thread = pool.threads.find((t) => t.threadId === started.threadId);
+        thread?.once('exit', (code) => settle({ worker: w, lastFrame: -1, error: { name: 'Error', message: `its thread exited (code ${code})` } }));
+      },
+      (err: unknown) => {
+        const e = err instanceof Error ? err : new Error(String(err));
+        settle({ worker: w, lastFrame: -1, error: { name: e.name, message: e.message } });
+      },
+    );
+  });
+  return { pool, loops, ended };
 }

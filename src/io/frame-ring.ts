@@ -136,7 +136,13 @@ export class FrameRing {
       Atomics.add(w, WAITING, 1);
       try {
         const result = Atomics.waitAsync(w, TAIL, tail, 50);
-        if (result.async) await result.value;
+        if (result.async) {
+          // A pending waitAsync does not keep Node's event loop alive, and a producer waiting
+          // for room is work in progress: a timer of the same length does.
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([result.value, new Promise<void>((resolve) => (timer = setTimeout(resolve, 50)))]);
+          clearTimeout(timer);
+        }
       } finally {
         Atomics.sub(w, WAITING, 1);
       }
