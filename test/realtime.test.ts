@@ -130,6 +130,18 @@ test('stdin source: garbled, wrong-shape and non-object messages are rejected, g
   assert.match(err, /not valid msgpack/);
   assert.match(err, /input \\"image\\" has 3 values, expected 784|input "image" has 3 values, expected 784/);
   assert.match(err, /4 input messages rejected/);
+  // Nothing usable, or a stream cut short by an unreadable length: a failed run, exit 1.
+  for (const [bytes, why] of [
+    [Buffer.from([0, 0, 0, 2, 0xc1, 0xc1]), /none of the 1 input messages could be used/],
+    [Buffer.concat([good(0), Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3])]), /the input stream ended on an unreadable message .*over the limit/],
+  ] as const) {
+    const bad = spawn(process.execPath, [bin, 'run', '--source', 'stdin', '--duration', '0', '--log-level', 'silent'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let badErr = '';
+    bad.stderr.on('data', (d: Buffer) => (badErr += d.toString()));
+    bad.stdin.end(bytes);
+    assert.equal(((await once(bad, 'exit')) as [number])[0], 1, badErr);
+    assert.match(badErr, why);
+  }
 });
 
 test('SIGINT during run stops cleanly: exit 0 and the summary', async () => {

@@ -70,17 +70,23 @@ Options:
                      {"ticks","rateHz","latencyUs":{"p50","p99","p999","max"},"deadlineMisses",
                       "drops","accuracy","rejected","cpuUsPerFrame"} (rateHz null for recorded
                       timing; cpuUsPerFrame: CPU of the whole process per computed tick, µs)
-  -h, --help         show this help`;
+  -h, --help         show this help
+
+Exit code 1 when the run fails, when the input stream (stdin, a recording) ends on an
+unreadable message (frames after it are lost), or when none of its messages could be used.`;
 
 /** Frames of a message stream, malformed ones logged, counted and skipped. */
-async function* messageFrames(stream: NodeJS.ReadableStream, net: Network, logger: Logger, counters: { rejected: number }): AsyncGenerator<SourceFrame> {
+async function* messageFrames(stream: NodeJS.ReadableStream, net: Network, logger: Logger, counters: { rejected: number; fatal?: string }): AsyncGenerator<SourceFrame> {
   let index = 0;
   for await (const message of readMessages(stream as import('node:stream').Readable)) {
     const frame = toSourceFrame(message, net, index++);
     if (frame instanceof MessageError) {
       counters.rejected++;
       logger.warn({ reason: frame.message }, 'input message rejected');
-      if (frame.fatal) return;
+      if (frame.fatal) {
+        counters.fatal = frame.message;
+        return;
+      }
       continue;
     }
     yield frame;
@@ -161,7 +167,7 @@ export const runCommand: Command = {
       closers.push(() => rt.close());
       const net = rt.network;
       if (loaded.weights === 'seeded random') logger.warn({ seed }, 'no trained weights: running a seeded random model (outputs are not meaningful predictions)');
-      const counters = { rejected: 0 };
+      const counters: { rejected: number; fatal?: string } = { rejected: 0 };
       if (listen !== undefined) {
         if (!isLoopback(listen.host)) logger.warn({ host: listen.host }, listenToken === undefined ? 'serving frames to other machines without a token (--token): anyone who can reach this port can use the model' : 'serving frames to other machines (token required)');
         const server = await serveFrames(rt, { host: listen.host, port: listen.port, rateHz: rate, public: values['listen-public'] === true, ...(listenToken === undefined ? {} : { token: listenToken }), onReject: (reason) => logger.warn({ reason }, 'input message rejected') });
@@ -241,6 +247,15 @@ export const runCommand: Command = {
         io.err(`${summary.drops} recorded frames were skipped (--overrun ${overrun}): outputs differ from the recorded run from the first skip on; the default (--overrun queue) computes every frame\n`);
       }
       if (values.json === true) io.out(JSON.stringify({ ...summary, rejected }) + '\n');
+      // A stream cut short, or one in which nothing could be used, is a failed run.
+      if (counters.fatal !== undefined) {
+        io.err(`streamroll run: the input stream ended on an unreadable message (${counters.fatal}); frames after it were lost\n`);
+        return 1;
+      }
+      if (summary.ticks === 0 && rejected > 0) {
+        io.err(`streamroll run: none of the ${rejected} input messages could be used\n`);
+        return 1;
+      }
       return 0;
     } finally {
       process.off('SIGINT', onInt);
