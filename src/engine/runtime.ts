@@ -446,7 +446,9 @@ export class Runtime implements AsyncDisposable {
    */
   #keepAlive(active: boolean): void {
     this.#busy += active ? 1 : -1;
-    if (this.#closing === undefined) this.#refThreads(this.#busy > 0);
+    // A stopped engine (a worker failed and said so in control memory) keeps the threads
+    // ref'd until the failure's message has arrived and closed the runtime.
+    if (this.#closing === undefined) this.#refThreads(this.#busy > 0 || Atomics.load(this.#ctrl, STOP) !== 0);
   }
 
   /** Keeps the process alive while `work` runs (for waits that are not on frames). */
