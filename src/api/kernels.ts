@@ -19,4 +19,4 @@ export type {
 } from '../kernels/kernel.js';
 export { registerBackend, registerEdgeKernel, registerActivationKernel, getBackend, registeredBackends } from '../kernels/registry.js';
 export { internalOrder, toInternal, fromInternal } from '../kernels/layout.js';
-export { REFERENCE_BACKEND, WASM_BACKEND, NATIVE_BACKEND, nativeAvailable, defaultBackend } from '../kernels/backends.js';
+export { REFERENCE_BACKEND, WASM_BACKEND, NATIVE_BACKEND, nativeAvailable, nativeMissingReason, defaultBackend } from '../kernels/backends.js';

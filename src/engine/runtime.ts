@@ -4,6 +4,7 @@ import type { Piscina } from 'piscina';
 import type { Network } from '../graph/network.js';
 import { getBackend } from '../kernels/registry.js';
 import { defaultBackend } from '../kernels/backends.js';
+import { nativeMissingReason } from '../kernels/native/index.js';
 import type { KernelBackend } from '../kernels/kernel.js';
 import type { Rollout } from '../rollout/pattern.js';
 import { assertValidRollout } from '../rollout/validity.js';
@@ -79,6 +80,15 @@ export interface LentState {
  * frame.release();
  * await rt.close();
  */
+let warned = false;
+/** The fallback notice, once a process: through the logger when there is one, else on stderr. */
+function warnOnce(logger: RuntimeLogger | undefined, message: string): void {
+  if (warned) return;
+  warned = true;
+  if (logger !== undefined) logger.warn({}, message);
+  else process.emitWarning(message, { code: 'STREAMROLL_NO_NATIVE' });
+}
+
 export class Runtime implements AsyncDisposable {
   readonly network: Network;
   readonly rollout: Rollout;
@@ -189,6 +199,10 @@ export class Runtime implements AsyncDisposable {
     assertValidRollout(network, rollout.delays);
     checkParameters(network, params);
     const backend = getBackend(options.backend ?? defaultBackend());
+    const nativeMissing = nativeMissingReason();
+    if (options.backend === undefined && nativeMissing !== undefined) {
+      warnOnce(options.logger, `native kernels unavailable: ${nativeMissing}; running on the WebAssembly kernels (about half their speed on convolutions)`);
+    }
     const computed = network.nodes.filter((n) => !n.isInput).length;
     const cores = availableParallelism();
     const checked = checkOptions(options, computed, cores);

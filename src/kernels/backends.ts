@@ -7,10 +7,10 @@ import './native/index.js';
 
 export { REFERENCE_BACKEND } from './reference/index.js';
 export { WASM_BACKEND };
-import { NATIVE_BACKEND, nativeAvailable } from './native/index.js';
+import { NATIVE_BACKEND, nativeAvailable, nativeMissingReason } from './native/index.js';
 import { WASM_BACKEND } from './wasm/index.js';
 
-export { NATIVE_BACKEND, nativeAvailable };
+export { NATIVE_BACKEND, nativeAvailable, nativeMissingReason };
 
 /** The fastest backend this machine has: native where its addon was built, else wasm. */
 export function defaultBackend(): string {

@@ -6,6 +6,8 @@ import { registerHwcBackend } from '../wasm/index.js';
 export const NATIVE_BACKEND = 'native';
 
 interface NativeAddon {
+  /** The instruction set the dispatched kernels run with on this CPU. */
+  readonly isa: string;
   /** Registers a memory's base address; returns its id, or -1. */
   attach(view: Float32Array): number;
   dense(memory: number, x: number, w: number, y: number, inSize: number, outSize: number): void;
@@ -24,11 +26,18 @@ interface NativeAddon {
   timerSlack(ns: number): number;
 }
 
+let missing: string | undefined;
+
 function loadAddon(): NativeAddon | null {
   try {
     const require = createRequire(import.meta.url);
     return require('../../../../build/Release/streamroll_native.node') as NativeAddon;
-  } catch {
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    missing =
+      code === 'MODULE_NOT_FOUND'
+        ? 'they were not built when streamroll was installed (node-gyp needs python3, make and a C compiler; `npm rebuild streamroll --foreground-scripts` shows why)'
+        : `they do not load here (${(err as Error).message.split('\n')[0]}); rebuild them with \`npm rebuild streamroll --foreground-scripts\``;
     return null;
   }
 }
@@ -36,11 +45,17 @@ function loadAddon(): NativeAddon | null {
 const addon = loadAddon();
 
 /**
- * Whether the native kernels were built (on install, by node-gyp with -march=native; a
- * machine without a C compiler just lacks them and keeps the wasm backend).
+ * Whether the native kernels were built (on install, by node-gyp, for the architecture's
+ * baseline with run-time dispatch to AVX2 and AVX-512 on x86-64; a machine without a C
+ * compiler just lacks them and keeps the wasm backend).
  */
 export function nativeAvailable(): boolean {
   return addon !== null;
+}
+
+/** Why the native kernels are not available (undefined when they are): for a notice at start-up. */
+export function nativeMissingReason(): string | undefined {
+  return missing;
 }
 
 /**
@@ -69,7 +84,7 @@ if (addon !== null) {
   const native = addon;
   registerHwcBackend(
     NATIVE_BACKEND,
-    () => `native (C with 16-lane vectors, -march=native, for dense, conv2d and depthwise; wasm ${kernelModule().variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD'} for the rest; HWC states)`,
+    () => `native (C with 16-lane vectors running as ${native.isa}, for dense, conv2d and depthwise; wasm ${kernelModule().variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD'} for the rest; HWC states)`,
     (memory) => {
       const k = instantiateKernels(memory.wasm);
       const id = native.attach(new Float32Array(memory.buffer));

@@ -1,5 +1,8 @@
-// Native dense and conv2d kernels, compiled on install with -O3 -march=native: GCC's vector
-// extensions give 16-lane registers (AVX-512) or pairs of 8 where the CPU has less. Same
+// Native dense and conv2d kernels, compiled on install with -O3 for the architecture's
+// baseline. On x86-64 every vector kernel is cloned for x86-64-v4 (AVX-512), x86-64-v3 (AVX2,
+// FMA) and the baseline, and the loader picks the clone for the CPU it runs on, so one build
+// serves any x86-64 machine (a Docker stage, a CI cache). GCC's vector extensions give
+// 16-lane registers (AVX-512) or pairs of 8 or quads of 4 where the CPU has less. Same
 // semantics, packed layouts and arguments as the WebAssembly kernels (../wasm/assembly), on
 // the same shared memory: pointers are byte offsets from the memory's base, registered once
 // with attach(). The other ops stay on the WebAssembly kernels, which run at memory speed.
@@ -10,6 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__x86_64__) && (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12))
+#define DISPATCH __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define DISPATCHED 1
+#else
+#define DISPATCH
+#define DISPATCHED 0
+#endif
+
 typedef float v16 __attribute__((vector_size(64), aligned(4)));
 static inline v16 ld(const float* p) { v16 v; memcpy(&v, p, sizeof v); return v; }
 static inline void add_to(float* p, v16 v) { v16 o = ld(p); o += v; memcpy(p, &o, sizeof o); }
@@ -17,7 +28,7 @@ static inline v16 splat(float f) { return (v16){} + f; }
 static inline float hsum(v16 v) { float s = 0; for (int i = 0; i < 16; i++) s += v[i]; return s; }
 
 // y[o] += sum_i w[o,i] x[i]: four rows share each x load; 16 inputs per step.
-static void dense(const float* x, const float* w, float* y, int in, int out) {
+DISPATCH static void dense(const float* x, const float* w, float* y, int in, int out) {
   const int n16 = in & ~15;
   int o = 0;
   for (; o + 4 <= out; o += 4) {
@@ -54,7 +65,7 @@ static void dense(const float* x, const float* w, float* y, int in, int out) {
 
 // Sum of n floats read once with the same 64-byte loads as the kernels and no other work: the
 // time any kernel needs just to bring those bytes in (bench:kernels' bound for memory-bound ops).
-static float read_once(const float* p, size_t n) {
+DISPATCH static float read_once(const float* p, size_t n) {
   v16 a = {0}, b = {0}, c = {0}, d = {0};
   size_t i = 0;
   for (; i + 64 <= n; i += 64) {
@@ -72,7 +83,7 @@ static float read_once(const float* p, size_t n) {
 // infinity among them, or -1: a frame enters the arena in one pass instead of a copy (V8
 // copies into shared memory ~4x slower than memcpy) and a separate scan.
 typedef uint32_t u16v __attribute__((vector_size(64), aligned(4)));
-static long copy_scan(float* dst, const float* src, size_t n) {
+DISPATCH static long copy_scan(float* dst, const float* src, size_t n) {
   memcpy(dst, src, n * sizeof(float));
   const u16v exp = (u16v){} + 0x7f800000u;
   size_t i = 0;
@@ -154,7 +165,7 @@ static inline __attribute__((always_inline)) void tile16(const int n, const floa
   case N: tile16(N, x0, step, w, taps, T, y0, outC, outCp, end32); break;
 
 // n (1..8) consecutive output pixels of a row, every output channel.
-static void conv_run(int n, const float* x0, size_t step, const float* w, const int32_t* taps, int T, float* y0, int outC, int outCp) {
+DISPATCH static void conv_run(int n, const float* x0, size_t step, const float* w, const int32_t* taps, int T, float* y0, int outC, int outCp) {
   const int end32 = outCp & ~31;
   if (end32 > 0) {
     for (int p0 = 0; p0 < n; p0 += 4) {
@@ -270,7 +281,7 @@ static int conv2d(const float* x, const float* w, const int32_t* taps, float* y,
 // accumulated into y: y[oy,ox,c*M+j] += sum w[ky,kx,c*M+j] * x[iy,ix,c]. w is packed
 // [kh][kw][C*M]. With M = 1 each tap is one multiply-add over 16 channels (two vectors in
 // flight); kernel rows and columns outside the input are skipped per pixel.
-static void depthwise(const float* x, const float* w, float* y, int C, int M, int inH, int inW, int outH, int outW,
+DISPATCH static void depthwise(const float* x, const float* w, float* y, int C, int M, int inH, int inW, int outH, int outW,
                       int kh, int kw, int sh, int sw, int dh, int dw, int padT, int padL) {
   const int outC = C * M;
   for (int oy = 0; oy < outH; oy++) {
@@ -422,8 +433,25 @@ static napi_value Depthwise(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// Which instruction set the dispatched kernels run with on this CPU (what the loader picked).
+static const char* isa(void) {
+#if DISPATCHED
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("x86-64-v4")) return "x86-64-v4 (AVX-512)";
+  if (__builtin_cpu_supports("x86-64-v3")) return "x86-64-v3 (AVX2, FMA)";
+  return "x86-64 baseline (SSE2)";
+#elif defined(__aarch64__)
+  return "arm64 (NEON)";
+#else
+  return "the compiler's baseline";
+#endif
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
+  napi_value isa_name;
+  napi_create_string_utf8(env, isa(), NAPI_AUTO_LENGTH, &isa_name);
+  napi_set_named_property(env, exports, "isa", isa_name);
   napi_create_function(env, "depthwise", NAPI_AUTO_LENGTH, Depthwise, NULL, &fn);
   napi_set_named_property(env, exports, "depthwise", fn);
   napi_create_function(env, "timerSlack", NAPI_AUTO_LENGTH, TimerSlack, NULL, &fn);
