@@ -10,6 +10,7 @@
  * @packageDocumentation
  */
 export * from './graph/spec.js';
+export { StreamrollError, isStreamrollError, type ErrorCode } from './util/errors.js';
 export { SpecError, type SpecIssue } from './graph/errors.js';
 export { LIMITS, LimitError } from './graph/limits.js';
 export type { EdgeGeometry, DenseGeometry, Conv2dGeometry, PoolGeometry, IdentityGeometry, Window2d } from './graph/geometry.js';

@@ -11,6 +11,7 @@ import { InputError } from '../src/engine/inputs.js';
 import { attachEngine } from '../src/engine/lent-engine.js';
 import { encodeMessage, MessageError, MessageFramer, toSourceFrame } from '../src/io/frame-stream.js';
 import { SERVED, SERVER_MISSES, SERVER_REJECTED, type ServerMessage, type ServerStats, type ServerTask } from '../src/io/frame-server-task.js';
+import { StreamrollError } from '../src/util/errors.js';
 
 const task = workerData as ServerTask;
 const post = (m: ServerMessage): void => parentPort?.postMessage(m);
@@ -221,7 +222,7 @@ function flushNow(): void {
     // The engine stopped (closed or failed): nothing more can be served.
     if (!failed) {
       failed = true;
-      post({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
+      post({ type: 'failed', code: err instanceof StreamrollError ? err.code : 'RUNTIME_FAILED', message: err instanceof Error ? err.message : String(err) });
     }
   }
 }
@@ -358,7 +359,7 @@ parentPort?.on('message', (m: unknown) => {
 });
 server.once('error', (err) => {
   engine.release();
-  post({ type: 'failed', message: `cannot listen on ${task.host}:${task.port}: ${err.message}` });
+  post({ type: 'failed', code: 'CONNECT_FAILED', message: `cannot listen on ${task.host}:${task.port}: ${err.message}` });
   parentPort?.close();
 });
 server.listen(task.port, task.host, () => {

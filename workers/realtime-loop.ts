@@ -14,6 +14,10 @@ import { DeadlineSleeper, spinBudget } from '../src/engine/sync.js';
 import { encodeMessage } from '../src/io/frame-stream.js';
 import { openLoopSink } from '../src/io/loop-sinks.js';
 import { openLoopSource, type LoopFrame } from '../src/io/loop-sources.js';
+import { StreamrollError } from '../src/util/errors.js';
+
+/** A streamroll error's code travels with its message, so the main thread rethrows the same kind. */
+const codeOf = (e: Error): { code?: StreamrollError['code'] } => (e instanceof StreamrollError ? { code: e.code } : {});
 
 const task = workerData as RealtimeLoopTask;
 const post = (m: LoopMessage): void => parentPort?.postMessage(m);
@@ -76,7 +80,7 @@ async function loop(engine: AttachedEngine): Promise<void> {
   let firstT: number | undefined;
   const dueOf = (j: number, t: number | undefined): number => {
     if (!recorded) return start + j * period;
-    if (t === undefined) throw new Error(`frame ${j} has no timestamp "t"; replay it at a fixed rate instead`);
+    if (t === undefined) throw new StreamrollError('INPUT_INVALID', `frame ${j} has no timestamp "t"; replay it at a fixed rate instead`);
     firstT ??= t;
     return start + (t - firstT);
   };
@@ -207,7 +211,7 @@ async function loop(engine: AttachedEngine): Promise<void> {
     post({ type: 'done', summary: summary(), rejected: takeRejected() });
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
-    post({ type: 'failed', name: e.name, message: e.message, summary: summary(), rejected: takeRejected() });
+    post({ type: 'failed', name: e.name, ...codeOf(e), message: e.message, summary: summary(), rejected: takeRejected() });
   } finally {
     Atomics.store(ctrl, CLOCKED, 0);
     source.close();
@@ -224,7 +228,7 @@ try {
   // Opening the source or a sink failed: nothing ran.
   const e = err instanceof Error ? err : new Error(String(err));
   const none = { ticks: 0, rateHz: task.rateHz, latencyUs: { p50: 0, p99: 0, p999: 0, max: 0 }, deadlineMisses: 0, drops: 0, accuracy: null, rejected: 0, cpuUsPerFrame: 0 };
-  post({ type: 'failed', name: e.name, message: e.message, summary: none, rejected: [] });
+  post({ type: 'failed', name: e.name, ...codeOf(e), message: e.message, summary: none, rejected: [] });
 } finally {
   engine.release();
 }

@@ -1,9 +1,10 @@
 import type { ParseArgsConfig } from 'node:util';
+import { StreamrollError } from '../util/errors.js';
 
 /** A failure the user caused (bad arguments, bad file): printed without a stack trace. */
-export class UsageError extends Error {
+export class UsageError extends StreamrollError {
   constructor(message: string) {
-    super(message);
+    super('USAGE', message);
     this.name = 'UsageError';
   }
 }

@@ -1,5 +1,6 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 import pretty from 'pino-pretty';
+import { UsageError } from './command.js';
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -9,7 +10,7 @@ const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
  */
 export function cliLogger(level: string | undefined): Logger {
   const chosen = (level ?? 'info') as LevelWithSilent;
-  if (!LEVELS.includes(chosen)) throw new Error(`--log-level must be one of ${LEVELS.join(', ')}, got "${level}"`);
+  if (!LEVELS.includes(chosen)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}, got "${level}"`);
   if (process.stderr.isTTY) return pino({ level: chosen }, pretty({ destination: 2, sync: true, colorize: true, ignore: 'pid,hostname' }));
   return pino({ level: chosen, base: undefined }, pino.destination({ dest: 2, sync: true }));
 }

@@ -3,7 +3,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SpecError } from '../graph/errors.js';
-import { RolloutCycleError } from '../rollout/validity.js';
+import { StreamrollError } from '../util/errors.js';
 import { analyzeCommand } from './analyze.js';
 import { benchCommand } from './bench.js';
 import { runCommand } from './run.js';
@@ -72,7 +72,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     io.err(`streamroll ${command.name}: ${describeError(err)}\n`);
     if (json) {
       const issues = err instanceof SpecError ? err.issues : undefined;
-      io.out(JSON.stringify({ error: { message: err instanceof Error ? err.message : String(err), ...(issues === undefined ? {} : { issues }) } }) + '\n');
+      const code = err instanceof StreamrollError ? err.code : undefined;
+      io.out(JSON.stringify({ error: { message: err instanceof Error ? err.message : String(err), ...(code === undefined ? {} : { code }), ...(issues === undefined ? {} : { issues }) } }) + '\n');
     }
     return 1;
   }
@@ -87,8 +88,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 export function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   if (process.env.STREAMROLL_DEBUG === '1') return err.stack ?? err.message;
-  const known = err instanceof UsageError || err instanceof SpecError || err instanceof RolloutCycleError || err instanceof RangeError || ['ImportError', 'InputError', 'OverrunError', 'RuntimeError', 'LimitError', 'ViewError', 'ModelFileError', 'TfMissing'].includes(err.name) || /^cannot (read|connect to) /.test(err.message);
-  if (known) return err.message;
+  // streamroll's own errors say what to do; a RangeError is an option out of its range.
+  if (err instanceof StreamrollError || err instanceof RangeError) return err.message;
   const code = (err as NodeJS.ErrnoException).code;
   if (typeof code === 'string') return err.message.startsWith(code) ? err.message : `${err.message} (${code})`;
   return `${err.message} (an internal error: STREAMROLL_DEBUG=1 shows where)`;

@@ -10,8 +10,7 @@ import { nodeFlops } from './placement.js';
  */
 export async function nodeCosts(net: Network, delays: readonly number[], arena: Arena, backend: KernelBackend, kernels: BoundKernels, calibrate: boolean): Promise<number[]> {
   if (!calibrate) {
-    const gflops = backend.name === 'reference' ? 1.5 : 20;
-    return net.nodes.map((n) => nodeFlops(net, n.index) / (gflops * 1000));
+    return net.nodes.map((n) => nodeFlops(net, n.index) / (backend.nominalGflops * 1000));
   }
   const computer = new NodeComputer(net, delays, arena, kernels);
   // Untimed passes first: V8 runs a fresh wasm function in its baseline tier, ~4x slower,

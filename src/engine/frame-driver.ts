@@ -11,6 +11,7 @@ import { BATCH_WORDS, type Arena } from './arena.js';
 import { NO_OUTPUTS, PUBLISHED, STOP, askWake, clearWake, DRIVER_WAKE, nodeTick } from './control.js';
 import { nonFiniteError, type NonFinitePolicy } from './inputs.js';
 import { SLEEP_MS } from './sync.js';
+import { StreamrollError } from '../util/errors.js';
 
 /** One stream's frames as a driver hands them on: its latest published frame and the engine frames of its recent ones. */
 export interface StreamFrames {
@@ -29,9 +30,9 @@ export interface DriverState {
 }
 
 /** The engine stopped (closed or failed) while a driver waited on it. */
-export class EngineStopped extends Error {
+export class EngineStopped extends StreamrollError {
   constructor() {
-    super('the engine stopped');
+    super('ENGINE_STOPPED', 'the engine stopped');
     this.name = 'EngineStopped';
   }
 }

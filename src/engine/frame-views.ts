@@ -1,12 +1,13 @@
+import { StreamrollError } from '../util/errors.js';
 // Handles of the zero-copy frame API: an input slot the caller writes into before committing
 // it, and an output frame whose views point into the arena until released. Both refuse use
 // outside their lifetime with a ViewError instead of letting a caller read or write memory
 // that the engine has moved on to.
 
 /** A view used outside its lifetime: a committed slot, a released output frame, an unknown node. */
-export class ViewError extends Error {
+export class ViewError extends StreamrollError {
   constructor(message: string) {
-    super(message);
+    super('VIEW_MISUSE', message);
     this.name = 'ViewError';
   }
 }

@@ -1,5 +1,6 @@
 import { firstNonFiniteJs } from '../kernels/kernel.js';
 import type { Network } from '../graph/network.js';
+import { StreamrollError } from '../util/errors.js';
 
 /**
  * One tick's input: a Float32Array (or array of numbers) per input node, keyed by node
@@ -11,9 +12,9 @@ export type InputFrame = ArrayLike<number> | Readonly<Record<string, ArrayLike<n
 export type NonFinitePolicy = 'reject' | 'zero';
 
 /** An input frame that cannot be used; the executor that threw is unchanged. */
-export class InputError extends Error {
+export class InputError extends StreamrollError {
   constructor(message: string) {
-    super(message);
+    super('INPUT_INVALID', message);
     this.name = 'InputError';
   }
 }

@@ -1,6 +1,7 @@
 import type { Network } from '../graph/network.js';
 import { opOfGeometry } from '../graph/ops.js';
 import { frameOrder } from '../rollout/validity.js';
+import { StreamrollError } from '../util/errors.js';
 
 /** Which worker computes which nodes, and what frame time that predicts. */
 export interface Placement {
@@ -354,18 +355,18 @@ export function explicitPlacement(net: Network, delays: readonly number[], mappi
   const owner = net.nodes.map(() => -1);
   const seen = new Set<string>();
   const place = (name: string, w: number): void => {
-    if (!net.hasNode(name)) throw new Error(`placement: unknown node "${name}" (nodes: ${net.nodes.map((n) => n.name).join(', ')})`);
+    if (!net.hasNode(name)) throw new StreamrollError('OPTION_INVALID', `placement: unknown node "${name}" (nodes: ${net.nodes.map((n) => n.name).join(', ')})`);
     const node = net.node(name);
-    if (node.isInput) throw new Error(`placement: node "${name}" is an input; inputs are written by the main thread, not placed`);
-    if (seen.has(name)) throw new Error(`placement: node "${name}" is placed twice`);
-    if (!Number.isInteger(w) || w < 0) throw new Error(`placement: worker of node "${name}" must be an integer >= 0, got ${w}`);
+    if (node.isInput) throw new StreamrollError('OPTION_INVALID', `placement: node "${name}" is an input; inputs are written by the main thread, not placed`);
+    if (seen.has(name)) throw new StreamrollError('OPTION_INVALID', `placement: node "${name}" is placed twice`);
+    if (!Number.isInteger(w) || w < 0) throw new StreamrollError('OPTION_INVALID', `placement: worker of node "${name}" must be an integer >= 0, got ${w}`);
     seen.add(name);
     owner[node.index] = w;
   };
   if (Array.isArray(mapping)) (mapping as readonly (readonly string[])[]).forEach((names, w) => names.forEach((name) => place(name, w)));
   else for (const [name, w] of Object.entries(mapping as Readonly<Record<string, number>>)) place(name, w);
   const missing = net.nodes.filter((n) => !n.isInput && owner[n.index] < 0).map((n) => n.name);
-  if (missing.length > 0) throw new Error(`placement: no worker for node${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}`);
+  if (missing.length > 0) throw new StreamrollError('OPTION_INVALID', `placement: no worker for node${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}`);
   return finish(net, delays, 'explicit', owner, costUs);
 }
 

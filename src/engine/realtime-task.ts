@@ -3,6 +3,7 @@
 import type { LoopSinkSpec } from '../io/loop-sinks.js';
 import type { LoopSourceSpec } from '../io/loop-sources.js';
 import type { LentEngine } from './lent-engine.js';
+import { StreamrollError, type ErrorCode } from '../util/errors.js';
 
 /**
  * What to do when a frame arrives while the previous one is still being computed:
@@ -31,9 +32,9 @@ export interface RealtimeSummary {
 }
 
 /** The queue policy overflowed: the network cannot keep up with the rate. */
-export class OverrunError extends Error {
+export class OverrunError extends StreamrollError {
   constructor(message: string) {
-    super(message);
+    super('OVERRUN', message);
     this.name = 'OverrunError';
   }
 }
@@ -67,4 +68,4 @@ export interface RealtimeLoopTask {
 export type LoopMessage =
   | { readonly type: 'status'; readonly summary: RealtimeSummary; readonly rejected: readonly string[] }
   | { readonly type: 'done'; readonly summary: RealtimeSummary; readonly rejected: readonly string[] }
-  | { readonly type: 'failed'; readonly name: string; readonly message: string; readonly summary: RealtimeSummary; readonly rejected: readonly string[] };
+  | { readonly type: 'failed'; readonly name: string; readonly code?: ErrorCode; readonly message: string; readonly summary: RealtimeSummary; readonly rejected: readonly string[] };

@@ -8,6 +8,7 @@ import type { MnistCameraOptions } from '../io/mnist-camera.js';
 import { mnistSplit } from '../io/mnist-data.js';
 import { PUBLISHED, STOP } from './control.js';
 import { LOOP_STOP, OverrunError, type LoopMessage, type OverrunPolicy, type RealtimeLoopTask, type RealtimeSummary } from './realtime-task.js';
+import { StreamrollError, type ErrorCode } from '../util/errors.js';
 import type { Runtime } from './runtime.js';
 import { advanced, describeLent } from './lent-engine.js';
 
@@ -62,6 +63,12 @@ export interface RealtimeOptions {
   readonly onStatus?: (summary: RealtimeSummary, rejected: readonly string[]) => void;
   /** Default 250 ms (each status wakes this thread; on a VM a wake-up costs 50-100 µs of CPU). */
   readonly statusMs?: number;
+}
+
+/** The loop thread's failure as an error of the same kind on this thread. */
+function loopError(m: { readonly name: string; readonly code?: ErrorCode; readonly message: string }): Error {
+  if (m.code === 'OVERRUN') return new OverrunError(m.message);
+  return m.code === undefined ? new Error(m.message) : new StreamrollError(m.code, m.message);
 }
 
 const isIterable = (s: RealtimeSource): s is Iterable<SourceFrame> | AsyncIterable<SourceFrame> => Symbol.iterator in s || Symbol.asyncIterator in s;
@@ -148,7 +155,7 @@ export async function runRealtime(rt: Runtime, source: RealtimeSource, options: 
         // runtime learns of it too.
         worker.on('message', (m: LoopMessage) => {
           if (m.type === 'status') options.onStatus?.(m.summary, m.rejected);
-          else if (m.type === 'failed' && m.name !== 'OverrunError' && Atomics.load(rt.arena.control, STOP) !== 0) reject(new Error(m.message));
+          else if (m.type === 'failed' && m.code !== 'OVERRUN' && Atomics.load(rt.arena.control, STOP) !== 0) reject(loopError(m));
           else resolve(m);
         });
         worker.once('error', reject);
@@ -173,6 +180,6 @@ export async function runRealtime(rt: Runtime, source: RealtimeSource, options: 
   if (pumped !== undefined) await pumped;
   const done = result as LoopMessage;
   if (done.rejected.length > 0) options.onStatus?.(done.summary, done.rejected);
-  if (done.type === 'failed') throw done.name === 'OverrunError' ? new OverrunError(done.message) : new Error(done.message);
+  if (done.type === 'failed') throw loopError(done);
   return done.summary;
 }

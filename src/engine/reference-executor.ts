@@ -9,6 +9,7 @@ import { Arena, createArena, planArena } from './arena.js';
 import { checkInputFrame, type InputFrame, type NonFinitePolicy } from './inputs.js';
 import { NodeComputer } from './node-compute.js';
 import type { Parameters } from './parameters.js';
+import { StreamrollError } from '../util/errors.js';
 
 /** Options of {@link ReferenceExecutor}. */
 export interface ReferenceExecutorOptions {
@@ -145,19 +146,19 @@ export class ReferenceExecutor {
 /** Throws if `params` does not fit `net` (wrong count or length of a weight or bias). */
 export function checkParameters(net: Network, params: Parameters): void {
   if (params.weights.length !== net.edges.length || params.biases.length !== net.nodes.length) {
-    throw new Error(`parameters have ${params.weights.length} weight tensors and ${params.biases.length} biases; network "${net.name}" has ${net.edges.length} edges and ${net.nodes.length} nodes`);
+    throw new StreamrollError('SPEC_INVALID', `parameters have ${params.weights.length} weight tensors and ${params.biases.length} biases; network "${net.name}" has ${net.edges.length} edges and ${net.nodes.length} nodes`);
   }
   for (const e of net.edges) {
     const w = params.weights[e.index];
     const have = w === null ? 0 : w.length;
     if (have !== e.weightSize || (w === null) !== (e.weightShape === null)) {
-      throw new Error(`edge "${e.id}": weights have ${w === null ? 'none' : `${have} values`}, expected ${e.weightShape === null ? 'none' : `${e.weightSize} ([${e.weightShape.join(',')}])`}`);
+      throw new StreamrollError('SPEC_INVALID', `edge "${e.id}": weights have ${w === null ? 'none' : `${have} values`}, expected ${e.weightShape === null ? 'none' : `${e.weightSize} ([${e.weightShape.join(',')}])`}`);
     }
   }
   for (const n of net.nodes) {
     const expected = n.isInput ? 0 : n.size;
     if (params.biases[n.index].length !== expected) {
-      throw new Error(`node "${n.name}": bias has ${params.biases[n.index].length} values, expected ${expected}`);
+      throw new StreamrollError('SPEC_INVALID', `node "${n.name}": bias has ${params.biases[n.index].length} values, expected ${expected}`);
     }
   }
 }

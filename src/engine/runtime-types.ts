@@ -1,3 +1,4 @@
+import { StreamrollError } from '../util/errors.js';
 // Types of the Runtime's public surface that its helpers share without importing the Runtime.
 
 /** One tick's result from `Runtime.run`. */
@@ -20,9 +21,9 @@ export interface RunOptions {
 }
 
 /** The runtime was closed, or a worker failed; carries the cause. */
-export class RuntimeError extends Error {
+export class RuntimeError extends StreamrollError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('RUNTIME_FAILED', message, options);
     this.name = 'RuntimeError';
   }
 }

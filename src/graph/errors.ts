@@ -1,3 +1,4 @@
+import { StreamrollError } from '../util/errors.js';
 /** One problem found in a spec, with where it is (a JSON path or a node/edge id). */
 export interface SpecIssue {
   readonly path: string;
@@ -8,7 +9,7 @@ export interface SpecIssue {
  * A network spec (or rollout pattern, or model file) that cannot be used.
  * `issues` lists every problem found, each naming its place; the message shows them all.
  */
-export class SpecError extends Error {
+export class SpecError extends StreamrollError {
   readonly issues: readonly SpecIssue[];
 
   /**
@@ -20,7 +21,7 @@ export class SpecError extends Error {
     const where = source === undefined ? '' : `${source}: `;
     const lines = issues.map((i) => `  ${i.path}: ${i.message}`);
     const head = issues.length === 1 ? `invalid ${what}` : `invalid ${what} (${issues.length} problems)`;
-    super(`${where}${head}\n${lines.join('\n')}`);
+    super('SPEC_INVALID', `${where}${head}\n${lines.join('\n')}`);
     this.name = 'SpecError';
     this.issues = issues;
   }

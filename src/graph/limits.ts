@@ -3,6 +3,8 @@
 // of these first, so a 25-byte pattern cannot ask for gigabytes and a typo in a shape fails
 // with a message naming the limit instead of an engine aborting.
 
+import { StreamrollError } from '../util/errors.js';
+
 /** The limits, each with the reason it is there. */
 export const LIMITS = {
   /** Elements of one tensor (a node's state, one edge's weights): 2^28 floats, 1 GiB. */
@@ -20,9 +22,9 @@ export const LIMITS = {
 } as const;
 
 /** Something over one of the {@link LIMITS}: nothing was allocated for it. */
-export class LimitError extends Error {
+export class LimitError extends StreamrollError {
   constructor(message: string) {
-    super(message);
+    super('LIMIT_EXCEEDED', message);
     this.name = 'LimitError';
   }
 }

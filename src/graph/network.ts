@@ -4,6 +4,7 @@ import { showShape, sizeOf, type EdgeGeometry } from './geometry.js';
 import { opOf } from './ops.js';
 import { checkSpecStructure } from './structure.js';
 import { activationParams, edgeId, type Activation, type ActivationParams, type EdgeOp, type NetworkSpec, type Shape } from './spec.js';
+import { StreamrollError } from '../util/errors.js';
 
 /** A validated node. Indices follow the spec's node order. */
 export interface NetNode {
@@ -66,14 +67,14 @@ export class Network {
   /** The node called `name`; throws if there is none. */
   node(name: string): NetNode {
     const i = this.#nodeByName.get(name);
-    if (i === undefined) throw new Error(`network "${this.name}" has no node "${name}" (nodes: ${this.nodes.map((n) => n.name).join(', ')})`);
+    if (i === undefined) throw new StreamrollError('OPTION_INVALID', `network "${this.name}" has no node "${name}" (nodes: ${this.nodes.map((n) => n.name).join(', ')})`);
     return this.nodes[i];
   }
 
   /** The edge with id `id`; throws if there is none. */
   edge(id: string): NetEdge {
     const i = this.#edgeById.get(id);
-    if (i === undefined) throw new Error(`network "${this.name}" has no edge "${id}" (edges: ${this.edges.map((e) => e.id).join(', ')})`);
+    if (i === undefined) throw new StreamrollError('OPTION_INVALID', `network "${this.name}" has no edge "${id}" (edges: ${this.edges.map((e) => e.id).join(', ')})`);
     return this.edges[i];
   }
 

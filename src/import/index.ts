@@ -9,6 +9,7 @@ import { readOnnx } from './onnx.js';
 import { readTfjsGraph } from './tfjs-graph.js';
 import { readTfjsLayers } from './tfjs-layers.js';
 import { readTfjsWeights, type WeightsManifest } from './tfjs-weights.js';
+import { StreamrollError } from '../util/errors.js';
 
 export { ImportError, type Unsupported } from './ir.js';
 export type { ImportedModel, ImportReport } from './lower.js';
@@ -27,7 +28,7 @@ export const isImportable = (path: string): boolean => /\.onnx$/i.test(path) || 
  */
 export async function importModel(path: string): Promise<ImportedModel> {
   if (/\.onnx$/i.test(path)) return lowerGraph(readOnnx(new Uint8Array(await readFile(path)), basename(path).replace(/\.onnx$/i, '')), 'onnx');
-  if (!isImportable(path)) throw new Error(`${path}: not a model file streamroll imports (.onnx, or a TensorFlow.js model.json)`);
+  if (!isImportable(path)) throw new StreamrollError('FILE_UNREADABLE', `${path}: not a model file streamroll imports (.onnx, or a TensorFlow.js model.json)`);
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;

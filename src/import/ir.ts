@@ -2,6 +2,7 @@
 // before it is lowered to a network spec: tensors without the batch axis in row-major
 // [C,H,W] (NCHW) or [n], and a few ops with their constants already decoded to float32.
 import type { Activation } from '../graph/spec.js';
+import { StreamrollError } from '../util/errors.js';
 
 /** A tensor's shape without the batch axis: [C,H,W] or [n]. */
 export type IrShape = readonly number[];
@@ -68,12 +69,12 @@ export interface Unsupported {
 export class OpUnsupported extends Error {}
 
 /** A model that cannot be imported as a whole: every op that does not map, each with why. */
-export class ImportError extends Error {
+export class ImportError extends StreamrollError {
   readonly unsupported: readonly Unsupported[];
 
   constructor(model: string, unsupported: readonly Unsupported[]) {
     const lines = unsupported.map((u) => `  ${u.name} (${u.opType}): ${u.why}`);
-    super(`cannot import ${model}: ${unsupported.length === 1 ? 'one op does not map' : `${unsupported.length} ops do not map`}\n${lines.join('\n')}`);
+    super('IMPORT_UNSUPPORTED', `cannot import ${model}: ${unsupported.length === 1 ? 'one op does not map' : `${unsupported.length} ops do not map`}\n${lines.join('\n')}`);
     this.name = 'ImportError';
     this.unsupported = unsupported;
   }

@@ -2,6 +2,7 @@
 // group's weights in manifest order, possibly quantised (uint8/uint16 affine, float16).
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { StreamrollError } from '../util/errors.js';
 
 /** One entry of a weights manifest. */
 export interface ManifestWeight {
@@ -42,7 +43,7 @@ export async function readTfjsWeights(modelPath: string, manifest: WeightsManife
       const q = w.quantization;
       const values = new Float32Array(n);
       const bytes = q !== undefined ? (q.dtype === 'uint8' ? 1 : 2) : w.dtype === 'float32' || w.dtype === 'int32' ? 4 : w.dtype === 'bool' ? 1 : 4;
-      if (at + n * bytes > buf.length) throw new Error(`weight "${w.name}" runs past the end of its shards (${buf.length} bytes)`);
+      if (at + n * bytes > buf.length) throw new StreamrollError('FILE_UNREADABLE', `weight "${w.name}" runs past the end of its shards (${buf.length} bytes)`);
       for (let i = 0; i < n; i++) {
         const p = at + i * bytes;
         if (q === undefined) values[i] = w.dtype === 'int32' ? view.getInt32(p, true) : w.dtype === 'bool' ? view.getUint8(p) : view.getFloat32(p, true);

@@ -3,6 +3,7 @@
 // number of producer threads (serialised by a short lock), one consumer.
 import { InputError, type InputFrame } from '../engine/inputs.js';
 import type { SourceFrame } from './frames.js';
+import { StreamrollError } from '../util/errors.js';
 
 /** Everything another thread needs to attach to a ring (structured-clonable). */
 export interface FrameRingHandle {
@@ -105,7 +106,7 @@ export class FrameRing {
   push(frame: SourceFrame): boolean {
     const arrays = this.#arrays(frame.inputs);
     const w = this.#words;
-    if (this.ended) throw new Error('push after end()');
+    if (this.ended) throw new StreamrollError('STREAM_ENDED', 'push after end()');
     this.#lock();
     let dropped = false;
     try {

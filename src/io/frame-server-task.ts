@@ -1,6 +1,7 @@
 // What the TCP frame server's thread (workers/frame-server.ts) and serveFrames share.
 import type { DriverState } from '../engine/frame-driver.js';
 import type { LentEngine } from '../engine/lent-engine.js';
+import type { ErrorCode } from '../util/errors.js';
 
 /** Counters the server's thread keeps in shared memory (Int32 words), readable at any time. */
 export const SERVED = 0;
@@ -36,5 +37,5 @@ export type ServerMessage =
   | { readonly type: 'listening'; readonly port: number }
   | { readonly type: 'rejected'; readonly reason: string }
   | { readonly type: 'status'; readonly stats: ServerStats }
-  | { readonly type: 'failed'; readonly message: string }
+  | { readonly type: 'failed'; readonly code: ErrorCode; readonly message: string }
   | { readonly type: 'closed'; readonly stats: ServerStats; readonly state: DriverState };

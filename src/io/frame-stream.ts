@@ -3,6 +3,7 @@ import { Packr } from 'msgpackr';
 import type { Network } from '../graph/network.js';
 import { checkNumbers, type InputFrame } from '../engine/inputs.js';
 import type { SourceFrame } from './frames.js';
+import { StreamrollError } from '../util/errors.js';
 
 /**
  * Frame streams (stdin/stdout, TCP, .msgpack recordings): each message is a 4-byte
@@ -32,13 +33,13 @@ export function encodeMessage(value: unknown): Buffer {
 }
 
 /** A message that could not be used, with why; the stream goes on unless `fatal`. */
-export class MessageError extends Error {
+export class MessageError extends StreamrollError {
   readonly fatal: boolean;
   constructor(message: string, fatal = false) {
     // A bad message is data, not a bug: no stack (a flood of garbage makes thousands a second).
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
-    super(message);
+    super('MESSAGE_INVALID', message);
     Error.stackTraceLimit = limit;
     this.name = 'MessageError';
     this.fatal = fatal;

@@ -5,6 +5,7 @@
 import { once } from 'node:events';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { StreamrollError } from '../util/errors.js';
 
 /** What a loop sink describes to the loop's thread (structured-clonable). */
 export type LoopSinkSpec = { readonly kind: 'stdout' } | { readonly kind: 'file'; readonly path: string } | { readonly kind: 'tcp'; readonly host: string; readonly port: number };
@@ -49,14 +50,14 @@ export async function openLoopSink(spec: LoopSinkSpec): Promise<LoopSink> {
   try {
     await once(socket, 'connect');
   } catch (err) {
-    throw new Error(`cannot connect to tcp://${spec.host}:${spec.port}: ${(err as Error).message}`);
+    throw new StreamrollError('CONNECT_FAILED', `cannot connect to tcp://${spec.host}:${spec.port}: ${(err as Error).message}`);
   }
   let failure: Error | undefined;
   socket.on('error', (err) => (failure ??= err));
   return {
     needsTurns: true,
     write(m) {
-      if (failure !== undefined) throw new Error(`output connection tcp://${spec.host}:${spec.port} failed: ${failure.message}`);
+      if (failure !== undefined) throw new StreamrollError('CONNECT_FAILED', `output connection tcp://${spec.host}:${spec.port} failed: ${failure.message}`);
       socket.write(m);
     },
     async close() {

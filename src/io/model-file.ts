@@ -9,6 +9,7 @@ import { assertValidRollout, RolloutCycleError } from '../rollout/validity.js';
 import { LimitError } from '../graph/limits.js';
 import type { NetworkSpec } from '../graph/spec.js';
 import { writeFileAtomic } from './atomic-write.js';
+import { StreamrollError } from '../util/errors.js';
 
 /** Marks a msgpack document as a streamroll model. */
 export const MODEL_FORMAT = 'streamroll-model';
@@ -211,7 +212,7 @@ export async function loadModel(path: string): Promise<Model> {
     bytes = await readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`cannot read model file ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new StreamrollError('FILE_UNREADABLE', `cannot read model file ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
   return decodeModel(bytes, path);
 }

@@ -7,6 +7,7 @@ import type { Network } from '../graph/network.js';
 import type { Activation, ActivationParams, Shape } from '../graph/spec.js';
 import type { Parameters } from '../engine/parameters.js';
 import { graphModel, type Attribute, type Constant, type GraphNode } from './onnx-writer.js';
+import { StreamrollError } from '../util/errors.js';
 
 const dimsOf = (shape: Shape, batch = 1): number[] => [batch, ...shape];
 
@@ -61,7 +62,7 @@ export function networkModel(net: Network, params: Parameters, options: { readon
   const batch = options.batch ?? 1;
   const nodes: GraphNode[] = [];
   const constants: Constant[] = [];
-  for (const e of net.edges) if (e.to <= e.from) throw new Error(`ONNX export: edge "${e.id}" feeds back; only feedforward networks have an ONNX peer`);
+  for (const e of net.edges) if (e.to <= e.from) throw new StreamrollError('SPEC_INVALID', `ONNX export: edge "${e.id}" feeds back; only feedforward networks have an ONNX peer`);
   for (const node of net.nodes) {
     if (node.isInput) continue;
     const terms: string[] = [];
@@ -75,7 +76,7 @@ export function networkModel(net: Network, params: Parameters, options: { readon
         constants.push({ name: w, dims: [g.outC, g.inC / g.groups, g.kh, g.kw], data: params.weights[ei] as Float32Array });
         nodes.push({ op: 'Conv', inputs: [src, w], outputs: [out], attributes: [...windowAttributes(g, true), { name: 'group', int: g.groups }] });
       } else if (g.type === 'dense') {
-        if (node.shape.length !== 1) throw new Error(`ONNX export: dense edge "${e.id}" into a spatial node has no ONNX peer here`);
+        if (node.shape.length !== 1) throw new StreamrollError('SPEC_INVALID', `ONNX export: dense edge "${e.id}" into a spatial node has no ONNX peer here`);
         const w = `${e.id}:W`;
         constants.push({ name: w, dims: [g.outSize, g.inSize], data: params.weights[ei] as Float32Array });
         // Row-major [C,H,W] flattening, as the runtime's dense reads spatial sources.
@@ -83,7 +84,7 @@ export function networkModel(net: Network, params: Parameters, options: { readon
         if (flat !== src) nodes.push({ op: 'Flatten', inputs: [src], outputs: [flat], attributes: [{ name: 'axis', int: 1 }] });
         nodes.push({ op: 'Gemm', inputs: [flat, w], outputs: [out], attributes: [{ name: 'transB', int: 1 }] });
       } else if (g.type === 'maxpool' || g.type === 'avgpool') {
-        if (g.dh !== 1 || g.dw !== 1) throw new Error(`ONNX export: dilated pool "${e.id}" has no ONNX peer here`);
+        if (g.dh !== 1 || g.dw !== 1) throw new StreamrollError('SPEC_INVALID', `ONNX export: dilated pool "${e.id}" has no ONNX peer here`);
         // AveragePool leaves padding out of the mean by default, as the runtime does.
         const pooled = node.shape.length === 1 ? `${e.id}:pooled` : out;
         nodes.push({ op: g.type === 'maxpool' ? 'MaxPool' : 'AveragePool', inputs: [src], outputs: [pooled], attributes: windowAttributes(g, false) });

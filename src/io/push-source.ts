@@ -1,4 +1,5 @@
 import type { SourceFrame } from './frames.js';
+import { StreamrollError } from '../util/errors.js';
 
 /**
  * A source for callback-style sensors: call `push(frame)` from the sensor's callback and
@@ -24,7 +25,7 @@ export class PushSource implements AsyncIterable<SourceFrame> {
   }
 
   push(frame: SourceFrame): void {
-    if (this.#ended) throw new Error('push after end()');
+    if (this.#ended) throw new StreamrollError('STREAM_ENDED', 'push after end()');
     if (this.#waiting !== undefined) {
       const resolve = this.#waiting;
       this.#waiting = undefined;

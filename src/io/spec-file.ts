@@ -2,13 +2,14 @@ import { readFile } from 'node:fs/promises';
 import { parseJsonText } from '../graph/json-text.js';
 import { validateNetwork, type Network } from '../graph/network.js';
 import { resolveRollout, type Rollout, type RolloutSpec } from '../rollout/pattern.js';
+import { StreamrollError } from '../util/errors.js';
 
 async function readText(path: string, what: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new StreamrollError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
 }
 

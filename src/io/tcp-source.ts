@@ -6,6 +6,7 @@ import { describeLent } from '../engine/lent-engine.js';
 import type { Runtime } from '../engine/runtime.js';
 import { SERVED, SERVER_MISSES, SERVER_REJECTED, type ServerMessage, type ServerStats, type ServerTask } from './frame-server-task.js';
 import { MAX_MESSAGE_BYTES } from './frame-stream.js';
+import { StreamrollError } from '../util/errors.js';
 
 const SERVER_FILE = fileURLToPath(new URL('../../workers/frame-server.js', import.meta.url));
 
@@ -108,7 +109,7 @@ export async function serveFrames(rt: Runtime, options: ServeOptions): Promise<F
           final = m.state;
         }
         else if (m.type === 'failed') {
-          const error = new Error(m.message);
+          const error = new StreamrollError(m.code, m.message);
           failed(error);
           reject(error);
         }

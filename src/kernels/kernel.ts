@@ -69,6 +69,11 @@ export interface BackendDef {
   instantiate(memory: KernelMemory): unknown;
   /** A line for logs: which variant runs. */
   describe(): string;
+  /**
+   * GFLOP/s its kernels typically reach on one core: node costs for placement when the
+   * runtime is told not to measure them (`calibrate: false`). Default 20.
+   */
+  readonly nominalGflops?: number;
   /** A faster scan for non-finite values in this backend's memory (default: JavaScript). */
   firstNonFinite?(runtime: unknown, values: Float32Array): number;
   /** A faster way to zero a view into this backend's memory (default: `fill(0)`). */
@@ -91,6 +96,8 @@ export interface KernelBackend {
   readonly name: string;
   readonly layout: StateLayout;
   readonly reservedBytes: number;
+  /** See {@link BackendDef.nominalGflops}. */
+  readonly nominalGflops: number;
   describe(): string;
   createMemory(bytes: number): KernelMemory;
   packedSize(geometry: EdgeGeometry): number;

@@ -3,6 +3,7 @@ import type { Activation } from '../graph/spec.js';
 import { ACTIVATIONS, OP_TYPES, activationParams } from '../graph/spec.js';
 import { fromInternal, toInternal } from './layout.js';
 import { firstNonFiniteJs, type ActivationKernelDef, type BackendDef, type EdgeKernelDef, type KernelBackend, type OpType } from './kernel.js';
+import { StreamrollError } from '../util/errors.js';
 
 // Keyed by backend, then op or activation, as tfjs-core's kernel registry is: adding a
 // backend means registering its kernels, not touching the executors.
@@ -41,16 +42,17 @@ export function registeredBackends(): string[] {
  */
 export function getBackend(name: string): KernelBackend {
   const def = backends.get(name);
-  if (def === undefined) throw new Error(`unknown kernel backend "${name}" (registered: ${registeredBackends().join(', ') || 'none'})`);
+  if (def === undefined) throw new StreamrollError('OPTION_INVALID', `unknown kernel backend "${name}" (registered: ${registeredBackends().join(', ') || 'none'})`);
   const edges = edgeKernels.get(name) ?? new Map<OpType, EdgeKernelDef>();
   const acts = activationKernels.get(name) ?? new Map<Activation, ActivationKernelDef>();
   const missing = [...OP_TYPES.filter((op) => !edges.has(op)), ...ACTIVATIONS.filter((a) => !acts.has(a))];
-  if (missing.length > 0) throw new Error(`kernel backend "${name}" has no kernel for: ${missing.join(', ')}`);
+  if (missing.length > 0) throw new StreamrollError('OPTION_INVALID', `kernel backend "${name}" has no kernel for: ${missing.join(', ')}`);
   const edge = (g: EdgeGeometry): EdgeKernelDef => edges.get(g.type) as EdgeKernelDef;
   return {
     name,
     layout: def.layout,
     reservedBytes: def.reservedBytes,
+    nominalGflops: def.nominalGflops ?? 20,
     describe: () => def.describe(),
     createMemory: (bytes) => def.createMemory(bytes),
     packedSize: (g) => edge(g).packedSize(g),

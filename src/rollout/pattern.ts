@@ -1,6 +1,7 @@
 import { IssueList, show } from '../graph/errors.js';
 import { LIMITS } from '../graph/limits.js';
 import type { Network } from '../graph/network.js';
+import { StreamrollError } from '../util/errors.js';
 
 /**
  * The named rollouts: `streaming` and `sequential` (docs/semantics.md), and `pipelined`
@@ -69,7 +70,7 @@ export function pipelinedDelays(net: Network): number[] {
   }
   if (order.length < net.nodes.length) {
     const stuck = net.nodes.filter((n) => indegree[n.index] > 0).map((n) => n.name);
-    throw new Error(`the pipelined rollout needs a feedforward network; "${net.name}" has feedback through ${stuck.join(', ')} (use streaming, sequential or a pattern)`);
+    throw new StreamrollError('ROLLOUT_INVALID', `the pipelined rollout needs a feedforward network; "${net.name}" has feedback through ${stuck.join(', ')} (use streaming, sequential or a pattern)`);
   }
   const level = net.nodes.map(() => 0);
   for (const v of order) {
@@ -156,7 +157,7 @@ export function toPattern(net: Network, delays: readonly number[]): RolloutPatte
 export function asRollout(net: Network, spec: RolloutSpec | Rollout): Rollout {
   if (typeof spec === 'object' && spec !== null && 'delays' in spec && Array.isArray(spec.delays)) {
     if (spec.delays.length !== net.edges.length) {
-      throw new Error(`rollout has ${spec.delays.length} delays; network "${net.name}" has ${net.edges.length} edges`);
+      throw new StreamrollError('ROLLOUT_INVALID', `rollout has ${spec.delays.length} delays; network "${net.name}" has ${net.edges.length} edges`);
     }
     const bad = spec.delays.findIndex((r) => !isDelay(r));
     if (bad >= 0) throw new RangeError(`edge "${net.edges[bad].id}": ${delayWanted(spec.delays[bad])}`);

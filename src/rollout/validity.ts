@@ -1,4 +1,5 @@
 import type { Network } from '../graph/network.js';
+import { StreamrollError } from '../util/errors.js';
 
 /** A directed cycle of R=0 edges: the node names with the first repeated last, and the edge ids. */
 export interface ZeroDelayCycle {
@@ -10,12 +11,12 @@ export interface ZeroDelayCycle {
  * The rollout is invalid: a cycle of edges with R = 0 would need a frame's state before it
  * is computed. Carries one offending cycle.
  */
-export class RolloutCycleError extends Error {
+export class RolloutCycleError extends StreamrollError {
   readonly cycle: readonly string[];
   readonly cycleEdges: readonly string[];
 
   constructor(cycle: ZeroDelayCycle) {
-    super(`invalid rollout: the cycle ${cycle.nodes.join(' -> ')} has R=0 on every edge (${cycle.edges.join(', ')}); give at least one of these edges a delay >= 1`);
+    super('ROLLOUT_CYCLE', `invalid rollout: the cycle ${cycle.nodes.join(' -> ')} has R=0 on every edge (${cycle.edges.join(', ')}); give at least one of these edges a delay >= 1`);
     this.name = 'RolloutCycleError';
     this.cycle = cycle.nodes;
     this.cycleEdges = cycle.edges;

@@ -1,4 +1,5 @@
 import type * as TF from '@tensorflow/tfjs';
+import { StreamrollError } from '../util/errors.js';
 
 /** TensorFlow.js with the backend in use: `tensorflow` (tfjs-node, native) or `wasm`. */
 export interface LoadedTf {
@@ -7,9 +8,9 @@ export interface LoadedTf {
 }
 
 /** Training and eval need TensorFlow.js, which streamroll lists as optional peer dependencies. */
-export class TfMissing extends Error {
+export class TfMissing extends StreamrollError {
   constructor() {
-    super('training needs TensorFlow.js, which is not installed: npm install @tensorflow/tfjs-node (native, fastest; downloads libtensorflow) or npm install @tensorflow/tfjs @tensorflow/tfjs-backend-wasm (portable)');
+    super('TF_MISSING', 'training needs TensorFlow.js, which is not installed: npm install @tensorflow/tfjs-node (native, fastest; downloads libtensorflow) or npm install @tensorflow/tfjs @tensorflow/tfjs-backend-wasm (portable)');
     this.name = 'TfMissing';
   }
 }
@@ -38,7 +39,7 @@ export function loadTf(): Promise<LoadedTf> {
       tf.env().set('PROD', true);
       const ok = await tf.setBackend('wasm');
       // setBackend can resolve false while getBackend() still says wasm: check both.
-      if (!ok || tf.getBackend() !== 'wasm') throw new Error('TensorFlow.js: the wasm backend did not start, and tfjs-node is not installed');
+      if (!ok || tf.getBackend() !== 'wasm') throw new StreamrollError('UNSUPPORTED_PLATFORM', 'TensorFlow.js: the wasm backend did not start, and tfjs-node is not installed');
       await tf.ready();
       return { tf, backend: 'wasm' };
     }

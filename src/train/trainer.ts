@@ -8,6 +8,7 @@ import { frameOrder } from '../rollout/validity.js';
 import { Random, shuffled } from '../util/random.js';
 import type { LoadedTf } from './tf.js';
 import { fromTrainable, toTrainable, unroll } from './window-model.js';
+import { StreamrollError } from '../util/errors.js';
 
 /** Options of {@link train}. */
 export interface TrainOptions {
@@ -38,9 +39,9 @@ export interface TrainOptions {
 export async function train(loaded: LoadedTf, net: Network, rollout: Rollout, initial: Parameters, data: readonly Digit[], options: TrainOptions): Promise<Parameters> {
   const { tf } = loaded;
   const native = loaded.backend !== 'wasm';
-  if (net.inputs.length !== 1 || net.nodes[net.inputs[0]].size !== 784) throw new Error(`mnist-noise training needs one [1,28,28] input; network "${net.name}" has ${net.inputs.map((v) => `[${net.nodes[v].shape.join(',')}]`).join(', ')}`);
+  if (net.inputs.length !== 1 || net.nodes[net.inputs[0]].size !== 784) throw new StreamrollError('SPEC_INVALID', `mnist-noise training needs one [1,28,28] input; network "${net.name}" has ${net.inputs.map((v) => `[${net.nodes[v].shape.join(',')}]`).join(', ')}`);
   const output = net.outputs[0];
-  if (net.nodes[output].size !== 10) throw new Error(`mnist-noise training needs a 10-class output; "${net.nodes[output].name}" has ${net.nodes[output].size} values`);
+  if (net.nodes[output].size !== 10) throw new StreamrollError('SPEC_INVALID', `mnist-noise training needs a 10-class output; "${net.nodes[output].name}" has ${net.nodes[output].size} values`);
   const d = responseDelays(net, rollout.delays)[output];
   const lossFrames = options.lossFrames ?? 8;
   const ticks = d + lossFrames;

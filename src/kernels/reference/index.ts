@@ -17,6 +17,7 @@ registerBackend({
   createMemory: (bytes: number): KernelMemory => ({ buffer: new SharedArrayBuffer(bytes) }),
   instantiate: () => null,
   describe: () => 'reference (plain TypeScript, row-major [C,H,W])',
+  nominalGflops: 1.5,
 });
 
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import type { WasmMemory } from '../kernel.js';
+import { StreamrollError } from '../../util/errors.js';
 
 /** The kernel module's exports (all pointers are byte offsets into the shared memory). */
 export interface WasmKernels {
@@ -49,7 +50,7 @@ export function kernelModule(): { variant: WasmVariant; module: WebAssembly.Modu
   if (chosen !== undefined) return chosen;
   const forced = process.env.STREAMROLL_SIMD;
   if (forced !== undefined && forced !== 'simd' && forced !== 'relaxed') {
-    throw new Error(`STREAMROLL_SIMD must be "simd" or "relaxed", got "${forced}"`);
+    throw new StreamrollError('OPTION_INVALID', `STREAMROLL_SIMD must be "simd" or "relaxed", got "${forced}"`);
   }
   if (forced !== 'simd') {
     const relaxed = readFileSync(new URL('kernels-relaxed.wasm', buildDir));
@@ -58,10 +59,10 @@ export function kernelModule(): { variant: WasmVariant; module: WebAssembly.Modu
       chosen = { variant: 'relaxed', module: new WebAssembly.Module(relaxed) };
       return chosen;
     }
-    if (forced === 'relaxed') throw new Error('STREAMROLL_SIMD=relaxed, but this V8 does not accept relaxed SIMD');
+    if (forced === 'relaxed') throw new StreamrollError('UNSUPPORTED_PLATFORM', 'STREAMROLL_SIMD=relaxed, but this V8 does not accept relaxed SIMD');
   }
   const plain = readFileSync(new URL('kernels-simd.wasm', buildDir));
-  if (!WebAssembly.validate(plain)) throw new Error('this Node.js does not support WebAssembly SIMD, which the wasm kernels need (use the reference backend)');
+  if (!WebAssembly.validate(plain)) throw new StreamrollError('UNSUPPORTED_PLATFORM', 'this Node.js does not support WebAssembly SIMD, which the wasm kernels need (use the reference backend)');
   chosen = { variant: 'simd', module: new WebAssembly.Module(plain) };
   return chosen;
 }
