@@ -2,7 +2,7 @@
 // and frames/s of the engine against the same kernels run single-threaded.
 import type { Network } from '../src/graph/network.js';
 import { validateNetwork } from '../src/graph/network.js';
-import { initParameters, type Parameters } from '../src/engine/parameters.js';
+import { initParameters, type Parameters } from '../src/graph/parameters.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
 import { defaultBackend } from '../src/kernels/backends.js';
 import { Runtime, type RuntimeOptions } from '../src/engine/runtime.js';

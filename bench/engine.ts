@@ -5,7 +5,7 @@
 // latency.
 import { availableParallelism, cpus } from 'node:os';
 import { benchArgs, benchRounds } from './args.js';
-import { initParameters } from '../src/engine/parameters.js';
+import { initParameters } from '../src/graph/parameters.js';
 import { exhaustiveBest } from '../src/engine/placement.js';
 import { defaultBackend } from '../src/kernels/backends.js';
 import { Runtime } from '../src/engine/runtime.js';

@@ -6,7 +6,7 @@
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { validateNetwork, type Network } from '../src/graph/network.js';
 import type { NetworkSpec } from '../src/graph/spec.js';
-import { initParameters } from '../src/engine/parameters.js';
+import { initParameters } from '../src/graph/parameters.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
 import { defaultBackend } from '../src/kernels/backends.js';
 import { median } from './timing.js';

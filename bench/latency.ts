@@ -11,7 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { benchArgs, benchFail, benchNumber } from './args.js';
 import { DEFAULT_MODEL } from '../src/cli/run.js';
 import type { Network } from '../src/graph/network.js';
-import { initParameters } from '../src/engine/parameters.js';
+import { initParameters } from '../src/graph/parameters.js';
 import { runRealtime } from '../src/engine/realtime.js';
 import { Runtime } from '../src/engine/runtime.js';
 import { fixedRate } from '../src/io/clock.js';

@@ -10,7 +10,7 @@ import { availableParallelism, cpus } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { benchArgs, benchRounds } from './args.js';
 import type { Network } from '../src/graph/network.js';
-import { initParameters, type Parameters } from '../src/engine/parameters.js';
+import { initParameters, type Parameters } from '../src/graph/parameters.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
 import { Runtime } from '../src/engine/runtime.js';
 import { defaultBackend } from '../src/kernels/backends.js';

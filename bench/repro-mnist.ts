@@ -7,7 +7,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { benchArgs, benchNumber } from './args.js';
 import { lineChart } from '../src/cli/charts.js';
-import { initParameters } from '../src/engine/parameters.js';
+import { initParameters } from '../src/graph/parameters.js';
 import { mnistSplit } from '../src/io/mnist-data.js';
 import { saveModel } from '../src/io/model-file.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';

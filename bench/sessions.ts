@@ -8,7 +8,7 @@ import { availableParallelism, cpus } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { benchArgs, benchFail, benchRounds } from './args.js';
 import type { Network } from '../src/graph/network.js';
-import { initParameters, type Parameters } from '../src/engine/parameters.js';
+import { initParameters, type Parameters } from '../src/graph/parameters.js';
 import { Runtime, type Session } from '../src/engine/runtime.js';
 import { defaultBackend } from '../src/kernels/backends.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';

@@ -8,7 +8,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { benchArgs, benchFail } from './args.js';
 import { Runtime } from '../src/engine/runtime.js';
 import { encodeMessage, readMessages } from '../src/io/frame-stream.js';
-import { serveFrames, type FrameServer } from '../src/io/tcp-source.js';
+import { serveFrames, type FrameServer } from '../src/engine/serve-frames.js';
 import { percentile } from './timing.js';
 
 const USAGE = `usage: npm run bench:soak [-- --json] [-- --seconds S]

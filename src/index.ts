@@ -34,8 +34,8 @@ export { findZeroDelayCycle, assertValidRollout, frameOrder, RolloutCycleError, 
 export { computeTableau, inferenceFactor, isModelParallel } from './rollout/tableau.js';
 export { responseDelays, inputConnected, outputResponses, type OutputResponse } from './rollout/response.js';
 export { analyzeRollout, defaultWindow, type Analysis, type ValidAnalysis, type InvalidAnalysis } from './rollout/analyze.js';
-export { initParameters, type Parameters, type InitOptions } from './engine/parameters.js';
-export { InputError, type InputFrame, type NonFinitePolicy } from './engine/inputs.js';
+export { initParameters, type Parameters, type InitOptions } from './graph/parameters.js';
+export { InputError, type InputFrame, type NonFinitePolicy } from './io/inputs.js';
 export { ReferenceExecutor, checkParameters, type ReferenceExecutorOptions } from './engine/reference-executor.js';
 export { loadNetworkFile, loadRollout } from './io/spec-file.js';
 export { encodeModel, decodeModel, saveModel, loadModel, MODEL_FORMAT, MODEL_VERSION, type Model } from './io/model-file.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { promisify } from 'node:util';
 import { cli } from './helpers/cli.js';
-import { initParameters } from '../src/engine/parameters.js';
+import { initParameters } from '../src/graph/parameters.js';
 import { saveModel } from '../src/io/model-file.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';
 import { resolveRollout } from '../src/rollout/pattern.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { validateNetwork } from '../src/graph/network.js';
-import { initParameters } from '../src/engine/parameters.js';
+import { initParameters } from '../src/graph/parameters.js';
 import { Runtime } from '../src/engine/runtime.js';
 import { networkModel } from '../src/io/onnx-export.js';
 import { graphModel } from '../src/io/onnx-writer.js';

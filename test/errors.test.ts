@@ -5,7 +5,7 @@ import { validateNetwork } from '../src/graph/network.js';
 import { resolveRollout } from '../src/rollout/pattern.js';
 import { assertValidRollout } from '../src/rollout/validity.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
-import { initParameters } from '../src/engine/parameters.js';
+import { initParameters } from '../src/graph/parameters.js';
 import { getBackend } from '../src/kernels/registry.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';
 import { PushSource } from '../src/io/push-source.js';

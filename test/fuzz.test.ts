@@ -7,7 +7,7 @@ import { SpecError } from '../src/graph/errors.js';
 import { parseJsonText } from '../src/graph/json-text.js';
 import { LimitError } from '../src/graph/limits.js';
 import { validateNetwork, type Network } from '../src/graph/network.js';
-import { initParameters } from '../src/engine/parameters.js';
+import { initParameters } from '../src/graph/parameters.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
 import { decodeModel, encodeModel } from '../src/io/model-file.js';
 import { decodeMessage, encodeMessage, MessageError, MessageFramer, toSourceFrame } from '../src/io/frame-stream.js';

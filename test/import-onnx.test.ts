@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import * as ort from 'onnxruntime-node';
 import { validateNetwork, type Network } from '../src/graph/network.js';
 import type { NetworkSpec } from '../src/graph/spec.js';
-import { initParameters, type Parameters } from '../src/engine/parameters.js';
+import { initParameters, type Parameters } from '../src/graph/parameters.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
 import { Runtime } from '../src/engine/runtime.js';
 import { importModel, ImportError } from '../src/import/index.js';

@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { SpecError } from '../src/graph/errors.js';
-import { initParameters } from '../src/engine/parameters.js';
+import { initParameters } from '../src/graph/parameters.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
 import { decodeModel, encodeModel, loadModel, saveModel, type Model } from '../src/io/model-file.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { validateNetwork, type Network } from '../src/graph/network.js';
 import { ACTIVATIONS } from '../src/graph/spec.js';
-import { initParameters } from '../src/engine/parameters.js';
+import { initParameters } from '../src/graph/parameters.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';
 import { Random } from '../src/util/random.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { after, test } from 'node:test';
 import { validateNetwork } from '../src/graph/network.js';
-import { initParameters } from '../src/engine/parameters.js';
+import { initParameters } from '../src/graph/parameters.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
 import { runRealtime } from '../src/engine/realtime.js';
 import { Runtime } from '../src/engine/runtime.js';

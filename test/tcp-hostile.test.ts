@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { Runtime } from '../src/engine/runtime.js';
 import { encodeMessage, MessageError, MessageFramer, readMessages } from '../src/io/frame-stream.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';
-import { serveFrames } from '../src/io/tcp-source.js';
+import { serveFrames } from '../src/engine/serve-frames.js';
 import { cli } from './helpers/cli.js';
 
 const example = (name: string): string => new URL(`../../examples/${name}.json`, import.meta.url).pathname;

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { Runtime } from '../src/engine/runtime.js';
 import { encodeMessage, readMessages } from '../src/io/frame-stream.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';
-import { serveFrames } from '../src/io/tcp-source.js';
+import { serveFrames } from '../src/engine/serve-frames.js';
 
 test('TCP source (served from its own thread): each malformed message class is rejected with a reply, good frames on the same connection get answers', async () => {
   const net = await loadNetworkFile(new URL('../../examples/mnist-sr.json', import.meta.url).pathname);

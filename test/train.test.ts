@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type * as TF from '@tensorflow/tfjs';
 import { validateNetwork } from '../src/graph/network.js';
-import { initParameters } from '../src/engine/parameters.js';
+import { initParameters } from '../src/graph/parameters.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';
 import { mnistSplit } from '../src/io/mnist-data.js';

@@ -5,9 +5,9 @@ import { pack } from 'msgpackr';
 import { NetworkBuilder, dense } from '../src/graph/builder.js';
 import { Runtime } from '../src/engine/runtime.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
-import { initParameters } from '../src/engine/parameters.js';
+import { initParameters } from '../src/graph/parameters.js';
 import { decodeMessage, encodeMessage, readMessages } from '../src/io/frame-stream.js';
-import { serveFrames } from '../src/io/tcp-source.js';
+import { serveFrames } from '../src/engine/serve-frames.js';
 
 // docs/wire-format.md's worked example, byte for byte.
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');

@@ -7,10 +7,10 @@ import { createServer, type Socket } from 'node:net';
 import { createHistogram } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { sharedNow } from '../src/engine/control.js';
-import { InputError } from '../src/engine/inputs.js';
+import { InputError } from '../src/io/inputs.js';
 import { attachEngine } from '../src/engine/lent-engine.js';
 import { encodeMessage, MessageError, MessageFramer, toSourceFrame } from '../src/io/frame-stream.js';
-import { SERVED, SERVER_MISSES, SERVER_REJECTED, type ServerMessage, type ServerStats, type ServerTask } from '../src/io/frame-server-task.js';
+import { SERVED, SERVER_MISSES, SERVER_REJECTED, type ServerMessage, type ServerStats, type ServerTask } from '../src/engine/frame-server-task.js';
 import { StreamrollError } from '../src/util/errors.js';
 
 const task = workerData as ServerTask;

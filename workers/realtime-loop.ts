@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { tightenTimerSlack } from '../src/kernels/native/index.js';
 import { CLOCKED, sharedNow, paceOf } from '../src/engine/control.js';
 import { attachEngine, type AttachedEngine } from '../src/engine/lent-engine.js';
-import { InputError } from '../src/engine/inputs.js';
+import { InputError } from '../src/io/inputs.js';
 import { LOOP_STOP, OverrunError, type LoopMessage, type RealtimeSummary, type RealtimeLoopTask } from '../src/engine/realtime-task.js';
 import { DeadlineSleeper, spinBudget } from '../src/engine/sync.js';
 import { encodeMessage } from '../src/io/frame-stream.js';

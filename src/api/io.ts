@@ -12,4 +12,4 @@ export { PushSource } from '../io/push-source.js';
 export { mnistCamera, MnistCamera, type MnistCameraOptions } from '../io/mnist-camera.js';
 export { mnistByClass, mnistSplit, type Digit } from '../io/mnist-data.js';
 export { encodeMessage, decodeMessage, readMessages, toSourceFrame, frameMessage, MessageError, MessageFramer, MAX_MESSAGE_BYTES } from '../io/frame-stream.js';
-export { serveFrames, isLoopback, type FrameServer, type ServeOptions } from '../io/tcp-source.js';
+export { serveFrames, isLoopback, type FrameServer, type ServeOptions } from '../engine/serve-frames.js';

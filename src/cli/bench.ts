@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { SingleBar } from 'cli-progress';
 import type { Network } from '../graph/network.js';
 import { loadSource } from '../engine/model-source.js';
-import type { Parameters } from '../engine/parameters.js';
+import type { Parameters } from '../graph/parameters.js';
 import { ReferenceExecutor } from '../engine/reference-executor.js';
 import { defaultBackend } from '../kernels/backends.js';
 import { Runtime } from '../engine/runtime.js';

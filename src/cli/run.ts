@@ -7,7 +7,7 @@ import { Runtime } from '../engine/runtime.js';
 import { readMessages, toSourceFrame, MessageError } from '../io/frame-stream.js';
 import type { SourceFrame } from '../io/frames.js';
 import { loadRollout } from '../io/spec-file.js';
-import { isLoopback, serveFrames } from '../io/tcp-source.js';
+import { isLoopback, serveFrames } from '../engine/serve-frames.js';
 import { responseDelays } from '../rollout/response.js';
 import type { Logger } from 'pino';
 import { tcpAddress } from './args.js';

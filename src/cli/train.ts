@@ -1,6 +1,6 @@
 import { SingleBar } from 'cli-progress';
 import { loadSource } from '../engine/model-source.js';
-import { initParameters } from '../engine/parameters.js';
+import { initParameters } from '../graph/parameters.js';
 import { loadModel, saveModel, type Model } from '../io/model-file.js';
 import { mnistSplit } from '../io/mnist-data.js';
 import { loadNetworkFile, loadRollout } from '../io/spec-file.js';

@@ -2,7 +2,7 @@ import { count, LIMITS, LimitError } from '../graph/limits.js';
 import type { Network } from '../graph/network.js';
 import type { KernelBackend, KernelMemory, StateLayout } from '../kernels/kernel.js';
 import { toInternal } from '../kernels/layout.js';
-import type { Parameters } from './parameters.js';
+import type { Parameters } from '../graph/parameters.js';
 
 /** Every block starts on its own cache line, so threads writing different blocks never share one. */
 export const CACHE_LINE = 64;

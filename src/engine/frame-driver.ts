@@ -9,7 +9,7 @@ import type { Network } from '../graph/network.js';
 import type { BoundKernels } from '../kernels/kernel.js';
 import { BATCH_WORDS, type Arena } from './arena.js';
 import { NO_OUTPUTS, PUBLISHED, STOP, askWake, clearWake, DRIVER_WAKE, nodeTick } from './control.js';
-import { nonFiniteError, type NonFinitePolicy } from './inputs.js';
+import { nonFiniteError, type NonFinitePolicy } from '../io/inputs.js';
 import { SLEEP_MS } from './sync.js';
 import { StreamrollError } from '../util/errors.js';
 

@@ -2,7 +2,7 @@
 // published ahead of the workers, outputs yielded in order as copies or as views.
 import type { Network } from '../graph/network.js';
 import type { HeldFrames, OutputFrame } from './frame-views.js';
-import { checkInputFrame, type InputFrame } from './inputs.js';
+import { checkInputFrame, type InputFrame } from '../io/inputs.js';
 import { RuntimeError, type RunOptions, type TickResult } from './runtime-types.js';
 
 /** What free-running needs of its session. */

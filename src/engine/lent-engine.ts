@@ -8,7 +8,7 @@ import { PARK, PARKED, PUBLISHED, STOP } from './control.js';
 import { FrameDriver, type DriverState } from './frame-driver.js';
 import { FrameLoop } from './frame-loop.js';
 import type { EngineParts, FrameLoopTask } from './frame-loop-task.js';
-import type { NonFinitePolicy } from './inputs.js';
+import type { NonFinitePolicy } from '../io/inputs.js';
 import type { LentState, Runtime } from './runtime.js';
 
 /** Everything a driving thread needs (structured-clonable). */

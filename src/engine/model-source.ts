@@ -4,7 +4,7 @@ import { loadModel, type Model } from '../io/model-file.js';
 import { loadNetworkFile } from '../io/spec-file.js';
 import { importModel, isImportable } from '../import/index.js';
 import { asRollout, type Rollout, type RolloutSpec } from '../rollout/pattern.js';
-import { initParameters, type Parameters } from './parameters.js';
+import { initParameters, type Parameters } from '../graph/parameters.js';
 
 /** What a runtime can be created from: a spec object, a validated network, a model, or a file path (.json spec, .srm model, or .onnx to import). */
 export type ModelSource = NetworkSpec | Network | Model | string;

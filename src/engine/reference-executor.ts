@@ -6,9 +6,9 @@ import { REFERENCE_BACKEND } from '../kernels/backends.js';
 import { asRollout, type Rollout, type RolloutSpec } from '../rollout/pattern.js';
 import { assertValidRollout, frameOrder } from '../rollout/validity.js';
 import { Arena, createArena, planArena } from './arena.js';
-import { checkInputFrame, type InputFrame, type NonFinitePolicy } from './inputs.js';
+import { checkInputFrame, type InputFrame, type NonFinitePolicy } from '../io/inputs.js';
 import { NodeComputer } from './node-compute.js';
-import type { Parameters } from './parameters.js';
+import type { Parameters } from '../graph/parameters.js';
 import { StreamrollError } from '../util/errors.js';
 
 /** Options of {@link ReferenceExecutor}. */

@@ -1,6 +1,6 @@
 import type { Rollout, RolloutSpec } from '../rollout/pattern.js';
-import type { NonFinitePolicy } from './inputs.js';
-import type { Parameters } from './parameters.js';
+import type { NonFinitePolicy } from '../io/inputs.js';
+import type { Parameters } from '../graph/parameters.js';
 import { RING_SLACK, type PlacementOption } from './placement.js';
 
 /** The subset of a pino logger the runtime uses; a pino logger fits as is. */

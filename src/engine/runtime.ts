@@ -19,7 +19,7 @@ import { FrameWatch } from './frame-watch.js';
 import { Session, type SessionHost, type SessionOptions } from './session.js';
 import { StopGuard } from './stop-guard.js';
 import { RuntimeError, type RunOptions, type TickResult } from './runtime-types.js';
-import type { InputFrame, NonFinitePolicy } from './inputs.js';
+import type { InputFrame, NonFinitePolicy } from '../io/inputs.js';
 import { loadSource, type LoadedModel, type ModelSource } from './model-source.js';
 import { chooseWorkerCount, choosePlacement, type Placement } from './placement.js';
 import { checkParameters } from './reference-executor.js';

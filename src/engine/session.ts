@@ -9,7 +9,7 @@ import type { FrameDriver } from './frame-driver.js';
 import { freeRun, type FreeRunHost } from './free-run.js';
 import { HeldFrames, InputSlot, OutputFrame, ViewError } from './frame-views.js';
 import type { FrameWatch } from './frame-watch.js';
-import { checkInputFrame, type InputFrame } from './inputs.js';
+import { checkInputFrame, type InputFrame } from '../io/inputs.js';
 import { RuntimeError, type RunOptions, type TickResult } from './runtime-types.js';
 
 /** What a session needs of its runtime. */

@@ -7,7 +7,7 @@
 // ops is materialised once. Anything that cannot be expressed exactly is reported, never
 // approximated.
 import type { EdgeOp, NetworkSpec, NodeSpec, EdgeSpec, Shape, Activation } from '../graph/spec.js';
-import type { Parameters } from '../engine/parameters.js';
+import type { Parameters } from '../graph/parameters.js';
 import { ImportError, type IrGraph, type IrNode, type IrShape, type Pads, type Unsupported } from './ir.js';
 
 /** What an import made, for people: counts and what was folded away. */

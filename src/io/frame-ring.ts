@@ -1,7 +1,7 @@
 // A ring of input frames in shared memory, so that a sensor on any thread can hand frames to
 // the real-time loop's thread without the main thread (or its event loop) in between. Any
 // number of producer threads (serialised by a short lock), one consumer.
-import { InputError, type InputFrame } from '../engine/inputs.js';
+import { InputError, type InputFrame } from './inputs.js';
 import type { SourceFrame } from './frames.js';
 import { StreamrollError } from '../util/errors.js';
 

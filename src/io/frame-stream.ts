@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Packr } from 'msgpackr';
 import type { Network } from '../graph/network.js';
-import { checkNumbers, type InputFrame } from '../engine/inputs.js';
+import { checkNumbers, type InputFrame } from './inputs.js';
 import type { SourceFrame } from './frames.js';
 import { StreamrollError } from '../util/errors.js';
 

@@ -1,4 +1,4 @@
-import type { InputFrame } from '../engine/inputs.js';
+import type { InputFrame } from './inputs.js';
 
 /** A frame as sources deliver it: the input, an optional label, and when it was captured. */
 export interface SourceFrame {

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { Packr } from 'msgpackr';
 import { IssueList, SpecError, show } from '../graph/errors.js';
 import { validateNetwork, type Network } from '../graph/network.js';
-import type { Parameters } from '../engine/parameters.js';
+import type { Parameters } from '../graph/parameters.js';
 import { resolveRollout, toPattern, type Rollout, type RolloutPattern } from '../rollout/pattern.js';
 import { assertValidRollout, RolloutCycleError } from '../rollout/validity.js';
 import { LimitError } from '../graph/limits.js';

@@ -5,7 +5,7 @@
 // [outC,inC/groups,kh,kw] and dense [out,in] match ONNX's).
 import type { Network } from '../graph/network.js';
 import type { Activation, ActivationParams, Shape } from '../graph/spec.js';
-import type { Parameters } from '../engine/parameters.js';
+import type { Parameters } from '../graph/parameters.js';
 import { graphModel, type Attribute, type Constant, type GraphNode } from './onnx-writer.js';
 import { StreamrollError } from '../util/errors.js';
 

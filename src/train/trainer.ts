@@ -1,6 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Network } from '../graph/network.js';
-import type { Parameters } from '../engine/parameters.js';
+import type { Parameters } from '../graph/parameters.js';
 import type { Digit } from '../io/mnist-data.js';
 import type { Rollout } from '../rollout/pattern.js';
 import { responseDelays } from '../rollout/response.js';

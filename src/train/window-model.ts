@@ -2,7 +2,7 @@ import type * as TF from '@tensorflow/tfjs';
 import type { Window2d } from '../graph/geometry.js';
 import type { NetEdge, Network } from '../graph/network.js';
 import type { Activation, ActivationParams } from '../graph/spec.js';
-import type { Parameters } from '../engine/parameters.js';
+import type { Parameters } from '../graph/parameters.js';
 
 type Tensor = TF.Tensor;
 type Pad = [[number, number], [number, number], [number, number], [number, number]];

@@ -1,5 +1,5 @@
-import type { Network } from '../graph/network.js';
-import { opOfGeometry } from '../graph/ops.js';
+import type { Network } from './network.js';
+import { opOfGeometry } from './ops.js';
 import { Random } from '../util/random.js';
 
 /**

@@ -1,11 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { PUBLISHED } from '../engine/control.js';
-import type { DriverState } from '../engine/frame-driver.js';
-import { describeLent } from '../engine/lent-engine.js';
-import type { Runtime } from '../engine/runtime.js';
+import { PUBLISHED } from './control.js';
+import type { DriverState } from './frame-driver.js';
+import { describeLent } from './lent-engine.js';
+import type { Runtime } from './runtime.js';
 import { SERVED, SERVER_MISSES, SERVER_REJECTED, type ServerMessage, type ServerStats, type ServerTask } from './frame-server-task.js';
-import { MAX_MESSAGE_BYTES } from './frame-stream.js';
+import { MAX_MESSAGE_BYTES } from '../io/frame-stream.js';
 import { StreamrollError } from '../util/errors.js';
 
 const SERVER_FILE = fileURLToPath(new URL('../../workers/frame-server.js', import.meta.url));

@@ -1,6 +1,6 @@
 // What the TCP frame server's thread (workers/frame-server.ts) and serveFrames share.
-import type { DriverState } from '../engine/frame-driver.js';
-import type { LentEngine } from '../engine/lent-engine.js';
+import type { DriverState } from './frame-driver.js';
+import type { LentEngine } from './lent-engine.js';
 import type { ErrorCode } from '../util/errors.js';
 
 /** Counters the server's thread keeps in shared memory (Int32 words), readable at any time. */
