@@ -14,11 +14,7 @@ export function median(values: readonly number[]): number {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Percentile p (0..100) by nearest rank. */
-export function percentile(values: readonly number[], p: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
-}
+export { percentile } from '../src/util/stats.js';
 
 async function batch(c: Contender, calls: number): Promise<number> {
   const t0 = performance.now();

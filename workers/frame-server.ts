@@ -12,6 +12,7 @@ import { attachEngine } from '../src/engine/lent-engine.js';
 import { encodeMessage, MessageError, MessageFramer, toSourceFrame } from '../src/io/frame-stream.js';
 import { SERVED, SERVER_MISSES, SERVER_REJECTED, type ServerMessage, type ServerStats, type ServerTask } from '../src/engine/frame-server-task.js';
 import { StreamrollError } from '../src/util/errors.js';
+import { latencySummary } from '../src/util/stats.js';
 
 const task = workerData as ServerTask;
 const post = (m: ServerMessage): void => parentPort?.postMessage(m);
@@ -25,7 +26,7 @@ const stats = (): ServerStats => {
   const ticks = Atomics.load(counters, SERVED);
   const used = cpu0 === undefined ? undefined : process.cpuUsage(cpu0);
   return {
-    latencyUs: ticks === 0 ? { p50: 0, p99: 0, p999: 0, max: 0 } : { p50: histogram.percentile(50) / 1000, p99: histogram.percentile(99) / 1000, p999: histogram.percentile(99.9) / 1000, max: histogram.max / 1000 },
+    latencyUs: latencySummary(histogram),
     cpuUsPerFrame: used === undefined || ticks === 0 ? 0 : Number(((used.user + used.system) / ticks).toFixed(1)),
   };
 };

@@ -15,18 +15,13 @@ import { encodeMessage } from '../src/io/frame-stream.js';
 import { openLoopSink } from '../src/io/loop-sinks.js';
 import { openLoopSource, type LoopFrame } from '../src/io/loop-sources.js';
 import { StreamrollError } from '../src/util/errors.js';
+import { argmax, latencySummary } from '../src/util/stats.js';
 
 /** A streamroll error's code travels with its message, so the main thread rethrows the same kind. */
 const codeOf = (e: Error): { code?: StreamrollError['code'] } => (e instanceof StreamrollError ? { code: e.code } : {});
 
 const task = workerData as RealtimeLoopTask;
 const post = (m: LoopMessage): void => parentPort?.postMessage(m);
-
-function argmax(values: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
-}
 
 async function loop(engine: AttachedEngine): Promise<void> {
   const { net, ctrl, driver } = engine;
@@ -55,10 +50,7 @@ async function loop(engine: AttachedEngine): Promise<void> {
   const summary = (): RealtimeSummary => ({
     ticks,
     rateHz: recorded ? null : task.rateHz,
-    latencyUs:
-      ticks === 0
-        ? { p50: 0, p99: 0, p999: 0, max: 0 }
-        : { p50: histogram.percentile(50) / 1000, p99: histogram.percentile(99) / 1000, p999: histogram.percentile(99.9) / 1000, max: histogram.max / 1000 },
+    latencyUs: latencySummary(histogram),
     deadlineMisses: misses,
     drops,
     accuracy: labelled === 0 ? null : correct / labelled,

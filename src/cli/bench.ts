@@ -7,10 +7,12 @@ import { ReferenceExecutor } from '../engine/reference-executor.js';
 import { defaultBackend } from '../kernels/backends.js';
 import { Runtime } from '../engine/runtime.js';
 import { mnistCamera } from '../io/mnist-camera.js';
+import { mnistSplit } from '../io/mnist-data.js';
+import { heldDigitAccuracy, paperClock } from '../train/evaluate.js';
+import { percentile } from '../util/stats.js';
 import { loadRollout } from '../io/spec-file.js';
 import type { Rollout } from '../rollout/pattern.js';
-import { inferenceFactor } from '../rollout/tableau.js';
-import { Random } from '../util/random.js';
+import { Random, shuffled } from '../util/random.js';
 import { lineChart } from './charts.js';
 import { numberOption } from './args.js';
 import { UsageError, type CliIo, type Command } from './command.js';
@@ -67,30 +69,12 @@ function inputFrames(net: Network, count: number, seed: number): Float32Array[] 
   return Array.from({ length: count }, () => Float32Array.from({ length: input.size }, () => rng.uniform(0, 1)));
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
-
 /** Accuracy by frame of held-digit sequences from a reset state, on the paper's clock. */
 async function accuracyCurve(rt: Runtime, rollout: Rollout, sequences: number, seed: number): Promise<AccuracyPoint[]> {
-  const net = rt.network;
-  const F = inferenceFactor(net, rollout.delays);
-  const a = Math.min(...net.inputs.flatMap((v) => net.nodes[v].outEdges.map((e) => rollout.delays[e])));
-  const frames = 10;
-  const correct = new Array<number>(frames).fill(0);
-  const camera = mnistCamera({ seed, framesPerDigit: frames });
-  const output = net.nodes[net.outputs[0]].name;
-  for (let s = 0; s < sequences; s++) {
-    await rt.reset();
-    for (let k = 0; k < frames; k++) {
-      const frame = camera.next().value as { inputs: Float32Array; label: number };
-      const y = (await rt.step(frame.inputs))[output];
-      let best = 0;
-      for (let i = 1; i < y.length; i++) if (y[i] > y[best]) best = i;
-      if (best === frame.label) correct[k]++;
-    }
-  }
-  return correct.map((c, k) => ({ tick: k + 1, updateSteps: (k + 1 - a) * F, accuracy: c / sequences }));
+  const { factor: F, lead: a } = paperClock(rt.network, rollout.delays);
+  const digits = shuffled(mnistSplit().test, seed).slice(0, sequences);
+  const accuracy = await heldDigitAccuracy(rt, digits, { frames: 10, noiseStd: 2.0, rng: new Random(seed) });
+  return accuracy.map((x, k) => ({ tick: k + 1, updateSteps: (k + 1 - a) * F, accuracy: x }));
 }
 
 function htmlReport(title: string, rows: readonly BenchRow[], curves: Record<string, AccuracyPoint[]> | null, meta: Record<string, string>): string {

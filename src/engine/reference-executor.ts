@@ -6,7 +6,7 @@ import { REFERENCE_BACKEND } from '../kernels/backends.js';
 import { asRollout, type Rollout, type RolloutSpec } from '../rollout/pattern.js';
 import { assertValidRollout, frameOrder } from '../rollout/validity.js';
 import { Arena, createArena, planArena } from './arena.js';
-import { checkInputFrame, type InputFrame, type NonFinitePolicy } from '../io/inputs.js';
+import { checkInputFrame, zeroFrame, type InputFrame, type NonFinitePolicy } from '../io/inputs.js';
 import { NodeComputer } from './node-compute.js';
 import type { Parameters } from '../graph/parameters.js';
 import { StreamrollError } from '../util/errors.js';
@@ -63,8 +63,7 @@ export class ReferenceExecutor {
   /** Runs `ticks` ticks of zero input, then resets to frame 0; see {@link ReferenceExecutorOptions.warmUp}. */
   warmUp(ticks: number): void {
     if (ticks <= 0) return;
-    const zeros: Record<string, Float32Array> = {};
-    for (const i of this.network.inputs) zeros[this.network.nodes[i].name] = new Float32Array(this.network.nodes[i].size);
+    const zeros = zeroFrame(this.network);
     for (let t = 0; t < ticks; t++) this.step(zeros);
     this.reset();
   }

@@ -19,7 +19,7 @@ import { FrameWatch } from './frame-watch.js';
 import { Session, type SessionHost, type SessionOptions } from './session.js';
 import { StopGuard } from './stop-guard.js';
 import { RuntimeError, type RunOptions, type TickResult } from './runtime-types.js';
-import type { InputFrame, NonFinitePolicy } from '../io/inputs.js';
+import { zeroFrame, type InputFrame, type NonFinitePolicy } from '../io/inputs.js';
 import { loadSource, type LoadedModel, type ModelSource } from './model-source.js';
 import { chooseWorkerCount, choosePlacement, type Placement } from './placement.js';
 import { checkParameters } from './reference-executor.js';
@@ -503,9 +503,7 @@ export class Runtime implements AsyncDisposable {
 
   async #warmUp(ticks: number): Promise<void> {
     if (ticks <= 0) return;
-    const zeros: Record<string, Float32Array> = {};
-    for (const v of this.network.inputs) zeros[this.network.nodes[v].name] = new Float32Array(this.network.nodes[v].size);
-    await this.#own.repeat(zeros, ticks);
+    await this.#own.repeat(zeroFrame(this.network), ticks);
     await this.#own.reset();
     this.#latency.reset();
   }

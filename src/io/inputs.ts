@@ -92,3 +92,10 @@ export function checkInputFrame(net: Network, frame: InputFrame, tick: number, p
 export function nonFiniteError(node: string, tick: number, value: number, index: number): InputError {
   return new InputError(`tick ${tick}: input "${node}" has a non-finite value (${value}) at index ${index}`);
 }
+
+/** A frame of zeros for every input of `net`: what warm-up ticks compute on. */
+export function zeroFrame(net: Network): Record<string, Float32Array> {
+  const zeros: Record<string, Float32Array> = {};
+  for (const v of net.inputs) zeros[net.nodes[v].name] = new Float32Array(net.nodes[v].size);
+  return zeros;
+}

@@ -5,7 +5,7 @@ import type { Digit } from '../io/mnist-data.js';
 import type { Rollout } from '../rollout/pattern.js';
 import { responseDelays } from '../rollout/response.js';
 import { frameOrder } from '../rollout/validity.js';
-import { Random, shuffled } from '../util/random.js';
+import { addClippedNoise, Random, shuffled } from '../util/random.js';
 import type { LoadedTf } from './tf.js';
 import { fromTrainable, toTrainable, unroll } from './window-model.js';
 import { StreamrollError } from '../util/errors.js';
@@ -63,13 +63,7 @@ export async function train(loaded: LoadedTf, net: Network, rollout: Rollout, in
       const labels = Int32Array.from(digits, (x) => x.label);
       // Fresh noise for every frame of every sequence, as in the paper.
       const frames = Array.from({ length: ticks }, () => {
-        for (let b = 0; b < batch; b++) {
-          const px = digits[b].pixels;
-          for (let i = 0; i < 784; i++) {
-            const v = px[i] + options.noiseStd * rng.gaussian();
-            images[b * 784 + i] = v < 0 ? 0 : v > 1 ? 1 : v;
-          }
-        }
+        for (let b = 0; b < batch; b++) addClippedNoise(digits[b].pixels, options.noiseStd, rng, images.subarray(b * 784, (b + 1) * 784));
         return images.slice();
       });
       let lastLogits: TF.Tensor | undefined;
