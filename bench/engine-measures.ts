@@ -91,7 +91,13 @@ export interface SpeedupRow {
  * (engine run(), with copies or views, against executor step()) and a held frame (repeat()
  * against repeat()).
  */
-export async function speedup(net: Network, rollout: 'streaming' | 'sequential', workerCounts: readonly number[], rounds: number, engineOptions: Pick<RuntimeOptions, 'sync' | 'slack'> = {}): Promise<SpeedupRow[]> {
+export async function speedup(
+  net: Network,
+  rollout: 'streaming' | 'sequential',
+  workerCounts: readonly number[],
+  rounds: number,
+  engineOptions: Pick<RuntimeOptions, 'sync' | 'slack'> = {},
+): Promise<SpeedupRow[]> {
   const params: Parameters = initParameters(net, { seed: 1 });
   const inputs = inputsFor(net, 64, 7);
   // The same kernels as the runtimes (the fastest backend here).

@@ -106,7 +106,9 @@ async function main(): Promise<void> {
   for (const s of syncUsPerFrame) process.stdout.write(`  ${s.workers} worker(s), ${s.mode}: ${s.us} µs/frame\n`);
   process.stdout.write('\nspeedup over the same kernels single-threaded (frames/s; run: new input each frame, repeat: held input):\n');
   for (const s of speed) {
-    process.stdout.write(`  ${s.net.padEnd(13)} ${s.rollout.padEnd(10)} ${s.mode.padEnd(6)} ${s.workers} worker(s): ${String(s.framesPerSec).padStart(7)} vs ${String(s.baselineFramesPerSec).padStart(7)}  ${s.ratio.toFixed(2)}x  main thread ${s.mainThreadUs} µs/frame  ${JSON.stringify(s.placement)}\n`);
+    process.stdout.write(
+      `  ${s.net.padEnd(13)} ${s.rollout.padEnd(10)} ${s.mode.padEnd(6)} ${s.workers} worker(s): ${String(s.framesPerSec).padStart(7)} vs ${String(s.baselineFramesPerSec).padStart(7)}  ${s.ratio.toFixed(2)}x  main thread ${s.mainThreadUs} µs/frame  ${JSON.stringify(s.placement)}\n`,
+    );
   }
   process.stdout.write(`\ngrouping ${JSON.stringify(group)}\n\nstep latency, mnist-sr on 2 workers: p50 ${latencyUs.p50} µs, p99 ${latencyUs.p99} µs, max ${latencyUs.max} µs\n`);
 }

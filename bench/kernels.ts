@@ -45,7 +45,15 @@ const CASES: readonly OpCase[] = [
 const sizeOf = (s: Shape): number => s.reduce((a, b) => a * b, 1);
 
 function edgeOf(c: OpCase): NetEdge {
-  return validateNetwork({ name: c.name, nodes: [{ name: 'x', shape: c.src }, { name: 'y', shape: c.dst }], edges: [{ from: 'x', to: 'y', op: c.op }], outputs: ['y'] }).edges[0];
+  return validateNetwork({
+    name: c.name,
+    nodes: [
+      { name: 'x', shape: c.src },
+      { name: 'y', shape: c.dst },
+    ],
+    edges: [{ from: 'x', to: 'y', op: c.op }],
+    outputs: ['y'],
+  }).edges[0];
 }
 
 function flopsOf(edge: NetEdge): number {
@@ -227,8 +235,16 @@ async function main(): Promise<void> {
   const ratio = (a: ImplResult, b: ImplResult): string => `${(a.gflops / b.gflops).toFixed(2)}x`;
   const rows = [
     [
-      'op', 'MFLOP', `streamroll (${doc.streamrollBackend}) µs (GFLOP/s)`, ...(hasNative ? ['weights read once µs', 'wasm µs (GFLOP/s)'] : []),
-      'onnxruntime µs', 'tfjs-wasm µs', 'reference-js µs', 'vs ORT', 'vs tfjs-wasm', ...(hasNative ? ['wasm vs ORT', 'wasm vs tfjs-wasm'] : []),
+      'op',
+      'MFLOP',
+      `streamroll (${doc.streamrollBackend}) µs (GFLOP/s)`,
+      ...(hasNative ? ['weights read once µs', 'wasm µs (GFLOP/s)'] : []),
+      'onnxruntime µs',
+      'tfjs-wasm µs',
+      'reference-js µs',
+      'vs ORT',
+      'vs tfjs-wasm',
+      ...(hasNative ? ['wasm vs ORT', 'wasm vs tfjs-wasm'] : []),
     ],
   ];
   for (const op of ops) {

@@ -79,7 +79,10 @@ async function floor(rateHz: number, frames: number): Promise<Row> {
       parentPort.postMessage({ late, cpu: (c.user + c.system) / workerData.frames });
     })();`;
   const url = (p: string): string => new URL(p, import.meta.url).href;
-  const worker = new Worker(code, { eval: true, workerData: { rateHz, frames, sync: url('../src/engine/sync.js'), control: url('../src/engine/control.js'), native: url('../src/kernels/native/index.js') } });
+  const worker = new Worker(code, {
+    eval: true,
+    workerData: { rateHz, frames, sync: url('../src/engine/sync.js'), control: url('../src/engine/control.js'), native: url('../src/kernels/native/index.js') },
+  });
   const { late, cpu } = await new Promise<{ late: number[]; cpu: number }>((resolve, reject) => worker.once('message', resolve).once('error', reject));
   await worker.terminate();
   return { model: '-', mode: 'floor: sleep until each deadline', rateHz, frames, latencyUs: latencies(late), deadlineMisses: 0, cpuUsPerFrame: round(cpu) };
@@ -124,7 +127,16 @@ async function measure(subject: Subject, rates: readonly number[], seconds: numb
       const s = await runRealtime(rt, subject.source(frames), { rateHz, ticks: frames });
       const after = computed();
       const computeUsPerFrame = round((after.us - before.us) / Math.max(1, after.frames - before.frames));
-      rows.push({ model: name, mode: 'real-time loop (own thread)', rateHz, frames: s.ticks, latencyUs: { p50: round(s.latencyUs.p50), p99: round(s.latencyUs.p99), p999: round(s.latencyUs.p999), max: round(s.latencyUs.max) }, deadlineMisses: s.deadlineMisses, cpuUsPerFrame: s.cpuUsPerFrame, computeUsPerFrame });
+      rows.push({
+        model: name,
+        mode: 'real-time loop (own thread)',
+        rateHz,
+        frames: s.ticks,
+        latencyUs: { p50: round(s.latencyUs.p50), p99: round(s.latencyUs.p99), p999: round(s.latencyUs.p999), max: round(s.latencyUs.max) },
+        deadlineMisses: s.deadlineMisses,
+        cpuUsPerFrame: s.cpuUsPerFrame,
+        computeUsPerFrame,
+      });
       rows.push(await timerDriven(name, 'step() from a clock', rateHz, frames, async (i) => void (await rt.step(feed[i % feed.length]))));
       rows.push(
         await timerDriven(name, 'nextInput/commit from a clock', rateHz, frames, async (i) => {
@@ -196,10 +208,14 @@ async function main(): Promise<void> {
     return;
   }
   process.stdout.write(`${doc.node} on ${doc.cpu}, ${doc.cores} cores; latency from each frame's deadline to its outputs (µs), CPU of the whole process per frame (µs)\n`);
-  process.stdout.write('  the default model\'s peer is onnxruntime running mnist-s (mnist-sr without its recurrent edge, which one graph cannot carry between frames)\n\n');
-  process.stdout.write(`${'model'.padEnd(20)} ${'mode'.padEnd(42)} ${'Hz'.padStart(5)} ${'p50'.padStart(8)} ${'p99'.padStart(8)} ${'p99.9'.padStart(8)} ${'max'.padStart(8)} ${'misses'.padStart(7)} ${'CPU/frame'.padStart(10)} ${'compute'.padStart(8)}\n`);
+  process.stdout.write("  the default model's peer is onnxruntime running mnist-s (mnist-sr without its recurrent edge, which one graph cannot carry between frames)\n\n");
+  process.stdout.write(
+    `${'model'.padEnd(20)} ${'mode'.padEnd(42)} ${'Hz'.padStart(5)} ${'p50'.padStart(8)} ${'p99'.padStart(8)} ${'p99.9'.padStart(8)} ${'max'.padStart(8)} ${'misses'.padStart(7)} ${'CPU/frame'.padStart(10)} ${'compute'.padStart(8)}\n`,
+  );
   for (const r of rows) {
-    process.stdout.write(`${r.model.padEnd(20)} ${r.mode.padEnd(42)} ${String(r.rateHz).padStart(5)} ${r.latencyUs.p50.toFixed(1).padStart(8)} ${r.latencyUs.p99.toFixed(1).padStart(8)} ${r.latencyUs.p999.toFixed(1).padStart(8)} ${r.latencyUs.max.toFixed(1).padStart(8)} ${String(r.deadlineMisses).padStart(7)} ${r.cpuUsPerFrame.toFixed(1).padStart(10)} ${(r.computeUsPerFrame === undefined ? '' : r.computeUsPerFrame.toFixed(1)).padStart(8)}\n`);
+    process.stdout.write(
+      `${r.model.padEnd(20)} ${r.mode.padEnd(42)} ${String(r.rateHz).padStart(5)} ${r.latencyUs.p50.toFixed(1).padStart(8)} ${r.latencyUs.p99.toFixed(1).padStart(8)} ${r.latencyUs.p999.toFixed(1).padStart(8)} ${r.latencyUs.max.toFixed(1).padStart(8)} ${String(r.deadlineMisses).padStart(7)} ${r.cpuUsPerFrame.toFixed(1).padStart(10)} ${(r.computeUsPerFrame === undefined ? '' : r.computeUsPerFrame.toFixed(1)).padStart(8)}\n`,
+    );
   }
 }
 

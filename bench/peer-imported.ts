@@ -75,7 +75,8 @@ export async function importedModelPeer(rounds: number, log: (msg: string) => vo
   let err = 0;
   for (const threads of cores > 1 ? [1, cores] : [1]) {
     const session = await ort.InferenceSession.create(onnx, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
-    const run = async (i: number): Promise<Float32Array> => (await session.run({ input_1: new ort.Tensor('float32', framesChw[i % frames.length].slice(), [1, 3, 224, 224]) }))[output].data as Float32Array;
+    const run = async (i: number): Promise<Float32Array> =>
+      (await session.run({ input_1: new ort.Tensor('float32', framesChw[i % frames.length].slice(), [1, 3, 224, 224]) }))[output].data as Float32Array;
     err = Math.max(err, maxRelErr(await run(0), expected));
     contenders.push({
       name: `onnxruntime-node, ${threads} thread${threads > 1 ? 's' : ''}`,
@@ -106,8 +107,7 @@ export async function importedModelPeer(rounds: number, log: (msg: string) => vo
       continue;
     }
     const model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
-    const run = (i: number): Float32Array =>
-      tf.tidy(() => (model.predict(tf.tensor4d(frames[i % frames.length], [1, 224, 224, 3])) as tf.Tensor).dataSync() as Float32Array);
+    const run = (i: number): Float32Array => tf.tidy(() => (model.predict(tf.tensor4d(frames[i % frames.length], [1, 224, 224, 3])) as tf.Tensor).dataSync() as Float32Array);
     err = Math.max(err, maxRelErr(run(0), expected));
     contenders.push({
       name: `tfjs-${backend === 'tensorflow' ? 'node' : backend} (the original model)`,

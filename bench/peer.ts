@@ -139,7 +139,10 @@ async function main(): Promise<void> {
   if (imported !== null) {
     const best = Math.max(...imported.contenders.filter((c) => !c.name.startsWith('streamroll')).map((c) => c.framesPerSec));
     process.stdout.write(`\n${imported.net}: ${imported.nodes} nodes, ${imported.folded} ops folded; peers' outputs within ${imported.maxRelErr} of ours\n`);
-    for (const c of imported.contenders) process.stdout.write(`  ${c.name.padEnd(52)} ${c.framesPerSec.toFixed(1).padStart(8)} frames/s  ${(c.framesPerSec / best).toFixed(2)}x the best peer  answer after ${c.answerMs.toFixed(1)} ms\n`);
+    for (const c of imported.contenders)
+      process.stdout.write(
+        `  ${c.name.padEnd(52)} ${c.framesPerSec.toFixed(1).padStart(8)} frames/s  ${(c.framesPerSec / best).toFixed(2)}x the best peer  answer after ${c.answerMs.toFixed(1)} ms\n`,
+      );
     for (const note of imported.notes) process.stdout.write(`  (${note})\n`);
   }
 }

@@ -69,11 +69,20 @@ for (const run of runs) {
   await saveModel(`${outDir}/models/${run.file}-${run.rollout}.srm`, model);
   const ev = await evaluateModel(model, testDigits, { frames, noiseStd });
   results.push({ net: run.net, rollout: run.rollout, firstResponseStep: ev.firstResponseStep, inferenceFactor: ev.inferenceFactor, frames: ev.frames, trainSeconds });
-  process.stderr.write(`  ${run.net} ${run.rollout}: trained in ${trainSeconds.toFixed(0)} s; accuracy by update step ${ev.frames.map((f) => `${f.updateSteps}:${(100 * f.accuracy).toFixed(0)}%`).join(' ')}\n`);
+  process.stderr.write(
+    `  ${run.net} ${run.rollout}: trained in ${trainSeconds.toFixed(0)} s; accuracy by update step ${ev.frames.map((f) => `${f.updateSteps}:${(100 * f.accuracy).toFixed(0)}%`).join(' ')}\n`,
+  );
 }
 
 const doc = {
-  runs: results.map((r) => ({ net: r.net, rollout: r.rollout, firstResponseStep: r.firstResponseStep, inferenceFactor: r.inferenceFactor, frames: r.frames.map((f) => ({ tick: f.tick, updateSteps: f.updateSteps, accuracy: f.accuracy })), trainSeconds: r.trainSeconds })),
+  runs: results.map((r) => ({
+    net: r.net,
+    rollout: r.rollout,
+    firstResponseStep: r.firstResponseStep,
+    inferenceFactor: r.inferenceFactor,
+    frames: r.frames.map((f) => ({ tick: f.tick, updateSteps: f.updateSteps, accuracy: f.accuracy })),
+    trainSeconds: r.trainSeconds,
+  })),
   trainDigits: trainDigits.length,
   testDigits: testDigits.length,
   noiseStd,
@@ -86,7 +95,15 @@ const doc = {
 await mkdir(outDir, { recursive: true });
 await writeFile(`${outDir}/mnist-repro.json`, JSON.stringify(doc, null, 2) + '\n');
 const svg = ['FF', 'S', 'SR']
-  .map((net) => lineChart(`MNIST ${net}: accuracy against update steps`, 'update steps', 'test accuracy', results.filter((r) => r.net === net).map((r) => ({ name: r.rollout, points: r.frames.map((f) => [f.updateSteps, Number(f.accuracy.toFixed(4))] as const) })), { yMin: 0, yMax: 1 }))
+  .map((net) =>
+    lineChart(
+      `MNIST ${net}: accuracy against update steps`,
+      'update steps',
+      'test accuracy',
+      results.filter((r) => r.net === net).map((r) => ({ name: r.rollout, points: r.frames.map((f) => [f.updateSteps, Number(f.accuracy.toFixed(4))] as const) })),
+      { yMin: 0, yMax: 1 },
+    ),
+  )
   .map((chart, i) => chart.replace('<svg ', `<svg x="${i * 560}" `))
   .join('');
 await writeFile(`${outDir}/mnist-repro.svg`, `<svg xmlns="http://www.w3.org/2000/svg" width="${3 * 560}" height="320">${svg}</svg>\n`);

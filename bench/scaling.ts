@@ -36,7 +36,14 @@ ceiling (the same layers split over as many plain threads that never wait).
                   a worker may run ahead of its consumers`;
 
 async function main(): Promise<void> {
-  const values = benchArgs(USAGE, { json: { type: 'boolean' }, workers: { type: 'string' }, layers: { type: 'string' }, rounds: { type: 'string' }, sync: { type: 'string' }, slack: { type: 'string' } });
+  const values = benchArgs(USAGE, {
+    json: { type: 'boolean' },
+    workers: { type: 'string' },
+    layers: { type: 'string' },
+    rounds: { type: 'string' },
+    sync: { type: 'string' },
+    slack: { type: 'string' },
+  });
   const sync = values.sync ?? 'auto';
   if (sync !== 'auto' && sync !== 'spin' && sync !== 'wait') benchFail(`--sync wants auto, spin or wait, got "${String(sync)}"`, USAGE);
   const slack = benchNumber(values, 'slack', RING_SLACK, (n) => Number.isInteger(n) && n >= 0 && n <= 64, 'a whole number of ring slots from 0 to 64', USAGE);
@@ -90,10 +97,14 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`${doc.node} on ${doc.cpu}, ${cores} cores, ${doc.backend} kernels\n\nframe protocol alone (µs/frame, a ring of one-number nodes, one per worker):\n`);
   for (const s of syncUsPerFrame) process.stdout.write(`  ${String(s.workers).padStart(3)} worker(s), ${s.mode}: ${s.us}\n`);
-  process.stdout.write(`\n${net.name}, ring slack ${slack}: frames/s against the same kernels single-threaded (run: new input each frame, views: the same with outputs as views, repeat: held input)\n`);
+  process.stdout.write(
+    `\n${net.name}, ring slack ${slack}: frames/s against the same kernels single-threaded (run: new input each frame, views: the same with outputs as views, repeat: held input)\n`,
+  );
   for (const s of scaling) {
     const busiest = Math.max(...s.computeUs);
-    process.stdout.write(`  ${s.rollout.padEnd(10)} ${s.mode.padEnd(6)} ${String(s.workers).padStart(3)} worker(s), ${s.sync}: ${String(s.framesPerSec).padStart(7)} vs ${String(s.baselineFramesPerSec).padStart(6)}  ${s.ratio.toFixed(2)}x  (busiest worker computes ${busiest} µs of a ${(1e6 / s.framesPerSec).toFixed(1)} µs frame; main thread busy ${s.mainThreadUs} µs)\n`);
+    process.stdout.write(
+      `  ${s.rollout.padEnd(10)} ${s.mode.padEnd(6)} ${String(s.workers).padStart(3)} worker(s), ${s.sync}: ${String(s.framesPerSec).padStart(7)} vs ${String(s.baselineFramesPerSec).padStart(6)}  ${s.ratio.toFixed(2)}x  (busiest worker computes ${busiest} µs of a ${(1e6 / s.framesPerSec).toFixed(1)} µs frame; main thread busy ${s.mainThreadUs} µs)\n`,
+    );
   }
   process.stdout.write('\nfresh input against a held one (frames/s of run and of run with views, over repeat):\n');
   for (const f of freshVsHeld) process.stdout.write(`  ${f.rollout.padEnd(10)} ${String(f.workers).padStart(3)} worker(s): run ${f.run.toFixed(2)}x  views ${f.views.toFixed(2)}x\n`);

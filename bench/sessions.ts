@@ -75,7 +75,12 @@ async function runtimesRate(runtimes: readonly Runtime[], feeds: readonly Float3
 
 /** onnxruntime-node at batch `batch` on `threads` threads: frames/s = batch x runs/s. */
 async function onnxRate(net: Network, params: Parameters, batch: number, threads: number, seconds: number, rounds: number): Promise<number[]> {
-  const session = await ort.InferenceSession.create(networkModel(net, params, { batch }), { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(networkModel(net, params, { batch }), {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
   try {
     const input = net.nodes[net.inputs[0]];
     const frames = inputsFor(net, 8, batch);
@@ -85,7 +90,8 @@ async function onnxRate(net: Network, params: Parameters, batch: number, threads
       return x;
     });
     const out = net.nodes[net.outputs[0]].name;
-    const run = async (j: number): Promise<number> => ((await session.run({ [input.name]: new ort.Tensor('float32', batches[j % batches.length].slice(), [batch, ...input.shape]) }))[out].data as Float32Array)[0];
+    const run = async (j: number): Promise<number> =>
+      ((await session.run({ [input.name]: new ort.Tensor('float32', batches[j % batches.length].slice(), [batch, ...input.shape]) }))[out].data as Float32Array)[0];
     for (let j = 0; j < 5; j++) await run(j);
     const rates: number[] = [];
     for (let r = 0; r < rounds; r++) {
@@ -120,7 +126,11 @@ async function main(): Promise<void> {
   if (!(seconds > 0 && seconds <= 60)) benchFail('--seconds must be a number from 0 to 60', USAGE);
   const cores = availableParallelism();
   const rows: Row[] = [];
-  for (const [name, peerName] of [['mnist-sr', 'mnist-s'], ['conv-chain-4', 'conv-chain-4'], ['densenet-12', 'densenet-12']] as const) {
+  for (const [name, peerName] of [
+    ['mnist-sr', 'mnist-s'],
+    ['conv-chain-4', 'conv-chain-4'],
+    ['densenet-12', 'densenet-12'],
+  ] as const) {
     const net = await loadNetworkFile(example(name));
     const params = initParameters(net, { seed: 1, bias: 'uniform' });
     const peerNet = name === peerName ? net : await loadNetworkFile(example(peerName));
@@ -167,7 +177,9 @@ async function main(): Promise<void> {
     return;
   }
   process.stdout.write(`${doc.node} on ${doc.cpu}, ${cores} cores, ${doc.backend} kernels; total frames/s of all streams, new input every frame, medians of ${rounds} rounds\n\n`);
-  process.stdout.write(`${'net'.padEnd(14)}${'streams'.padStart(8)}${'one runtime'.padStart(13)}${'separate'.padStart(10)}${'ORT batch'.padStart(11)}${'vs separate'.padStart(13)}${'vs ORT'.padStart(8)}\n`);
+  process.stdout.write(
+    `${'net'.padEnd(14)}${'streams'.padStart(8)}${'one runtime'.padStart(13)}${'separate'.padStart(10)}${'ORT batch'.padStart(11)}${'vs separate'.padStart(13)}${'vs ORT'.padStart(8)}\n`,
+  );
   for (const r of rows) {
     process.stdout.write(
       `${r.net.padEnd(14)}${String(r.streams).padStart(8)}${String(r.framesPerSec).padStart(13)}${String(r.separateRuntimesFramesPerSec).padStart(10)}${String(r.onnxruntimeBatchFramesPerSec).padStart(11)}${`${(r.framesPerSec / r.separateRuntimesFramesPerSec).toFixed(2)}x`.padStart(13)}${`${(r.framesPerSec / r.onnxruntimeBatchFramesPerSec).toFixed(2)}x`.padStart(8)}\n`,

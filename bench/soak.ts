@@ -152,8 +152,12 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`${doc.node} on ${doc.cpu}, ${doc.cores} cores; the TCP server under abuse, ${seconds} s per phase\n\n`);
   for (const p of phases) {
-    const extra = Object.entries(p.detail).map(([k, v]) => `${k} ${v}`).join(', ');
-    process.stdout.write(`${p.name}\n  good client: ${p.goodAnswers} answers, p50 ${p.goodP50Ms} ms, p99 ${p.goodP99Ms} ms; memory +${p.rssGrowthMb} MB; ${p.rejected} rejected${extra === '' ? '' : `; ${extra}`}\n`);
+    const extra = Object.entries(p.detail)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    process.stdout.write(
+      `${p.name}\n  good client: ${p.goodAnswers} answers, p50 ${p.goodP50Ms} ms, p99 ${p.goodP99Ms} ms; memory +${p.rssGrowthMb} MB; ${p.rejected} rejected${extra === '' ? '' : `; ${extra}`}\n`,
+    );
   }
 }
 

@@ -24,5 +24,8 @@ test('the builder produces exactly the object of examples/mnist-sr.json', async 
 
 test('builder.validate() reports problems like a JSON spec would', () => {
   const b = new NetworkBuilder('bad').node('x', [4]).node('y', [3], 'relu').edge('x', 'z', dense()).output('y');
-  assert.throws(() => b.validate(), (err: unknown) => err instanceof SpecError && err.issues.some((i) => i.path === 'edges[0].to' && i.message.includes('"z"')));
+  assert.throws(
+    () => b.validate(),
+    (err: unknown) => err instanceof SpecError && err.issues.some((i) => i.path === 'edges[0].to' && i.message.includes('"z"')),
+  );
 });

@@ -16,7 +16,6 @@ const example = (name: string): string => join(root, 'examples', name);
 const dir = await mkdtemp(join(tmpdir(), 'streamroll-cli-'));
 after(() => rm(dir, { recursive: true, force: true }));
 
-
 test('analyze --json prints exactly the contract document for a valid rollout', async () => {
   const { code, out, err } = await cli('analyze', example('mnist-sr.json'), '--rollout', 'sequential', '--window', '3', '--json');
   assert.equal(code, 0, err);
@@ -78,7 +77,18 @@ test('a model file can be analyzed with its own rollout', async () => {
 
 test('bad input: clear message on stderr, exit 1, and one JSON error document with --json', async () => {
   const bad = join(dir, 'bad.json');
-  await writeFile(bad, JSON.stringify({ name: 'x', nodes: [{ name: 'a', shape: [2] }, { name: 'b', shape: [2] }], edges: [{ from: 'a', to: 'c', op: { type: 'dense' } }], outputs: ['b'] }));
+  await writeFile(
+    bad,
+    JSON.stringify({
+      name: 'x',
+      nodes: [
+        { name: 'a', shape: [2] },
+        { name: 'b', shape: [2] },
+      ],
+      edges: [{ from: 'a', to: 'c', op: { type: 'dense' } }],
+      outputs: ['b'],
+    }),
+  );
   const r = await cli('analyze', bad, '--json');
   assert.equal(r.code, 1);
   assert.match(r.err, /bad\.json: invalid network spec/);

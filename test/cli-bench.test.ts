@@ -20,7 +20,10 @@ test('bench --json measures every rollout x worker count, with speedups, latency
     accuracy: Record<string, { tick: number; updateSteps: number; accuracy: number }[]>;
   };
   assert.ok(doc.baselineFramesPerSec > 0);
-  assert.deepEqual(doc.results.map((r) => `${r.rollout}/${r.workers}`), ['streaming/1', 'streaming/2', 'sequential/1', 'sequential/2']);
+  assert.deepEqual(
+    doc.results.map((r) => `${r.rollout}/${r.workers}`),
+    ['streaming/1', 'streaming/2', 'sequential/1', 'sequential/2'],
+  );
   for (const r of doc.results) {
     assert.ok(r.framesPerSec > 0 && r.speedup > 0 && r.latencyUs.p99 >= r.latencyUs.p50);
     assert.equal(r.placement.length, r.workers);

@@ -43,10 +43,17 @@ test('streamroll import maps an ONNX file, prints it, saves a .srm; analyze and 
   assert.deepEqual(doc.outputs, { logits: { delay: 2 } });
   assert.ok(doc.flopsPerFrame > 0);
   assert.equal(doc.written, out);
-  assert.deepEqual(doc.nodes.map((n) => n.name), ['image', 'c1', 'c2', 'logits'], 'nodes named after the model\'s tensors');
+  assert.deepEqual(
+    doc.nodes.map((n) => n.name),
+    ['image', 'c1', 'c2', 'logits'],
+    "nodes named after the model's tensors",
+  );
   const saved = await loadModel(out);
   assert.equal(saved.rollout.kind, 'pipelined');
-  assert.deepEqual(saved.network.outputs.map((o) => saved.network.nodes[o].name), ['logits']);
+  assert.deepEqual(
+    saved.network.outputs.map((o) => saved.network.nodes[o].name),
+    ['logits'],
+  );
   const text = await cli('import', onnxPath);
   assert.match(text.out, /onnx model "small"/);
   assert.match(text.out, /rollout pipelined: F = 1, logits answers its input of 2 ticks before/);

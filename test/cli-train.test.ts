@@ -11,7 +11,6 @@ const dir = await mkdtemp(join(tmpdir(), 'streamroll-train-'));
 after(() => rm(dir, { recursive: true, force: true }));
 const example = (name: string): string => new URL(`../../examples/${name}.json`, import.meta.url).pathname;
 
-
 test('train writes a checkpointed model file; resume continues the epoch count; eval reports accuracy per frame on the paper clock', async () => {
   const out = join(dir, 's.srm');
   const a = await cli('train', example('mnist-s'), '--rollout', 'sequential', '--epochs', '1', '--train-digits', '128', '--frames', '2', '--out', out);
@@ -31,7 +30,10 @@ test('train writes a checkpointed model file; resume continues the epoch count; 
   assert.equal(doc.inferenceFactor, 3);
   assert.equal(doc.firstResponseStep, 3);
   // Sequential: input edges have R = 0, so tick k sits at update step k * F.
-  assert.deepEqual(doc.frames.map((f) => f.updateSteps), [3, 6, 9, 12]);
+  assert.deepEqual(
+    doc.frames.map((f) => f.updateSteps),
+    [3, 6, 9, 12],
+  );
   for (const f of doc.frames) assert.ok(f.accuracy >= 0 && f.accuracy <= 1);
 });
 

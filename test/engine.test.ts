@@ -162,7 +162,13 @@ test('placement: explicit mappings are checked; one-per-layer and balanced are r
     assert.equal(rt.placement.workers, 2);
     assert.ok(rt.placement.predictedFrameUs > 0);
     const stats = rt.stats();
-    assert.deepEqual(stats.perWorker.map((w) => w.nodes).flat().sort(), net.nodes.filter((n) => !n.isInput).map((n) => n.name).sort());
+    assert.deepEqual(
+      stats.perWorker.flatMap((w) => w.nodes).sort(),
+      net.nodes
+        .filter((n) => !n.isInput)
+        .map((n) => n.name)
+        .sort(),
+    );
   } finally {
     await rt.close();
   }
@@ -170,7 +176,10 @@ test('placement: explicit mappings are checked; one-per-layer and balanced are r
   const explicit = await Runtime.create(sr, { placement: [['h1', 'prediction'], ['h2']], calibrate: false });
   try {
     assert.equal(explicit.placement.kind, 'explicit');
-    assert.deepEqual(explicit.placement.nodesOf.map((vs) => vs.map((v) => sr.nodes[v].name)), [['h1', 'prediction'], ['h2']]);
+    assert.deepEqual(
+      explicit.placement.nodesOf.map((vs) => vs.map((v) => sr.nodes[v].name)),
+      [['h1', 'prediction'], ['h2']],
+    );
     await explicit.step(new Float32Array(784));
   } finally {
     await explicit.close();
@@ -203,7 +212,11 @@ test('placement: explicit mappings are checked; one-per-layer and balanced are r
 async function faultyRuntime(): Promise<Runtime> {
   const net = validateNetwork({
     name: 'fault',
-    nodes: [{ name: 'x', shape: [4] }, { name: 'h', shape: [4], activation: 'tanh' }, { name: 'y', shape: [2] }],
+    nodes: [
+      { name: 'x', shape: [4] },
+      { name: 'h', shape: [4], activation: 'tanh' },
+      { name: 'y', shape: [2] },
+    ],
     edges: [
       { from: 'x', to: 'h', op: { type: 'dense' } },
       { from: 'h', to: 'y', op: { type: 'dense' } },
@@ -337,10 +350,15 @@ test('nodes with layout hwc take and give [H,W,C] arrays: the same results as th
       await rt.close();
     }
   }
-  assert.throws(() => validateNetwork({ ...spec(), nodes: [...spec().nodes, { name: 'z', shape: [2, 4, 5], layout: 'hwc' }], edges: [...spec().edges, { from: 'y', to: 'z', op: { type: 'identity' } }] }), /node "z" is neither an input nor an output/);
+  assert.throws(
+    () => validateNetwork({ ...spec(), nodes: [...spec().nodes, { name: 'z', shape: [2, 4, 5], layout: 'hwc' }], edges: [...spec().edges, { from: 'y', to: 'z', op: { type: 'identity' } }] }),
+    /node "z" is neither an input nor an output/,
+  );
 });
 
-test('run(): answers as frames come (a slow live source is not made to fill the queue), ends on abort while the source waits, and an abandoned iterator blocks nobody', { timeout: 30_000 }, async () => {
+test('run(): answers as frames come (a slow live source is not made to fill the queue), ends on abort while the source waits, and an abandoned iterator blocks nobody', {
+  timeout: 30_000,
+}, async () => {
   const rt = await Runtime.create(example('mnist-sr'), { workers: 1, calibrate: false });
   try {
     const x = new Float32Array(784).fill(0.25);

@@ -11,7 +11,18 @@ import { loadNetworkFile } from '../src/io/spec-file.js';
 import { PushSource } from '../src/io/push-source.js';
 import { cli } from './helpers/cli.js';
 
-const tiny = { name: 't', nodes: [{ name: 'x', shape: [2] }, { name: 'y', shape: [2] }], edges: [{ from: 'x', to: 'y', op: { type: 'dense' } }, { from: 'y', to: 'y', op: { type: 'dense' } }], outputs: ['y'] };
+const tiny = {
+  name: 't',
+  nodes: [
+    { name: 'x', shape: [2] },
+    { name: 'y', shape: [2] },
+  ],
+  edges: [
+    { from: 'x', to: 'y', op: { type: 'dense' } },
+    { from: 'y', to: 'y', op: { type: 'dense' } },
+  ],
+  outputs: ['y'],
+};
 
 async function codeOf(f: () => unknown): Promise<ErrorCode> {
   try {

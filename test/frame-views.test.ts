@@ -6,7 +6,7 @@ import { validateNetwork } from '../src/graph/network.js';
 import { InputError } from '../src/io/inputs.js';
 import { initParameters } from '../src/graph/parameters.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
-import { OutputFrame, ViewError } from '../src/engine/frame-views.js';
+import { type OutputFrame, ViewError } from '../src/engine/frame-views.js';
 import { Runtime } from '../src/engine/runtime.js';
 import { Random } from '../src/util/random.js';
 import { sameBits } from './helpers/numeric.js';
@@ -24,62 +24,69 @@ const sameOutputs = (got: Readonly<Record<string, Float32Array>>, want: Record<s
 
 test('exactness through the zero-copy API: pipelined commits, views held for up to queue ticks, run({views}) and step() mixed, bit for bit the executor, 1-4 workers', async () => {
   await fc.assert(
-    fc.asyncProperty(netParams(true, 6), fc.integer({ min: 0, max: 1e9 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), async (p, s, maxDelay, workers, queue) => {
-      const net = randomNetwork(p);
-      const rollout = { kind: 'pattern' as const, delays: randomValidDelays(net, s, maxDelay) };
-      const params = initParameters(net, { seed: s, bias: 'uniform' });
-      const rt = await Runtime.create(net, { rollout, params, workers, placement: 'one-per-layer', calibrate: false, queue, warmUp: 1 });
-      try {
-        const ref = new ReferenceExecutor(net, rollout, params, { backend: rt.backend.name });
-        const rng = new Random(s);
-        const want: Record<string, Float32Array>[] = [];
-        // Zero-copy: commit a random number of frames before collecting their outputs, and
-        // keep each output frame for a random while (never more than queue held).
-        const held: { frame: OutputFrame; tick: number }[] = [];
-        const inFlight: { outputs: Promise<OutputFrame>; tick: number }[] = [];
-        for (let t = 1; t <= 30; t++) {
-          const input = randomInputs(net, rng);
-          want[t] = ref.step(input);
-          while (held.length + inFlight.length >= queue) {
-            const oldest = held.shift();
-            if (oldest !== undefined) {
-              sameOutputs(oldest.frame.outputs, want[oldest.tick], `held tick ${oldest.tick} at tick ${t}`);
-              oldest.frame.release();
-            } else {
+    fc.asyncProperty(
+      netParams(true, 6),
+      fc.integer({ min: 0, max: 1e9 }),
+      fc.integer({ min: 0, max: 2 }),
+      fc.integer({ min: 1, max: 4 }),
+      fc.integer({ min: 1, max: 4 }),
+      async (p, s, maxDelay, workers, queue) => {
+        const net = randomNetwork(p);
+        const rollout = { kind: 'pattern' as const, delays: randomValidDelays(net, s, maxDelay) };
+        const params = initParameters(net, { seed: s, bias: 'uniform' });
+        const rt = await Runtime.create(net, { rollout, params, workers, placement: 'one-per-layer', calibrate: false, queue, warmUp: 1 });
+        try {
+          const ref = new ReferenceExecutor(net, rollout, params, { backend: rt.backend.name });
+          const rng = new Random(s);
+          const want: Record<string, Float32Array>[] = [];
+          // Zero-copy: commit a random number of frames before collecting their outputs, and
+          // keep each output frame for a random while (never more than queue held).
+          const held: { frame: OutputFrame; tick: number }[] = [];
+          const inFlight: { outputs: Promise<OutputFrame>; tick: number }[] = [];
+          for (let t = 1; t <= 30; t++) {
+            const input = randomInputs(net, rng);
+            want[t] = ref.step(input);
+            while (held.length + inFlight.length >= queue) {
+              const oldest = held.shift();
+              if (oldest !== undefined) {
+                sameOutputs(oldest.frame.outputs, want[oldest.tick], `held tick ${oldest.tick} at tick ${t}`);
+                oldest.frame.release();
+              } else {
+                const next = inFlight.shift()!;
+                held.push({ frame: await next.outputs, tick: next.tick });
+              }
+            }
+            const slot = await rt.nextInput();
+            assert.equal(slot.tick, t);
+            for (const [name, values] of Object.entries(input)) slot.input(name).set(values);
+            inFlight.push({ outputs: slot.commit(), tick: t });
+            if (rng.next() < 0.5 && inFlight.length > 0) {
               const next = inFlight.shift()!;
               held.push({ frame: await next.outputs, tick: next.tick });
             }
           }
-          const slot = await rt.nextInput();
-          assert.equal(slot.tick, t);
-          for (const [name, values] of Object.entries(input)) slot.input(name).set(values);
-          inFlight.push({ outputs: slot.commit(), tick: t });
-          if (rng.next() < 0.5 && inFlight.length > 0) {
-            const next = inFlight.shift()!;
-            held.push({ frame: await next.outputs, tick: next.tick });
+          for (const f of inFlight) held.push({ frame: await f.outputs, tick: f.tick });
+          for (const h of held) {
+            assert.equal(h.frame.tick, h.tick);
+            sameOutputs(h.frame.outputs, want[h.tick], `tick ${h.tick} at the end`);
+            h.frame.release();
           }
+          // Then views from run() and copies from step().
+          const inputs = Array.from({ length: 10 }, () => randomInputs(net, rng));
+          let t = 30;
+          for await (const frame of rt.run(inputs, { views: true })) {
+            t++;
+            want[t] = ref.step(inputs[t - 31]);
+            assert.equal(frame.tick, t);
+            sameOutputs(frame.outputs, want[t], `run views tick ${t}`);
+          }
+          const input = randomInputs(net, rng);
+          sameOutputs(await rt.step(input), ref.step(input), 'step after');
+        } finally {
+          await rt.close();
         }
-        for (const f of inFlight) held.push({ frame: await f.outputs, tick: f.tick });
-        for (const h of held) {
-          assert.equal(h.frame.tick, h.tick);
-          sameOutputs(h.frame.outputs, want[h.tick], `tick ${h.tick} at the end`);
-          h.frame.release();
-        }
-        // Then views from run() and copies from step().
-        const inputs = Array.from({ length: 10 }, () => randomInputs(net, rng));
-        let t = 30;
-        for await (const frame of rt.run(inputs, { views: true })) {
-          t++;
-          want[t] = ref.step(inputs[t - 31]);
-          assert.equal(frame.tick, t);
-          sameOutputs(frame.outputs, want[t], `run views tick ${t}`);
-        }
-        const input = randomInputs(net, rng);
-        sameOutputs(await rt.step(input), ref.step(input), 'step after');
-      } finally {
-        await rt.close();
-      }
-    }),
+      },
+    ),
     { numRuns: 20 },
   );
 });
@@ -87,7 +94,11 @@ test('exactness through the zero-copy API: pipelined commits, views held for up 
 const tiny = (): Network =>
   validateNetwork({
     name: 'tiny',
-    nodes: [{ name: 'x', shape: [2, 3, 3] }, { name: 'h', shape: [2, 3, 3], activation: 'relu' }, { name: 'y', shape: [4], activation: 'linear' }],
+    nodes: [
+      { name: 'x', shape: [2, 3, 3] },
+      { name: 'h', shape: [2, 3, 3], activation: 'relu' },
+      { name: 'y', shape: [4], activation: 'linear' },
+    ],
     edges: [
       { from: 'x', to: 'h', op: { type: 'conv2d', kernel: 3, padding: 'same' } },
       { from: 'h', to: 'h', op: { type: 'conv2d', kernel: 1, padding: 'same' } },
@@ -101,12 +112,21 @@ test('views have lifetimes: a committed slot and a released frame refuse use wit
   try {
     const slot = await rt.nextInput();
     assert.ok(slot.open);
-    assert.ok(slot.input('x').every((v) => v === 0), 'a slot starts zeroed');
-    assert.throws(() => slot.input('picture'), (e: unknown) => e instanceof ViewError && /"picture" is not an input node \(inputs: x\)/.test(e.message));
+    assert.ok(
+      slot.input('x').every((v) => v === 0),
+      'a slot starts zeroed',
+    );
+    assert.throws(
+      () => slot.input('picture'),
+      (e: unknown) => e instanceof ViewError && /"picture" is not an input node \(inputs: x\)/.test(e.message),
+    );
     slot.input('x').fill(0.5);
     const frame = await slot.commit();
     assert.equal(slot.open, false);
-    assert.throws(() => slot.inputs, (e: unknown) => e instanceof ViewError && /input slot of tick 1 was committed; cannot read or write its inputs/.test(e.message));
+    assert.throws(
+      () => slot.inputs,
+      (e: unknown) => e instanceof ViewError && /input slot of tick 1 was committed; cannot read or write its inputs/.test(e.message),
+    );
     await assert.rejects(slot.commit(), ViewError);
     slot.cancel();
     assert.equal(frame.tick, 1);
@@ -117,7 +137,10 @@ test('views have lifetimes: a committed slot and a released frame refuse use wit
     frame.release();
     frame.release();
     assert.ok(frame.released);
-    assert.throws(() => frame.outputs, (e: unknown) => e instanceof ViewError && /outputs of tick 1 were released; copy\(\) them first/.test(e.message));
+    assert.throws(
+      () => frame.outputs,
+      (e: unknown) => e instanceof ViewError && /outputs of tick 1 were released; copy\(\) them first/.test(e.message),
+    );
     assert.equal(kept.y.length, 4, 'copies outlive the release');
   } finally {
     await rt.close();

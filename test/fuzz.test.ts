@@ -28,7 +28,43 @@ const mnist = validateNetwork(specs[0]);
 
 /** Values that sit on the edges of what a field accepts. */
 const awkward: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom(-1, 0, 1, 2, 3, 7, 1.5, -0.5, 1e9, 1e300, -1e300, 2 ** 31, 2 ** 53, '', 'x', 'relu', 'same', 'valid', 'conv2d', 'dense', 'image', 'h1', null, true, false, [], {}, [0], [1, 1], [0, 0, 0], [1e9, 1e9], [-1, 28, 28], '__proto__', 'constructor', 'toString'),
+  fc.constantFrom(
+    -1,
+    0,
+    1,
+    2,
+    3,
+    7,
+    1.5,
+    -0.5,
+    1e9,
+    1e300,
+    -1e300,
+    2 ** 31,
+    2 ** 53,
+    '',
+    'x',
+    'relu',
+    'same',
+    'valid',
+    'conv2d',
+    'dense',
+    'image',
+    'h1',
+    null,
+    true,
+    false,
+    [],
+    {},
+    [0],
+    [1, 1],
+    [0, 0, 0],
+    [1e9, 1e9],
+    [-1, 28, 28],
+    '__proto__',
+    'constructor',
+    'toString',
+  ),
   fc.jsonValue({ maxDepth: 3 }),
 );
 
@@ -36,7 +72,7 @@ const awkward: fc.Arbitrary<unknown> = fc.oneof(
 function paths(value: unknown, prefix: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
   if (ArrayBuffer.isView(value)) return out; // a tensor is one value
   if (Array.isArray(value)) value.forEach((v, i) => (out.push([...prefix, i]), paths(v, [...prefix, i], out)));
-  else if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) (out.push([...prefix, k]), paths(v, [...prefix, k], out));
+  else if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) out.push([...prefix, k]), paths(v, [...prefix, k], out);
   return out;
 }
 

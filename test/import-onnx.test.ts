@@ -89,7 +89,11 @@ test('round trip: random feedforward networks (grouped convs, pools, global pool
       const x = Float32Array.from({ length: input.size }, () => rng.uniform(-1, 1));
       const theirs = await ortRun(bytes, { [input.name]: { data: x, dims: [1, ...input.shape] } });
       const imported = await importBytes(bytes);
-      assert.deepEqual(imported.net.inputs.map((v) => imported.net.nodes[v].name), [input.name], 'input names kept');
+      assert.deepEqual(
+        imported.net.inputs.map((v) => imported.net.nodes[v].name),
+        [input.name],
+        'input names kept',
+      );
       assert.deepEqual(imported.spec.outputs, net.spec.outputs, 'output names kept');
       const ours = pipelinedOutputs(imported.net, imported.params, { [input.name]: x });
       for (const o of net.spec.outputs) assert.ok(relativeError(ours[o], theirs[o]) < 1e-4, `${o}: ${relativeError(ours[o], theirs[o])}`);
@@ -159,21 +163,46 @@ test('ONNX ops an exporter emits: batch norm folded into the conv, pad folded, d
     { name: 'gapflat', op: 'Flatten', inputs: ['gap'], outputs: ['features'] },
     { name: 'hwmax', op: 'ReduceMax', inputs: ['d6'], outputs: ['peaks'], attributes: [a('axes', [-2, -1]), a('keepdims', 0)] },
   ];
-  const bytes = graphModel({ nodes, constants, inputs: [{ name: 'image', dims: ['N', 3, 16, 16] }], outputs: [{ name: 'probs', dims: ['N', 5] }, { name: 'features', dims: ['N', C] }, { name: 'peaks', dims: ['N', C] }], opset: 14 });
+  const bytes = graphModel({
+    nodes,
+    constants,
+    inputs: [{ name: 'image', dims: ['N', 3, 16, 16] }],
+    outputs: [
+      { name: 'probs', dims: ['N', 5] },
+      { name: 'features', dims: ['N', C] },
+      { name: 'peaks', dims: ['N', C] },
+    ],
+    opset: 14,
+  });
   const x = floats(3 * 16 * 16, rng, 0, 1);
   const theirs = await ortRun(bytes, { image: { data: x, dims: [1, 3, 16, 16] } });
   const imported = await importBytes(bytes);
   const ours = pipelinedOutputs(imported.net, imported.params, { image: x });
   for (const o of ['probs', 'features', 'peaks']) assert.ok(relativeError(ours[o], theirs[o]) < 1e-4, `${o}: ${relativeError(ours[o], theirs[o])}`);
   // Folded away: the batch norm, the pad, the bias adds; no node for them.
-  assert.ok(imported.folded.some((f) => f.includes('batch norm "bn1"')), imported.folded.join('; '));
+  assert.ok(
+    imported.folded.some((f) => f.includes('batch norm "bn1"')),
+    imported.folded.join('; '),
+  );
   assert.ok(imported.folded.some((f) => f.includes('zero padding "pad"')));
   const names = imported.spec.nodes.map((n) => n.name);
   for (const gone of ['n1', 'bn1', 'p1', 'pad']) assert.ok(!names.includes(gone), `${gone} should be folded: ${names.join(', ')}`);
   // The concat feeds its conv as one edge per part; the residual add is a node with two edges in.
   // Nodes are named after the tensors they hold.
-  assert.deepEqual(imported.spec.edges.filter((e) => e.to === 'hsg').map((e) => [e.from, e.op.type]), [['hs', 'conv2d'], ['r1', 'conv2d']]);
-  assert.deepEqual(imported.spec.edges.filter((e) => e.to === 'hs').map((e) => [e.from, e.op.type]), [['d6', 'conv2d'], ['r1', 'identity']]);
+  assert.deepEqual(
+    imported.spec.edges.filter((e) => e.to === 'hsg').map((e) => [e.from, e.op.type]),
+    [
+      ['hs', 'conv2d'],
+      ['r1', 'conv2d'],
+    ],
+  );
+  assert.deepEqual(
+    imported.spec.edges.filter((e) => e.to === 'hs').map((e) => [e.from, e.op.type]),
+    [
+      ['d6', 'conv2d'],
+      ['r1', 'identity'],
+    ],
+  );
   // And through the engine, on 1 to 4 workers, bit for bit the executor.
   for (const workers of [1, 2, 3, 4]) {
     const rt = await Runtime.create(imported.net, { params: imported.params, rollout: 'pipelined', workers, calibrate: false });
@@ -208,7 +237,10 @@ test('an unsupported model is refused as a whole, listing every op that does not
       { name: 'hi', dims: [], data: Float32Array.of(1) },
     ],
     inputs: [{ name: 'x', dims: [1, 2, 4, 4] }],
-    outputs: [{ name: 'y', dims: [1, 2, 4, 4] }, { name: 'k', dims: [1, 2, 4, 4] }],
+    outputs: [
+      { name: 'y', dims: [1, 2, 4, 4] },
+      { name: 'k', dims: [1, 2, 4, 4] },
+    ],
   });
   await assert.rejects(importBytes(bytes), (err: unknown) => {
     assert.ok(err instanceof ImportError, String(err));
@@ -237,7 +269,12 @@ test('a real published ONNX model that does not map (openWakeWord, layer norms o
 test('the pipelined rollout: every path from the input to an output is delayed alike, model-parallel, refused for feedback', () => {
   const net = validateNetwork({
     name: 'skip',
-    nodes: [{ name: 'x', shape: [4] }, { name: 'a', shape: [4] }, { name: 'b', shape: [4] }, { name: 'y', shape: [4] }],
+    nodes: [
+      { name: 'x', shape: [4] },
+      { name: 'a', shape: [4] },
+      { name: 'b', shape: [4] },
+      { name: 'y', shape: [4] },
+    ],
     edges: [
       { from: 'x', to: 'a', op: { type: 'dense' } },
       { from: 'a', to: 'b', op: { type: 'dense' } },
@@ -253,6 +290,17 @@ test('the pipelined rollout: every path from the input to an output is delayed a
   const analysis = analyzeRollout(net, r, { window: 3 });
   assert.ok(analysis.valid && analysis.inferenceFactor === 1 && analysis.modelParallel);
   assert.ok(analysis.valid && analysis.outputs.y.delay === 2);
-  const loop = validateNetwork({ name: 'loop', nodes: [{ name: 'x', shape: [2] }, { name: 'h', shape: [2] }], edges: [{ from: 'x', to: 'h', op: { type: 'dense' } }, { from: 'h', to: 'h', op: { type: 'dense' } }], outputs: ['h'] });
+  const loop = validateNetwork({
+    name: 'loop',
+    nodes: [
+      { name: 'x', shape: [2] },
+      { name: 'h', shape: [2] },
+    ],
+    edges: [
+      { from: 'x', to: 'h', op: { type: 'dense' } },
+      { from: 'h', to: 'h', op: { type: 'dense' } },
+    ],
+    outputs: ['h'],
+  });
   assert.throws(() => resolveRollout(loop, 'pipelined'), /needs a feedforward network; "loop" has feedback through h/);
 });

@@ -80,7 +80,14 @@ class GraphBuilder {
   constant(name: string, shape: number[], values?: number[], dtype: 'float32' | 'int32' = 'float32', lo = -0.5, hi = 0.5): string {
     const n = shape.reduce((a, b) => a * b, 1);
     const v = values ?? Array.from({ length: n }, () => this.rng.uniform(lo, hi));
-    this.nodes.push({ name, op: 'Const', attr: { dtype: { type: dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT' }, value: { tensor: { dtype: dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT', tensorShape: { dim: shape.map((d) => ({ size: String(d) })) } } } } });
+    this.nodes.push({
+      name,
+      op: 'Const',
+      attr: {
+        dtype: { type: dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT' },
+        value: { tensor: { dtype: dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT', tensorShape: { dim: shape.map((d) => ({ size: String(d) })) } } },
+      },
+    });
     this.weights.push({ name, shape, dtype });
     this.data.push(dtype === 'int32' ? new Float32Array(Int32Array.from(v).buffer) : Float32Array.from(v));
     return name;
@@ -95,7 +102,13 @@ class GraphBuilder {
     await mkdir(join(dir, folder), { recursive: true });
     const bytes = Buffer.concat(this.data.map((d) => Buffer.from(d.buffer, d.byteOffset, d.byteLength)));
     await writeFile(join(dir, folder, 'weights.bin'), bytes);
-    const json = { format: 'graph-model', generatedBy: 'hand', convertedBy: 'streamroll tests', modelTopology: { node: this.nodes, versions: { producer: 1 } }, weightsManifest: [{ paths: ['weights.bin'], weights: this.weights }] };
+    const json = {
+      format: 'graph-model',
+      generatedBy: 'hand',
+      convertedBy: 'streamroll tests',
+      modelTopology: { node: this.nodes, versions: { producer: 1 } },
+      weightsManifest: [{ paths: ['weights.bin'], weights: this.weights }],
+    };
     await writeFile(join(dir, folder, 'model.json'), JSON.stringify(json));
     return join(dir, folder, 'model.json');
   }
@@ -113,20 +126,47 @@ test('a hand-written graph model of every supported op imports and matches tfjs-
   const padded = g.op('pad', 'Pad', [shifted, g.constant('pad/paddings', [4, 2], [0, 0, 1, 0, 0, 2, 0, 0], 'int32')]);
   const c1 = g.op('c1/conv', 'Conv2D', [padded, g.constant('c1/w', [3, 3, 3, 8])], { ...nhwc, strides: ints([1, 2, 2, 1]), padding: s('VALID'), dilations: ints([1, 1, 1, 1]) });
   const b1 = g.op('c1/bias', 'BiasAdd', [c1, g.constant('c1/b', [8])], nhwc);
-  const bn = g.op('bn', 'FusedBatchNormV3', [b1, g.constant('bn/gamma', [8], undefined, 'float32', 0.5, 1.5), g.constant('bn/beta', [8]), g.constant('bn/mean', [8]), g.constant('bn/var', [8], undefined, 'float32', 0.5, 1.5)], { ...nhwc, epsilon: { f: 0.001 }, is_training: { b: false }, U: { type: 'DT_FLOAT' } });
+  const bn = g.op(
+    'bn',
+    'FusedBatchNormV3',
+    [b1, g.constant('bn/gamma', [8], undefined, 'float32', 0.5, 1.5), g.constant('bn/beta', [8]), g.constant('bn/mean', [8]), g.constant('bn/var', [8], undefined, 'float32', 0.5, 1.5)],
+    { ...nhwc, epsilon: { f: 0.001 }, is_training: { b: false }, U: { type: 'DT_FLOAT' } },
+  );
   const r6 = g.op('r6', 'Relu6', [bn]);
   const dw = g.op('dw', 'DepthwiseConv2dNative', [r6, g.constant('dw/w', [3, 3, 8, 2])], { ...nhwc, strides: ints([1, 1, 1, 1]), padding: s('SAME'), dilations: ints([1, 1, 1, 1]) });
-  const fused = g.op('fused', '_FusedConv2D', [dw, g.constant('fused/w', [1, 1, 16, 8]), g.constant('fused/b', [8])], { ...nhwc, strides: ints([1, 1, 1, 1]), padding: s('SAME'), dilations: ints([1, 1, 1, 1]), fused_ops: { list: { s: [s('BiasAdd').s, s('Relu').s] } }, num_args: { i: '1' }, epsilon: { f: 0 }, use_cudnn_on_gpu: { b: true } });
+  const fused = g.op('fused', '_FusedConv2D', [dw, g.constant('fused/w', [1, 1, 16, 8]), g.constant('fused/b', [8])], {
+    ...nhwc,
+    strides: ints([1, 1, 1, 1]),
+    padding: s('SAME'),
+    dilations: ints([1, 1, 1, 1]),
+    fused_ops: { list: { s: [s('BiasAdd').s, s('Relu').s] } },
+    num_args: { i: '1' },
+    epsilon: { f: 0 },
+    use_cudnn_on_gpu: { b: true },
+  });
   const res = g.op('res', 'AddV2', [fused, r6]);
   const mp = g.op('mp', 'MaxPool', [res], { ...nhwc, ksize: ints([1, 3, 3, 1]), strides: ints([1, 2, 2, 1]), padding: s('SAME') });
-  const fdw = g.op('fdw', 'FusedDepthwiseConv2dNative', [mp, g.constant('fdw/w', [3, 3, 8, 1]), g.constant('fdw/b', [8])], { ...nhwc, strides: ints([1, 1, 1, 1]), padding: s('SAME'), dilations: ints([1, 1, 1, 1]), fused_ops: { list: { s: [s('BiasAdd').s, s('Relu6').s] } }, num_args: { i: '1' } });
+  const fdw = g.op('fdw', 'FusedDepthwiseConv2dNative', [mp, g.constant('fdw/w', [3, 3, 8, 1]), g.constant('fdw/b', [8])], {
+    ...nhwc,
+    strides: ints([1, 1, 1, 1]),
+    padding: s('SAME'),
+    dilations: ints([1, 1, 1, 1]),
+    fused_ops: { list: { s: [s('BiasAdd').s, s('Relu6').s] } },
+    num_args: { i: '1' },
+  });
   const leaky = g.op('leaky', 'LeakyRelu', [mp], { alpha: { f: 0.1 } });
   const cat = g.op('cat', 'ConcatV2', [fdw, leaky, g.constant('cat/axis', [], [-1], 'int32')], { N: { i: '2' }, Tidx: { type: 'DT_INT32' } });
   const elu = g.op('elu', 'Elu', [g.op('c2', 'Conv2D', [cat, g.constant('c2/w', [2, 2, 16, 6])], { ...nhwc, strides: ints([1, 1, 1, 1]), padding: s('SAME'), dilations: ints([1, 1, 1, 1]) })]);
   const ap = g.op('ap', 'AvgPool', [elu], { ...nhwc, ksize: ints([1, 2, 2, 1]), strides: ints([1, 1, 1, 1]), padding: s('VALID') });
   const gmax = g.op('gmax', 'Max', [elu, g.constant('gmax/axes', [2], [1, 2], 'int32')], { keep_dims: { b: false }, Tidx: { type: 'DT_INT32' } });
   const flat = g.op('flat', 'Reshape', [ap, g.constant('flat/shape', [2], [-1, 6 * 2 * 2], 'int32')], { Tshape: { type: 'DT_INT32' } });
-  const h = g.op('h', '_FusedMatMul', [flat, g.constant('h/w', [24, 7]), g.constant('h/b', [7])], { transpose_a: { b: false }, transpose_b: { b: false }, fused_ops: { list: { s: [s('BiasAdd').s, s('Sigmoid').s] } }, num_args: { i: '1' }, epsilon: { f: 0 } });
+  const h = g.op('h', '_FusedMatMul', [flat, g.constant('h/w', [24, 7]), g.constant('h/b', [7])], {
+    transpose_a: { b: false },
+    transpose_b: { b: false },
+    fused_ops: { list: { s: [s('BiasAdd').s, s('Sigmoid').s] } },
+    num_args: { i: '1' },
+    epsilon: { f: 0 },
+  });
   const gap = g.op('gap', 'Mean', [elu, g.constant('gap/axes', [2], [1, 2], 'int32')], { keep_dims: { b: false }, Tidx: { type: 'DT_INT32' } });
   const z = g.op('z', 'MatMul', [gap, g.constant('z/w', [7, 6])], { transpose_a: { b: false }, transpose_b: { b: true } });
   const sum = g.op('sum', 'AddN', [h, z, g.op('tanh', 'Tanh', [h])], { N: { i: '3' } });
@@ -142,7 +182,10 @@ test('a hand-written graph model of every supported op imports and matches tfjs-
   assert.deepEqual([...got.outputNames].sort(), ['pooled', 'probs']);
   assert.ok(relativeError(got.outputs.probs, probs) < 1e-5, `probs rel err ${relativeError(got.outputs.probs, probs)}`);
   assert.ok(relativeError(got.outputs.pooled, pooled) < 1e-5, `pooled rel err ${relativeError(got.outputs.pooled, pooled)}`);
-  assert.ok(got.folded.some((f) => f.startsWith('batch norm') || f.includes('"bn"')), `the batch norm is folded: ${got.folded.join('; ')}`);
+  assert.ok(
+    got.folded.some((f) => f.startsWith('batch norm') || f.includes('"bn"')),
+    `the batch norm is folded: ${got.folded.join('; ')}`,
+  );
 });
 
 test('a real published graph model: nsfwjs MobileNetV2 "mid" (uint8-quantised, converted from a SavedModel) imports and answers as tfjs-converter does, in the executor and the engine', async () => {
@@ -158,7 +201,10 @@ test('a real published graph model: nsfwjs MobileNetV2 "mid" (uint8-quantised, c
   // The fused convolutions' batch norms were already folded by the converter; what is left
   // (the hub's own input scaling, every projection's batch norm) folds here.
   assert.equal(imported.spec.nodes.length, 56);
-  assert.ok(imported.spec.nodes.every((n) => !n.name.includes('StatefulPartitionedCall')), 'names drop the SavedModel call scopes');
+  assert.ok(
+    imported.spec.nodes.every((n) => !n.name.includes('StatefulPartitionedCall')),
+    'names drop the SavedModel call scopes',
+  );
   const rt = await Runtime.create(path, { workers: 2 });
   try {
     const ref = new ReferenceExecutor(rt.network, rt.rollout, imported.params, { backend: rt.backend.name });
@@ -183,7 +229,10 @@ test('graph ops that do not map are listed, all of them, with why', async () => 
   const path = await g.save('unsupported');
   await assert.rejects(importModel(path), (err: unknown) => {
     assert.ok(err instanceof ImportError);
-    assert.deepEqual(err.unsupported.map((u) => `${u.name} ${u.opType}`), ['up ResizeBilinear', 'gate Mul', 'nchw Conv2D']);
+    assert.deepEqual(
+      err.unsupported.map((u) => `${u.name} ${u.opType}`),
+      ['up ResizeBilinear', 'gate Mul', 'nchw Conv2D'],
+    );
     assert.match(err.message, /resizing \(upsampling\) has no op here/);
     assert.match(err.message, /only sums map/);
     assert.match(err.message, /data_format NCHW/);

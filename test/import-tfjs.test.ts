@@ -50,7 +50,15 @@ async function ours(path: string, input: Float32Array): Promise<{ outputs: Recor
 
 test('a Keras model of every supported layer, saved by tfjs-layers, imports and matches tf.predict', async () => {
   const input = tf.input({ shape: [12, 10, 3], name: 'pixels' });
-  const pad = tf.layers.zeroPadding2d({ padding: [[1, 0], [0, 2]], name: 'pad' }).apply(input) as tf.SymbolicTensor;
+  const pad = tf.layers
+    .zeroPadding2d({
+      padding: [
+        [1, 0],
+        [0, 2],
+      ],
+      name: 'pad',
+    })
+    .apply(input) as tf.SymbolicTensor;
   const c1 = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'valid', activation: 'relu', name: 'c1' }).apply(pad) as tf.SymbolicTensor;
   const bn = tf.layers.batchNormalization({ name: 'bn', epsilon: 1e-3 }).apply(c1) as tf.SymbolicTensor;
   const dw = tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'same', useBias: false, name: 'dw' }).apply(bn) as tf.SymbolicTensor;
@@ -73,7 +81,13 @@ test('a Keras model of every supported layer, saved by tfjs-layers, imports and 
   const model = tf.model({ inputs: input, outputs: [probs, gap], name: 'every_layer' });
   // Batch norm statistics that are not the identity.
   const rng = new Random(5);
-  for (const w of model.getLayer('bn').weights) w.write(tf.tensor(Float32Array.from({ length: w.shape.reduce((a, b) => (a ?? 1) * (b ?? 1), 1) as number }, () => rng.uniform(0.5, 1.5)), w.shape as number[]));
+  for (const w of model.getLayer('bn').weights)
+    w.write(
+      tf.tensor(
+        Float32Array.from({ length: w.shape.reduce((a, b) => (a ?? 1) * (b ?? 1), 1) as number }, () => rng.uniform(0.5, 1.5)),
+        w.shape as number[],
+      ),
+    );
   const path = await save(model, 'every-layer');
   const x = Float32Array.from({ length: 12 * 10 * 3 }, () => rng.uniform(-1, 1));
   const theirs = (model.predict(tf.tensor4d(x, [1, 12, 10, 3])) as tf.Tensor[]).map((t) => t.dataSync() as Float32Array);
@@ -83,7 +97,10 @@ test('a Keras model of every supported layer, saved by tfjs-layers, imports and 
   assert.ok(relativeError(got.outputs.probs, theirs[0]) < 1e-4, `probs: ${relativeError(got.outputs.probs, theirs[0])}`);
   assert.ok(relativeError(got.outputs.gap, theirs[1]) < 1e-4, `gap: ${relativeError(got.outputs.gap, theirs[1])}`);
   // A batch norm after an activation has no conv to fold into: a depthwise 1x1 edge scales it.
-  assert.deepEqual(got.spec.edges.filter((e) => e.to === 'bn').map((e) => [e.from, e.op]), [['c1', { type: 'conv2d', kernel: 1, padding: 'valid', groups: 8 }]]);
+  assert.deepEqual(
+    got.spec.edges.filter((e) => e.to === 'bn').map((e) => [e.from, e.op]),
+    [['c1', { type: 'conv2d', kernel: 1, padding: 'valid', groups: 8 }]],
+  );
 });
 
 test('a real published model: nsfwjs MobileNetV2 (uint8-quantised Keras layers model) imports and answers as tfjs does, in the executor and in the engine', async () => {
@@ -130,7 +147,10 @@ test('layers that do not map are listed, all of them, with why', async () => {
   const path = await save(model, 'unsupported');
   await assert.rejects(importModel(path), (err: unknown) => {
     assert.ok(err instanceof ImportError);
-    assert.deepEqual(err.unsupported.map((u) => `${u.name} ${u.opType}`), ['gate Multiply', 'up UpSampling2D', 'swish Activation']);
+    assert.deepEqual(
+      err.unsupported.map((u) => `${u.name} ${u.opType}`),
+      ['gate Multiply', 'up UpSampling2D', 'swish Activation'],
+    );
     assert.match(err.message, /activation "swish" is not supported/);
     return true;
   });

@@ -44,7 +44,8 @@ for (const backendName of [WASM_BACKEND, REFERENCE_BACKEND]) {
       net.edges.map((e) => ({ geometry: e.geometry, weights: block(packed[e.index]), src: block(inputs.get(e.from) as Float32Array), dst: block(outputs[t][e.index]) }));
 
     const workers = [1, 2].map(
-      (t) => new Worker(new URL('./fixtures/kernel-worker.js', import.meta.url), { workerData: { backend: backendName, memory: h.memory, jobs: jobs(t), flagOffset: flag.byteOffset, iterations: 30 } }),
+      (t) =>
+        new Worker(new URL('./fixtures/kernel-worker.js', import.meta.url), { workerData: { backend: backendName, memory: h.memory, jobs: jobs(t), flagOffset: flag.byteOffset, iterations: 30 } }),
     );
     await Promise.all(workers.map((w) => once(w, 'message')));
     const done = workers.map((w) => once(w, 'message'));
@@ -59,7 +60,10 @@ for (const backendName of [WASM_BACKEND, REFERENCE_BACKEND]) {
     await Promise.all(done);
     await Promise.all(workers.map((w) => w.terminate()));
     for (const e of net.edges) {
-      assert.ok(outputs[0][e.index].some((v) => v !== 0), `edge ${e.id} computed something`);
+      assert.ok(
+        outputs[0][e.index].some((v) => v !== 0),
+        `edge ${e.id} computed something`,
+      );
       assert.ok(sameBits(outputs[0][e.index], outputs[1][e.index]), `worker 1, edge ${e.id}`);
       assert.ok(sameBits(outputs[0][e.index], outputs[2][e.index]), `worker 2, edge ${e.id}`);
     }

@@ -23,7 +23,15 @@ const size = (s: Shape): number => s.reduce((a, b) => a * b, 1);
 
 /** The single edge of a two-node network `x -> y` with the given shapes and op. */
 function edgeOf(src: Shape, dst: Shape, op: EdgeOp): NetEdge {
-  const net = validateNetwork({ name: 'k', nodes: [{ name: 'x', shape: src }, { name: 'y', shape: dst }], edges: [{ from: 'x', to: 'y', op }], outputs: ['y'] });
+  const net = validateNetwork({
+    name: 'k',
+    nodes: [
+      { name: 'x', shape: src },
+      { name: 'y', shape: dst },
+    ],
+    edges: [{ from: 'x', to: 'y', op }],
+    outputs: ['y'],
+  });
   return net.edges[0];
 }
 
@@ -36,7 +44,14 @@ const fromNhwc = (t: TF.Tensor): Float32Array => tf.transpose(t, [0, 3, 1, 2]).d
  * output width of `pad: n` from the kernel height (wrong for non-square kernels).
  */
 const tfPad = (p: 'same' | 'valid' | number): 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]] =>
-  typeof p === 'number' ? [[0, 0], [p, p], [p, p], [0, 0]] : p;
+  typeof p === 'number'
+    ? [
+        [0, 0],
+        [p, p],
+        [p, p],
+        [0, 0],
+      ]
+    : p;
 
 /**
  * Runs an edge kernel in a NaN-poisoned memory and returns what it computed (row-major),
@@ -153,7 +168,12 @@ for (const backend of [REFERENCE_BACKEND, WASM_BACKEND, ...(nativeAvailable() ? 
     });
 
     test('dense on the sizes the benchmarks use (256, 1024, 1568 -> 128)', () => {
-      for (const [n, m] of [[256, 256], [1024, 1024], [784, 128], [1568, 10]]) {
+      for (const [n, m] of [
+        [256, 256],
+        [1024, 1024],
+        [784, 128],
+        [1568, 10],
+      ]) {
         const rng = new Random(n + m);
         const edge = edgeOf([n], [m], { type: 'dense' });
         const w = randomArray(n * m, rng);
@@ -231,7 +251,12 @@ for (const backend of [REFERENCE_BACKEND, WASM_BACKEND, ...(nativeAvailable() ? 
             const x = randomArray(size(src), rng);
             const ours = runEdge(backend, edge, src, dst, wts, x, rng);
             // tfjs has no grouped conv: one tf.conv2d per group on its slice of channels.
-            const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [pt, pb], [pl, pr], [0, 0]];
+            const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+              [0, 0],
+              [pt, pb],
+              [pl, pr],
+              [0, 0],
+            ];
             const xs = toNhwc(x, src);
             const filter = tf.transpose(tf.tensor(wts, [outC, cig, c.k, c.k]), [2, 3, 1, 0]) as TF.Tensor4D;
             const parts = Array.from({ length: groups }, (_, gi) => {
@@ -239,8 +264,18 @@ for (const backend of [REFERENCE_BACKEND, WASM_BACKEND, ...(nativeAvailable() ? 
               const fg = tf.slice(filter, [0, 0, 0, gi * c.cog], [c.k, c.k, cig, c.cog]) as TF.Tensor4D;
               return [tf.conv2d(xg, fg, c.stride, pad, 'NHWC', dilation), tf.conv2d(tf.abs(xg), tf.abs(fg), c.stride, pad, 'NHWC', dilation)];
             });
-            const theirs = fromNhwc(tf.concat(parts.map((p) => p[0]), 3));
-            const scale = fromNhwc(tf.concat(parts.map((p) => p[1]), 3));
+            const theirs = fromNhwc(
+              tf.concat(
+                parts.map((p) => p[0]),
+                3,
+              ),
+            );
+            const scale = fromNhwc(
+              tf.concat(
+                parts.map((p) => p[1]),
+                3,
+              ),
+            );
             assert.ok(scaledError(ours, theirs, scale) < TOL, `error ${scaledError(ours, theirs, scale)} for ${JSON.stringify(c)}`);
             checked++;
           },
@@ -297,7 +332,20 @@ for (const backend of [REFERENCE_BACKEND, WASM_BACKEND, ...(nativeAvailable() ? 
     });
 
     test('identity adds the source reshaped row-major, across any pair of shapes of equal size', () => {
-      const pairs: [Shape, Shape][] = [[[2, 3, 4], [24]], [[24], [3, 2, 4]], [[2, 3, 4], [4, 3, 2]], [[5, 2, 2], [5, 2, 2]], [[1, 3, 3], [9]], [[7], [7]]];
+      const pairs: [Shape, Shape][] = [
+        [[2, 3, 4], [24]],
+        [[24], [3, 2, 4]],
+        [
+          [2, 3, 4],
+          [4, 3, 2],
+        ],
+        [
+          [5, 2, 2],
+          [5, 2, 2],
+        ],
+        [[1, 3, 3], [9]],
+        [[7], [7]],
+      ];
       for (const [src, dst] of pairs) {
         const rng = new Random(size(src) + dst.length);
         const x = randomArray(size(src), rng);
@@ -346,7 +394,10 @@ for (const backend of [REFERENCE_BACKEND, WASM_BACKEND, ...(nativeAvailable() ? 
         const before = h.snapshot();
         h.kernels.zero(state);
         assert.ok(h.untouchedOutside(before, state), `zero wrote outside a view of ${n}`);
-        assert.ok(state.every((v) => Object.is(v, 0)), `zero left a value other than +0 in a view of ${n}`);
+        assert.ok(
+          state.every((v) => Object.is(v, 0)),
+          `zero left a value other than +0 in a view of ${n}`,
+        );
       }
     });
 
@@ -397,7 +448,7 @@ test('layout conversions inside the wasm memory (SIMD transposes) equal the Java
   }
 });
 
-test('the native weights reader (bench:kernels\' memory floor) reads exactly the view it was given', { skip: !nativeAvailable() && 'native kernels not built' }, () => {
+test("the native weights reader (bench:kernels' memory floor) reads exactly the view it was given", { skip: !nativeAvailable() && 'native kernels not built' }, () => {
   const h = new KernelHarness(getBackend(NATIVE_BACKEND), 1 << 16);
   for (const n of [1, 63, 64, 65, 1000, 4099]) {
     // Neighbours of ±1e6 would show in the sum if the reader strayed outside the view.

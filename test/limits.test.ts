@@ -32,7 +32,10 @@ test('patterns: huge delays are refused before anything is allocated; huge analy
   const far = join(dir, 'far.json');
   await writeFile(far, `{"default": ${LIMITS.delay}}`);
   const net = validateNetwork(parseJsonText(await (await import('node:fs/promises')).readFile(example('densenet'), 'utf8'), 'spec'));
-  assert.throws(() => analyzeRollout(net, 'streaming', { window: 10_000_000 }), (e: unknown) => e instanceof LimitError && /tableau entries, over the limit of 2,000,000/.test(e.message));
+  assert.throws(
+    () => analyzeRollout(net, 'streaming', { window: 10_000_000 }),
+    (e: unknown) => e instanceof LimitError && /tableau entries, over the limit of 2,000,000/.test(e.message),
+  );
   const r = await cli('analyze', example('mnist-sr'), '--rollout', far, '--json');
   assert.equal(r.code, 0, r.err);
   assert.ok(r.out.length < 1e6, `${r.out.length} bytes of JSON`);
@@ -40,19 +43,49 @@ test('patterns: huge delays are refused before anything is allocated; huge analy
 
 test('specs: shapes, weights and nesting over the limits are spec errors at their place', { timeout: 20_000 }, () => {
   assert.throws(
-    () => validateNetwork({ name: 'big', nodes: [{ name: 'x', shape: [1e300] }, { name: 'y', shape: [4] }], edges: [{ from: 'x', to: 'y', op: { type: 'dense' } }], outputs: ['y'] }),
+    () =>
+      validateNetwork({
+        name: 'big',
+        nodes: [
+          { name: 'x', shape: [1e300] },
+          { name: 'y', shape: [4] },
+        ],
+        edges: [{ from: 'x', to: 'y', op: { type: 'dense' } }],
+        outputs: ['y'],
+      }),
     (e: unknown) => e instanceof SpecError && /nodes\[0\]\.shape: \[1e\+300\] is .* values, over the limit of 268,435,456 per tensor/.test(e.message),
   );
   assert.throws(
-    () => validateNetwork({ name: 'wide', nodes: [{ name: 'x', shape: [100000] }, { name: 'y', shape: [100000] }], edges: [{ from: 'x', to: 'y', op: { type: 'dense' } }], outputs: ['y'] }),
+    () =>
+      validateNetwork({
+        name: 'wide',
+        nodes: [
+          { name: 'x', shape: [100000] },
+          { name: 'y', shape: [100000] },
+        ],
+        edges: [{ from: 'x', to: 'y', op: { type: 'dense' } }],
+        outputs: ['y'],
+      }),
     (e: unknown) => e instanceof SpecError && /edges\[0\]: edge "x->y" \(dense\) would have 10,000,000,000 weights/.test(e.message),
   );
   assert.throws(
-    () => validateNetwork({ name: 'kernel', nodes: [{ name: 'x', shape: [1, 8, 8] }, { name: 'y', shape: [1, 8, 8] }], edges: [{ from: 'x', to: 'y', op: { type: 'conv2d', kernel: 1e9 } }], outputs: ['y'] }),
+    () =>
+      validateNetwork({
+        name: 'kernel',
+        nodes: [
+          { name: 'x', shape: [1, 8, 8] },
+          { name: 'y', shape: [1, 8, 8] },
+        ],
+        edges: [{ from: 'x', to: 'y', op: { type: 'conv2d', kernel: 1e9 } }],
+        outputs: ['y'],
+      }),
     (e: unknown) => e instanceof SpecError && /edges\[0\]/.test(e.message),
   );
   const deep = '['.repeat(100_000) + ']'.repeat(100_000);
-  assert.throws(() => parseJsonText(deep, 'network spec'), (e: unknown) => e instanceof SpecError && /nested deeper than 256 levels/.test(e.message));
+  assert.throws(
+    () => parseJsonText(deep, 'network spec'),
+    (e: unknown) => e instanceof SpecError && /nested deeper than 256 levels/.test(e.message),
+  );
   const unbalanced = '{"a": ' + '['.repeat(100_000);
   assert.throws(() => parseJsonText(unbalanced, 'network spec'), /nested deeper than 256 levels/);
 });
@@ -60,7 +93,10 @@ test('specs: shapes, weights and nesting over the limits are spec errors at thei
 test('runtimes: an arena over the limit is refused naming the node and why, before any memory is taken', { timeout: 20_000 }, async () => {
   const spec = {
     name: 'deep-memory',
-    nodes: [{ name: 'x', shape: [64, 64, 64] as [number, number, number] }, { name: 'h', shape: [64, 64, 64] as [number, number, number], activation: 'relu' as const }],
+    nodes: [
+      { name: 'x', shape: [64, 64, 64] as [number, number, number] },
+      { name: 'h', shape: [64, 64, 64] as [number, number, number], activation: 'relu' as const },
+    ],
     edges: [
       { from: 'x', to: 'h', op: { type: 'conv2d' as const, kernel: 1 } },
       { from: 'h', to: 'h', op: { type: 'conv2d' as const, kernel: 1 } },

@@ -107,8 +107,13 @@ test('the file ends in a SHA-256 of everything before it, and every single-byte 
   const bytes = encodeModel(await srModel());
   const doc = packr.unpack(bytes) as Record<string, unknown>;
   assert.equal(doc.version, 2);
-  assert.equal(doc.sha256, createHash('sha256').update(bytes.subarray(0, bytes.length - 64)).digest('hex'));
-  assert.ok(Buffer.from(sealed(doc)).equals(bytes), "re-sealing the decoded document reproduces the file");
+  assert.equal(
+    doc.sha256,
+    createHash('sha256')
+      .update(bytes.subarray(0, bytes.length - 64))
+      .digest('hex'),
+  );
+  assert.ok(Buffer.from(sealed(doc)).equals(bytes), 're-sealing the decoded document reproduces the file');
   const flipped = (at: number, mask: number): Uint8Array => {
     const copy = Uint8Array.from(bytes);
     copy[at] ^= mask;
@@ -121,7 +126,10 @@ test('the file ends in a SHA-256 of everything before it, and every single-byte 
   }
   fc.assert(
     fc.property(fc.nat({ max: bytes.length - 1 }), fc.integer({ min: 1, max: 255 }), (at, mask) => {
-      assert.throws(() => decodeModel(flipped(at, mask), 'm.srm'), (err: unknown) => err instanceof SpecError && /^m\.srm: invalid model file/.test(err.message));
+      assert.throws(
+        () => decodeModel(flipped(at, mask), 'm.srm'),
+        (err: unknown) => err instanceof SpecError && /^m\.srm: invalid model file/.test(err.message),
+      );
     }),
     { numRuns: 200 },
   );

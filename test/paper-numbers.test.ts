@@ -52,8 +52,18 @@ test('SR sequential tableau follows Eq. 4 (recurrent h1 -> h1 delayed, the rest 
 test('the 3-node network (u,v),(v,w),(v,v),(u,w),(w,v) has exactly 12 valid patterns out of 32', () => {
   const net = validateNetwork({
     name: 'paper-3-node',
-    nodes: [{ name: 'u', shape: [2] }, { name: 'v', shape: [2] }, { name: 'w', shape: [2] }],
-    edges: [['u', 'v'], ['v', 'w'], ['v', 'v'], ['u', 'w'], ['w', 'v']].map(([from, to]) => ({ from, to, op: { type: 'dense' } })),
+    nodes: [
+      { name: 'u', shape: [2] },
+      { name: 'v', shape: [2] },
+      { name: 'w', shape: [2] },
+    ],
+    edges: [
+      ['u', 'v'],
+      ['v', 'w'],
+      ['v', 'v'],
+      ['u', 'w'],
+      ['w', 'v'],
+    ].map(([from, to]) => ({ from, to, op: { type: 'dense' } })),
     outputs: ['w'],
   });
   let valid = 0;

@@ -55,7 +55,12 @@ test('frame period: a sequential chain split back and forth between two workers 
 });
 
 test('balanced placement pipelines a sequential chain: consecutive layers per worker, period = slowest worker', () => {
-  for (const [layers, workers] of [[16, 2], [16, 4], [12, 3], [9, 2]] as const) {
+  for (const [layers, workers] of [
+    [16, 2],
+    [16, 4],
+    [12, 3],
+    [9, 2],
+  ] as const) {
     const net = chain(layers);
     const p = balanced(net, sequentialDelays(net), workers, unitCosts(net));
     assert.equal(p.workers, workers);

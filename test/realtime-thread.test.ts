@@ -20,7 +20,11 @@ after(() => rm(dir, { recursive: true, force: true }));
 
 const tiny = validateNetwork({
   name: 'tiny',
-  nodes: [{ name: 'x', shape: [3] }, { name: 'h', shape: [4], activation: 'tanh' }, { name: 'y', shape: [2] }],
+  nodes: [
+    { name: 'x', shape: [3] },
+    { name: 'h', shape: [4], activation: 'tanh' },
+    { name: 'y', shape: [2] },
+  ],
   edges: [
     { from: 'x', to: 'h', op: { type: 'dense' } },
     { from: 'h', to: 'h', op: { type: 'dense' } },
@@ -63,7 +67,10 @@ test('a sensor on another thread feeds the loop through a ring: every frame comp
     // The sink saw every computed tick in order, with the executor's outputs for the frames computed.
     const messages: { tick: number; outputs: { y: Float32Array } }[] = [];
     for await (const m of readMessages(createReadStream(out))) messages.push(m as { tick: number; outputs: { y: Float32Array } });
-    assert.deepEqual(messages.map((m) => m.tick), Array.from({ length: summary.ticks }, (_, i) => i + 1));
+    assert.deepEqual(
+      messages.map((m) => m.tick),
+      Array.from({ length: summary.ticks }, (_, i) => i + 1),
+    );
     if (summary.drops === 0 && ring.dropped === 0) {
       const ref = new ReferenceExecutor(tiny, 'streaming', params, { backend: rt.backend.name });
       messages.forEach((m, t) => assert.ok(sameBits(m.outputs.y, ref.step(Float32Array.of(t, t, t)).y), `tick ${t + 1}`));
@@ -78,7 +85,15 @@ test('a sensor on another thread feeds the loop through a ring: every frame comp
 
 test('the loop runs off the event loop: blocking the main thread for 400 ms costs no frames', async () => {
   const rt = await Runtime.create(
-    validateNetwork({ name: 'digits', nodes: [{ name: 'image', shape: [1, 28, 28] }, { name: 'p', shape: [10], activation: 'softmax' }], edges: [{ from: 'image', to: 'p', op: { type: 'dense' } }], outputs: ['p'] }),
+    validateNetwork({
+      name: 'digits',
+      nodes: [
+        { name: 'image', shape: [1, 28, 28] },
+        { name: 'p', shape: [10], activation: 'softmax' },
+      ],
+      edges: [{ from: 'image', to: 'p', op: { type: 'dense' } }],
+      outputs: ['p'],
+    }),
     { workers: 1 },
   );
   try {

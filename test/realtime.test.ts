@@ -39,7 +39,10 @@ test('the clock keeps absolute deadlines: over 2,000 ticks at 500 Hz the ticks d
 async function slowRuntime(): Promise<Runtime> {
   const net = validateNetwork({
     name: 'slow',
-    nodes: [{ name: 'x', shape: [1500] }, { name: 'y', shape: [1500] }],
+    nodes: [
+      { name: 'x', shape: [1500] },
+      { name: 'y', shape: [1500] },
+    ],
     edges: [{ from: 'x', to: 'y', op: { type: 'dense' } }],
     outputs: ['y'],
   });
@@ -60,7 +63,10 @@ test('overrun policies on a network slower than the rate: drop and latest skip f
     const latest = await runRealtime(rt, frames(60), { rateHz: 1000, overrun: 'latest' });
     assert.ok(latest.drops > 0);
     assert.equal(latest.ticks + latest.drops, 60);
-    await assert.rejects(runRealtime(rt, frames(200), { rateHz: 1000, overrun: 'queue', queueLimit: 5 }), (e: unknown) => e instanceof OverrunError && /input queue full: 6 frames waiting \(limit 5\)/.test(e.message));
+    await assert.rejects(
+      runRealtime(rt, frames(200), { rateHz: 1000, overrun: 'queue', queueLimit: 5 }),
+      (e: unknown) => e instanceof OverrunError && /input queue full: 6 frames waiting \(limit 5\)/.test(e.message),
+    );
     // A rate the network can follow: nothing dropped, nothing missed.
     const easy = await runRealtime(rt, frames(10), { rateHz: 20, overrun: 'queue' });
     assert.deepEqual([easy.ticks, easy.drops], [10, 0]);
@@ -75,7 +81,6 @@ async function outputsOf(file: string): Promise<Float32Array[]> {
   for await (const m of readMessages(createReadStream(file))) out.push((m as { outputs: { prediction: Float32Array } }).outputs.prediction);
   return out;
 }
-
 
 test('record -> replay reproduces the outputs exactly', async () => {
   const rec = join(dir, 'inputs.msgpack');
@@ -122,7 +127,18 @@ test('stdin source: garbled, wrong-shape and non-object messages are rejected, g
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const good = (t: number): Buffer => encodeMessage({ t, inputs: { image: new Float32Array(784).fill(0.5) } });
   const garbled = Buffer.concat([Buffer.from([0, 0, 0, 3]), Buffer.from([0xc1, 0xc1, 0xc1])]);
-  child.stdin.write(Buffer.concat([good(0), garbled, good(1), encodeMessage({ t: 2, inputs: { image: [1, 2, 3] } }), encodeMessage([1, 2]), good(3), encodeMessage({ inputs: { picture: new Float32Array(784) } }), good(4)]));
+  child.stdin.write(
+    Buffer.concat([
+      good(0),
+      garbled,
+      good(1),
+      encodeMessage({ t: 2, inputs: { image: [1, 2, 3] } }),
+      encodeMessage([1, 2]),
+      good(3),
+      encodeMessage({ inputs: { picture: new Float32Array(784) } }),
+      good(4),
+    ]),
+  );
   child.stdin.end();
   const [code] = (await once(child, 'exit')) as [number];
   assert.equal(code, 0, err);
@@ -161,7 +177,7 @@ test('SIGINT during run stops cleanly: exit 0 and the summary', async () => {
   assert.ok(summary.latencyUs.p99 > 0);
 });
 
-test('--sink tcp://HOST:PORT streams every tick\'s outputs to a listener', async () => {
+test("--sink tcp://HOST:PORT streams every tick's outputs to a listener", async () => {
   const { createServer } = await import('node:net');
   const received: number[] = [];
   const server = createServer((socket) => {
@@ -177,12 +193,16 @@ test('--sink tcp://HOST:PORT streams every tick\'s outputs to a listener', async
   const ticks = (JSON.parse(r.out) as { ticks: number }).ticks;
   for (let i = 0; i < 50 && received.length < ticks; i++) await new Promise((res) => setTimeout(res, 10));
   server.close();
-  assert.deepEqual(received, Array.from({ length: ticks }, (_, i) => i + 1));
+  assert.deepEqual(
+    received,
+    Array.from({ length: ticks }, (_, i) => i + 1),
+  );
 });
 
 test('run --help lists every option it takes; bad options are clear errors', async () => {
   const help = await cli('run', '--help');
-  for (const o of ['--rollout', '--rate', '--duration', '--source', '--sink', '--record', '--overrun', '--workers', '--noise-std', '--seed', '--log-level', '--json']) assert.ok(help.out.includes(o), o);
+  for (const o of ['--rollout', '--rate', '--duration', '--source', '--sink', '--record', '--overrun', '--workers', '--noise-std', '--seed', '--log-level', '--json'])
+    assert.ok(help.out.includes(o), o);
   assert.match((await cli('run', '--rate', 'fast')).err, /--rate must be a rate in Hz/);
   assert.match((await cli('run', '--overrun', 'panic')).err, /--overrun must be drop, latest or queue/);
   assert.match((await cli('run', '--source', 'camera0')).err, /--source must be synthetic, stdin, tcp:\/\/HOST:PORT or FILE.msgpack/);
@@ -191,12 +211,18 @@ test('run --help lists every option it takes; bad options are clear errors', asy
 
 test('a push source feeds a callback-style sensor into the real-time loop; a full buffer drops the oldest', async () => {
   const { PushSource } = await import('../src/io/push-source.js');
-  const rt = await Runtime.create(validateNetwork({
-    name: 'tiny',
-    nodes: [{ name: 'x', shape: [3] }, { name: 'y', shape: [2] }],
-    edges: [{ from: 'x', to: 'y', op: { type: 'dense' } }],
-    outputs: ['y'],
-  }), { workers: 1 });
+  const rt = await Runtime.create(
+    validateNetwork({
+      name: 'tiny',
+      nodes: [
+        { name: 'x', shape: [3] },
+        { name: 'y', shape: [2] },
+      ],
+      edges: [{ from: 'x', to: 'y', op: { type: 'dense' } }],
+      outputs: ['y'],
+    }),
+    { workers: 1 },
+  );
   try {
     const source = new PushSource({ bufferLimit: 4 });
     let t = 0;

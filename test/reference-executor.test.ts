@@ -81,7 +81,11 @@ test('the wasm backend agrees with the reference backend over 8 ticks on random 
 test('tick semantics by hand: identity chain with delays reads x(k - r1 - r2); frame 0 and earlier are zeros', () => {
   const net = validateNetwork({
     name: 'chain',
-    nodes: [{ name: 'x', shape: [1] }, { name: 'a', shape: [1] }, { name: 'b', shape: [1] }],
+    nodes: [
+      { name: 'x', shape: [1] },
+      { name: 'a', shape: [1] },
+      { name: 'b', shape: [1] },
+    ],
     edges: [
       { from: 'x', to: 'a', op: { type: 'identity' } },
       { from: 'a', to: 'b', op: { type: 'identity' } },
@@ -105,7 +109,11 @@ test('tick semantics by hand: identity chain with delays reads x(k - r1 - r2); f
 test('repeat(input, n) equals n steps of the same input', () => {
   const net = validateNetwork({
     name: 'rep',
-    nodes: [{ name: 'x', shape: [3, 4, 4] }, { name: 'h', shape: [5, 4, 4], activation: 'tanh' }, { name: 'y', shape: [3] }],
+    nodes: [
+      { name: 'x', shape: [3, 4, 4] },
+      { name: 'h', shape: [5, 4, 4], activation: 'tanh' },
+      { name: 'y', shape: [3] },
+    ],
     edges: [
       { from: 'x', to: 'h', op: { type: 'conv2d', kernel: 3 } },
       { from: 'h', to: 'h', op: { type: 'conv2d', kernel: 1 } },
@@ -128,7 +136,11 @@ test('repeat(input, n) equals n steps of the same input', () => {
 test('bad inputs are clear errors naming node and tick, and leave the executor unchanged', () => {
   const net = validateNetwork({
     name: 'two-inputs',
-    nodes: [{ name: 'x', shape: [3] }, { name: 'y', shape: [2] }, { name: 'z', shape: [2], activation: 'tanh' }],
+    nodes: [
+      { name: 'x', shape: [3] },
+      { name: 'y', shape: [2] },
+      { name: 'z', shape: [2], activation: 'tanh' },
+    ],
     edges: [
       { from: 'x', to: 'z', op: { type: 'dense' } },
       { from: 'y', to: 'z', op: { type: 'dense' } },
@@ -150,7 +162,10 @@ test('bad inputs are clear errors naming node and tick, and leave the executor u
     [Float32Array.of(1, 2, 3), /has 2 input nodes \(x, y\)/],
   ];
   for (const [input, message] of bad) {
-    assert.throws(() => ex.step(input as never), (err: unknown) => err instanceof InputError && message.test(err.message));
+    assert.throws(
+      () => ex.step(input as never),
+      (err: unknown) => err instanceof InputError && message.test(err.message),
+    );
   }
   assert.equal(ex.tick, 1);
   assert.ok(sameBits(ex.step(good).z, twin.step(good).z));
@@ -163,7 +178,10 @@ test('bad inputs are clear errors naming node and tick, and leave the executor u
 test('invalid rollouts and mismatched parameters are refused at construction', () => {
   const net = validateNetwork({
     name: 'loop',
-    nodes: [{ name: 'x', shape: [2] }, { name: 'h', shape: [2] }],
+    nodes: [
+      { name: 'x', shape: [2] },
+      { name: 'h', shape: [2] },
+    ],
     edges: [
       { from: 'x', to: 'h', op: { type: 'dense' } },
       { from: 'h', to: 'h', op: { type: 'dense' } },
@@ -179,7 +197,11 @@ test('invalid rollouts and mismatched parameters are refused at construction', (
 test('weight init is deterministic per seed and scaled by fan-in (He for relu, Glorot otherwise)', () => {
   const net = validateNetwork({
     name: 'init',
-    nodes: [{ name: 'x', shape: [400] }, { name: 'r', shape: [300], activation: 'relu' }, { name: 't', shape: [100], activation: 'tanh' }],
+    nodes: [
+      { name: 'x', shape: [400] },
+      { name: 'r', shape: [300], activation: 'relu' },
+      { name: 't', shape: [100], activation: 'tanh' },
+    ],
     edges: [
       { from: 'x', to: 'r', op: { type: 'dense' } },
       { from: 'r', to: 't', op: { type: 'dense' } },

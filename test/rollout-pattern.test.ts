@@ -7,7 +7,12 @@ import { RolloutCycleError, assertValidRollout, frameOrder } from '../src/rollou
 
 const net = validateNetwork({
   name: 'chain',
-  nodes: [{ name: 'x', shape: [2] }, { name: 'a', shape: [2] }, { name: 'b', shape: [2] }, { name: 'c', shape: [2] }],
+  nodes: [
+    { name: 'x', shape: [2] },
+    { name: 'a', shape: [2] },
+    { name: 'b', shape: [2] },
+    { name: 'c', shape: [2] },
+  ],
   edges: [
     { from: 'x', to: 'a', op: { type: 'dense' } },
     { from: 'a', to: 'b', op: { type: 'dense' } },

@@ -259,7 +259,10 @@ test('TCP: clients interleaved get exactly their answers alone; a new connection
         ticks.push(p.tick, q.tick);
       }
     }
-    assert.deepEqual(ticks, Array.from({ length: 24 }, (_, i) => Math.floor(i / 2) + 1));
+    assert.deepEqual(
+      ticks,
+      Array.from({ length: 24 }, (_, i) => Math.floor(i / 2) + 1),
+    );
     alone(xa).forEach((want, i) => assert.ok(sameBits(ra[i], want), `client a, frame ${i}`));
     alone(xb).forEach((want, i) => assert.ok(sameBits(rb[i], want), `client b, frame ${i}`));
     a.socket.destroy();

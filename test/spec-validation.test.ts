@@ -54,11 +54,7 @@ test('the base spec is valid and resolves shapes and weight layouts', () => {
 });
 
 test('shape mismatch names the edge, op, source shape, expected and found target shape', () => {
-  expectIssue(
-    (s) => (s.nodes[2].shape = [32, 8, 8]),
-    'edges[1]',
-    'edge "h1->h2" (conv2d kernel 3 stride 2 padding same): [16,14,14] -> expected target shape [C,7,7], node "h2" has [32,8,8]',
-  );
+  expectIssue((s) => (s.nodes[2].shape = [32, 8, 8]), 'edges[1]', 'edge "h1->h2" (conv2d kernel 3 stride 2 padding same): [16,14,14] -> expected target shape [C,7,7], node "h2" has [32,8,8]');
   expectIssue((s) => s.edges.push({ from: 'h1', to: 'h2', op: { type: 'maxpool', kernel: 2 }, name: 'pool' }), 'edges[3]', 'expected target shape [16,7,7]', '[32,7,7]');
   expectIssue((s) => s.edges.push({ from: 'h2', to: 'out', op: { type: 'identity' }, name: 'id' }), 'edges[3]', 'expected a target of 1568 elements', '[10]');
   expectIssue((s) => s.edges.push({ from: 'out', to: 'h2', op: { type: 'conv2d', kernel: 1 } }), 'edges[3]', 'needs a spatial source [C,H,W]', '[10]');
@@ -85,7 +81,12 @@ test('two unnamed edges between the same pair ask for names; duplicate names are
 
 test('unsupported op and activation list what is supported', () => {
   expectIssue((s) => (s.edges[2].op = { type: 'deconv' }), 'edges[2].op.type', 'unsupported op "deconv"', 'dense, conv2d, maxpool, avgpool, identity');
-  expectIssue((s) => (s.nodes[1].activation = 'gelu'), 'nodes[1].activation', 'unsupported activation "gelu"', 'relu, relu6, leaky_relu, elu, tanh, sigmoid, hard_sigmoid, hard_swish, softmax, linear');
+  expectIssue(
+    (s) => (s.nodes[1].activation = 'gelu'),
+    'nodes[1].activation',
+    'unsupported activation "gelu"',
+    'relu, relu6, leaky_relu, elu, tanh, sigmoid, hard_sigmoid, hard_swish, softmax, linear',
+  );
   expectIssue((s) => (s.edges[0].op = { type: 'conv2d', kernel: 3, kernal: 3 }), 'edges[0].op.kernal', 'unknown field', 'dilation');
   expectIssue((s) => (s.nodes[0].activation = 'relu'), 'nodes[0].activation', 'is an input');
 });
@@ -106,7 +107,7 @@ test('activation parameters, groups and uneven padding are checked where they ar
   expectIssue((s) => Object.assign(s.nodes[1], { activation: 'elu', alpha: 'big' }), 'nodes[1].alpha', 'expected a finite number, found "big"');
   expectIssue((s) => (s.edges[0].op = { type: 'conv2d', kernel: 3, groups: 0 }), 'edges[0].op.groups', 'positive integer');
   // 1 input channel and 16 output channels: 3 groups divide neither.
-  expectIssue((s) => (s.edges[0].op = { type: 'conv2d', kernel: 3, stride: 2, groups: 3 }), 'edges[0]', 'groups 3 must divide the source\'s 1 channels and the target\'s 16');
+  expectIssue((s) => (s.edges[0].op = { type: 'conv2d', kernel: 3, stride: 2, groups: 3 }), 'edges[0]', "groups 3 must divide the source's 1 channels and the target's 16");
   expectIssue((s) => (s.edges[0].op = { type: 'conv2d', kernel: 3, padding: [1, 1, 1] }), 'edges[0].op.padding', '[top, bottom, left, right]');
   // Uneven padding that yields the right size is accepted: 28 + 0 + 1 - 3 = 26, /2 + 1 = 14.
   const spec = base();
@@ -161,7 +162,11 @@ test('malformed JSON says line and column', () => {
 test('spec defaults: conv stride 1 padding same; pool stride = kernel, padding valid; activation linear', () => {
   const spec: NetworkSpec = {
     name: 'defaults',
-    nodes: [{ name: 'x', shape: [2, 9, 9] }, { name: 'c', shape: [4, 9, 9] }, { name: 'p', shape: [4, 3, 3] }],
+    nodes: [
+      { name: 'x', shape: [2, 9, 9] },
+      { name: 'c', shape: [4, 9, 9] },
+      { name: 'p', shape: [4, 3, 3] },
+    ],
     edges: [
       { from: 'x', to: 'c', op: { type: 'conv2d', kernel: 3 } },
       { from: 'c', to: 'p', op: { type: 'avgpool', kernel: 3 } },

@@ -14,23 +14,37 @@ const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms)
 test('message framing: any chunking of any messages gives the same messages, each byte copied once', () => {
   fc.assert(
     // (msgpack keeps -0 as 0: values are compared as they round-trip, not as typed in.)
-    fc.property(fc.array(fc.oneof(fc.integer(), fc.string(), fc.array(fc.double({ noNaN: true }).map((d) => (d === 0 ? 0 : d)), { maxLength: 50 })), { maxLength: 12 }), fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 20 }), (values, cuts) => {
-      const bytes = Buffer.concat(values.map((v) => encodeMessage({ v })));
-      const framer = new MessageFramer(1 << 20);
-      const got: unknown[] = [];
-      let at = 0;
-      for (let i = 0; at < bytes.length; i++) {
-        const n = cuts[i % cuts.length];
-        got.push(...framer.push(bytes.subarray(at, at + n)));
-        at += n;
-      }
-      assert.equal(framer.end(), undefined);
-      assert.equal(framer.buffered, 0);
-      assert.deepEqual(
-        got.map((m) => (m as { v: unknown }).v),
-        values,
-      );
-    }),
+    fc.property(
+      fc.array(
+        fc.oneof(
+          fc.integer(),
+          fc.string(),
+          fc.array(
+            fc.double({ noNaN: true }).map((d) => (d === 0 ? 0 : d)),
+            { maxLength: 50 },
+          ),
+        ),
+        { maxLength: 12 },
+      ),
+      fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 20 }),
+      (values, cuts) => {
+        const bytes = Buffer.concat(values.map((v) => encodeMessage({ v })));
+        const framer = new MessageFramer(1 << 20);
+        const got: unknown[] = [];
+        let at = 0;
+        for (let i = 0; at < bytes.length; i++) {
+          const n = cuts[i % cuts.length];
+          got.push(...framer.push(bytes.subarray(at, at + n)));
+          at += n;
+        }
+        assert.equal(framer.end(), undefined);
+        assert.equal(framer.buffered, 0);
+        assert.deepEqual(
+          got.map((m) => (m as { v: unknown }).v),
+          values,
+        );
+      },
+    ),
     { numRuns: 200 },
   );
   // A truncated last message and an oversize length are errors; the oversize one ends the stream.

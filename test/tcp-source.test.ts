@@ -26,8 +26,11 @@ test('TCP source (served from its own thread): each malformed message class is r
     socket.write(encodeMessage('hello')); // not an object
     socket.write(good(6));
     const answers = [await next(), await next(), await next(), await next(), await next(), await next()];
-    assert.deepEqual(answers.map((a) => (a.error === undefined ? `ok ${String(a.t)}` : 'error')), ['ok 1', 'error', 'error', 'error', 'error', 'ok 6']);
-    assert.equal(((answers[5].outputs as Record<string, Float32Array>).prediction).length, 10);
+    assert.deepEqual(
+      answers.map((a) => (a.error === undefined ? `ok ${String(a.t)}` : 'error')),
+      ['ok 1', 'error', 'error', 'error', 'error', 'ok 6'],
+    );
+    assert.equal((answers[5].outputs as Record<string, Float32Array>).prediction.length, 10);
     assert.equal(answers[5].tick, 2);
     assert.match(String(answers[1].error), /not valid msgpack/);
     assert.match(String(answers[2].error), /has 10 values, expected 784/);

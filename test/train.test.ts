@@ -26,7 +26,17 @@ test('the TensorFlow.js rollout window matches the runtime frame by frame (strea
     const rng = new Random(2);
     const frames = Array.from({ length: 6 }, () => Float32Array.from({ length: 784 }, () => rng.uniform(0, 1)));
     const tp = toTrainable(tf, net, params);
-    const out = tf.tidy(() => unroll(tf, net, rollout.delays, frameOrder(net, rollout.delays), tp, frames.map((f) => [tf.tensor4d(f, [1, 28, 28, 1])]), false).map((o) => o.states[0].dataSync() as Float32Array));
+    const out = tf.tidy(() =>
+      unroll(
+        tf,
+        net,
+        rollout.delays,
+        frameOrder(net, rollout.delays),
+        tp,
+        frames.map((f) => [tf.tensor4d(f, [1, 28, 28, 1])]),
+        false,
+      ).map((o) => o.states[0].dataSync() as Float32Array),
+    );
     frames.forEach((f, k) => {
       const expected = ref.step(f).prediction;
       assert.ok(relativeError(out[k], expected) < 1e-4, `${JSON.stringify(spec)} tick ${k + 1}: ${relativeError(out[k], expected)}`);
@@ -69,7 +79,17 @@ test('the window matches the runtime on grouped and depthwise convs, uneven padd
     const tp = toTrainable(tf, net, params);
     // Frames in NHWC for the window.
     const nhwc = (f: Float32Array): TF.Tensor4D => tf.transpose(tf.tensor4d(f, [1, 4, 6, 6]), [0, 2, 3, 1]) as TF.Tensor4D;
-    const out = tf.tidy(() => unroll(tf, net, rollout.delays, frameOrder(net, rollout.delays), tp, frames.map((f) => [nhwc(f)]), false).map((o) => o.states[0].dataSync() as Float32Array));
+    const out = tf.tidy(() =>
+      unroll(
+        tf,
+        net,
+        rollout.delays,
+        frameOrder(net, rollout.delays),
+        tp,
+        frames.map((f) => [nhwc(f)]),
+        false,
+      ).map((o) => o.states[0].dataSync() as Float32Array),
+    );
     frames.forEach((f, k) => {
       const expected = ref.step(f).z;
       assert.ok(relativeError(out[k], expected) < 1e-4, `${spec} tick ${k + 1}: ${relativeError(out[k], expected)}`);
@@ -95,13 +115,24 @@ test('the conv and dense gradients written for the wasm backend equal TensorFlow
       { src: [2, 5, 5], dst: [7], op: { type: 'dense' } },
     ] as const;
     for (const c of cases) {
-      const net = validateNetwork({ name: 'g', nodes: [{ name: 'x', shape: c.src }, { name: 'y', shape: c.dst }], edges: [{ from: 'x', to: 'y', op: c.op }], outputs: ['y'] });
+      const net = validateNetwork({
+        name: 'g',
+        nodes: [
+          { name: 'x', shape: c.src },
+          { name: 'y', shape: c.dst },
+        ],
+        edges: [{ from: 'x', to: 'y', op: c.op }],
+        outputs: ['y'],
+      });
       const params = initParameters(net, { seed: 3, bias: 'uniform' });
       const tp = toTrainable(tf, net, params);
       const rng = new Random(9);
       const n = (c.src as readonly number[]).reduce((a, b) => a * b, 1);
       const xShape = c.src.length === 3 ? [2, c.src[1], c.src[2], c.src[0]] : [2, n];
-      const x = tf.tensor(Float32Array.from({ length: 2 * n }, () => rng.uniform(-1, 1)), xShape);
+      const x = tf.tensor(
+        Float32Array.from({ length: 2 * n }, () => rng.uniform(-1, 1)),
+        xShape,
+      );
       const grads = (native: boolean): Float32Array[] =>
         tf.tidy(() => {
           const g = tf.grads((w: TF.Tensor, xi: TF.Tensor) => {
@@ -130,7 +161,15 @@ test('training lowers the loss (a few steps of BPTT on noisy MNIST sequences)', 
   const sample = Array.from({ length: 256 }, () => digits[rng.int(0, digits.length - 1)]);
   const losses: number[] = [];
   const tensorsBefore = loaded.tf.memory().numTensors;
-  await train(loaded, net, resolveRollout(net, 'streaming'), initParameters(net, { seed: 1 }), sample, { epochs: 6, batchSize: 32, learningRate: 3e-3, noiseStd: 0.5, seed: 2, lossFrames: 2, onStep: (_, l) => losses.push(l) });
+  await train(loaded, net, resolveRollout(net, 'streaming'), initParameters(net, { seed: 1 }), sample, {
+    epochs: 6,
+    batchSize: 32,
+    learningRate: 3e-3,
+    noiseStd: 0.5,
+    seed: 2,
+    lossFrames: 2,
+    onStep: (_, l) => losses.push(l),
+  });
   const first = losses.slice(0, 4).reduce((a, b) => a + b) / 4;
   const last = losses.slice(-4).reduce((a, b) => a + b) / 4;
   assert.ok(last < first * 0.75, `loss ${first.toFixed(3)} -> ${last.toFixed(3)}`);

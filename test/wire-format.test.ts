@@ -22,7 +22,7 @@ test('the documented example: the request decodes to its frame, the reply is wha
   assert.ok(encodeMessage({ t: 1, tick: 1, outputs: { y: Float32Array.of(0.25) } }).equals(reply));
 });
 
-test('a client packing with msgpackr\'s default pack() (Float32Array as bin) or plain number arrays is served, and gets bin tensors back', { timeout: 30_000 }, async () => {
+test("a client packing with msgpackr's default pack() (Float32Array as bin) or plain number arrays is served, and gets bin tensors back", { timeout: 30_000 }, async () => {
   const net = new NetworkBuilder('tiny').node('x', [2]).node('y', [1]).edge('x', 'y', dense()).output('y').validate();
   const params = initParameters(net, { seed: 4 });
   const rt = await Runtime.create(net, { params, workers: 1, rollout: 'streaming', streams: 2 });
@@ -41,7 +41,10 @@ test('a client packing with msgpackr\'s default pack() (Float32Array as bin) or 
     const got = [(await replies.next()).value, (await replies.next()).value, (await replies.next()).value] as Record<string, unknown>[];
     const ex = new ReferenceExecutor(net, 'streaming', params);
     const want = [ex.step(Float32Array.of(0.5, -1)).y, ex.step(Float32Array.of(0.25, 2)).y];
-    assert.deepEqual(got.map((m) => m.t), [1, 2, 3]);
+    assert.deepEqual(
+      got.map((m) => m.t),
+      [1, 2, 3],
+    );
     for (const i of [0, 1]) assert.deepEqual([...(got[i].outputs as { y: Float32Array }).y], [...want[i]]);
     assert.match(String(got[2].error), /input "x"/);
     socket.destroy();

@@ -119,7 +119,15 @@ async function loop(engine: AttachedEngine): Promise<void> {
       const k = driver.engineFrame + 1;
       const f = driver.frameOf(0) + 1;
       // Frames are computed one at a time here, so the ring slot is free unless a node lags.
-      if (driver.completed() < k - driver.queue && !driver.nodesDoneSync(net.nodes.filter((n) => !n.isInput).map((n) => n.index), k - driver.queue, 0)) break;
+      if (
+        driver.completed() < k - driver.queue &&
+        !driver.nodesDoneSync(
+          net.nodes.filter((n) => !n.isInput).map((n) => n.index),
+          k - driver.queue,
+          0,
+        )
+      )
+        break;
       const c0 = performance.now();
       try {
         driver.writeInputs(frame.arrays, 0, f);

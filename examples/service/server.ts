@@ -64,7 +64,14 @@ export async function startService(model: string, port = 0, streams = 16): Promi
     if (opened === undefined) {
       opened = rt.open();
       byConnection.set(socket, opened);
-      socket.once('close', () => void opened?.then((s) => s.close(), () => undefined));
+      socket.once(
+        'close',
+        () =>
+          void opened?.then(
+            (s) => s.close(),
+            () => undefined,
+          ),
+      );
     }
     return opened;
   };

@@ -76,12 +76,16 @@ function textReport(net: Network, a: ValidAnalysis, label: string): string {
   const frames = Array.from({ length: a.window + 1 }, (_, i) => String(i));
   lines.push(formatTable([['node', 'shape', ...frames.map((f) => `f${f}`)], ...net.nodes.map((n) => [n.name, showShape(n.shape), ...a.tableau[n.name].map(String)])]));
   lines.push('');
-  lines.push(formatTable([
-    ['output', 'delay (ticks)', 'first response (step)', 'response period (steps)'],
-    ...Object.entries(a.outputs).map(([o, r]) => [o, String(r.delay), String(r.firstResponseStep), String(r.responsePeriod)]),
-  ]));
+  lines.push(
+    formatTable([
+      ['output', 'delay (ticks)', 'first response (step)', 'response period (steps)'],
+      ...Object.entries(a.outputs).map(([o, r]) => [o, String(r.delay), String(r.firstResponseStep), String(r.responsePeriod)]),
+    ]),
+  );
   const fast = a.fastestModelParallel;
-  const gain = Object.entries(fast.outputs).map(([o, r]) => `${o} delay ${r.delay}, first response at step ${r.firstResponseStep}`).join('; ');
+  const gain = Object.entries(fast.outputs)
+    .map(([o, r]) => `${o} delay ${r.delay}, first response at step ${r.firstResponseStep}`)
+    .join('; ');
   lines.push('');
   lines.push(`fastest fully model-parallel pattern (R=0 on edges out of inputs, 1 elsewhere): F=${fast.inferenceFactor}, ${gain}`);
   return lines.join('\n') + '\n';
@@ -104,7 +108,13 @@ export const analyzeCommand: Command = {
     const { net, rollout, label } = await load(positionals[0], values.rollout as string | undefined);
     const analysis: Analysis = analyzeRollout(net, rollout, window === undefined ? {} : { window });
     if (typeof values.svg === 'string') {
-      const w = analysis.valid ? analysis.window : (window ?? defaultWindow(net, rollout.delays.map((r) => Math.max(r, 1))));
+      const w = analysis.valid
+        ? analysis.window
+        : (window ??
+          defaultWindow(
+            net,
+            rollout.delays.map((r) => Math.max(r, 1)),
+          ));
       await writeFile(values.svg, renderWindowSvg(net, rollout.delays, { window: w, label: basename(label) }));
     }
     if (values.json === true) {

@@ -59,7 +59,10 @@ export interface AccuracyPoint {
 
 function list(value: string | boolean | undefined, fallback: string[]): string[] {
   if (typeof value !== 'string') return fallback;
-  return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }
 
 function inputFrames(net: Network, count: number, seed: number): Float32Array[] {
@@ -80,22 +83,47 @@ async function accuracyCurve(rt: Runtime, rollout: Rollout, sequences: number, s
 function htmlReport(title: string, rows: readonly BenchRow[], curves: Record<string, AccuracyPoint[]> | null, meta: Record<string, string>): string {
   const byRollout = [...new Set(rows.map((r) => r.rollout))];
   const charts = [
-    lineChart('Throughput', 'workers', 'frames / s', byRollout.map((name) => ({ name, points: rows.filter((r) => r.rollout === name).map((r) => [r.workers, r.framesPerSec] as const) })), { xMin: 1 }),
-    lineChart('Latency p99', 'workers', 'µs', byRollout.map((name) => ({ name, points: rows.filter((r) => r.rollout === name).map((r) => [r.workers, r.latencyUs.p99] as const) })), { xMin: 1 }),
+    lineChart(
+      'Throughput',
+      'workers',
+      'frames / s',
+      byRollout.map((name) => ({ name, points: rows.filter((r) => r.rollout === name).map((r) => [r.workers, r.framesPerSec] as const) })),
+      { xMin: 1 },
+    ),
+    lineChart(
+      'Latency p99',
+      'workers',
+      'µs',
+      byRollout.map((name) => ({ name, points: rows.filter((r) => r.rollout === name).map((r) => [r.workers, r.latencyUs.p99] as const) })),
+      { xMin: 1 },
+    ),
   ];
   if (curves !== null) {
-    charts.push(lineChart('Accuracy against update steps', 'update steps', 'accuracy', Object.entries(curves).map(([name, pts]) => ({ name, points: pts.map((p) => [p.updateSteps, p.accuracy] as const) })), { yMin: 0, yMax: 1 }));
+    charts.push(
+      lineChart(
+        'Accuracy against update steps',
+        'update steps',
+        'accuracy',
+        Object.entries(curves).map(([name, pts]) => ({ name, points: pts.map((p) => [p.updateSteps, p.accuracy] as const) })),
+        { yMin: 0, yMax: 1 },
+      ),
+    );
   }
   const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   const table = rows
-    .map((r) => `<tr><td>${esc(r.rollout)}</td><td>${r.workers}</td><td>${r.framesPerSec}</td><td>${r.speedup.toFixed(2)}x</td><td>${r.latencyUs.p50.toFixed(0)}</td><td>${r.latencyUs.p99.toFixed(0)}</td><td>${esc(JSON.stringify(r.placement))}</td></tr>`)
+    .map(
+      (r) =>
+        `<tr><td>${esc(r.rollout)}</td><td>${r.workers}</td><td>${r.framesPerSec}</td><td>${r.speedup.toFixed(2)}x</td><td>${r.latencyUs.p50.toFixed(0)}</td><td>${r.latencyUs.p99.toFixed(0)}</td><td>${esc(JSON.stringify(r.placement))}</td></tr>`,
+    )
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>body{font-family:Helvetica,Arial,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:16px 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f3f3f3}.charts{display:flex;flex-wrap:wrap;gap:16px}</style>
 </head><body>
 <h1>${esc(title)}</h1>
-<p>${Object.entries(meta).map(([k, v]) => `<b>${esc(k)}</b>: ${esc(v)}`).join(' &middot; ')}</p>
+<p>${Object.entries(meta)
+    .map(([k, v]) => `<b>${esc(k)}</b>: ${esc(v)}`)
+    .join(' &middot; ')}</p>
 <table><tr><th>rollout</th><th>workers</th><th>frames/s</th><th>speedup</th><th>p50 µs</th><th>p99 µs</th><th>placement</th></tr>
 ${table}</table>
 <div class="charts">${charts.join('\n')}</div>
@@ -206,7 +234,10 @@ export const benchCommand: Command = {
         io.out(JSON.stringify(doc, null, 2) + '\n');
       } else {
         io.out(`${net.name} (${loaded.weights} weights), ${frames} frames per configuration; baseline single-threaded sequential: ${doc.baselineFramesPerSec} frames/s\n`);
-        for (const r of rows) io.out(`  ${r.rollout.padEnd(12)} ${String(r.workers).padStart(2)} worker(s)  ${String(r.framesPerSec).padStart(7)} frames/s  ${r.speedup.toFixed(2)}x  p50 ${r.latencyUs.p50} µs  p99 ${r.latencyUs.p99} µs  ${JSON.stringify(r.placement)}\n`);
+        for (const r of rows)
+          io.out(
+            `  ${r.rollout.padEnd(12)} ${String(r.workers).padStart(2)} worker(s)  ${String(r.framesPerSec).padStart(7)} frames/s  ${r.speedup.toFixed(2)}x  p50 ${r.latencyUs.p50} µs  p99 ${r.latencyUs.p99} µs  ${JSON.stringify(r.placement)}\n`,
+          );
         for (const [name, pts] of Object.entries(curves)) io.out(`  accuracy ${name}: ${pts.map((p) => `${p.updateSteps}:${(100 * p.accuracy).toFixed(0)}%`).join(' ')}\n`);
         if (typeof values.html === 'string') io.out(`wrote ${values.html}\n`);
       }

@@ -86,20 +86,28 @@ export const importCommand: Command = {
       return 0;
     }
     const lines: string[] = [];
-    const ops = Object.entries(imported.report.sourceOps).map(([op, n]) => `${n} ${op}`).join(', ');
+    const ops = Object.entries(imported.report.sourceOps)
+      .map(([op, n]) => `${n} ${op}`)
+      .join(', ');
     lines.push(`${path}: ${imported.report.format} model "${net.name}" (${ops})`);
     lines.push(`-> ${net.nodes.length} nodes, ${net.edges.length} edges, ${(total / 1e6).toFixed(2)} MFLOP per frame`);
     lines.push('');
     lines.push(formatTable([['node', 'shape', 'activation', 'MFLOP'], ...net.nodes.map((n) => [n.name, showShape(n.shape), n.isInput ? 'input' : n.activation, (flops[n.index] / 1e6).toFixed(3)])]));
     lines.push('');
-    lines.push(formatTable([['edge', 'op', 'weights', 'R'], ...net.edges.map((e) => [e.id, describeOp(e.op), e.weightShape === null ? '-' : showShape(e.weightShape), String(rollout.delays[e.index])])]));
+    lines.push(
+      formatTable([['edge', 'op', 'weights', 'R'], ...net.edges.map((e) => [e.id, describeOp(e.op), e.weightShape === null ? '-' : showShape(e.weightShape), String(rollout.delays[e.index])])]),
+    );
     if (imported.report.folded.length > 0) {
       lines.push('');
       lines.push('folded:');
       for (const f of imported.report.folded) lines.push(`  ${f}`);
     }
     lines.push('');
-    lines.push(`rollout ${rollout.kind}: F = ${analysis.inferenceFactor}, ${Object.entries(analysis.outputs).map(([o, r]) => `${o} answers its input of ${r.delay} tick${r.delay === 1 ? '' : 's'} before`).join('; ')}`);
+    lines.push(
+      `rollout ${rollout.kind}: F = ${analysis.inferenceFactor}, ${Object.entries(analysis.outputs)
+        .map(([o, r]) => `${o} answers its input of ${r.delay} tick${r.delay === 1 ? '' : 's'} before`)
+        .join('; ')}`,
+    );
     if (out !== undefined) lines.push(`wrote ${out}`);
     io.out(lines.join('\n') + '\n');
     return 0;

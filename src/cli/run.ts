@@ -163,21 +163,43 @@ export const runCommand: Command = {
     try {
       const loaded = await loadSource(modelArg, { seed });
       const rollout = values.rollout === undefined ? loaded.rollout : await loadRollout(loaded.network, values.rollout as string);
-      const rt = await Runtime.create(loaded.network, { rollout, params: loaded.params, logger, ...(workersOpt === undefined ? {} : { workers: workersOpt }), ...(sourceArg.startsWith('tcp://') ? { streams } : {}) });
+      const rt = await Runtime.create(loaded.network, {
+        rollout,
+        params: loaded.params,
+        logger,
+        ...(workersOpt === undefined ? {} : { workers: workersOpt }),
+        ...(sourceArg.startsWith('tcp://') ? { streams } : {}),
+      });
       closers.push(() => rt.close());
       const net = rt.network;
       if (loaded.weights === 'seeded random') logger.warn({ seed }, 'no trained weights: running a seeded random model (outputs are not meaningful predictions)');
       const counters: { rejected: number; fatal?: string } = { rejected: 0 };
       if (listen !== undefined) {
-        if (!isLoopback(listen.host)) logger.warn({ host: listen.host }, listenToken === undefined ? 'serving frames to other machines without a token (--token): anyone who can reach this port can use the model' : 'serving frames to other machines (token required)');
-        const server = await serveFrames(rt, { host: listen.host, port: listen.port, rateHz: rate, public: values['listen-public'] === true, ...(listenToken === undefined ? {} : { token: listenToken }), onReject: (reason) => logger.warn({ reason }, 'input message rejected') });
+        if (!isLoopback(listen.host))
+          logger.warn(
+            { host: listen.host },
+            listenToken === undefined
+              ? 'serving frames to other machines without a token (--token): anyone who can reach this port can use the model'
+              : 'serving frames to other machines (token required)',
+          );
+        const server = await serveFrames(rt, {
+          host: listen.host,
+          port: listen.port,
+          rateHz: rate,
+          public: values['listen-public'] === true,
+          ...(listenToken === undefined ? {} : { token: listenToken }),
+          onReject: (reason) => logger.warn({ reason }, 'input message rejected'),
+        });
         closers.push(() => server.close());
         logger.info({ host: server.host, port: server.port }, 'serving frames over TCP (replies on the same connection)');
         const started = performance.now();
-        const status = setInterval(() => {
-          const now = server.summary();
-          io.err(`${process.stderr.isTTY ? '\r' : ''}frames ${now.ticks}  rejected ${now.rejected}  p99 ${(now.latencyUs.p99 / 1000).toFixed(2)} ms${process.stderr.isTTY ? '\x1b[K' : '\n'}`);
-        }, process.stderr.isTTY ? 250 : 2000);
+        const status = setInterval(
+          () => {
+            const now = server.summary();
+            io.err(`${process.stderr.isTTY ? '\r' : ''}frames ${now.ticks}  rejected ${now.rejected}  p99 ${(now.latencyUs.p99 / 1000).toFixed(2)} ms${process.stderr.isTTY ? '\x1b[K' : '\n'}`);
+          },
+          process.stderr.isTTY ? 250 : 2000,
+        );
         try {
           // Serve until the duration is over or a signal stops us.
           const stopped = new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
@@ -186,7 +208,16 @@ export const runCommand: Command = {
           clearInterval(status);
         }
         const s = server.summary();
-        const summary: RealtimeSummary = { ticks: s.ticks, rateHz: null, latencyUs: s.latencyUs, deadlineMisses: s.deadlineMisses, drops: 0, accuracy: null, rejected: s.rejected, cpuUsPerFrame: s.cpuUsPerFrame };
+        const summary: RealtimeSummary = {
+          ticks: s.ticks,
+          rateHz: null,
+          latencyUs: s.latencyUs,
+          deadlineMisses: s.deadlineMisses,
+          drops: 0,
+          accuracy: null,
+          rejected: s.rejected,
+          cpuUsPerFrame: s.cpuUsPerFrame,
+        };
         io.err(`${process.stderr.isTTY ? '\n' : ''}${statusLine(summary, (performance.now() - started) / 1000)}  (${s.rejected} input messages rejected)\n`);
         if (values.json === true) io.out(JSON.stringify(summary) + '\n');
         return 0;
@@ -194,7 +225,10 @@ export const runCommand: Command = {
       let source: RealtimeSource;
       if (sourceArg === 'synthetic') {
         const input = net.nodes[net.inputs[0]];
-        if (net.inputs.length !== 1 || input.size !== 784) throw new UsageError(`the synthetic camera makes 28x28 MNIST frames; network "${net.name}" needs ${net.inputs.map((v) => `${net.nodes[v].name} [${net.nodes[v].shape.join(',')}]`).join(', ')}`);
+        if (net.inputs.length !== 1 || input.size !== 784)
+          throw new UsageError(
+            `the synthetic camera makes 28x28 MNIST frames; network "${net.name}" needs ${net.inputs.map((v) => `${net.nodes[v].name} [${net.nodes[v].shape.join(',')}]`).join(', ')}`,
+          );
         source = { camera: { seed, noiseStd } };
       } else if (sourceArg === 'stdin') {
         // stdin is read by this thread and handed to the loop's thread through a ring.
@@ -244,7 +278,9 @@ export const runCommand: Command = {
       const rejected = counters.rejected + summary.rejected;
       io.err(`${statusLine(summary, elapsed)}  (${elapsed.toFixed(1)} s, ${summary.cpuUsPerFrame} µs CPU a frame${rejected > 0 ? `, ${rejected} input messages rejected` : ''})\n`);
       if (replaying && summary.drops > 0) {
-        io.err(`${summary.drops} recorded frames were skipped (--overrun ${overrun}): outputs differ from the recorded run from the first skip on; the default (--overrun queue) computes every frame\n`);
+        io.err(
+          `${summary.drops} recorded frames were skipped (--overrun ${overrun}): outputs differ from the recorded run from the first skip on; the default (--overrun queue) computes every frame\n`,
+        );
       }
       if (values.json === true) io.out(JSON.stringify({ ...summary, rejected }) + '\n');
       // A stream cut short, or one in which nothing could be used, is a failed run.

@@ -195,7 +195,9 @@ export const evalCommand: Command = {
     if (values.json === true) {
       io.out(JSON.stringify(result, null, 2) + '\n');
     } else {
-      io.out(`${model.network.name}, ${result.rollout} rollout: F(R) = ${result.inferenceFactor}, first response at update step ${result.firstResponseStep}; ${result.digits} test digits, noise ${noiseStd}\n`);
+      io.out(
+        `${model.network.name}, ${result.rollout} rollout: F(R) = ${result.inferenceFactor}, first response at update step ${result.firstResponseStep}; ${result.digits} test digits, noise ${noiseStd}\n`,
+      );
       for (const f of result.frames) io.out(`  tick ${String(f.tick).padStart(2)}  update step ${String(f.updateSteps).padStart(3)}  accuracy ${(100 * f.accuracy).toFixed(1)}%\n`);
     }
     return 0;

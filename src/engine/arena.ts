@@ -110,7 +110,7 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
   const outputs = new Set(net.outputs);
   let streamBytes = 0;
   const states = net.nodes.map((n) => {
-    const extra = (n.isInput || outputs.has(n.index) ? queue : 0) + (n.isInput ? 0 : options.slack ?? 0);
+    const extra = (n.isInput || outputs.has(n.index) ? queue : 0) + (n.isInput ? 0 : (options.slack ?? 0));
     const depth = 1 + Math.max(1, ...n.outEdges.map((e) => delays[e])) + extra;
     const slotBytes = align(n.size * 4);
     const block = { offset: at, size: n.size, depth, slotBytes, ringBytes: depth * slotBytes };

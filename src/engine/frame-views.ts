@@ -180,7 +180,9 @@ export class HeldFrames {
   assertRoom(k: number, queue: number, tickOf: (k: number) => number): void {
     const h = this.oldest();
     if (h !== undefined && h < k - queue) {
-      throw new ViewError(`tick ${tickOf(k)} would overwrite the outputs of tick ${tickOf(h)}, which are still held: release() output frames when done with them (at most queue = ${queue} may be held)`);
+      throw new ViewError(
+        `tick ${tickOf(k)} would overwrite the outputs of tick ${tickOf(h)}, which are still held: release() output frames when done with them (at most queue = ${queue} may be held)`,
+      );
     }
   }
 }

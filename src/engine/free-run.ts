@@ -111,7 +111,10 @@ export function freeRun(host: FreeRunHost, inputs: AsyncIterable<InputFrame> | I
               // the oldest frame's outputs are ready, yield them rather than wait for the source.
               // (A source that has its next frame at once, a generator say, always wins: the
               // outputs only count after a turn of the event loop.)
-              const item = pending.length === 0 ? await nextItem() : await Promise.race([nextItem(), host.outputsOf(pending[0].k, options.signal).then(() => new Promise<null>((resolve) => setImmediate(() => resolve(null))))]);
+              const item =
+                pending.length === 0
+                  ? await nextItem()
+                  : await Promise.race([nextItem(), host.outputsOf(pending[0].k, options.signal).then(() => new Promise<null>((resolve) => setImmediate(() => resolve(null))))]);
               if (item === null) break;
               upcoming = undefined;
               if (item.done === true) {

@@ -36,8 +36,7 @@ export async function loadSource(source: ModelSource, options: { rollout?: Rollo
     const network = validateNetwork(imported.spec, source);
     return { network, rollout: asRollout(network, options.rollout ?? 'pipelined'), params: options.params ?? imported.params, weights: options.params === undefined ? 'imported' : 'given' };
   }
-  const net =
-    typeof source === 'string' ? await loadNetworkFile(source) : source instanceof Network ? source : validateNetwork(source as NetworkSpec);
+  const net = typeof source === 'string' ? await loadNetworkFile(source) : source instanceof Network ? source : validateNetwork(source as NetworkSpec);
   return {
     network: net,
     rollout: asRollout(net, options.rollout ?? 'streaming'),

@@ -152,13 +152,27 @@ function finish(net: Network, delays: readonly number[], kind: Placement['kind']
   const renamed = owner.map((w) => (w < 0 ? -1 : (rename.get(w) as number)));
   const nodesOf: number[][] = Array.from({ length: rename.size }, () => []);
   for (const v of order) if (renamed[v] >= 0) nodesOf[renamed[v]].push(v);
-  return { kind, workers: rename.size, nodesOf, owner: renamed, costUs, predictedFrameUs: predictFramePeriod(net, delays, renamed, costUs, order), predictedLatencyUs: simulateFrame(net, delays, renamed, costUs, order) };
+  return {
+    kind,
+    workers: rename.size,
+    nodesOf,
+    owner: renamed,
+    costUs,
+    predictedFrameUs: predictFramePeriod(net, delays, renamed, costUs, order),
+    predictedLatencyUs: simulateFrame(net, delays, renamed, costUs, order),
+  };
 }
 
 /** Every computed node on a worker of its own. */
 export function onePerLayer(net: Network, delays: readonly number[], costUs: readonly number[]): Placement {
   let next = 0;
-  return finish(net, delays, 'one-per-layer', net.nodes.map((n) => (n.isInput ? -1 : next++)), costUs);
+  return finish(
+    net,
+    delays,
+    'one-per-layer',
+    net.nodes.map((n) => (n.isInput ? -1 : next++)),
+    costUs,
+  );
 }
 
 /** Longest node first onto the least-loaded worker. */

@@ -23,12 +23,7 @@ const LOOP_FILE = fileURLToPath(new URL('../../workers/realtime-loop.js', import
  * iterable (a generator, a `PushSource`) is copied into a ring by this thread, ahead of its
  * deadlines.
  */
-export type RealtimeSource =
-  | { readonly camera: Omit<MnistCameraOptions, 'digits'> }
-  | { readonly replay: string }
-  | FrameRing
-  | Iterable<SourceFrame>
-  | AsyncIterable<SourceFrame>;
+export type RealtimeSource = { readonly camera: Omit<MnistCameraOptions, 'digits'> } | { readonly replay: string } | FrameRing | Iterable<SourceFrame> | AsyncIterable<SourceFrame>;
 
 /** Options of {@link runRealtime}. */
 export interface RealtimeOptions {
@@ -115,12 +110,16 @@ export async function runRealtime(rt: Runtime, source: RealtimeSource, options: 
     spec = { kind: 'ring', ring: source.handle, clocked: false };
   } else if ('camera' in source) {
     const input = net.nodes[net.inputs[0]];
-    if (net.inputs.length !== 1 || input.size !== 784) throw new RangeError(`the camera makes 28x28 MNIST frames; network "${net.name}" needs ${net.inputs.map((v) => `${net.nodes[v].name} [${net.nodes[v].shape.join(',')}]`).join(', ')}`);
+    if (net.inputs.length !== 1 || input.size !== 784)
+      throw new RangeError(`the camera makes 28x28 MNIST frames; network "${net.name}" needs ${net.inputs.map((v) => `${net.nodes[v].name} [${net.nodes[v].shape.join(',')}]`).join(', ')}`);
     spec = { kind: 'camera', options: source.camera, ...packDigits(mnistSplit()[source.camera.split ?? 'test']) };
   } else if ('replay' in source) {
     spec = { kind: 'replay', path: source.replay };
   } else if (isIterable(source)) {
-    const ring = FrameRing.create(net.inputs.map((v) => ({ name: net.nodes[v].name, size: net.nodes[v].size })), 64);
+    const ring = FrameRing.create(
+      net.inputs.map((v) => ({ name: net.nodes[v].name, size: net.nodes[v].size })),
+      64,
+    );
     spec = { kind: 'ring', ring: ring.handle, clocked: true };
     pumped = pump(source, ring, pumping.signal);
     // A source that fails stops the loop; the error is thrown below.

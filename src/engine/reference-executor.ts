@@ -5,7 +5,7 @@ import { getBackend } from '../kernels/registry.js';
 import { REFERENCE_BACKEND } from '../kernels/backends.js';
 import { asRollout, type Rollout, type RolloutSpec } from '../rollout/pattern.js';
 import { assertValidRollout, frameOrder } from '../rollout/validity.js';
-import { Arena, createArena, planArena } from './arena.js';
+import { type Arena, createArena, planArena } from './arena.js';
 import { checkInputFrame, zeroFrame, type InputFrame, type NonFinitePolicy } from '../io/inputs.js';
 import { NodeComputer } from './node-compute.js';
 import type { Parameters } from '../graph/parameters.js';
@@ -145,13 +145,19 @@ export class ReferenceExecutor {
 /** Throws if `params` does not fit `net` (wrong count or length of a weight or bias). */
 export function checkParameters(net: Network, params: Parameters): void {
   if (params.weights.length !== net.edges.length || params.biases.length !== net.nodes.length) {
-    throw new StreamrollError('SPEC_INVALID', `parameters have ${params.weights.length} weight tensors and ${params.biases.length} biases; network "${net.name}" has ${net.edges.length} edges and ${net.nodes.length} nodes`);
+    throw new StreamrollError(
+      'SPEC_INVALID',
+      `parameters have ${params.weights.length} weight tensors and ${params.biases.length} biases; network "${net.name}" has ${net.edges.length} edges and ${net.nodes.length} nodes`,
+    );
   }
   for (const e of net.edges) {
     const w = params.weights[e.index];
     const have = w === null ? 0 : w.length;
     if (have !== e.weightSize || (w === null) !== (e.weightShape === null)) {
-      throw new StreamrollError('SPEC_INVALID', `edge "${e.id}": weights have ${w === null ? 'none' : `${have} values`}, expected ${e.weightShape === null ? 'none' : `${e.weightSize} ([${e.weightShape.join(',')}])`}`);
+      throw new StreamrollError(
+        'SPEC_INVALID',
+        `edge "${e.id}": weights have ${w === null ? 'none' : `${have} values`}, expected ${e.weightShape === null ? 'none' : `${e.weightSize} ([${e.weightShape.join(',')}])`}`,
+      );
     }
   }
   for (const n of net.nodes) {

@@ -27,4 +27,3 @@ export class RuntimeError extends StreamrollError {
     this.name = 'RuntimeError';
   }
 }
-

@@ -8,13 +8,13 @@ import { nativeMissingReason } from '../kernels/native/index.js';
 import type { KernelBackend } from '../kernels/kernel.js';
 import type { Rollout } from '../rollout/pattern.js';
 import { assertValidRollout } from '../rollout/validity.js';
-import { Arena, createArena, planArena } from './arena.js';
+import { type Arena, createArena, planArena } from './arena.js';
 import { nodeCosts } from './calibrate.js';
 import { FAILED_NODE, READY, STOP, STOP_FAILED, STOP_REQUESTED, WAKE_NODE, controlLines, notifyAll, workerLine, workerTiming } from './control.js';
 import { Batcher } from './batcher.js';
 import { FrameDriver, type DriverState } from './frame-driver.js';
 import type { FrameLoopEnd, FrameLoopTask } from './frame-loop-task.js';
-import { InputSlot, OutputFrame, ViewError } from './frame-views.js';
+import { type InputSlot, type OutputFrame, ViewError } from './frame-views.js';
 import { FrameWatch } from './frame-watch.js';
 import { Session, type SessionHost, type SessionOptions } from './session.js';
 import { StopGuard } from './stop-guard.js';
@@ -183,7 +183,10 @@ export class Runtime implements AsyncDisposable {
         // A node failure names node and tick itself (its worker says so in control memory);
         // a dead thread is named by its nodes.
         const failed = Atomics.load(this.#ctrl, FAILED_NODE) - 1;
-        const message = failed >= 0 && init.placement.owner[failed] === w ? why : `worker ${w} (nodes ${init.placement.nodesOf[w].map((v) => init.network.nodes[v].name).join(', ')}) stopped at tick ${this.tick}: ${why}`;
+        const message =
+          failed >= 0 && init.placement.owner[failed] === w
+            ? why
+            : `worker ${w} (nodes ${init.placement.nodesOf[w].map((v) => init.network.nodes[v].name).join(', ')}) stopped at tick ${this.tick}: ${why}`;
         this.#fail(new RuntimeError(message, { cause: err }));
       });
     }
@@ -208,7 +211,13 @@ export class Runtime implements AsyncDisposable {
     const checked = checkOptions(options, computed, cores);
     // Enough control lines for the most workers any placement could use.
     const maxWorkers = Math.max(checked.workerLimit, computed);
-    const plan = planArena(network, rollout.delays, backend, { controlLines: controlLines(network.nodes.length, maxWorkers), queue: checked.queue, staging: true, slack: checked.slack, streams: 1 + checked.streams });
+    const plan = planArena(network, rollout.delays, backend, {
+      controlLines: controlLines(network.nodes.length, maxWorkers),
+      queue: checked.queue,
+      staging: true,
+      slack: checked.slack,
+      streams: 1 + checked.streams,
+    });
     const arena = createArena(network, plan, backend, params);
     // Control memory starts zeroed, which would name node 0 as the one the driver awaits.
     Atomics.store(arena.control, WAKE_NODE, -1);
@@ -216,7 +225,8 @@ export class Runtime implements AsyncDisposable {
     const kernels = backend.bind(arena.memory);
     const costs = await nodeCosts(network, rollout.delays, arena, backend, kernels, options.calibrate ?? true);
     // Without an explicit count, as many workers as pay off (see chooseWorkerCount).
-    const requested = options.workers ?? (options.placement === undefined || options.placement === 'auto' ? chooseWorkerCount(network, rollout.delays, checked.workerLimit, costs) : checked.workerLimit);
+    const requested =
+      options.workers ?? (options.placement === undefined || options.placement === 'auto' ? chooseWorkerCount(network, rollout.delays, checked.workerLimit, costs) : checked.workerLimit);
     const placement = choosePlacement(network, rollout.delays, options.placement ?? 'auto', requested, costs);
     const sync = options.sync ?? 'auto';
     // The main thread mostly sleeps while frames run, so spinning pays while workers <= cores.

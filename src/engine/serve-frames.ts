@@ -107,8 +107,7 @@ export async function serveFrames(rt: Runtime, options: ServeOptions): Promise<F
         else if (m.type === 'closed') {
           stats = m.stats;
           final = m.state;
-        }
-        else if (m.type === 'failed') {
+        } else if (m.type === 'failed') {
           const error = new StreamrollError(m.code, m.message);
           failed(error);
           reject(error);

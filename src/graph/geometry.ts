@@ -64,13 +64,7 @@ export function pair(size: Size2): [number, number] {
 }
 
 /** Output length and leading padding along one axis, or an explanation why none fits. */
-export function windowAxis(
-  inLen: number,
-  kernel: number,
-  stride: number,
-  dilation: number,
-  padding: Exclude<Padding, readonly number[]>,
-): { out: number; padBefore: number } | string {
+export function windowAxis(inLen: number, kernel: number, stride: number, dilation: number, padding: Exclude<Padding, readonly number[]>): { out: number; padBefore: number } | string {
   const span = (kernel - 1) * dilation + 1;
   if (padding === 'same') {
     const out = Math.ceil(inLen / stride);

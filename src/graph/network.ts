@@ -1,5 +1,5 @@
 import { count, LIMITS } from './limits.js';
-import { IssueList, SpecError, show } from './errors.js';
+import { type IssueList, SpecError, show } from './errors.js';
 import { showShape, sizeOf, type EdgeGeometry } from './geometry.js';
 import { opOf } from './ops.js';
 import { checkSpecStructure } from './structure.js';
@@ -194,7 +194,10 @@ export function validateNetwork(input: unknown, source?: string): Network {
   }
 
   if (edgesResolved && wellFormed) {
-    const reached = reachableFromInputs(nodes, spec.edges.map((e) => nodeIndex.get(e.to) ?? -1));
+    const reached = reachableFromInputs(
+      nodes,
+      spec.edges.map((e) => nodeIndex.get(e.to) ?? -1),
+    );
     for (const n of nodes) {
       if (!reached[n.index]) {
         const inputs = nodes.filter((m) => m.isInput).map((m) => m.name);
@@ -231,7 +234,10 @@ function resolveEdge(index: number, id: string, op: EdgeOp, src: NetNode, dst: N
   }
   const weightSize = resolved.weightShape === null ? 0 : resolved.weightShape.reduce((a, b) => a * b, 1);
   if (weightSize > LIMITS.tensorElements) {
-    issues.add(`edges[${index}]`, `edge ${show(id)} (${describeOp(op)}) would have ${count(weightSize)} weights (${showShape(resolved.weightShape as readonly number[])}), over the limit of ${count(LIMITS.tensorElements)} per tensor`);
+    issues.add(
+      `edges[${index}]`,
+      `edge ${show(id)} (${describeOp(op)}) would have ${count(weightSize)} weights (${showShape(resolved.weightShape as readonly number[])}), over the limit of ${count(LIMITS.tensorElements)} per tensor`,
+    );
     return null;
   }
   return { index, id, from: src.index, to: dst.index, op, geometry: resolved.geometry, weightShape: resolved.weightShape, weightSize };

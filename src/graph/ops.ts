@@ -3,18 +3,8 @@
 // init and how messages name it. A new op gets an entry here (the mapped type makes a missing
 // one a compile error) and a kernel per backend; code elsewhere that switches on op types ends
 // in an exhaustive `never` check, so the compiler lists it too.
-import { IssueList, show } from './errors.js';
-import {
-  pair,
-  showShape,
-  windowAxis,
-  type Conv2dGeometry,
-  type DenseGeometry,
-  type EdgeGeometry,
-  type IdentityGeometry,
-  type PoolGeometry,
-  type Window2d,
-} from './geometry.js';
+import { type IssueList, show } from './errors.js';
+import { pair, showShape, windowAxis, type Conv2dGeometry, type DenseGeometry, type EdgeGeometry, type IdentityGeometry, type PoolGeometry, type Window2d } from './geometry.js';
 import type { Conv2dOp, DenseOp, EdgeOp, IdentityOp, Padding, Shape, Size2 } from './spec.js';
 
 type Json = Record<string, unknown>;
@@ -171,7 +161,8 @@ const conv2d: OpDescriptor<Conv2dOp> = {
     if (src.shape.length !== 3) return `: conv2d needs a spatial source [C,H,W], node ${show(src.name)} has ${showShape(src.shape)}`;
     const win = slidingWindow(src.shape, op.kernel, op.stride ?? 1, op.dilation ?? 1, op.padding ?? 'same', false);
     if (typeof win === 'string') return `: ${win}`;
-    if (dst.shape.length !== 3 || dst.shape[1] !== win.outH || dst.shape[2] !== win.outW) return `-> expected target shape ${showShape(['C', win.outH, win.outW])}, node ${show(dst.name)} has ${showShape(dst.shape)}`;
+    if (dst.shape.length !== 3 || dst.shape[1] !== win.outH || dst.shape[2] !== win.outW)
+      return `-> expected target shape ${showShape(['C', win.outH, win.outW])}, node ${show(dst.name)} has ${showShape(dst.shape)}`;
     const outC = dst.shape[0];
     const groups = op.groups ?? 1;
     if (win.inC % groups !== 0 || outC % groups !== 0) return `: groups ${groups} must divide the source's ${win.inC} channels and the target's ${outC}`;
@@ -202,7 +193,8 @@ function pool<K extends 'maxpool' | 'avgpool'>(type: K): OpDescriptor<OpOf<K>> {
       const spatial = dst.shape.length === 3 && dst.shape[0] === win.inC && dst.shape[1] === win.outH && dst.shape[2] === win.outW;
       // A global pool's [C,1,1] is [C] in row-major order (and in every internal layout).
       const vector = dst.shape.length === 1 && win.outH === 1 && win.outW === 1 && dst.shape[0] === win.inC;
-      if (!spatial && !vector) return `-> expected target shape ${showShape([win.inC, win.outH, win.outW])}${win.outH === 1 && win.outW === 1 ? ` or [${win.inC}]` : ''}, node ${show(dst.name)} has ${showShape(dst.shape)}`;
+      if (!spatial && !vector)
+        return `-> expected target shape ${showShape([win.inC, win.outH, win.outW])}${win.outH === 1 && win.outW === 1 ? ` or [${win.inC}]` : ''}, node ${show(dst.name)} has ${showShape(dst.shape)}`;
       return { geometry: { type, ...win } as PoolGeometry as GeometryOf<K>, weightShape: null };
     },
     flops: (g) => g.inC * g.outH * g.outW * g.kh * g.kw,

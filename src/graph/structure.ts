@@ -1,16 +1,6 @@
 import { count, LIMITS } from './limits.js';
 import { IssueList, show } from './errors.js';
-import {
-  ACTIVATIONS,
-  ACTIVATION_PARAMS,
-  OP_TYPES,
-  type Activation,
-  type EdgeOp,
-  type EdgeSpec,
-  type NetworkSpec,
-  type NodeSpec,
-  type Shape,
-} from './spec.js';
+import { ACTIVATIONS, ACTIVATION_PARAMS, OP_TYPES, type Activation, type EdgeOp, type EdgeSpec, type NetworkSpec, type NodeSpec, type Shape } from './spec.js';
 import { OPS } from './ops.js';
 
 type Json = Record<string, unknown>;
@@ -121,7 +111,9 @@ export function checkSpecStructure(input: unknown, source?: string): StructureRe
         if (value === undefined) continue;
         const takes = activation === undefined ? undefined : ACTIVATION_PARAMS[activation];
         if (takes === undefined || takes[key] === undefined) {
-          const which = Object.entries(ACTIVATION_PARAMS).filter(([, p]) => p?.[key] !== undefined).map(([a]) => a);
+          const which = Object.entries(ACTIVATION_PARAMS)
+            .filter(([, p]) => p?.[key] !== undefined)
+            .map(([a]) => a);
           issues.add(`${path}.${key}`, `activation ${show(activation ?? 'linear')} takes no ${key} (only ${which.join(', ')} ${which.length === 1 ? 'does' : 'do'})`);
         } else if (typeof value !== 'number' || !Number.isFinite(value)) {
           issues.add(`${path}.${key}`, `expected a finite number, found ${show(value)}`);

@@ -12,7 +12,17 @@ export type Pads = readonly [number, number, number, number];
 
 export type IrOp =
   /** Convolution; weight [outC, inC/groups, kh, kw]. */
-  | { readonly kind: 'conv'; readonly x: string; readonly weight: Float32Array; readonly kernel: readonly [number, number]; readonly bias?: Float32Array; readonly stride: readonly [number, number]; readonly dilation: readonly [number, number]; readonly pads: Pads; readonly groups: number }
+  | {
+      readonly kind: 'conv';
+      readonly x: string;
+      readonly weight: Float32Array;
+      readonly kernel: readonly [number, number];
+      readonly bias?: Float32Array;
+      readonly stride: readonly [number, number];
+      readonly dilation: readonly [number, number];
+      readonly pads: Pads;
+      readonly groups: number;
+    }
   /**
    * Fully connected; weight [out, in]. `order: 'hwc'` says the input columns follow a
    * spatial source flattened in [H,W,C] order (Keras Flatten), to be permuted to [C,H,W].

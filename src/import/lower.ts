@@ -100,7 +100,11 @@ export function lowerGraph(graph: IrGraph, format: string): ImportedModel {
   // Nodes are named after the tensor they hold (the model's names for its outputs), less
   // TensorFlow's function-call scopes and the scope every scoped name shares: a converted
   // SavedModel nests every op under a long call path.
-  const unwrapped = (id: string): string => id.split('/').filter((part, i, all) => i === all.length - 1 || !/^(Stateful)?PartitionedCall(_\d+)?$/.test(part)).join('/');
+  const unwrapped = (id: string): string =>
+    id
+      .split('/')
+      .filter((part, i, all) => i === all.length - 1 || !/^(Stateful)?PartitionedCall(_\d+)?$/.test(part))
+      .join('/');
   const scope = commonScope(graph.nodes.map((n) => unwrapped(n.output)));
   const nameFor = (id: string): string => {
     const short = unwrapped(id);
@@ -115,7 +119,13 @@ export function lowerGraph(graph: IrGraph, format: string): ImportedModel {
 
   const materialize = (id: string, sum: SumVal, activation?: { activation: Activation; alpha?: number; beta?: number }): NodeVal => {
     const name = unique(nameFor(id), outputs.has(id));
-    nodes.push({ name, shape: asShape(sum.shape), ...(activation === undefined || activation.activation === 'linear' ? {} : { activation: activation.activation }), ...(activation?.alpha === undefined ? {} : { alpha: activation.alpha }), ...(activation?.beta === undefined ? {} : { beta: activation.beta }) });
+    nodes.push({
+      name,
+      shape: asShape(sum.shape),
+      ...(activation === undefined || activation.activation === 'linear' ? {} : { activation: activation.activation }),
+      ...(activation?.alpha === undefined ? {} : { alpha: activation.alpha }),
+      ...(activation?.beta === undefined ? {} : { beta: activation.beta }),
+    });
     for (const t of sum.terms) addEdge(t.from, name, t.op, t.weights);
     biases.set(name, sum.bias);
     fromSum.add(name);
@@ -128,7 +138,8 @@ export function lowerGraph(graph: IrGraph, format: string): ImportedModel {
     if (v === undefined) throw new OpFailure(`its input "${id}" is unknown or could not be imported`);
     if (v.kind === 'node') {
       if (v.view === undefined) return v;
-      if (v.view.order === 'hwc' && v.shape.length === 3) throw new OpFailure(`${what} reads "${id}", a spatial tensor flattened in [H,W,C] order, which only a dense layer can take (by permuting its weights)`);
+      if (v.view.order === 'hwc' && v.shape.length === 3)
+        throw new OpFailure(`${what} reads "${id}", a spatial tensor flattened in [H,W,C] order, which only a dense layer can take (by permuting its weights)`);
       // A reshaped node as a node of its own: an identity edge (row-major order is kept).
       const node = unique(nameFor(id), outputs.has(id));
       nodes.push({ name: node, shape: asShape(v.view.shape) });
@@ -148,7 +159,12 @@ export function lowerGraph(graph: IrGraph, format: string): ImportedModel {
   };
 
   /** A sum of one identity edge from node `n`. */
-  const overNode = (n: NodeVal): SumVal => ({ kind: 'sum', shape: n.shape, terms: [{ from: n.node, fromShape: n.shape, op: { type: 'identity' }, weights: null }], bias: new Float32Array(sizeOf(n.shape)) });
+  const overNode = (n: NodeVal): SumVal => ({
+    kind: 'sum',
+    shape: n.shape,
+    terms: [{ from: n.node, fromShape: n.shape, op: { type: 'identity' }, weights: null }],
+    bias: new Float32Array(sizeOf(n.shape)),
+  });
 
   /** The value of `id` as a sum this op may change: its own if it is the only consumer, else one over its node. */
   const ownSum = (id: string, what: string): SumVal => {
@@ -237,7 +253,14 @@ export function lowerGraph(graph: IrGraph, format: string): ImportedModel {
           const pc = channels(p.shape);
           // One edge per concatenated part: the weights of that part's input channels.
           const w = parts.length === 1 ? op.weight : sliceConvInputs(op.weight, outC, cig, kh * kw, c0, pc);
-          const conv: EdgeOp = { type: 'conv2d', kernel: [kh, kw], stride: [op.stride[0], op.stride[1]], dilation: [op.dilation[0], op.dilation[1]], padding: [pads[0], pads[1], pads[2], pads[3]], ...(op.groups === 1 ? {} : { groups: op.groups }) };
+          const conv: EdgeOp = {
+            type: 'conv2d',
+            kernel: [kh, kw],
+            stride: [op.stride[0], op.stride[1]],
+            dilation: [op.dilation[0], op.dilation[1]],
+            padding: [pads[0], pads[1], pads[2], pads[3]],
+            ...(op.groups === 1 ? {} : { groups: op.groups }),
+          };
           terms.push({ from: p.node, fromShape: p.shape, op: conv, weights: w });
           c0 += pc;
         }
@@ -267,7 +290,12 @@ export function lowerGraph(graph: IrGraph, format: string): ImportedModel {
       case 'pool': {
         const x = asNode(op.x, n.opType);
         if (x.shape.length !== 3) throw new OpFailure('pooling a vector');
-        const pool: EdgeOp = { type: op.pool === 'max' ? 'maxpool' : 'avgpool', kernel: [op.kernel[0], op.kernel[1]], stride: [op.stride[0], op.stride[1]], padding: [op.pads[0], op.pads[1], op.pads[2], op.pads[3]] };
+        const pool: EdgeOp = {
+          type: op.pool === 'max' ? 'maxpool' : 'avgpool',
+          kernel: [op.kernel[0], op.kernel[1]],
+          stride: [op.stride[0], op.stride[1]],
+          padding: [op.pads[0], op.pads[1], op.pads[2], op.pads[3]],
+        };
         vals.set(n.output, { kind: 'sum', shape: n.shape, terms: [{ from: x.node, fromShape: x.shape, op: pool, weights: null }], bias: new Float32Array(sizeOf(n.shape)) });
         return;
       }

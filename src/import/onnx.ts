@@ -37,7 +37,8 @@ function half(bits: number): number {
 function decodeTensor(t: TensorProto): Const | string {
   const dims = (t.dims ?? []).map(num);
   const count = dims.reduce((a, b) => a * b, 1);
-  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) return `its data is in an external file (${(t.externalData ?? []).map((e) => e.value).join(', ')}); save the model with the weights inside`;
+  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL)
+    return `its data is in an external file (${(t.externalData ?? []).map((e) => e.value).join(', ')}); save the model with the weights inside`;
   const raw = t.rawData !== null && t.rawData !== undefined && t.rawData.length > 0 ? new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength) : undefined;
   const T = onnx.TensorProto.DataType;
   switch (t.dataType) {
@@ -55,7 +56,6 @@ function decodeTensor(t: TensorProto): Const | string {
       return `its data type ${onnx.TensorProto.DataType[t.dataType ?? 0] ?? t.dataType} is not supported (float32, float16, float64, int32, int64 are)`;
   }
 }
-
 
 /** Reads an ONNX model into the import graph; throws an ImportError listing every op that does not map. */
 export function readOnnx(bytes: Uint8Array, name: string): IrGraph {
@@ -88,7 +88,11 @@ export function readOnnx(bytes: Uint8Array, name: string): IrGraph {
     const batch = values[0];
     const rest = values.slice(1);
     if ((values.length !== 2 && values.length !== 4) || (batch !== 1 && batch !== -1) || rest.some((d) => d < 1)) {
-      unsupported.push({ name: inputName, opType: 'input', why: `shape [${dims.map((d) => d.dimParam ?? num(d.dimValue)).join(',')}]: an input must be [N,C,H,W] or [N,n] with N = 1 or symbolic and the rest fixed` });
+      unsupported.push({
+        name: inputName,
+        opType: 'input',
+        why: `shape [${dims.map((d) => d.dimParam ?? num(d.dimValue)).join(',')}]: an input must be [N,C,H,W] or [N,n] with N = 1 or symbolic and the rest fixed`,
+      });
       failed.add(inputName);
       continue;
     }
@@ -172,7 +176,15 @@ export function readOnnx(bytes: Uint8Array, name: string): IrGraph {
       case 'Squeeze':
       case 'Concat':
       case 'Cast':
-        if (allConst) return setConst(foldInts(op, ins.map((x) => consts.get(x)), attrs, opset));
+        if (allConst)
+          return setConst(
+            foldInts(
+              op,
+              ins.map((x) => consts.get(x)),
+              attrs,
+              opset,
+            ),
+          );
         break;
       default:
         break;
@@ -191,7 +203,20 @@ export function readOnnx(bytes: Uint8Array, name: string): IrGraph {
         const dilation = ints('dilations') ?? [1, 1];
         const pads = windowPads(str('auto_pad', 'NOTSET'), ints('pads'), x, [kh, kw], stride, dilation);
         const shape = [outC, ...windowOut(x, [kh, kw], stride, dilation, pads)];
-        return emit({ kind: 'conv', x: ins[0], weight: floatsOf(ins[1], 'weight'), kernel: [kh, kw], ...(ins[2] !== undefined && ins[2] !== '' ? { bias: floatsOf(ins[2], 'bias') } : {}), stride: [stride[0], stride[1]], dilation: [dilation[0], dilation[1]], pads, groups }, shape);
+        return emit(
+          {
+            kind: 'conv',
+            x: ins[0],
+            weight: floatsOf(ins[1], 'weight'),
+            kernel: [kh, kw],
+            ...(ins[2] !== undefined && ins[2] !== '' ? { bias: floatsOf(ins[2], 'bias') } : {}),
+            stride: [stride[0], stride[1]],
+            dilation: [dilation[0], dilation[1]],
+            pads,
+            groups,
+          },
+          shape,
+        );
       }
       case 'Gemm':
       case 'MatMul': {
@@ -315,7 +340,10 @@ export function readOnnx(bytes: Uint8Array, name: string): IrGraph {
         const x = shapeOf(ins[0]);
         const given = ins[1] !== undefined && ins[1] !== '' ? [...(constOf(ins[1], 'axes').ints ?? [])] : (ints('axes') ?? []);
         const axes = given.map((a) => (a < 0 ? a + x.length + 1 : a)).sort();
-        if (x.length !== 3 || axes.join() !== '2,3') throw new Fail(`a ${op === 'ReduceMean' ? 'mean' : 'maximum'} over axes [${given.join(',')}] of a tensor of rank ${x.length + 1} (only over H and W of [N,C,H,W], a global pool; a layer norm's mean over features does not map)`);
+        if (x.length !== 3 || axes.join() !== '2,3')
+          throw new Fail(
+            `a ${op === 'ReduceMean' ? 'mean' : 'maximum'} over axes [${given.join(',')}] of a tensor of rank ${x.length + 1} (only over H and W of [N,C,H,W], a global pool; a layer norm's mean over features does not map)`,
+          );
         const out = int('keepdims', 1) === 1 ? [x[0], 1, 1] : [x[0]];
         if (op === 'ReduceMean') return emit({ kind: 'globalpool', x: ins[0] }, out);
         return emit({ kind: 'pool', x: ins[0], pool: 'max', kernel: [x[1], x[2]], stride: [x[1], x[2]], pads: [0, 0, 0, 0] }, out);
@@ -371,7 +399,8 @@ export function readOnnx(bytes: Uint8Array, name: string): IrGraph {
         const value = ins[2] !== undefined && ins[2] !== '' ? floatsOf(ins[2], 'value')[0] : float('value', 0);
         if (value !== 0) throw new Fail(`padding with ${value} (only zeros)`);
         const p = ins[1] !== undefined && ins[1] !== '' ? (constOf(ins[1], 'pads').ints ?? []) : (ints('pads') ?? []);
-        if (x.length !== 3 || p.length !== 8 || p[0] !== 0 || p[1] !== 0 || p[4] !== 0 || p[5] !== 0 || p.some((v) => v < 0)) throw new Fail(`pads [${p.join(',')}] (only non-negative zero padding of H and W)`);
+        if (x.length !== 3 || p.length !== 8 || p[0] !== 0 || p[1] !== 0 || p[4] !== 0 || p[5] !== 0 || p.some((v) => v < 0))
+          throw new Fail(`pads [${p.join(',')}] (only non-negative zero padding of H and W)`);
         const pads: Pads = [p[2], p[6], p[3], p[7]];
         return emit({ kind: 'pad', x: ins[0], pads }, [x[0], x[1] + p[2] + p[6], x[2] + p[3] + p[7]]);
       }
@@ -383,9 +412,41 @@ export function readOnnx(bytes: Uint8Array, name: string): IrGraph {
 
 /** The ONNX ops this reader maps (some only with certain attributes or constant operands). */
 const SUPPORTED = new Set([
-  'Constant', 'Identity', 'Dropout', 'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Cast', 'Conv', 'Gemm', 'MatMul',
-  'BatchNormalization', 'Add', 'Sub', 'Mul', 'Div', 'Relu', 'LeakyRelu', 'Elu', 'Sigmoid', 'Tanh', 'HardSigmoid', 'HardSwish',
-  'Clip', 'Softmax', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'ReduceMean', 'ReduceMax', 'Flatten', 'Reshape', 'Pad',
+  'Constant',
+  'Identity',
+  'Dropout',
+  'Shape',
+  'Gather',
+  'Unsqueeze',
+  'Squeeze',
+  'Concat',
+  'Cast',
+  'Conv',
+  'Gemm',
+  'MatMul',
+  'BatchNormalization',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Relu',
+  'LeakyRelu',
+  'Elu',
+  'Sigmoid',
+  'Tanh',
+  'HardSigmoid',
+  'HardSwish',
+  'Clip',
+  'Softmax',
+  'MaxPool',
+  'AveragePool',
+  'GlobalAveragePool',
+  'GlobalMaxPool',
+  'ReduceMean',
+  'ReduceMax',
+  'Flatten',
+  'Reshape',
+  'Pad',
 ]);
 
 /** Why a known op does not map. */

@@ -96,7 +96,10 @@ export function readTfjsGraph(modelJson: Record<string, unknown>, weights: Reado
     }
   }
   // Outputs: the signature's, else every computed node no other node reads.
-  const outputs = signature?.outputs !== undefined ? Object.values(signature.outputs).map((o) => ref(o.name).node) : defs.filter((d) => !consumed.has(d.name) && shapes.has(d.name) && d.op !== 'NoOp').map((d) => d.name);
+  const outputs =
+    signature?.outputs !== undefined
+      ? Object.values(signature.outputs).map((o) => ref(o.name).node)
+      : defs.filter((d) => !consumed.has(d.name) && shapes.has(d.name) && d.op !== 'NoOp').map((d) => d.name);
   if (unsupported.length > 0) throw new ImportError(name, unsupported);
   return { name, inputs, nodes, outputs, layout: 'nhwc' };
 
@@ -157,7 +160,8 @@ export function readTfjsGraph(modelJson: Record<string, unknown>, weights: Reado
       case 'Placeholder': {
         const dims = (attr.shape?.shape?.dim ?? []).map((v) => Number(v.size ?? -1));
         const rest = dims.slice(1);
-        if ((dims.length !== 2 && dims.length !== 4) || (dims[0] !== 1 && dims[0] !== -1) || rest.some((v) => v < 1)) throw new Fail(`shape [${dims.join(',')}]: an input must be [batch, n] or [batch, H, W, C] with fixed sizes`);
+        if ((dims.length !== 2 && dims.length !== 4) || (dims[0] !== 1 && dims[0] !== -1) || rest.some((v) => v < 1))
+          throw new Fail(`shape [${dims.join(',')}]: an input must be [batch, n] or [batch, H, W, C] with fixed sizes`);
         const shape = rest.length === 3 ? [rest[2], rest[0], rest[1]] : rest;
         inputs.push({ name: d.name, shape });
         shapes.set(d.name, shape);

@@ -201,14 +201,18 @@ export function readTfjsLayers(modelJson: Record<string, unknown>, weights: Read
         const dk = weight(lname, 'depthwise_kernel');
         const [, , C, mult] = dk.shape;
         const dw = depthwiseToOihw(dk.values, kh, kw, C, mult);
-        if (layer.class_name === 'DepthwiseConv2D') return withActivation({ kind: 'conv', x, weight: dw, kernel, ...(bias === undefined ? {} : { bias }), stride, dilation, pads, groups: C }, [C * mult, oh, ow]);
+        if (layer.class_name === 'DepthwiseConv2D')
+          return withActivation({ kind: 'conv', x, weight: dw, kernel, ...(bias === undefined ? {} : { bias }), stride, dilation, pads, groups: C }, [C * mult, oh, ow]);
         // Separable: the depthwise step, then a pointwise 1x1 convolution with the bias.
         const pk = weight(lname, 'pointwise_kernel');
         const outC = pk.shape[3];
         const mid = C * mult;
         const pw = hwioToOihw(pk.values, 1, 1, mid, outC);
         emit(`${lname}:depthwise`, { kind: 'conv', x, weight: dw, kernel, stride, dilation, pads, groups: C }, [mid, oh, ow]);
-        return withActivation({ kind: 'conv', x: `${lname}:depthwise`, weight: pw, kernel: [1, 1], ...(bias === undefined ? {} : { bias }), stride: [1, 1], dilation: [1, 1], pads: [0, 0, 0, 0], groups: 1 }, [outC, oh, ow]);
+        return withActivation(
+          { kind: 'conv', x: `${lname}:depthwise`, weight: pw, kernel: [1, 1], ...(bias === undefined ? {} : { bias }), stride: [1, 1], dilation: [1, 1], pads: [0, 0, 0, 0], groups: 1 },
+          [outC, oh, ow],
+        );
       }
       case 'Dense': {
         const s = shapeOf(x);
@@ -219,7 +223,11 @@ export function readTfjsLayers(modelJson: Record<string, unknown>, weights: Read
         // Keras applies Dense to the last axis: on [H,W,C] that is a 1x1 convolution.
         if (s.length === 3) {
           if (s[0] !== inN) throw new Fail(`kernel for ${inN} inputs, the input has ${s[0]} channels`);
-          return withActivation({ kind: 'conv', x, weight: w, kernel: [1, 1], ...(bias === undefined ? {} : { bias }), stride: [1, 1], dilation: [1, 1], pads: [0, 0, 0, 0], groups: 1 }, [outN, s[1], s[2]]);
+          return withActivation({ kind: 'conv', x, weight: w, kernel: [1, 1], ...(bias === undefined ? {} : { bias }), stride: [1, 1], dilation: [1, 1], pads: [0, 0, 0, 0], groups: 1 }, [
+            outN,
+            s[1],
+            s[2],
+          ]);
         }
         if (s[0] !== inN) throw new Fail(`kernel for ${inN} inputs, the input has ${s[0]}`);
         return withActivation({ kind: 'dense', x, weight: w, ...(bias === undefined ? {} : { bias }) }, [outN]);
@@ -301,7 +309,8 @@ export function readTfjsLayers(modelJson: Record<string, unknown>, weights: Read
         const total = s.reduce((a, b) => a * b, 1);
         if (layer.class_name === 'Reshape') {
           const target = (c.target_shape as number[] | undefined) ?? [];
-          if (target.length !== 1 || (target[0] !== -1 && target[0] !== total)) throw new Fail(`to [${target.join(',')}] (only flattening to a vector maps: other reshapes of NHWC tensors reorder elements)`);
+          if (target.length !== 1 || (target[0] !== -1 && target[0] !== total))
+            throw new Fail(`to [${target.join(',')}] (only flattening to a vector maps: other reshapes of NHWC tensors reorder elements)`);
         }
         return emit(lname, { kind: 'reshape', x, order: 'hwc' }, [total]);
       }

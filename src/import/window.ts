@@ -32,14 +32,16 @@ export function windowOut(x: IrShape, kernel: readonly number[], stride: readonl
 /** A TensorFlow kernel [kh, kw, in, out] as [out, in, kh, kw]. */
 export function hwioToOihw(values: Float32Array, kh: number, kw: number, cin: number, outC: number): Float32Array {
   const w = new Float32Array(outC * cin * kh * kw);
-  for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) for (let i = 0; i < cin; i++) for (let o = 0; o < outC; o++) w[((o * cin + i) * kh + ky) * kw + kx] = values[((ky * kw + kx) * cin + i) * outC + o];
+  for (let ky = 0; ky < kh; ky++)
+    for (let kx = 0; kx < kw; kx++) for (let i = 0; i < cin; i++) for (let o = 0; o < outC; o++) w[((o * cin + i) * kh + ky) * kw + kx] = values[((ky * kw + kx) * cin + i) * outC + o];
   return w;
 }
 
 /** A TensorFlow depthwise kernel [kh, kw, C, mult] as [C*mult, 1, kh, kw] (output channel c*mult + j). */
 export function depthwiseToOihw(values: Float32Array, kh: number, kw: number, C: number, mult: number): Float32Array {
   const w = new Float32Array(C * mult * kh * kw);
-  for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) for (let c = 0; c < C; c++) for (let j = 0; j < mult; j++) w[((c * mult + j) * kh + ky) * kw + kx] = values[((ky * kw + kx) * C + c) * mult + j];
+  for (let ky = 0; ky < kh; ky++)
+    for (let kx = 0; kx < kw; kx++) for (let c = 0; c < C; c++) for (let j = 0; j < mult; j++) w[((c * mult + j) * kh + ky) * kw + kx] = values[((ky * kw + kx) * C + c) * mult + j];
   return w;
 }
 

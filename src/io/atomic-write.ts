@@ -29,7 +29,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
 
 /** Makes a rename durable; directories cannot be opened for fsync on every platform (Windows). */
 async function syncDirectory(dir: string): Promise<void> {
-  let handle;
+  let handle: import('node:fs/promises').FileHandle | undefined;
   try {
     handle = await open(dir, 'r');
     await handle.sync();

@@ -205,7 +205,8 @@ export class FrameRing {
     }
     arrays.forEach((a, j) => {
       const size = this.handle.inputs[j].size;
-      if (!(ArrayBuffer.isView(a) || Array.isArray(a)) || a.length !== size) throw new InputError(`input "${names[j]}" must be an array of ${size} numbers, got ${ArrayBuffer.isView(a) || Array.isArray(a) ? `${a.length} values` : typeof a}`);
+      if (!(ArrayBuffer.isView(a) || Array.isArray(a)) || a.length !== size)
+        throw new InputError(`input "${names[j]}" must be an array of ${size} numbers, got ${ArrayBuffer.isView(a) || Array.isArray(a) ? `${a.length} values` : typeof a}`);
     });
     return arrays;
   }

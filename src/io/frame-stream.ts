@@ -209,13 +209,15 @@ export function toSourceFrame(message: unknown, net: Network, index: number): So
     // msgpack's default for a Float32Array is bin (a Buffer here): its bytes are the floats,
     // little-endian, when there are exactly 4 per value.
     if (value instanceof Uint8Array && !(value instanceof Float32Array)) {
-      if (value.byteLength !== 4 * node.size) return new MessageError(`message ${index}: input "${node.name}" is ${value.byteLength} bytes of binary, expected ${4 * node.size} (${node.size} float32 values, little-endian)`);
+      if (value.byteLength !== 4 * node.size)
+        return new MessageError(`message ${index}: input "${node.name}" is ${value.byteLength} bytes of binary, expected ${4 * node.size} (${node.size} float32 values, little-endian)`);
       const floats = new Float32Array(node.size);
       new Uint8Array(floats.buffer).set(value);
       value = floats;
     }
     const typed = value instanceof Float32Array || value instanceof Float64Array;
-    if (!typed && !Array.isArray(value)) return new MessageError(`message ${index}: input "${node.name}" missing or not an array of numbers (a Float32Array, Float64Array, float32 bytes or a msgpack array)`);
+    if (!typed && !Array.isArray(value))
+      return new MessageError(`message ${index}: input "${node.name}" missing or not an array of numbers (a Float32Array, Float64Array, float32 bytes or a msgpack array)`);
     const array = value as ArrayLike<number>;
     if (array.length !== node.size) return new MessageError(`message ${index}: input "${node.name}" has ${array.length} values, expected ${node.size}`);
     try {

@@ -160,12 +160,7 @@ export function decodeModel(bytes: Uint8Array, source?: string): Model {
   };
 }
 
-function checkTensors(
-  issues: IssueList,
-  field: string,
-  table: unknown,
-  wanted: { key: string; size: number | null; shape: readonly number[] | null }[],
-): (Float32Array | null)[] {
+function checkTensors(issues: IssueList, field: string, table: unknown, wanted: { key: string; size: number | null; shape: readonly number[] | null }[]): (Float32Array | null)[] {
   if (typeof table !== 'object' || table === null) {
     issues.add(field, `missing (expected an object of Float32Array keyed by ${field === 'weights' ? 'edge id' : 'node name'})`);
     return wanted.map(() => null);

@@ -12,7 +12,10 @@ import { StreamrollError } from '../util/errors.js';
 const dimsOf = (shape: Shape, batch = 1): number[] => [batch, ...shape];
 
 /** Sliding-window attributes shared by Conv and the pools (pads: begin H, W, end H, W). */
-function windowAttributes(g: { kh: number; kw: number; sh: number; sw: number; dh: number; dw: number; inH: number; inW: number; outH: number; outW: number; padTop: number; padLeft: number }, dilations: boolean): Attribute[] {
+function windowAttributes(
+  g: { kh: number; kw: number; sh: number; sw: number; dh: number; dw: number; inH: number; inW: number; outH: number; outW: number; padTop: number; padLeft: number },
+  dilations: boolean,
+): Attribute[] {
   const padBottom = Math.max(0, (g.outH - 1) * g.sh + (g.kh - 1) * g.dh + 1 - g.inH - g.padTop);
   const padRight = Math.max(0, (g.outW - 1) * g.sw + (g.kw - 1) * g.dw + 1 - g.inW - g.padLeft);
   return [
@@ -43,7 +46,10 @@ function activationNodes(activation: Activation, p: ActivationParams, input: str
     case 'sigmoid':
       return one('Sigmoid');
     case 'hard_sigmoid':
-      return one('HardSigmoid', [{ name: 'alpha', float: p.alpha }, { name: 'beta', float: p.beta }]);
+      return one('HardSigmoid', [
+        { name: 'alpha', float: p.alpha },
+        { name: 'beta', float: p.beta },
+      ]);
     case 'hard_swish':
       return one('HardSwish');
     case 'softmax':

@@ -68,7 +68,9 @@ export function analyzeRollout(net: Network, spec: RolloutSpec | Rollout, option
   if (!Number.isInteger(window) || window < 0) throw new RangeError(`window must be an integer >= 0, got ${window}`);
   const cells = net.nodes.length * (window + 1);
   if (cells > LIMITS.tableauCells) {
-    throw new LimitError(`the analysis window would be ${count(window)} frames (${options.window === undefined ? "to show every output's first response" : 'as asked'}) of ${net.nodes.length} nodes, ${count(cells)} tableau entries, over the limit of ${count(LIMITS.tableauCells)}${options.window === undefined ? ": the rollout's delays put first responses that far out; pass a smaller --window" : ''}`);
+    throw new LimitError(
+      `the analysis window would be ${count(window)} frames (${options.window === undefined ? "to show every output's first response" : 'as asked'}) of ${net.nodes.length} nodes, ${count(cells)} tableau entries, over the limit of ${count(LIMITS.tableauCells)}${options.window === undefined ? ": the rollout's delays put first responses that far out; pass a smaller --window" : ''}`,
+    );
   }
   const T = computeTableau(net, delays, window);
   const factor = inferenceFactor(net, delays);

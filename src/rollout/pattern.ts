@@ -32,7 +32,10 @@ export interface Rollout {
 }
 
 const isDelay = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= LIMITS.delay;
-const delayWanted = (v: unknown): string => (typeof v === 'number' && Number.isInteger(v) && v > LIMITS.delay ? `delay ${show(v)} is over the limit of ${LIMITS.delay} frames (each node keeps its delay + 1 states)` : `delay must be an integer >= 0, found ${show(v)}`);
+const delayWanted = (v: unknown): string =>
+  typeof v === 'number' && Number.isInteger(v) && v > LIMITS.delay
+    ? `delay ${show(v)} is over the limit of ${LIMITS.delay} frames (each node keeps its delay + 1 states)`
+    : `delay must be an integer >= 0, found ${show(v)}`;
 
 /** R == 1 on every edge. */
 export function streamingDelays(net: Network): number[] {

@@ -17,7 +17,7 @@ const R = 15;
 const LEFT = 130;
 const TOP = 96;
 
-const escape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /**
  * Draws the rollout window like the paper's figures: one column per frame, one row per
@@ -43,20 +43,27 @@ export function renderWindowSvg(net: Network, delays: readonly number[], options
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">`);
   out.push('<defs>');
-  for (const [id, color] of [['a0', '#1f4e9c'], ['a1', '#8a8f98'], ['ax', '#d62728']]) {
-    out.push(`<marker id="${id}" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${color}"/></marker>`);
+  for (const [id, color] of [
+    ['a0', '#1f4e9c'],
+    ['a1', '#8a8f98'],
+    ['ax', '#d62728'],
+  ]) {
+    out.push(
+      `<marker id="${id}" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${color}"/></marker>`,
+    );
   }
   out.push('</defs>');
   out.push(`<rect width="${width}" height="${height}" fill="white"/>`);
 
-  out.push(`<text x="16" y="26" font-size="16" font-weight="bold" fill="#222">${escape(`${net.name}, rollout ${options.label ?? ''}`)}</text>`);
-  const status = cycle === null
-    ? `valid, F(R) = ${inferenceFactor(net, delays)}${isModelParallel(net, delays) ? ', fully model-parallel' : ', not fully model-parallel'}`
-    : `INVALID: every edge of the cycle ${cycle.nodes.join(' -> ')} has R=0`;
-  out.push(`<text x="16" y="48" font-size="14" fill="${cycle === null ? '#444' : '#d62728'}">${escape(status)}</text>`);
+  out.push(`<text x="16" y="26" font-size="16" font-weight="bold" fill="#222">${escapeXml(`${net.name}, rollout ${options.label ?? ''}`)}</text>`);
+  const status =
+    cycle === null
+      ? `valid, F(R) = ${inferenceFactor(net, delays)}${isModelParallel(net, delays) ? ', fully model-parallel' : ', not fully model-parallel'}`
+      : `INVALID: every edge of the cycle ${cycle.nodes.join(' -> ')} has R=0`;
+  out.push(`<text x="16" y="48" font-size="14" fill="${cycle === null ? '#444' : '#d62728'}">${escapeXml(status)}</text>`);
   for (let i = 0; i <= W; i++) out.push(`<text x="${x(i)}" y="${TOP - 32}" font-size="13" text-anchor="middle" fill="#444">frame ${i}</text>`);
   for (const node of net.nodes) {
-    out.push(`<text x="${LEFT - 46}" y="${y(node.index) + 4}" font-size="13" text-anchor="end" fill="#222">${escape(node.name)}</text>`);
+    out.push(`<text x="${LEFT - 46}" y="${y(node.index) + 4}" font-size="13" text-anchor="end" fill="#222">${escapeXml(node.name)}</text>`);
   }
 
   // Edges first so that node circles sit on top of them.
@@ -104,7 +111,7 @@ export function renderWindowSvg(net: Network, delays: readonly number[], options
       const fill = known ? '#e6e6e6' : '#ffffff';
       const ring = isFirst ? 'stroke="#2ca02c" stroke-width="3.5"' : 'stroke="#333" stroke-width="1.3"';
       const label = T === null ? (known ? '0' : '?') : String(T[node.index][i]);
-      out.push(`<circle cx="${x(i)}" cy="${y(node.index)}" r="${R}" fill="${fill}" ${ring}><title>${escape(`${node.name}, frame ${i}: T = ${label}`)}</title></circle>`);
+      out.push(`<circle cx="${x(i)}" cy="${y(node.index)}" r="${R}" fill="${fill}" ${ring}><title>${escapeXml(`${node.name}, frame ${i}: T = ${label}`)}</title></circle>`);
       out.push(`<text x="${x(i)}" y="${y(node.index) + 4.5}" font-size="13" text-anchor="middle" fill="#111">${label}</text>`);
     }
   }

@@ -58,7 +58,11 @@ export interface EvalResult {
  * (the paper counts the first input frame as present), so first responses line up with
  * `streamroll analyze`.
  */
-export async function evaluateModel(model: Model, digits: readonly Digit[], options: { frames: number; noiseStd: number; seed?: number; workers?: number; onProgress?: (done: number) => void }): Promise<EvalResult> {
+export async function evaluateModel(
+  model: Model,
+  digits: readonly Digit[],
+  options: { frames: number; noiseStd: number; seed?: number; workers?: number; onProgress?: (done: number) => void },
+): Promise<EvalResult> {
   const net = model.network;
   const delays = model.rollout.delays;
   const { factor: F, lead: a } = paperClock(net, delays);
@@ -66,7 +70,12 @@ export async function evaluateModel(model: Model, digits: readonly Digit[], opti
   const rt = await Runtime.create(model, options.workers === undefined ? {} : { workers: options.workers });
   let accuracy: number[];
   try {
-    accuracy = await heldDigitAccuracy(rt, digits, { frames: options.frames, noiseStd: options.noiseStd, rng: new Random(options.seed ?? 99), ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }) });
+    accuracy = await heldDigitAccuracy(rt, digits, {
+      frames: options.frames,
+      noiseStd: options.noiseStd,
+      rng: new Random(options.seed ?? 99),
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    });
   } finally {
     await rt.close();
   }

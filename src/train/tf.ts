@@ -10,7 +10,10 @@ export interface LoadedTf {
 /** Training and eval need TensorFlow.js, which streamroll lists as optional peer dependencies. */
 export class TfMissing extends StreamrollError {
   constructor() {
-    super('TF_MISSING', 'training needs TensorFlow.js, which is not installed: npm install @tensorflow/tfjs-node (native, fastest; downloads libtensorflow) or npm install @tensorflow/tfjs @tensorflow/tfjs-backend-wasm (portable)');
+    super(
+      'TF_MISSING',
+      'training needs TensorFlow.js, which is not installed: npm install @tensorflow/tfjs-node (native, fastest; downloads libtensorflow) or npm install @tensorflow/tfjs @tensorflow/tfjs-backend-wasm (portable)',
+    );
     this.name = 'TfMissing';
   }
 }

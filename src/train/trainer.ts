@@ -39,7 +39,8 @@ export interface TrainOptions {
 export async function train(loaded: LoadedTf, net: Network, rollout: Rollout, initial: Parameters, data: readonly Digit[], options: TrainOptions): Promise<Parameters> {
   const { tf } = loaded;
   const native = loaded.backend !== 'wasm';
-  if (net.inputs.length !== 1 || net.nodes[net.inputs[0]].size !== 784) throw new StreamrollError('SPEC_INVALID', `mnist-noise training needs one [1,28,28] input; network "${net.name}" has ${net.inputs.map((v) => `[${net.nodes[v].shape.join(',')}]`).join(', ')}`);
+  if (net.inputs.length !== 1 || net.nodes[net.inputs[0]].size !== 784)
+    throw new StreamrollError('SPEC_INVALID', `mnist-noise training needs one [1,28,28] input; network "${net.name}" has ${net.inputs.map((v) => `[${net.nodes[v].shape.join(',')}]`).join(', ')}`);
   const output = net.outputs[0];
   if (net.nodes[output].size !== 10) throw new StreamrollError('SPEC_INVALID', `mnist-noise training needs a 10-class output; "${net.nodes[output].name}" has ${net.nodes[output].size} values`);
   const d = responseDelays(net, rollout.delays)[output];
@@ -70,12 +71,16 @@ export async function train(loaded: LoadedTf, net: Network, rollout: Rollout, in
       const [cost, hits] = tf.tidy(() => {
         const onehot = tf.oneHot(tf.tensor1d(labels, 'int32'), 10);
         const inputs = frames.map((f) => [tf.tensor4d(f, [batch, 28, 28, 1])]);
-        const value = optimizer.minimize(() => {
-          const out = unroll(tf, net, rollout.delays, order, tp, inputs, native);
-          const losses = out.slice(d).map((o) => tf.losses.softmaxCrossEntropy(onehot, o.logits[0]));
-          lastLogits = tf.keep(out[out.length - 1].logits[0]);
-          return tf.div(tf.addN(losses), losses.length) as TF.Scalar;
-        }, true, vars) as TF.Scalar;
+        const value = optimizer.minimize(
+          () => {
+            const out = unroll(tf, net, rollout.delays, order, tp, inputs, native);
+            const losses = out.slice(d).map((o) => tf.losses.softmaxCrossEntropy(onehot, o.logits[0]));
+            lastLogits = tf.keep(out[out.length - 1].logits[0]);
+            return tf.div(tf.addN(losses), losses.length) as TF.Scalar;
+          },
+          true,
+          vars,
+        ) as TF.Scalar;
         return [value, tf.sum(tf.cast(tf.equal(tf.argMax(lastLogits as TF.Tensor, 1), tf.argMax(onehot, 1)), 'float32'))];
       });
       lastLogits?.dispose();

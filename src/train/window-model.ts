@@ -74,7 +74,12 @@ export function fromTrainable(tf: typeof TF, net: Network, tp: TrainableParamete
 function padOf(g: Window2d): Pad {
   const bottom = Math.max(0, (g.outH - 1) * g.sh + (g.kh - 1) * g.dh + 1 - g.inH - g.padTop);
   const right = Math.max(0, (g.outW - 1) * g.sw + (g.kw - 1) * g.dw + 1 - g.inW - g.padLeft);
-  return [[0, 0], [g.padTop, bottom], [g.padLeft, right], [0, 0]];
+  return [
+    [0, 0],
+    [g.padTop, bottom],
+    [g.padLeft, right],
+    [0, 0],
+  ];
 }
 
 /**
@@ -158,7 +163,10 @@ function edgeForward(tf: typeof TF, e: NetEdge, src: Tensor, tp: TrainableParame
       // tfjs has no grouped convolution: one per group, on its slice of the channels.
       const xs = tf.split(src as TF.Tensor4D, g.groups, 3) as TF.Tensor4D[];
       const ws = tf.split(w, g.groups, 3) as TF.Tensor4D[];
-      return tf.concat(xs.map((x, i) => conv2d(tf, x, ws[i], { ...g, inC: g.inC / g.groups }, native)), 3);
+      return tf.concat(
+        xs.map((x, i) => conv2d(tf, x, ws[i], { ...g, inC: g.inC / g.groups }, native)),
+        3,
+      );
     }
     case 'maxpool':
       return tf.maxPool(src as TF.Tensor4D, [g.kh, g.kw], [g.sh, g.sw], padOf(g) as unknown as 'same');

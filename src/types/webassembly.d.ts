@@ -26,10 +26,5 @@ declare namespace WebAssembly {
 
 // Atomics.waitAsync (ES2024; in Node since 16) is missing from the ES2023 library.
 interface Atomics {
-  waitAsync(
-    typedArray: Int32Array,
-    index: number,
-    value: number,
-    timeout?: number,
-  ): { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
+  waitAsync(typedArray: Int32Array, index: number, value: number, timeout?: number): { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
 }

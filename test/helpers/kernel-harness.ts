@@ -16,7 +16,10 @@ export class KernelHarness {
   readonly #f32: Float32Array;
   #at: number;
 
-  constructor(readonly backend: KernelBackend, bytes = 1 << 20) {
+  constructor(
+    readonly backend: KernelBackend,
+    bytes = 1 << 20,
+  ) {
     this.memory = backend.createMemory(bytes + backend.reservedBytes);
     this.#f32 = new Float32Array(this.memory.buffer);
     this.#at = align(backend.reservedBytes);

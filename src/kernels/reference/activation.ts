@@ -8,11 +8,20 @@ const POINTWISE: Record<Exclude<Activation, 'softmax'>, (p: ActivationParams) =>
   linear: () => (x) => x,
   relu: () => (x) => (x > 0 ? x : 0),
   relu6: () => (x) => Math.min(Math.max(x, 0), 6),
-  leaky_relu: ({ alpha }) => (x) => (x >= 0 ? x : alpha * x),
-  elu: ({ alpha }) => (x) => (x > 0 ? x : alpha * (Math.exp(x) - 1)),
+  leaky_relu:
+    ({ alpha }) =>
+    (x) =>
+      x >= 0 ? x : alpha * x,
+  elu:
+    ({ alpha }) =>
+    (x) =>
+      x > 0 ? x : alpha * (Math.exp(x) - 1),
   tanh: () => (x) => Math.tanh(x),
   sigmoid: () => (x) => 1 / (1 + Math.exp(-x)),
-  hard_sigmoid: ({ alpha, beta }) => (x) => Math.max(0, Math.min(1, alpha * x + beta)),
+  hard_sigmoid:
+    ({ alpha, beta }) =>
+    (x) =>
+      Math.max(0, Math.min(1, alpha * x + beta)),
   hard_swish: () => (x) => x * Math.max(0, Math.min(1, x / 6 + 0.5)),
 };
 

@@ -20,7 +20,6 @@ registerBackend({
   nominalGflops: 1.5,
 });
 
-
 registerEdgeKernel(REFERENCE_BACKEND, 'dense', {
   packedSize: (g) => g.inSize * g.outSize,
   pack: copyWeights,

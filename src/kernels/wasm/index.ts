@@ -92,8 +92,6 @@ export function registerHwcBackend(name: string, describe: () => string, instant
     },
   });
 
-
-
   registerEdgeKernel(name, 'conv2d', {
     // Depthwise (one input channel per group): [kh][kw][outC]. Otherwise the weights of a
     // full convolution, then one int32 tap offset per weight row; a grouped convolution is
@@ -116,14 +114,11 @@ export function registerHwcBackend(name: string, describe: () => string, instant
       for (let oc = 0; oc < g.outC; oc++) {
         const ic0 = Math.floor(oc / cog) * cig;
         for (let i = 0; i < cig; i++)
-          for (let ky = 0; ky < g.kh; ky++)
-            for (let kx = 0; kx < g.kw; kx++) out[((ky * g.kw + kx) * g.inC + ic0 + i) * outCp + oc] = w[((oc * cig + i) * g.kh + ky) * g.kw + kx];
+          for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) out[((ky * g.kw + kx) * g.inC + ic0 + i) * outCp + oc] = w[((oc * cig + i) * g.kh + ky) * g.kw + kx];
       }
       // Byte offset of each tap's input value from the window's first one (HWC input).
       const taps = new Int32Array(out.buffer, out.byteOffset + convWeightFloats(g) * 4, g.kh * g.kw * g.inC);
-      for (let ky = 0; ky < g.kh; ky++)
-        for (let kx = 0; kx < g.kw; kx++)
-          for (let ic = 0; ic < g.inC; ic++) taps[(ky * g.kw + kx) * g.inC + ic] = ((ky * g.dh * g.inW + kx * g.dw) * g.inC + ic) * 4;
+      for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) for (let ic = 0; ic < g.inC; ic++) taps[(ky * g.kw + kx) * g.inC + ic] = ((ky * g.dh * g.inW + kx * g.dw) * g.inC + ic) * 4;
     },
     create(g, packed, runtime) {
       const k = runtime as WasmKernels;
@@ -151,8 +146,6 @@ export function registerHwcBackend(name: string, describe: () => string, instant
     });
   }
 
-
-
   registerEdgeKernel(name, 'identity', {
     packedSize: (g) => (identityTable(g.inShape, g.outShape, g.size) === null ? 0 : g.size),
     pack(g, _weights, out) {
@@ -166,7 +159,6 @@ export function registerHwcBackend(name: string, describe: () => string, instant
       return { run: (src, dst) => k.gatherAdd(ptr(src), ptr(dst), idx, g.size) };
     },
   });
-
 
   for (const [activation, kind] of Object.entries(ACTIVATION_KIND) as [keyof typeof ACTIVATION_KIND, number][]) {
     registerActivationKernel(name, activation, (_shape, runtime, { alpha, beta }): ActivationKernel => {
@@ -182,4 +174,8 @@ export function registerHwcBackend(name: string, describe: () => string, instant
   });
 }
 
-registerHwcBackend(WASM_BACKEND, () => `wasm (AssemblyScript, ${kernelModule().variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}, HWC states)`, (memory) => instantiateKernels(memory.wasm));
+registerHwcBackend(
+  WASM_BACKEND,
+  () => `wasm (AssemblyScript, ${kernelModule().variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}, HWC states)`,
+  (memory) => instantiateKernels(memory.wasm),
+);

@@ -7,19 +7,45 @@ import { StreamrollError } from '../../util/errors.js';
 export interface WasmKernels {
   dense(x: number, w: number, y: number, inSize: number, outSize: number): void;
   depthwise(
-    x: number, w: number, y: number,
-    C: number, M: number, inH: number, inW: number, outH: number, outW: number,
-    kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, padT: number, padL: number,
+    x: number,
+    w: number,
+    y: number,
+    C: number,
+    M: number,
+    inH: number,
+    inW: number,
+    outH: number,
+    outW: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    padT: number,
+    padL: number,
   ): void;
   conv2d(
-    x: number, w: number, taps: number, y: number,
-    inC: number, inH: number, inW: number, outC: number, outH: number, outW: number,
-    kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, padT: number, padL: number,
+    x: number,
+    w: number,
+    taps: number,
+    y: number,
+    inC: number,
+    inH: number,
+    inW: number,
+    outC: number,
+    outH: number,
+    outW: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    padT: number,
+    padL: number,
   ): void;
-  pool(
-    x: number, y: number, kind: number, C: number, inH: number, inW: number, outH: number, outW: number,
-    kh: number, kw: number, sh: number, sw: number, padT: number, padL: number,
-  ): void;
+  pool(x: number, y: number, kind: number, C: number, inH: number, inW: number, outH: number, outW: number, kh: number, kw: number, sh: number, sw: number, padT: number, padL: number): void;
   addInto(x: number, y: number, n: number): void;
   gatherAdd(x: number, y: number, idx: number, n: number): void;
   biasActivation(y: number, b: number, n: number, kind: number, alpha: number, beta: number): void;
