@@ -26,7 +26,7 @@ test('analyze --json prints exactly the contract document for a valid rollout', 
   assert.equal(doc.modelParallel, false);
   assert.deepEqual(doc.rollout, { 'image->h1': 0, 'h1->h2': 0, 'h2->prediction': 0, 'h1->prediction': 0, 'h1->h1': 1 });
   assert.deepEqual(doc.tableau, { image: [0, 0, 0, 0], h1: [0, 1, 2, 3], h2: [0, 2, 3, 4], prediction: [0, 3, 4, 5] });
-  assert.deepEqual(doc.outputs, { prediction: { delay: 0, firstResponseStep: 3, responsePeriod: 3 } });
+  assert.deepEqual(doc.outputs, { prediction: { delay: 0, firstResponseStep: 3, firstResponseFrame: 1, responsePeriod: 3 } });
 });
 
 test('analyze of an invalid pattern exits 1 with {"valid": false, "cycle": [...]} and says why on stderr', async () => {

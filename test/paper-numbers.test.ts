@@ -4,6 +4,8 @@ import { validateNetwork } from '../src/graph/network.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';
 import { analyzeRollout, type ValidAnalysis } from '../src/rollout/analyze.js';
 import { findZeroDelayCycle } from '../src/rollout/validity.js';
+import { resolveRollout } from '../src/rollout/pattern.js';
+import { paperClock } from '../src/train/evaluate.js';
 
 const example = (name: string): string => new URL(`../../examples/${name}.json`, import.meta.url).pathname;
 
@@ -82,4 +84,20 @@ test('skip edges make streaming respond earlier and change nothing for sequentia
   assert.equal(q.outputs.prediction.firstResponseStep, 8);
   assert.equal(s.outputs.prediction.firstResponseStep, 3);
   assert.equal(s.outputs.prediction.delay, 3);
+});
+
+test("the paper's hybrid (image->h1 and h2->prediction inside the frame, the rest delayed): first response at step 3, F(R) = 2, and eval's clock puts tick 2 at step 3", async () => {
+  const net = await loadNetworkFile(example('mnist-sr'));
+  const pattern = { default: 1, edges: { 'image->h1': 0, 'h2->prediction': 0 } };
+  const a = analyzeRollout(net, resolveRollout(net, pattern));
+  assert.ok(a.valid);
+  assert.equal(a.inferenceFactor, 2);
+  assert.deepEqual(a.outputs.prediction, { delay: 1, firstResponseStep: 3, firstResponseFrame: 2, responsePeriod: 2 });
+  // Frame-0 hidden states are initial: the fastest model-parallel pattern of SR answers at step 2, not 1.
+  assert.equal(a.fastestModelParallel.outputs.prediction.firstResponseStep, 2);
+  const { stepOf } = paperClock(net, resolveRollout(net, pattern).delays);
+  assert.deepEqual([1, 2, 3, 4].map(stepOf), [1, 3, 5, 7]);
+  // Streaming and sequential keep the paper's plots: frame i at step i, and at i x F.
+  assert.deepEqual([1, 2, 3, 4].map(paperClock(net, resolveRollout(net, 'streaming').delays).stepOf), [0, 1, 2, 3]);
+  assert.deepEqual([1, 2, 3].map(paperClock(net, resolveRollout(net, 'sequential').delays).stepOf), [3, 6, 9]);
 });

@@ -127,7 +127,29 @@ test('Theorem 1 (c),(d): the streaming tableau is minimal at every node instance
   );
 });
 
-test('firstResponseStep is the tableau at the first frame connected to an input, max(1, d(o))', () => {
+/**
+ * The rollout window built literally: instance (i, v) is connected when it is an input, or a
+ * computed instance (i >= 1) with a connected predecessor (i - R(e), u); frame-0 non-input
+ * instances are initial states. A fixed point over all instances at once.
+ */
+function connectedInstances(net: ReturnType<typeof randomNetwork>, delays: readonly number[], W: number): boolean[][] {
+  const c = net.nodes.map((n) => Array.from({ length: W + 1 }, () => n.isInput));
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const e of net.edges) {
+      for (let i = 1; i <= W; i++) {
+        const j = i - delays[e.index];
+        if (j >= 0 && c[e.from][j] && !c[e.to][i]) {
+          c[e.to][i] = true;
+          changed = true;
+        }
+      }
+    }
+  }
+  return c;
+}
+
+test('firstResponseStep is the tableau at the first frame the window connects to an input (frame-0 hidden states are initial); that frame is max(1, d(o)) or d(o) + 1', () => {
   fc.assert(
     fc.property(netParams(), fc.integer({ min: 0, max: 1e9 }), fc.integer({ min: 1, max: 3 }), (p, s, maxDelay) => {
       const net = randomNetwork(p);
@@ -135,13 +157,18 @@ test('firstResponseStep is the tableau at the first frame connected to an input,
       const d = responseDelays(net, delays);
       const F = inferenceFactor(net, delays);
       const responses = outputResponses(net, delays, F);
-      const W = Math.max(...d.filter(Number.isFinite)) + 2;
+      const W = Math.max(...d.filter(Number.isFinite)) + 3;
       const T = computeTableau(net, delays, W);
+      const c = connectedInstances(net, delays, W);
       for (const o of net.outputs) {
         const r = responses.get(o);
         assert.ok(r !== undefined);
         assert.equal(r.delay, d[o]);
-        assert.equal(r.firstResponseStep, T[o][Math.max(1, d[o])]);
+        const frames = c[o].map((yes, i) => (yes && i >= 1 ? i : Infinity));
+        const first = Math.min(...frames.map((i) => (i === Infinity ? Infinity : T[o][i])));
+        assert.equal(r.firstResponseStep, first);
+        assert.ok(r.firstResponseFrame === Math.max(1, d[o]) || r.firstResponseFrame === d[o] + 1, `frame ${r.firstResponseFrame}, d ${d[o]}`);
+        assert.equal(T[o][r.firstResponseFrame], first);
         assert.equal(r.responsePeriod, F);
       }
     }),

@@ -177,3 +177,36 @@ test('training lowers the loss (a few steps of BPTT on noisy MNIST sequences)', 
   // what matters is that nothing grows with the number of steps.
   assert.ok(loaded.tf.memory().numTensors - tensorsBefore <= 4, `tensors left: ${loaded.tf.memory().numTensors - tensorsBefore}`);
 });
+
+test('dropout (a node field, training only): the window drops about that fraction of the state and scales the rest; inference and the engine ignore it', async () => {
+  const { tf } = await loadTf();
+  const spec = {
+    name: 'd',
+    nodes: [
+      { name: 'x', shape: [400] },
+      { name: 'h', shape: [400], activation: 'relu' as const, dropout: 0.5 },
+    ],
+    edges: [{ from: 'x', to: 'h', op: { type: 'identity' as const } }],
+    outputs: ['h'],
+  };
+  const net = validateNetwork(spec);
+  assert.equal(net.nodes[1].dropout, 0.5);
+  assert.throws(() => validateNetwork({ ...spec, nodes: [spec.nodes[0], { ...spec.nodes[1], dropout: 1 }] }), /dropout: expected a fraction 0 <= p < 1, found 1/);
+  const params = initParameters(net, { seed: 1 });
+  const rollout = resolveRollout(net, 'streaming');
+  const tp = toTrainable(tf, net, params);
+  const ones = [[tf.ones([1, 400])]];
+  const [dropped, plain] = tf.tidy(() => [
+    unroll(tf, net, rollout.delays, frameOrder(net, rollout.delays), tp, [...ones, ...ones], false, { seed: 7 })[1].states[0].dataSync(),
+    unroll(tf, net, rollout.delays, frameOrder(net, rollout.delays), tp, [...ones, ...ones], false)[1].states[0].dataSync(),
+  ]);
+  const kept = [...dropped].filter((v, i) => v !== 0 && Math.abs(v - 2 * plain[i]) < 1e-6).length;
+  const zeros = [...dropped].filter((v) => v === 0).length;
+  assert.equal(kept + zeros, 400, 'every value is dropped or scaled by 1 / (1 - p)');
+  assert.ok(zeros > 140 && zeros < 260, `${zeros} of 400 dropped`);
+  // The runtime computes the plain window.
+  const ex = new ReferenceExecutor(net, rollout, params);
+  ex.step(new Float32Array(400).fill(1));
+  assert.ok(sameBits(ex.step(new Float32Array(400).fill(1)).h, Float32Array.from(plain)));
+  for (const v of [...tp.weights, ...tp.biases]) v?.dispose();
+});

@@ -74,10 +74,10 @@ function inputFrames(net: Network, count: number, seed: number): Float32Array[] 
 
 /** Accuracy by frame of held-digit sequences from a reset state, on the paper's clock. */
 async function accuracyCurve(rt: Runtime, rollout: Rollout, sequences: number, seed: number): Promise<AccuracyPoint[]> {
-  const { factor: F, lead: a } = paperClock(rt.network, rollout.delays);
+  const { stepOf } = paperClock(rt.network, rollout.delays);
   const digits = shuffled(mnistSplit().test, seed).slice(0, sequences);
   const accuracy = await heldDigitAccuracy(rt, digits, { frames: 10, noiseStd: 2.0, rng: new Random(seed) });
-  return accuracy.map((x, k) => ({ tick: k + 1, updateSteps: (k + 1 - a) * F, accuracy: x }));
+  return accuracy.map((x, k) => ({ tick: k + 1, updateSteps: stepOf(k + 1), accuracy: x }));
 }
 
 function htmlReport(title: string, rows: readonly BenchRow[], curves: Record<string, AccuracyPoint[]> | null, meta: Record<string, string>): string {

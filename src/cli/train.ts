@@ -36,7 +36,9 @@ Options:
   --frames N         output frames in the loss, from the first response on (default 8)
   --epochs E         default 10
   --batch N          default 64
-  --lr X             Adam learning rate (default 0.001)
+  --optimizer O      adam (default) or rmsprop (the paper's)
+  --lr X             learning rate (default 0.001 for Adam, 0.0001 for RMSprop)
+                     (dropout is a node field of the spec, "dropout": 0.25: training only)
   --train-digits N   how many of the 8,000 training digits to use (default all)
   --seed N           default 1
   --out FILE         model file to write (default NET-ROLLOUT.srm)
@@ -50,8 +52,10 @@ const EVAL_HELP = `Usage: streamroll eval MODEL.srm --data mnist-noise [options]
 
 Accuracy of every output frame on held-out digits, computed by the parallel engine (not by
 TensorFlow.js): each test digit is shown for N frames from a reset state with fresh noise.
-Frames are placed on the paper's clock: update steps of tick k = (k - a) * F(R), a the least
-delay on edges leaving the inputs, so first responses line up with 'streamroll analyze'.
+Frames are placed on the paper's clock: tick k shows paper frame i = k - a (a: the least
+delay on edges leaving the inputs, since the paper counts input frame 0 as real input); the
+first response sits at its update step T(i*, o), and each later frame F(R) steps after the
+one before, so first responses line up with 'streamroll analyze' (docs/semantics.md).
 
 Options:
   --data D           mnist-noise
@@ -79,6 +83,7 @@ export const trainCommand: Command = {
     epochs: { type: 'string' },
     batch: { type: 'string' },
     lr: { type: 'string' },
+    optimizer: { type: 'string' },
     'train-digits': { type: 'string' },
     seed: { type: 'string' },
     out: { type: 'string' },
@@ -95,7 +100,9 @@ export const trainCommand: Command = {
     const lossFrames = numberOption(values, 'frames', 8, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
     const epochs = numberOption(values, 'epochs', 10, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
     const batchSize = numberOption(values, 'batch', 64, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
-    const learningRate = numberOption(values, 'lr', 1e-3, (n) => n > 0, 'a number > 0');
+    const optimizer = (values.optimizer as string | undefined) ?? 'adam';
+    if (optimizer !== 'adam' && optimizer !== 'rmsprop') throw new UsageError(`--optimizer must be adam or rmsprop, got "${optimizer}"`);
+    const learningRate = numberOption(values, 'lr', optimizer === 'rmsprop' ? 1e-4 : 1e-3, (n) => n > 0, 'a number > 0');
     const seed = numberOption(values, 'seed', 1, Number.isInteger, 'an integer');
     const source = from === undefined ? undefined : await loadSource(from, {});
     if (source !== undefined && source.weights === 'seeded random') throw new UsageError(`--from ${from}: a network spec holds no weights to start from; train it as streamroll train ${from}`);
@@ -128,6 +135,7 @@ export const trainCommand: Command = {
       epochs,
       startEpoch,
       batchSize,
+      optimizer,
       learningRate,
       noiseStd,
       lossFrames,
@@ -155,12 +163,12 @@ export const trainCommand: Command = {
         lossFrames,
         batchSize,
         learningRate,
-        optimizer: 'adam',
+        optimizer,
         seed,
         trainDigits: digits.length,
         backend: loaded.backend,
         ...(from === undefined ? {} : { from }),
-        command: `streamroll train ${from === undefined ? positionals[0] : `--from ${from}`} --rollout ${rolloutArg} --noise-std ${noiseStd} --frames ${lossFrames} --epochs ${startEpoch + epochs} --batch ${batchSize} --lr ${learningRate} --seed ${seed}`,
+        command: `streamroll train ${from === undefined ? positionals[0] : `--from ${from}`} --rollout ${rolloutArg} --noise-std ${noiseStd} --frames ${lossFrames} --epochs ${startEpoch + epochs} --batch ${batchSize} --optimizer ${optimizer} --lr ${learningRate} --seed ${seed}`,
         trainedAt: new Date().toISOString(),
       };
     }

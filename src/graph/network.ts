@@ -18,6 +18,8 @@ export interface NetNode {
   readonly activationParams: ActivationParams;
   /** The order of the node's values in arrays crossing the API (inputs given, outputs read). */
   readonly order: 'chw' | 'hwc';
+  /** Training only: fraction of its values dropped per frame (see NodeSpec.dropout); 0 at inference. */
+  readonly dropout: number;
   /** True when the node has no incoming edge: its state is given in every frame. */
   readonly isInput: boolean;
   /** Indices of edges ending here, in spec order (the order their sums are accumulated). */
@@ -150,6 +152,7 @@ export function validateNetwork(input: unknown, source?: string): Network {
     activation: n.activation ?? 'linear',
     activationParams: activationParams(n.activation ?? 'linear', n.alpha, n.beta),
     order: n.layout ?? 'chw',
+    dropout: n.dropout ?? 0,
     isInput: inEdges[i].length === 0,
     inEdges: inEdges[i],
     outEdges: outEdges[i],

@@ -112,6 +112,12 @@ export interface NodeSpec {
    * models keep their tensors). The shape stays [C,H,W].
    */
   readonly layout?: 'chw' | 'hwc';
+  /**
+   * Training only: the fraction of the node's state values dropped (zeroed, the rest scaled
+   * by 1 / (1 - p)) in every frame of the training window, as Keras's Dropout after a layer.
+   * Inference ignores it. Default 0.
+   */
+  readonly dropout?: number;
 }
 
 /** One connection; its transform runs where the target node lives. */

@@ -9,7 +9,7 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const isPositiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
 
 const TOP_FIELDS = ['name', 'description', 'nodes', 'edges', 'outputs'];
-const NODE_FIELDS = ['name', 'shape', 'activation', 'alpha', 'beta', 'layout'];
+const NODE_FIELDS = ['name', 'shape', 'activation', 'alpha', 'beta', 'layout', 'dropout'];
 const EDGE_FIELDS = ['from', 'to', 'op', 'name'];
 function unknownFields(obj: Json, allowed: readonly string[], path: string, issues: IssueList): void {
   for (const key of Object.keys(obj)) {
@@ -127,8 +127,20 @@ export function checkSpecStructure(input: unknown, source?: string): StructureRe
         else if (shape !== undefined && shape.length !== 3) issues.add(`${path}.layout`, `layout is the order of a spatial [C,H,W] node's values; node has ${show(shape)}`);
         else layout = n.layout;
       }
+      let dropout: number | undefined;
+      if (n.dropout !== undefined) {
+        if (typeof n.dropout !== 'number' || !(n.dropout >= 0 && n.dropout < 1)) issues.add(`${path}.dropout`, `expected a fraction 0 <= p < 1, found ${show(n.dropout)}`);
+        else dropout = n.dropout;
+      }
       if (nodeName !== undefined && shape !== undefined) {
-        nodes.push({ name: nodeName, shape, ...(activation === undefined ? {} : { activation }), ...params, ...(layout === undefined ? {} : { layout }) });
+        nodes.push({
+          name: nodeName,
+          shape,
+          ...(activation === undefined ? {} : { activation }),
+          ...params,
+          ...(layout === undefined ? {} : { layout }),
+          ...(dropout === undefined ? {} : { dropout }),
+        });
       } else if (nodeName !== undefined) {
         droppedNodes.add(nodeName);
       }

@@ -25,12 +25,14 @@ export function responseDelays(net: Network, delays: readonly number[]): number[
 
 /**
  * Which node instances (i, v), 0 <= i <= window, a path in the rollout window connects to
- * some input instance (j, x), j >= 0: `connected[v][i]`.
+ * some input instance (j, x), j >= 0: `connected[v][i]`. Every non-input instance of frame 0
+ * is an initial state (T(0, v) = 0): it is not computed, so no path enters or passes it, and
+ * input frame 0 reaches the network only through delayed edges.
  */
 export function inputConnected(net: Network, delays: readonly number[], window: number): boolean[][] {
   // Fixed point over frames in increasing order; within a frame, R=0 chains need repeated sweeps.
   const c = net.nodes.map((n) => new Array<boolean>(window + 1).fill(n.isInput));
-  for (let i = 0; i <= window; i++) {
+  for (let i = 1; i <= window; i++) {
     let changed = true;
     while (changed) {
       changed = false;
@@ -52,6 +54,8 @@ export interface OutputResponse {
   readonly delay: number;
   /** Earliest update step at which o holds something computed from an input (input frame 0 counts). */
   readonly firstResponseStep: number;
+  /** The frame of that first response: the first frame of o a path connects to an input. */
+  readonly firstResponseFrame: number;
   /** Update steps between successive output frames: F(R). */
   readonly responsePeriod: number;
 }
@@ -62,14 +66,22 @@ export interface OutputResponse {
  */
 export function outputResponses(net: Network, delays: readonly number[], factor: number): Map<number, OutputResponse> {
   const d = responseDelays(net, delays);
-  const window = Math.max(1, ...net.outputs.map((o) => d[o])) + 1;
+  // A first response comes at frame d(o) or d(o) + 1 (when every shortest path starts with an
+  // undelayed edge out of an input, input frame 0 cannot take it): one more frame of margin.
+  const window = Math.max(1, ...net.outputs.map((o) => d[o])) + 2;
   const T = computeTableau(net, delays, window);
   const connected = inputConnected(net, delays, window);
   const result = new Map<number, OutputResponse>();
   for (const o of net.outputs) {
     let first = Infinity;
-    for (let i = 1; i <= window; i++) if (connected[o][i]) first = Math.min(first, T[o][i]);
-    result.set(o, { delay: d[o], firstResponseStep: first, responsePeriod: factor });
+    let frame = Infinity;
+    for (let i = 1; i <= window; i++) {
+      if (connected[o][i] && T[o][i] < first) {
+        first = T[o][i];
+        frame = i;
+      }
+    }
+    result.set(o, { delay: d[o], firstResponseStep: first, firstResponseFrame: frame, responsePeriod: factor });
   }
   return result;
 }

@@ -8,12 +8,18 @@ import { argmax } from '../util/stats.js';
 import type { Network } from '../graph/network.js';
 
 /**
- * The paper's clock for a rollout: F(R) update steps per frame, and the least delay `lead`
- * on edges leaving the inputs; tick k is update step (k - lead) F(R), so first responses line
- * up with `streamroll analyze` (the paper counts the first input frame as present).
+ * The paper's clock for an output: the update step each runtime tick's output stands at. The
+ * runtime's ticks start from zeros while the paper counts input frame 0 as real, so tick k
+ * shows paper frame k - lead (lead: the least delay on edges leaving the inputs: input frame
+ * 0 reaches the network only through delayed edges). The first response sits at its tableau
+ * value T(i*, o) (docs/semantics.md), and each later frame F(R) steps after the one before.
  */
-export function paperClock(net: Network, delays: readonly number[]): { readonly factor: number; readonly lead: number } {
-  return { factor: inferenceFactor(net, delays), lead: Math.min(...net.inputs.flatMap((v) => net.nodes[v].outEdges.map((e) => delays[e]))) };
+export function paperClock(net: Network, delays: readonly number[], output = net.outputs[0]): { readonly factor: number; readonly stepOf: (tick: number) => number } {
+  const factor = inferenceFactor(net, delays);
+  const lead = Math.min(...net.inputs.flatMap((v) => net.nodes[v].outEdges.map((e) => delays[e])));
+  const first = outputResponses(net, delays, factor).get(output);
+  if (first === undefined || !Number.isFinite(first.firstResponseFrame)) return { factor, stepOf: (k) => (k - lead) * factor };
+  return { factor, stepOf: (k) => first.firstResponseStep + (k - lead - first.firstResponseFrame) * factor };
 }
 
 /**
@@ -54,9 +60,8 @@ export interface EvalResult {
 /**
  * Accuracy by output tick through the parallel engine (not through TensorFlow.js): every
  * test digit is shown for `frames` ticks from a reset state, with fresh noise each frame.
- * updateSteps of tick k = (k - a) F(R), a the least delay on edges leaving input nodes
- * (the paper counts the first input frame as present), so first responses line up with
- * `streamroll analyze`.
+ * Each tick is placed on the paper's clock ({@link paperClock}), so first responses line up
+ * with `streamroll analyze`.
  */
 export async function evaluateModel(
   model: Model,
@@ -65,7 +70,7 @@ export async function evaluateModel(
 ): Promise<EvalResult> {
   const net = model.network;
   const delays = model.rollout.delays;
-  const { factor: F, lead: a } = paperClock(net, delays);
+  const { factor: F, stepOf } = paperClock(net, delays);
   const output = net.outputs[0];
   const rt = await Runtime.create(model, options.workers === undefined ? {} : { workers: options.workers });
   let accuracy: number[];
@@ -82,7 +87,7 @@ export async function evaluateModel(
   const response = outputResponses(net, delays, F).get(output);
   return {
     rollout: model.rollout.kind,
-    frames: accuracy.map((x, k) => ({ tick: k + 1, updateSteps: (k + 1 - a) * F, accuracy: x })),
+    frames: accuracy.map((x, k) => ({ tick: k + 1, updateSteps: stepOf(k + 1), accuracy: x })),
     firstResponseStep: response?.firstResponseStep ?? NaN,
     inferenceFactor: F,
     digits: digits.length,

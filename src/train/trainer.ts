@@ -17,7 +17,9 @@ export interface TrainOptions {
   readonly epochs: number;
   /** Default 64. */
   readonly batchSize?: number;
-  /** Adam learning rate; default 1e-3. */
+  /** `adam` (default) or `rmsprop` (the paper's). */
+  readonly optimizer?: 'adam' | 'rmsprop';
+  /** Learning rate; default 1e-3 for Adam, 1e-4 for RMSprop (the paper's). */
   readonly learningRate?: number;
   /** Gaussian pixel noise per frame, clipped to [0, 1] (the paper: 2.0). */
   readonly noiseStd: number;
@@ -50,7 +52,7 @@ export async function train(loaded: LoadedTf, net: Network, rollout: Rollout, in
   const order = frameOrder(net, rollout.delays);
   const tp = toTrainable(tf, net, initial);
   const vars = [...tp.weights, ...tp.biases].filter((v): v is TF.Variable => v !== null);
-  const optimizer = tf.train.adam(options.learningRate ?? 1e-3);
+  const optimizer = options.optimizer === 'rmsprop' ? tf.train.rmsprop(options.learningRate ?? 1e-4) : tf.train.adam(options.learningRate ?? 1e-3);
   const rng = new Random(options.seed ?? 1);
   const steps = Math.floor(data.length / batch);
   const images = new Float32Array(batch * 784);
@@ -73,7 +75,7 @@ export async function train(loaded: LoadedTf, net: Network, rollout: Rollout, in
         const inputs = frames.map((f) => [tf.tensor4d(f, [batch, 28, 28, 1])]);
         const value = optimizer.minimize(
           () => {
-            const out = unroll(tf, net, rollout.delays, order, tp, inputs, native);
+            const out = unroll(tf, net, rollout.delays, order, tp, inputs, native, { seed: rng.int(0, 2 ** 30) });
             const losses = out.slice(d).map((o) => tf.losses.softmaxCrossEntropy(onehot, o.logits[0]));
             lastLogits = tf.keep(out[out.length - 1].logits[0]);
             return tf.div(tf.addN(losses), losses.length) as TF.Scalar;

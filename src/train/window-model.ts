@@ -192,6 +192,7 @@ export function unroll(
   tp: TrainableParameters,
   inputs: readonly (readonly Tensor[])[],
   native: boolean,
+  training?: { readonly seed: number },
 ): { logits: Tensor[]; states: Tensor[] }[] {
   const batch = inputs[0][0].shape[0];
   const zeros = net.nodes.map((n) => tf.zeros(n.shape.length === 3 ? [batch, n.shape[1], n.shape[2], n.shape[0]] : [batch, n.size]));
@@ -215,6 +216,8 @@ export function unroll(
       const pre = tf.add(sum as Tensor, tp.biases[v] as TF.Variable);
       logits[v] = pre;
       frame[v] = activate(tf, node.activation, pre, node.shape.length === 3, node.activationParams);
+      // Dropout on the state consumers read, in every frame of the window; seeded per step, frame and node.
+      if (training !== undefined && node.dropout > 0) frame[v] = tf.dropout(frame[v], node.dropout, undefined, training.seed + k * 4099 + v);
     }
     history.push(frame);
     result.push({ logits: net.outputs.map((o) => logits[o]), states: net.outputs.map((o) => frame[o]) });
