@@ -101,3 +101,17 @@ test("the paper's hybrid (image->h1 and h2->prediction inside the frame, the res
   assert.deepEqual([1, 2, 3, 4].map(paperClock(net, resolveRollout(net, 'streaming').delays).stepOf), [0, 1, 2, 3]);
   assert.deepEqual([1, 2, 3].map(paperClock(net, resolveRollout(net, 'sequential').delays).stepOf), [3, 6, 9]);
 });
+
+test('the DSR depth ladder matches the authors\' model files: sequential F(R) and first response 4 + n, streaming first response 4 at every depth', async () => {
+  for (let n = 0; n <= 6; n++) {
+    const net = await loadNetworkFile(example(`cifar-dsr${n}`));
+    const q = analyzeRollout(net, 'sequential');
+    const s = analyzeRollout(net, 'streaming');
+    assert.ok(q.valid && s.valid);
+    // rollout_factor and shortest_path_sequential in cifar_DSR<n>.st_graph are 4 + n; first_response_streaming is 4.
+    assert.equal(q.inferenceFactor, 4 + n, `DSR${n} sequential F`);
+    assert.equal(q.outputs.prediction.firstResponseStep, 4 + n, `DSR${n} sequential first response`);
+    assert.equal(s.inferenceFactor, 1);
+    assert.equal(s.outputs.prediction.firstResponseStep, 4, `DSR${n} streaming first response`);
+  }
+});
