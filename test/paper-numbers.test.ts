@@ -102,7 +102,7 @@ test("the paper's hybrid (image->h1 and h2->prediction inside the frame, the res
   assert.deepEqual([1, 2, 3].map(paperClock(net, resolveRollout(net, 'sequential').delays).stepOf), [3, 6, 9]);
 });
 
-test('the DSR depth ladder matches the authors\' model files: sequential F(R) and first response 4 + n, streaming first response 4 at every depth', async () => {
+test("the DSR depth ladder matches the authors' model files: sequential F(R) and first response 4 + n, streaming first response 4 at every depth", async () => {
   for (let n = 0; n <= 6; n++) {
     const net = await loadNetworkFile(example(`cifar-dsr${n}`));
     const q = analyzeRollout(net, 'sequential');
