@@ -28,6 +28,12 @@ export interface RuntimeOptions {
   readonly params?: Parameters;
   /** Kernel backend: `native` (default where its addon was built on install), `wasm` (default elsewhere) or `reference`. */
   readonly backend?: string;
+  /**
+   * Width of stored weights: `fp32` (default) or `bf16`, dense weights kept as bfloat16 and
+   * widened to float32 in registers (half the bytes a memory-bound dense layer reads; the
+   * arithmetic stays float32). Needs the native kernels (backend `native-bf16`).
+   */
+  readonly precision?: 'fp32' | 'bf16';
   /** A module every worker imports first (one that registers a custom backend). */
   readonly backendModule?: string | URL;
   /** Measure each node's cost on the real kernels to balance groups (default true); else FLOP estimates. */

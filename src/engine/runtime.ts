@@ -4,7 +4,8 @@ import type { Piscina } from 'piscina';
 import type { Network } from '../graph/network.js';
 import { getBackend } from '../kernels/registry.js';
 import { defaultBackend } from '../kernels/backends.js';
-import { nativeMissingReason } from '../kernels/native/index.js';
+import { NATIVE_BACKEND, NATIVE_BF16_BACKEND, nativeAvailable, nativeMissingReason } from '../kernels/native/index.js';
+import { StreamrollError } from '../util/errors.js';
 import type { KernelBackend } from '../kernels/kernel.js';
 import type { Rollout } from '../rollout/pattern.js';
 import { assertValidRollout } from '../rollout/validity.js';
@@ -80,6 +81,17 @@ export interface LentState {
  * frame.release();
  * await rt.close();
  */
+/** The backend a runtime's options ask for, bf16 weights being the native backend's variant. */
+function backendFor(options: RuntimeOptions): string {
+  const name = options.backend ?? defaultBackend();
+  if (options.precision === undefined || options.precision === 'fp32') return name;
+  if (options.precision !== 'bf16') throw new StreamrollError('OPTION_INVALID', `precision must be "fp32" or "bf16", got ${JSON.stringify(options.precision)}`);
+  if (name === NATIVE_BF16_BACKEND) return name;
+  if (name !== NATIVE_BACKEND || !nativeAvailable())
+    throw new StreamrollError('OPTION_INVALID', `precision "bf16" needs the native kernels (backend "native"${nativeAvailable() ? `, not "${name}"` : ', which are not built here'})`);
+  return NATIVE_BF16_BACKEND;
+}
+
 let warned = false;
 /** The fallback notice, once a process: through the logger when there is one, else on stderr. */
 function warnOnce(logger: RuntimeLogger | undefined, message: string): void {
@@ -201,7 +213,7 @@ export class Runtime implements AsyncDisposable {
     const { network, rollout, params } = loaded;
     assertValidRollout(network, rollout.delays);
     checkParameters(network, params);
-    const backend = getBackend(options.backend ?? defaultBackend());
+    const backend = getBackend(backendFor(options));
     const nativeMissing = nativeMissingReason();
     if (options.backend === undefined && nativeMissing !== undefined) {
       warnOnce(options.logger, `native kernels unavailable: ${nativeMissing}; running on the WebAssembly kernels (about half their speed on convolutions)`);

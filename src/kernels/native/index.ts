@@ -1,9 +1,14 @@
 import { createRequire } from 'node:module';
 import { instantiateKernels, kernelModule, type WasmKernels } from '../wasm/module.js';
 import { registerHwcBackend } from '../wasm/index.js';
+import { internalOrder } from '../layout.js';
+import { registerEdgeKernel } from '../registry.js';
+import type { KernelMemory, WasmMemory } from '../kernel.js';
 
 /** Name of the backend with native dense and conv2d kernels (where the addon is built). */
 export const NATIVE_BACKEND = 'native';
+/** The native backend with dense weights stored as bfloat16 (`precision: 'bf16'`). */
+export const NATIVE_BF16_BACKEND = 'native-bf16';
 
 interface NativeAddon {
   /** The instruction set the dispatched kernels run with on this CPU. */
@@ -11,6 +16,8 @@ interface NativeAddon {
   /** Registers a memory's base address; returns its id, or -1. */
   attach(view: Float32Array): number;
   dense(memory: number, x: number, w: number, y: number, inSize: number, outSize: number): void;
+  /** dense with weights as bfloat16 (`w`: byte offset of the uint16 weights). */
+  denseBf16(memory: number, x: number, w: number, y: number, inSize: number, outSize: number): void;
   conv2d(
     memory: number,
     x: number,
@@ -111,64 +118,109 @@ export function tightenTimerSlack(ns = 1000): boolean {
   return addon !== null && addon.timerSlack(ns) === 0;
 }
 
+/** The wasm kernels on `memory` with the native ones swapped in (dense as bfloat16 weights when asked). */
+function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmMemory }, bf16: boolean): WasmKernels {
+  const k = instantiateKernels(memory.wasm);
+  const id = native.attach(new Float32Array(memory.buffer));
+  // The addon's table of memories is full (65,536 distinct arenas in one process): run
+  // this one on the wasm kernels rather than fail (never for bf16 weights, which only the
+  // native dense reads).
+  if (id < 0) {
+    if (bf16) throw new Error('native kernels: no room to attach another memory for bfloat16 weights');
+    return k;
+  }
+  // Same arguments as the wasm kernels (byte offsets into the memory), so every kernel
+  // definition of the wasm backend works unchanged.
+  return {
+    ...(k as unknown as Record<string, unknown>),
+    dense: bf16
+      ? (x: number, w: number, y: number, inSize: number, outSize: number) => native.denseBf16(id, x, w, y, inSize, outSize)
+      : (x: number, w: number, y: number, inSize: number, outSize: number) => native.dense(id, x, w, y, inSize, outSize),
+    copyIn: (source: Float32Array, at: number) => native.copyIn(id, at, source),
+    depthwise: (
+      x: number,
+      w: number,
+      y: number,
+      C: number,
+      M: number,
+      inH: number,
+      inW: number,
+      outH: number,
+      outW: number,
+      kh: number,
+      kw: number,
+      sh: number,
+      sw: number,
+      dh: number,
+      dw: number,
+      padT: number,
+      padL: number,
+    ) => native.depthwise(id, x, w, y, C, M, inH, inW, outH, outW, kh, kw, sh, sw, dh, dw, padT, padL),
+    // Spelled out: a rest parameter would allocate an array on every call of the hot path.
+    conv2d: (
+      x: number,
+      w: number,
+      taps: number,
+      y: number,
+      inC: number,
+      inH: number,
+      inW: number,
+      outC: number,
+      outH: number,
+      outW: number,
+      kh: number,
+      kw: number,
+      sh: number,
+      sw: number,
+      dh: number,
+      dw: number,
+      padT: number,
+      padL: number,
+    ) => native.conv2d(id, x, w, taps, y, inC, inH, inW, outC, outH, outW, kh, kw, sh, sw, dh, dw, padT, padL),
+  } as unknown as WasmKernels;
+}
+
+/** Rounds float32 to bfloat16 (to nearest, ties to even): the top 16 bits of the rounded value. */
+export function toBf16(value: number): number {
+  const bits = new Uint32Array(Float32Array.of(value).buffer)[0];
+  return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
 if (addon !== null) {
   const native = addon;
+  const wasmVariant = (): string => (kernelModule().variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD');
   registerHwcBackend(
     NATIVE_BACKEND,
-    () => `native (C with 16-lane vectors running as ${native.isa}, for dense, conv2d and depthwise; wasm ${kernelModule().variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD'} for the rest; HWC states)`,
-    (memory) => {
-      const k = instantiateKernels(memory.wasm);
-      const id = native.attach(new Float32Array(memory.buffer));
-      // The addon's table of memories is full (65,536 distinct arenas in one process): run
-      // this one on the wasm kernels rather than fail.
-      if (id < 0) return k;
-      // Same arguments as the wasm kernels (byte offsets into the memory), so every kernel
-      // definition of the wasm backend works unchanged.
-      return {
-        ...(k as unknown as Record<string, unknown>),
-        dense: (x: number, w: number, y: number, inSize: number, outSize: number) => native.dense(id, x, w, y, inSize, outSize),
-        copyIn: (source: Float32Array, at: number) => native.copyIn(id, at, source),
-        depthwise: (
-          x: number,
-          w: number,
-          y: number,
-          C: number,
-          M: number,
-          inH: number,
-          inW: number,
-          outH: number,
-          outW: number,
-          kh: number,
-          kw: number,
-          sh: number,
-          sw: number,
-          dh: number,
-          dw: number,
-          padT: number,
-          padL: number,
-        ) => native.depthwise(id, x, w, y, C, M, inH, inW, outH, outW, kh, kw, sh, sw, dh, dw, padT, padL),
-        // Spelled out: a rest parameter would allocate an array on every call of the hot path.
-        conv2d: (
-          x: number,
-          w: number,
-          taps: number,
-          y: number,
-          inC: number,
-          inH: number,
-          inW: number,
-          outC: number,
-          outH: number,
-          outW: number,
-          kh: number,
-          kw: number,
-          sh: number,
-          sw: number,
-          dh: number,
-          dw: number,
-          padT: number,
-          padL: number,
-        ) => native.conv2d(id, x, w, taps, y, inC, inH, inW, outC, outH, outW, kh, kw, sh, sw, dh, dw, padT, padL),
-      } as unknown as WasmKernels;
-    },
+    () => `native (C with 16-lane vectors running as ${native.isa}, for dense, conv2d and depthwise; wasm ${wasmVariant()} for the rest; HWC states)`,
+    (memory) => nativeKernels(native, memory, false),
   );
+  registerHwcBackend(
+    NATIVE_BF16_BACKEND,
+    () => `native with bfloat16 dense weights (widened to float32 in registers; float32 arithmetic), running as ${native.isa}; wasm ${wasmVariant()} for the rest; HWC states`,
+    (memory) => nativeKernels(native, memory, true),
+  );
+  // The one kernel definition that differs: dense weights packed as bfloat16, two to a float slot.
+  registerEdgeKernel(NATIVE_BF16_BACKEND, 'dense', {
+    packedSize: (g) => Math.ceil((g.inSize * g.outSize) / 2),
+    pack(g, weights, out) {
+      // Rows follow the target's internal order and columns the source's, as for float32.
+      const rows = internalOrder(g.outShape, 'hwc');
+      const cols = internalOrder(g.inShape, 'hwc');
+      const w = weights as Float32Array;
+      const half = new Uint16Array(out.buffer, out.byteOffset, g.inSize * g.outSize);
+      // Within each full block of 32 columns, word k of the block holds column k (low half)
+      // and column k + 16 (high half): the order the kernel widens them in (kernels.c).
+      const full = g.inSize & ~31;
+      const slot = (c: number): number => (c >= full ? c : (c & ~31) + (c & 15) * 2 + ((c >> 4) & 1));
+      for (let o = 0; o < g.outSize; o++) {
+        const ro = (rows === null ? o : rows[o]) * g.inSize;
+        for (let i = 0; i < g.inSize; i++) half[ro + slot(cols === null ? i : cols[i])] = toBf16(w[o * g.inSize + i]);
+      }
+    },
+    create(g, packed, runtime) {
+      const k = runtime as WasmKernels;
+      const w = packed.byteOffset;
+      return { run: (src, dst) => k.dense(src.byteOffset, w, dst.byteOffset, g.inSize, g.outSize) };
+    },
+  });
 }

@@ -65,6 +65,64 @@ DISPATCH static void dense(const float* x, const float* w, float* y, int in, int
 
 // Sum of n floats read once with the same 64-byte loads as the kernels and no other work: the
 // time any kernel needs just to bring those bytes in (bench:kernels' bound for memory-bound ops).
+// Half-width weights: the same dense with each weight stored as bfloat16 (the top 16 bits
+// of its float32) and widened in registers, so a memory-bound layer reads half the bytes;
+// arithmetic stays float32. Within each block of 32 weights of a row, 32-bit word k holds
+// weight k in its low half and weight k + 16 in its high half (packed so in TypeScript): one
+// load, a shift and a mask then give both 16-lane halves in place. A row's last in % 32
+// weights are stored in order.
+typedef uint32_t w16 __attribute__((vector_size(64), aligned(2)));
+static inline v16 as_floats(w16 bits) {
+  v16 v;
+  memcpy(&v, &bits, sizeof v);
+  return v;
+}
+static inline float bf16(uint16_t h) {
+  const uint32_t bits = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+static inline void bf16_block(const uint16_t* r, const float* x, v16* acc) {
+  w16 words;
+  memcpy(&words, r, sizeof words);
+  *acc += as_floats(words << 16) * ld(x) + as_floats(words & 0xffff0000u) * ld(x + 16);
+}
+
+DISPATCH static void dense_bf16(const float* x, const uint16_t* w, float* y, int in, int out) {
+  const int n32 = in & ~31;
+  int o = 0;
+  for (; o + 4 <= out; o += 4) {
+    const uint16_t *r0 = w + (size_t)o * in, *r1 = r0 + in, *r2 = r1 + in, *r3 = r2 + in;
+    v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    for (int i = 0; i < n32; i += 32) {
+      bf16_block(r0 + i, x + i, &a0);
+      bf16_block(r1 + i, x + i, &a1);
+      bf16_block(r2 + i, x + i, &a2);
+      bf16_block(r3 + i, x + i, &a3);
+    }
+    float s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+    for (int i = n32; i < in; i++) {
+      s0 += bf16(r0[i]) * x[i];
+      s1 += bf16(r1[i]) * x[i];
+      s2 += bf16(r2[i]) * x[i];
+      s3 += bf16(r3[i]) * x[i];
+    }
+    y[o] += s0;
+    y[o + 1] += s1;
+    y[o + 2] += s2;
+    y[o + 3] += s3;
+  }
+  for (; o < out; o++) {
+    const uint16_t* r = w + (size_t)o * in;
+    v16 a = {0};
+    for (int i = 0; i < n32; i += 32) bf16_block(r + i, x + i, &a);
+    float s = hsum(a);
+    for (int i = n32; i < in; i++) s += bf16(r[i]) * x[i];
+    y[o] += s;
+  }
+}
+
 DISPATCH static float read_once(const float* p, size_t n) {
   v16 a = {0}, b = {0}, c = {0}, d = {0};
   size_t i = 0;
@@ -380,6 +438,13 @@ static napi_value Dense(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value DenseBf16(napi_env env, napi_callback_info info) {
+  ARGS(6)
+  const int m = (int)a[0];
+  dense_bf16(at(m, a[1]), (const uint16_t*)at(m, a[2]), at(m, a[3]), (int)a[4], (int)a[5]);
+  return NULL;
+}
+
 static napi_value Conv2d(napi_env env, napi_callback_info info) {
   ARGS(19)
   const int m = (int)a[0];
@@ -462,6 +527,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "attach", fn);
   napi_create_function(env, "dense", NAPI_AUTO_LENGTH, Dense, NULL, &fn);
   napi_set_named_property(env, exports, "dense", fn);
+  napi_create_function(env, "denseBf16", NAPI_AUTO_LENGTH, DenseBf16, NULL, &fn);
+  napi_set_named_property(env, exports, "denseBf16", fn);
   napi_create_function(env, "conv2d", NAPI_AUTO_LENGTH, Conv2d, NULL, &fn);
   napi_set_named_property(env, exports, "conv2d", fn);
   napi_create_function(env, "readOnce", NAPI_AUTO_LENGTH, ReadOnce, NULL, &fn);
