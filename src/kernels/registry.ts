@@ -24,6 +24,11 @@ export function registerEdgeKernel<T extends OpType>(backend: string, op: T, def
   table.set(op, def as unknown as EdgeKernelDef);
 }
 
+/** The kernel definition registered for `op` on `backend`, to build a variant on it. */
+export function edgeKernelDef<T extends OpType>(backend: string, op: T): EdgeKernelDef<Extract<EdgeGeometry, { type: T }>> | undefined {
+  return edgeKernels.get(backend)?.get(op) as EdgeKernelDef<Extract<EdgeGeometry, { type: T }>> | undefined;
+}
+
 /** Registers the kernel for `activation` on `backend`. */
 export function registerActivationKernel(backend: string, activation: Activation, def: ActivationKernelDef): void {
   let table = activationKernels.get(backend);

@@ -2,7 +2,8 @@ import { createRequire } from 'node:module';
 import { instantiateKernels, kernelModule, type WasmKernels } from '../wasm/module.js';
 import { registerHwcBackend } from '../wasm/index.js';
 import { internalOrder } from '../layout.js';
-import { registerEdgeKernel } from '../registry.js';
+import { edgeKernelDef, registerEdgeKernel } from '../registry.js';
+import type { Conv2dGeometry } from '../../graph/geometry.js';
 import type { KernelMemory, WasmMemory } from '../kernel.js';
 
 /** Name of the backend with native dense and conv2d kernels (where the addon is built). */
@@ -16,6 +17,8 @@ interface NativeAddon {
   /** Registers a memory's base address; returns its id, or -1. */
   attach(view: Float32Array): number;
   dense(memory: number, x: number, w: number, y: number, inSize: number, outSize: number): void;
+  /** Winograd F(2x2,3x3) conv (`u`: the transformed weights, [16][inC][outC]); returns 0, or -1 without scratch memory. */
+  winograd(memory: number, x: number, u: number, y: number, inC: number, inH: number, inW: number, outC: number, outH: number, outW: number, padT: number, padL: number): number;
   /** dense with weights as bfloat16 (`w`: byte offset of the uint16 weights). */
   denseBf16(memory: number, x: number, w: number, y: number, inSize: number, outSize: number): void;
   conv2d(
@@ -137,6 +140,9 @@ function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmM
       ? (x: number, w: number, y: number, inSize: number, outSize: number) => native.denseBf16(id, x, w, y, inSize, outSize)
       : (x: number, w: number, y: number, inSize: number, outSize: number) => native.dense(id, x, w, y, inSize, outSize),
     copyIn: (source: Float32Array, at: number) => native.copyIn(id, at, source),
+    winograd: (x: number, u: number, y: number, inC: number, inH: number, inW: number, outC: number, outH: number, outW: number, padT: number, padL: number) => {
+      if (native.winograd(id, x, u, y, inC, inH, inW, outC, outH, outW, padT, padL) !== 0) throw new Error('native conv2d: out of memory for its scratch buffer');
+    },
     depthwise: (
       x: number,
       w: number,
@@ -180,6 +186,58 @@ function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmM
   } as unknown as WasmKernels;
 }
 
+/**
+ * Whether a convolution runs as Winograd F(2x2,3x3) on the native kernels: 3x3, stride and
+ * dilation 1, one group, channels in multiples of 16 (the kernel's vectors), and at least
+ * 32 output channels, where its 2.25x fewer multiplications outweigh the transforms.
+ */
+export function winogradFits(g: Conv2dGeometry): boolean {
+  return g.kh === 3 && g.kw === 3 && g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw === 1 && g.groups === 1 && g.inC % 16 === 0 && g.outC % 32 === 0 && g.outH >= 4 && g.outW >= 4;
+}
+
+/** U = G g G^T of F(2x2,3x3), per (input, output) channel, packed [16][inC][outC]. */
+function packWinograd(g: Conv2dGeometry, w: Float32Array, out: Float32Array): void {
+  const G = [
+    [1, 0, 0],
+    [0.5, 0.5, 0.5],
+    [0.5, -0.5, 0.5],
+    [0, 0, 1],
+  ];
+  for (let oc = 0; oc < g.outC; oc++) {
+    for (let ic = 0; ic < g.inC; ic++) {
+      const k = (ky: number, kx: number): number => w[((oc * g.inC + ic) * 3 + ky) * 3 + kx];
+      for (let i = 0; i < 4; i++) {
+        for (let j = 0; j < 4; j++) {
+          let u = 0;
+          for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) u += G[i][a] * k(a, b) * G[j][b];
+          out[((i * 4 + j) * g.inC + ic) * g.outC + oc] = u;
+        }
+      }
+    }
+  }
+}
+
+/** conv2d on a native backend: Winograd where it fits (chosen per layer at pack time), else the direct kernel. */
+function registerWinograd(backend: string): void {
+  const direct = edgeKernelDef(backend, 'conv2d');
+  if (direct === undefined) return;
+  registerEdgeKernel(backend, 'conv2d', {
+    packedSize: (g) => (winogradFits(g) ? 16 * g.inC * g.outC : direct.packedSize(g)),
+    pack: (g, weights, out) => (winogradFits(g) ? packWinograd(g, weights as Float32Array, out) : direct.pack(g, weights, out)),
+    create(g, packed, runtime) {
+      if (!winogradFits(g)) return direct.create(g, packed, runtime);
+      const k = runtime as WasmKernels & {
+        winograd?: (x: number, u: number, y: number, inC: number, inH: number, inW: number, outC: number, outH: number, outW: number, padT: number, padL: number) => void;
+      };
+      const wino = k.winograd;
+      // A memory the addon could not attach runs the wasm kernels, which know only direct convolution.
+      if (wino === undefined) throw new Error('Winograd weights on a memory without the native kernels');
+      const u = packed.byteOffset;
+      return { run: (src, dst) => wino(src.byteOffset, u, dst.byteOffset, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft) };
+    },
+  });
+}
+
 /** Rounds float32 to bfloat16 (to nearest, ties to even): the top 16 bits of the rounded value. */
 export function toBf16(value: number): number {
   const bits = new Uint32Array(Float32Array.of(value).buffer)[0];
@@ -199,6 +257,7 @@ if (addon !== null) {
     () => `native with bfloat16 dense weights (widened to float32 in registers; float32 arithmetic), running as ${native.isa}; wasm ${wasmVariant()} for the rest; HWC states`,
     (memory) => nativeKernels(native, memory, true),
   );
+  for (const backend of [NATIVE_BACKEND, NATIVE_BF16_BACKEND]) registerWinograd(backend);
   // The one kernel definition that differs: dense weights packed as bfloat16, two to a float slot.
   registerEdgeKernel(NATIVE_BF16_BACKEND, 'dense', {
     packedSize: (g) => Math.ceil((g.inSize * g.outSize) / 2),

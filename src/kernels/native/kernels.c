@@ -258,6 +258,8 @@ typedef struct {
   size_t cap;
   int32_t* taps;
   size_t taps_cap;
+  float* wino;
+  size_t wino_cap;
 } Scratch;
 
 static pthread_key_t scratch_key;
@@ -267,6 +269,7 @@ static void scratch_free(void* p) {
   Scratch* s = p;
   free(s->buf);
   free(s->taps);
+  free(s->wino);
   free(s);
 }
 
@@ -332,6 +335,101 @@ static int conv2d(const float* x, const float* w, const int32_t* taps, float* y,
     for (int ox = 0; ox < outW; ox += 8)
       conv_run(outW - ox < 8 ? outW - ox : 8, pad_buf + (size_t)(oy * sh * Wp + ox * sw) * inC, (size_t)sw * inC, w, pad_taps, T,
                y + (size_t)(oy * outW + ox) * outC, outC, outCp);
+  return 0;
+}
+
+// Winograd F(2x2, 3x3): a 3x3, stride-1 convolution over HWC computed 2x2 outputs at a time
+// from 4x4 input tiles with 16 multiplications per (input, output) channel pair where direct
+// convolution needs 36: V = B^T d B per tile and channel, M[xi] = sum_ic V[xi][ic] U[xi][ic]
+// per output channel (U = G g G^T, packed once by TypeScript as [16][inC][outC]), Y = A^T M A,
+// accumulated into y. Channels are vectorised 16 at a time (inC and outC multiples of 16);
+// WT tiles share each load of U. Padding is read as zeros where a tile leaves the input.
+#define WT 6
+
+DISPATCH static void wino_input(const float* x, float* V, int inC, int inH, int inW, int iy0, int ix0) {
+  for (int c = 0; c < inC; c += 16) {
+    v16 d[4][4];
+    for (int i = 0; i < 4; i++)
+      for (int j = 0; j < 4; j++) {
+        const int iy = iy0 + i, ix = ix0 + j;
+        d[i][j] = (iy >= 0 && iy < inH && ix >= 0 && ix < inW) ? ld(x + ((size_t)iy * inW + ix) * inC + c) : (v16){0};
+      }
+    v16 t[4][4];
+    for (int j = 0; j < 4; j++) {
+      t[0][j] = d[0][j] - d[2][j];
+      t[1][j] = d[1][j] + d[2][j];
+      t[2][j] = d[2][j] - d[1][j];
+      t[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      const v16 v0 = t[i][0] - t[i][2], v1 = t[i][1] + t[i][2], v2 = t[i][2] - t[i][1], v3 = t[i][1] - t[i][3];
+      memcpy(V + (size_t)(i * 4 + 0) * inC + c, &v0, sizeof v0);
+      memcpy(V + (size_t)(i * 4 + 1) * inC + c, &v1, sizeof v1);
+      memcpy(V + (size_t)(i * 4 + 2) * inC + c, &v2, sizeof v2);
+      memcpy(V + (size_t)(i * 4 + 3) * inC + c, &v3, sizeof v3);
+    }
+  }
+}
+
+// M[t][xi][oc..oc+31] = sum_ic V[t][xi][ic] U[xi][ic][oc..oc+31] for the WT tiles: a register
+// block of WT tiles x 32 output channels, so each broadcast input value feeds two FMAs and
+// each weight load WT of them.
+DISPATCH static void wino_multiply(const float* V, const float* u, v16* M, int inC, int outC, int oc) {
+  for (int xi = 0; xi < 16; xi++) {
+    v16 lo[WT], hi[WT];
+    for (int t = 0; t < WT; t++) lo[t] = hi[t] = (v16){0};
+    const float* ux = u + (size_t)xi * inC * outC + oc;
+    const float* vx = V + (size_t)xi * inC;
+    for (int ic = 0; ic < inC; ic++) {
+      const v16 w0 = ld(ux + (size_t)ic * outC), w1 = ld(ux + (size_t)ic * outC + 16);
+      for (int t = 0; t < WT; t++) {
+        const v16 v = splat(vx[(size_t)t * 16 * inC + ic]);
+        lo[t] += v * w0;
+        hi[t] += v * w1;
+      }
+    }
+    for (int t = 0; t < WT; t++) {
+      M[(t * 16 + xi) * 2] = lo[t];
+      M[(t * 16 + xi) * 2 + 1] = hi[t];
+    }
+  }
+}
+
+// m: the tile's 16 values of M for 16 output channels, `stride` vectors apart.
+static void wino_output(const v16* m, int stride, float* y, int outC, int oc, int outH, int outW, int oy, int ox) {
+  v16 t[2][4];
+  for (int j = 0; j < 4; j++) {
+    t[0][j] = m[(0 * 4 + j) * stride] + m[(1 * 4 + j) * stride] + m[(2 * 4 + j) * stride];
+    t[1][j] = m[(1 * 4 + j) * stride] - m[(2 * 4 + j) * stride] - m[(3 * 4 + j) * stride];
+  }
+  for (int i = 0; i < 2; i++) {
+    const v16 r[2] = {t[i][0] + t[i][1] + t[i][2], t[i][1] - t[i][2] - t[i][3]};
+    for (int j = 0; j < 2; j++)
+      if (oy + i < outH && ox + j < outW) add_to(y + ((size_t)(oy + i) * outW + ox + j) * outC + oc, r[j]);
+  }
+}
+
+static int winograd3x3(const float* x, const float* u, float* y, int inC, int inH, int inW, int outC, int outH, int outW, int padT, int padL) {
+  const int tilesW = (outW + 1) / 2, tiles = ((outH + 1) / 2) * tilesW;
+  Scratch* sc = scratch();
+  const size_t vFloats = (size_t)WT * 16 * inC;
+  if (sc == NULL || !grow((void**)&sc->wino, &sc->wino_cap, vFloats * sizeof(float) + WT * 32 * sizeof(v16) + 64)) return -1;
+  float* const V = sc->wino;
+  v16* const M = (v16*)(((uintptr_t)(V + vFloats) + 63) & ~(uintptr_t)63);
+  for (int t0 = 0; t0 < tiles; t0 += WT) {
+    for (int t = 0; t < WT; t++) {
+      const int ti = t0 + t < tiles ? t0 + t : tiles - 1;  // a short last group repeats a tile; its outputs are not written twice (below)
+      wino_input(x, V + (size_t)t * 16 * inC, inC, inH, inW, 2 * (ti / tilesW) - padT, 2 * (ti % tilesW) - padL);
+    }
+    for (int oc = 0; oc < outC; oc += 32) {
+      wino_multiply(V, u, M, inC, outC, oc);
+      for (int t = 0; t < WT && t0 + t < tiles; t++) {
+        const int oy = 2 * ((t0 + t) / tilesW), ox = 2 * ((t0 + t) % tilesW);
+        wino_output(M + t * 32, 2, y, outC, oc, outH, outW, oy, ox);
+        wino_output(M + t * 32 + 1, 2, y, outC, oc + 16, outH, outW, oy, ox);
+      }
+    }
+  }
   return 0;
 }
 
@@ -445,6 +543,14 @@ static napi_value DenseBf16(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value Winograd(napi_env env, napi_callback_info info) {
+  ARGS(12)
+  const int m = (int)a[0];
+  napi_value result;
+  napi_create_int32(env, winograd3x3(at(m, a[1]), at(m, a[2]), at(m, a[3]), (int)a[4], (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11]), &result);
+  return result;
+}
+
 static napi_value Conv2d(napi_env env, napi_callback_info info) {
   ARGS(19)
   const int m = (int)a[0];
@@ -527,6 +633,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "attach", fn);
   napi_create_function(env, "dense", NAPI_AUTO_LENGTH, Dense, NULL, &fn);
   napi_set_named_property(env, exports, "dense", fn);
+  napi_create_function(env, "winograd", NAPI_AUTO_LENGTH, Winograd, NULL, &fn);
+  napi_set_named_property(env, exports, "winograd", fn);
   napi_create_function(env, "denseBf16", NAPI_AUTO_LENGTH, DenseBf16, NULL, &fn);
   napi_set_named_property(env, exports, "denseBf16", fn);
   napi_create_function(env, "conv2d", NAPI_AUTO_LENGTH, Conv2d, NULL, &fn);
