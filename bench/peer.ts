@@ -56,8 +56,8 @@ async function onnxContender(net: Network, model: Uint8Array, threads: number): 
   };
 }
 
-async function streamrollContender(net: Network, rollout: 'streaming' | 'sequential', params: Parameters): Promise<PeerContender> {
-  const rt = await Runtime.create(net, { rollout, params, queue: 32 });
+async function streamrollContender(net: Network, rollout: 'streaming' | 'sequential', params: Parameters, workers?: number): Promise<PeerContender> {
+  const rt = await Runtime.create(net, { rollout, params, queue: 32, ...(workers === undefined ? {} : { workers }) });
   const name = net.nodes[net.outputs[0]].name;
   // Outputs are read as views and copied into a buffer of our own, as the peer's are.
   const out = new Float32Array(net.nodes[net.outputs[0]].size);
@@ -76,8 +76,9 @@ async function streamrollContender(net: Network, rollout: 'streaming' | 'sequent
 const USAGE = `usage: npm run bench:peer [-- --json] [-- --rounds N]
 
 Whole networks, frames/s with a new input each frame on all cores: streamroll (sequential
-and streaming rollouts) against onnxruntime-node running the same network and weights (1
-thread, and one intra-op thread per core); then a real published model (nsfwjs MobileNetV2)
+and streaming rollouts, and sequential on one worker thread against onnxruntime's one
+thread: the kernels on a whole network) against onnxruntime-node running the same network
+and weights (1 thread, and one intra-op thread per core); then a real published model (nsfwjs MobileNetV2)
 imported and run pipelined and sequential, against onnxruntime-node on the same weights and
 TensorFlow.js running the original (wasm, and tfjs-node where installed), with how long a
 frame waits for its own answer.
@@ -103,7 +104,13 @@ async function main(): Promise<void> {
     const peers = [await onnxContender(net, model, 1), ...(cores > 1 ? [await onnxContender(net, model, cores)] : [])];
     const err = Math.max(...(await Promise.all(peers.map(async (p) => maxRelErr(await p.output(inputs[0]), expected)))));
     if (!(err < 1e-3)) throw new Error(`${net.name}: onnxruntime's outputs differ from the executor's (max relative error ${err})`);
-    const contenders: PeerContender[] = [...peers, await streamrollContender(net, 'sequential', params), await streamrollContender(net, 'streaming', params)];
+    // One worker thread against one onnxruntime thread: the kernels' speed on a whole network.
+    const contenders: PeerContender[] = [
+      ...peers,
+      await streamrollContender(net, 'sequential', params, 1),
+      await streamrollContender(net, 'sequential', params),
+      await streamrollContender(net, 'streaming', params),
+    ];
     try {
       // Size a round to ~200 ms of the single-threaded peer.
       const t0 = performance.now();
@@ -113,11 +120,14 @@ async function main(): Promise<void> {
       for (const c of contenders) await c.frames(feed.slice(0, Math.min(frames, 100)));
       const fps = contenders.map(() => [] as number[]);
       for (let r = 0; r < rounds; r++) for (const [i, c] of contenders.entries()) fps[i].push(await c.frames(feed));
+      const medians = fps.map((f) => Math.round(median(f)));
       results.push({
         net: net.name,
         framesPerRound: frames,
         maxRelErr: Number(err.toExponential(2)),
-        contenders: contenders.map((c, i) => ({ name: c.name, ...c.detail, framesPerSec: Math.round(median(fps[i])) })),
+        contenders: contenders.map((c, i) => ({ name: c.name, ...c.detail, framesPerSec: medians[i] })),
+        // contenders[peers.length] is streamroll's one-worker run, contenders[0] onnxruntime's one thread.
+        singleThread: { streamroll: medians[peers.length], onnxruntime: medians[0], ratio: Number((medians[peers.length] / medians[0]).toFixed(2)) },
       });
     } finally {
       await Promise.all(contenders.map((c) => c.close()));
@@ -133,7 +143,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${doc.node} on ${doc.cpu}, ${cores} cores, ${doc.backend} kernels; frames/s with a new input each frame, medians of ${rounds} rounds\n`);
   for (const n of results) {
     const best = Math.max(...n.contenders.filter((c) => c.name.startsWith('onnxruntime')).map((c) => c.framesPerSec));
-    process.stdout.write(`\n${n.net} (peer outputs within ${n.maxRelErr} of ours)\n`);
+    process.stdout.write(`\n${n.net} (peer outputs within ${n.maxRelErr} of ours; one thread each: ${n.singleThread.ratio}x onnxruntime)\n`);
     for (const c of n.contenders) process.stdout.write(`  ${c.name.padEnd(36)} ${String(c.framesPerSec).padStart(8)}  ${(c.framesPerSec / best).toFixed(2)}x the best peer\n`);
   }
   if (imported !== null) {
