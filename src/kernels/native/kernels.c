@@ -396,6 +396,21 @@ DISPATCH static void wino_multiply(const float* V, const float* u, v16* M, int i
 }
 
 // m: the tile's 16 values of M for 16 output channels, `stride` vectors apart.
+// The same for 16 output channels (one vector): each broadcast input value feeds one FMA.
+DISPATCH static void wino_multiply16(const float* V, const float* u, v16* M, int inC, int outC, int oc) {
+  for (int xi = 0; xi < 16; xi++) {
+    v16 acc[WT];
+    for (int t = 0; t < WT; t++) acc[t] = (v16){0};
+    const float* ux = u + (size_t)xi * inC * outC + oc;
+    const float* vx = V + (size_t)xi * inC;
+    for (int ic = 0; ic < inC; ic++) {
+      const v16 w = ld(ux + (size_t)ic * outC);
+      for (int t = 0; t < WT; t++) acc[t] += splat(vx[(size_t)t * 16 * inC + ic]) * w;
+    }
+    for (int t = 0; t < WT; t++) M[(t * 16 + xi) * 2] = acc[t];
+  }
+}
+
 static void wino_output(const v16* m, int stride, float* y, int outC, int oc, int outH, int outW, int oy, int ox) {
   v16 t[2][4];
   for (int j = 0; j < 4; j++) {
@@ -422,11 +437,14 @@ static int winograd3x3(const float* x, const float* u, float* y, int inC, int in
       wino_input(x, V + (size_t)t * 16 * inC, inC, inH, inW, 2 * (ti / tilesW) - padT, 2 * (ti % tilesW) - padL);
     }
     for (int oc = 0; oc < outC; oc += 32) {
-      wino_multiply(V, u, M, inC, outC, oc);
+      // A last block of 16 channels (outC an odd multiple of 16) takes the one-vector product.
+      const int two = outC - oc >= 32;
+      if (two) wino_multiply(V, u, M, inC, outC, oc);
+      else wino_multiply16(V, u, M, inC, outC, oc);
       for (int t = 0; t < WT && t0 + t < tiles; t++) {
         const int oy = 2 * ((t0 + t) / tilesW), ox = 2 * ((t0 + t) % tilesW);
         wino_output(M + t * 32, 2, y, outC, oc, outH, outW, oy, ox);
-        wino_output(M + t * 32 + 1, 2, y, outC, oc + 16, outH, outW, oy, ox);
+        if (two) wino_output(M + t * 32 + 1, 2, y, outC, oc + 16, outH, outW, oy, ox);
       }
     }
   }
