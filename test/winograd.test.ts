@@ -12,13 +12,13 @@ import { sameBits } from './helpers/numeric.js';
 
 const skip = !nativeAvailable() && 'native kernels not built';
 
-function conv(inC: number, outC: number, H: number, W: number, padding: 'same' | 'valid' | number) {
+function conv(inC: number, outC: number, H: number, W: number, padding: 'same' | 'valid' | number, activation: 'linear' | 'relu' | 'tanh' = 'linear') {
   const pad = padding === 'same' ? 1 : padding === 'valid' ? 0 : padding;
   return validateNetwork({
     name: 'c',
     nodes: [
       { name: 'x', shape: [inC, H, W] },
-      { name: 'y', shape: [outC, H + 2 * pad - 2, W + 2 * pad - 2] },
+      { name: 'y', shape: [outC, H + 2 * pad - 2, W + 2 * pad - 2], activation },
     ],
     edges: [{ from: 'x', to: 'y', op: { type: 'conv2d', kernel: 3, padding } }],
     outputs: ['y'],
@@ -37,15 +37,17 @@ test('Winograd F(2x2,3x3) is chosen only for 3x3 stride-1 convs with channels in
 
 test('Winograd convs match the reference kernels to 1e-4 relative (same, valid, wide padding, odd sizes) and the engine matches the executor bit for bit', { skip }, async () => {
   let worst = 0;
-  for (const [inC, outC, H, W, padding] of [
-    [16, 32, 8, 8, 'same'],
-    [16, 16, 9, 7, 'same'],
-    [32, 48, 6, 6, 'same'],
-    [32, 32, 7, 9, 'same'],
-    [16, 64, 6, 7, 'valid'],
-    [48, 32, 5, 6, 2],
+  // A node whose only input is the conv has its bias and ReLU (or nothing) applied as the
+  // tiles are written; tanh goes through the separate activation pass.
+  for (const [inC, outC, H, W, padding, activation] of [
+    [16, 32, 8, 8, 'same', 'relu'],
+    [16, 16, 9, 7, 'same', 'relu'],
+    [32, 48, 6, 6, 'same', 'linear'],
+    [32, 32, 7, 9, 'same', 'tanh'],
+    [16, 64, 6, 7, 'valid', 'relu'],
+    [48, 32, 5, 6, 2, 'linear'],
   ] as const) {
-    const net = conv(inC, outC, H, W, padding);
+    const net = conv(inC, outC, H, W, padding, activation);
     assert.ok(winogradFits(net.edges[0].geometry as Conv2dGeometry));
     const params = initParameters(net, { seed: 3, bias: 'uniform' });
     const rng = new Random(H * W + inC);

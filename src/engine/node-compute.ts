@@ -15,6 +15,8 @@ export class NodeComputer {
   readonly #edgeKernels: EdgeKernel[];
   readonly #activations: (ActivationKernel | null)[];
   readonly #kernels: BoundKernels;
+  /** Per node with a single incoming edge whose kernel fuses the activation: that one pass. */
+  readonly #fused: (((src: Float32Array, dst: Float32Array, bias: Float32Array) => void) | undefined)[];
 
   constructor(net: Network, delays: readonly number[], arena: Arena, kernels: BoundKernels) {
     this.#net = net;
@@ -23,6 +25,7 @@ export class NodeComputer {
     this.#kernels = kernels;
     this.#edgeKernels = net.edges.map((e) => kernels.edgeKernel(e.geometry, arena.weights(e.index)));
     this.#activations = net.nodes.map((n) => (n.isInput ? null : kernels.activationKernel(n.activation, n.shape, n.activationParams)));
+    this.#fused = net.nodes.map((n) => (n.inEdges.length === 1 ? this.#edgeKernels[n.inEdges[0]].fused?.(n.activation) : undefined));
   }
 
   /** Frame `k` of computed node `v` in `stream`; its sources' frames must already be complete. */
@@ -30,6 +33,12 @@ export class NodeComputer {
     const arena = this.#arena;
     const edges = this.#net.edges;
     const dst = arena.state(v, k, stream);
+    const fused = this.#fused[v];
+    if (fused !== undefined) {
+      const e = this.#net.nodes[v].inEdges[0];
+      fused(arena.state(edges[e].from, k - this.#delays[e], stream), dst, arena.bias(v));
+      return;
+    }
     this.#kernels.zero(dst);
     for (const e of this.#net.nodes[v].inEdges) this.#edgeKernels[e].run(arena.state(edges[e].from, k - this.#delays[e], stream), dst);
     (this.#activations[v] as ActivationKernel).run(dst, arena.bias(v));

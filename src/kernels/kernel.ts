@@ -16,6 +16,12 @@ export type StateLayout = 'chw' | 'hwc';
  */
 export interface EdgeKernel {
   run(src: Float32Array, dst: Float32Array): void;
+  /**
+   * For a node whose only input this edge is: a function writing act(edge(src) + bias) into
+   * `dst` in one pass, in place of zeroing, `run` and the activation kernel (the same
+   * arithmetic), or undefined where the kernel cannot fuse `activation`.
+   */
+  fused?(activation: Activation): ((src: Float32Array, dst: Float32Array, bias: Float32Array) => void) | undefined;
 }
 
 /** A node's finishing step: `run(state, bias)` turns the sum into act(sum + bias) in place. */

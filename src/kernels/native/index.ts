@@ -18,7 +18,22 @@ interface NativeAddon {
   attach(view: Float32Array): number;
   dense(memory: number, x: number, w: number, y: number, inSize: number, outSize: number): void;
   /** Winograd F(2x2,3x3) conv (`u`: the transformed weights, [16][inC][outC]); returns 0, or -1 without scratch memory. */
-  winograd(memory: number, x: number, u: number, y: number, inC: number, inH: number, inW: number, outC: number, outH: number, outW: number, padT: number, padL: number): number;
+  winograd(
+    memory: number,
+    x: number,
+    u: number,
+    y: number,
+    bias: number,
+    mode: number,
+    inC: number,
+    inH: number,
+    inW: number,
+    outC: number,
+    outH: number,
+    outW: number,
+    padT: number,
+    padL: number,
+  ): number;
   /** dense with weights as bfloat16 (`w`: byte offset of the uint16 weights). */
   denseBf16(memory: number, x: number, w: number, y: number, inSize: number, outSize: number): void;
   conv2d(
@@ -140,8 +155,8 @@ function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmM
       ? (x: number, w: number, y: number, inSize: number, outSize: number) => native.denseBf16(id, x, w, y, inSize, outSize)
       : (x: number, w: number, y: number, inSize: number, outSize: number) => native.dense(id, x, w, y, inSize, outSize),
     copyIn: (source: Float32Array, at: number) => native.copyIn(id, at, source),
-    winograd: (x: number, u: number, y: number, inC: number, inH: number, inW: number, outC: number, outH: number, outW: number, padT: number, padL: number) => {
-      if (native.winograd(id, x, u, y, inC, inH, inW, outC, outH, outW, padT, padL) !== 0) throw new Error('native conv2d: out of memory for its scratch buffer');
+    winograd: (x: number, u: number, y: number, bias: number, mode: number, inC: number, inH: number, inW: number, outC: number, outH: number, outW: number, padT: number, padL: number) => {
+      if (native.winograd(id, x, u, y, bias, mode, inC, inH, inW, outC, outH, outW, padT, padL) !== 0) throw new Error('native conv2d: out of memory for its scratch buffer');
     },
     depthwise: (
       x: number,
@@ -227,13 +242,21 @@ function registerWinograd(backend: string): void {
     create(g, packed, runtime) {
       if (!winogradFits(g)) return direct.create(g, packed, runtime);
       const k = runtime as WasmKernels & {
-        winograd?: (x: number, u: number, y: number, inC: number, inH: number, inW: number, outC: number, outH: number, outW: number, padT: number, padL: number) => void;
+        winograd?: (x: number, u: number, y: number, bias: number, mode: number, inC: number, inH: number, inW: number, outC: number, outH: number, outW: number, padT: number, padL: number) => void;
       };
       const wino = k.winograd;
       // A memory the addon could not attach runs the wasm kernels, which know only direct convolution.
       if (wino === undefined) throw new Error('Winograd weights on a memory without the native kernels');
       const u = packed.byteOffset;
-      return { run: (src, dst) => wino(src.byteOffset, u, dst.byteOffset, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft) };
+      return {
+        run: (src, dst) => wino(src.byteOffset, u, dst.byteOffset, 0, 0, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft),
+        // Bias and ReLU (or no activation) applied as each output tile is written (mode 2 / 1).
+        fused(activation) {
+          if (activation !== 'relu' && activation !== 'linear') return undefined;
+          const mode = activation === 'relu' ? 2 : 1;
+          return (src, dst, bias) => wino(src.byteOffset, u, dst.byteOffset, bias.byteOffset, mode, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft);
+        },
+      };
     },
   });
 }

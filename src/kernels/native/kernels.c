@@ -411,7 +411,10 @@ DISPATCH static void wino_multiply16(const float* V, const float* u, v16* M, int
   }
 }
 
-static void wino_output(const v16* m, int stride, float* y, int outC, int oc, int outH, int outW, int oy, int ox) {
+// mode 0 adds the tile into y (one edge of several); 1 and 2 write y = act(tile + bias) for
+// a node whose only input this convolution is (1: linear, 2: relu), in place of the separate
+// zeroing and activation passes: the same arithmetic, (0 + sum) + bias, in one pass.
+static void wino_output(const v16* m, int stride, float* y, const float* bias, int mode, int outC, int oc, int outH, int outW, int oy, int ox) {
   v16 t[2][4];
   for (int j = 0; j < 4; j++) {
     t[0][j] = m[(0 * 4 + j) * stride] + m[(1 * 4 + j) * stride] + m[(2 * 4 + j) * stride];
@@ -419,12 +422,26 @@ static void wino_output(const v16* m, int stride, float* y, int outC, int oc, in
   }
   for (int i = 0; i < 2; i++) {
     const v16 r[2] = {t[i][0] + t[i][1] + t[i][2], t[i][1] - t[i][2] - t[i][3]};
-    for (int j = 0; j < 2; j++)
-      if (oy + i < outH && ox + j < outW) add_to(y + ((size_t)(oy + i) * outW + ox + j) * outC + oc, r[j]);
+    for (int j = 0; j < 2; j++) {
+      if (oy + i >= outH || ox + j >= outW) continue;
+      const size_t at = ((size_t)(oy + i) * outW + ox + j) * outC + oc;
+      if (mode == 0) {
+        add_to(y + at, r[j]);
+        continue;
+      }
+      v16 v = r[j] + ld(bias + at);
+      if (mode == 2) {
+        w16 bits;
+        memcpy(&bits, &v, sizeof bits);
+        bits &= (w16)(v > (v16){0});
+        memcpy(&v, &bits, sizeof v);
+      }
+      memcpy(y + at, &v, sizeof v);
+    }
   }
 }
 
-static int winograd3x3(const float* x, const float* u, float* y, int inC, int inH, int inW, int outC, int outH, int outW, int padT, int padL) {
+static int winograd3x3(const float* x, const float* u, float* y, const float* bias, int mode, int inC, int inH, int inW, int outC, int outH, int outW, int padT, int padL) {
   const int tilesW = (outW + 1) / 2, tiles = ((outH + 1) / 2) * tilesW;
   Scratch* sc = scratch();
   const size_t vFloats = (size_t)WT * 16 * inC;
@@ -443,8 +460,8 @@ static int winograd3x3(const float* x, const float* u, float* y, int inC, int in
       else wino_multiply16(V, u, M, inC, outC, oc);
       for (int t = 0; t < WT && t0 + t < tiles; t++) {
         const int oy = 2 * ((t0 + t) / tilesW), ox = 2 * ((t0 + t) % tilesW);
-        wino_output(M + t * 32, 2, y, outC, oc, outH, outW, oy, ox);
-        if (two) wino_output(M + t * 32 + 1, 2, y, outC, oc + 16, outH, outW, oy, ox);
+        wino_output(M + t * 32, 2, y, bias, mode, outC, oc, outH, outW, oy, ox);
+        if (two) wino_output(M + t * 32 + 1, 2, y, bias, mode, outC, oc + 16, outH, outW, oy, ox);
       }
     }
   }
@@ -562,10 +579,10 @@ static napi_value DenseBf16(napi_env env, napi_callback_info info) {
 }
 
 static napi_value Winograd(napi_env env, napi_callback_info info) {
-  ARGS(12)
+  ARGS(14)
   const int m = (int)a[0];
   napi_value result;
-  napi_create_int32(env, winograd3x3(at(m, a[1]), at(m, a[2]), at(m, a[3]), (int)a[4], (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11]), &result);
+  napi_create_int32(env, winograd3x3(at(m, a[1]), at(m, a[2]), at(m, a[3]), at(m, a[4]), (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], (int)a[12], (int)a[13]), &result);
   return result;
 }
 
