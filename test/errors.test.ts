@@ -47,6 +47,15 @@ test('every error streamroll throws on purpose is a StreamrollError with a stabl
   assert.equal(await codeOf(() => net.node('nope')), 'OPTION_INVALID');
   assert.equal(await codeOf(() => getBackend('gpu')), 'OPTION_INVALID');
   assert.equal(await codeOf(() => loadNetworkFile('/no/such/file.json')), 'FILE_UNREADABLE');
+  // Every file the CLI reads says what it was meant to be and why it could not be read.
+  for (const [args, message] of [
+    [['import', '/no/such/model.onnx'], /^streamroll import: cannot read ONNX model \/no\/such\/model\.onnx: no such file\n$/],
+    [['analyze', '/tmp'], /^streamroll analyze: cannot read network spec \/tmp: it is a directory\n$/],
+  ] as const) {
+    const r = await cli(...args);
+    assert.equal(r.code, 1);
+    assert.match(r.err, message);
+  }
   const push = new PushSource();
   push.end();
   assert.equal(await codeOf(() => push.push({ inputs: [1, 2] })), 'STREAM_ENDED');

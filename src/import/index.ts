@@ -1,7 +1,7 @@
 // Bringing a model in: ONNX files, TensorFlow.js layers models and graph models, each read
 // into the import graph (./ir.ts) by its own reader and lowered to a network spec by one
 // lowering (./lower.ts).
-import { readFile } from 'node:fs/promises';
+import { readBytes, readText } from '../io/read-file.js';
 import { basename, dirname } from 'node:path';
 import { lowerGraph, type ImportedModel } from './lower.js';
 import { ImportError } from './ir.js';
@@ -27,11 +27,12 @@ export const isImportable = (path: string): boolean => /\.onnx$/i.test(path) || 
  * that does not map.
  */
 export async function importModel(path: string): Promise<ImportedModel> {
-  if (/\.onnx$/i.test(path)) return lowerGraph(readOnnx(new Uint8Array(await readFile(path)), basename(path).replace(/\.onnx$/i, '')), 'onnx');
+  if (/\.onnx$/i.test(path)) return lowerGraph(readOnnx(await readBytes(path, 'ONNX model'), basename(path).replace(/\.onnx$/i, '')), 'onnx');
   if (!isImportable(path)) throw new StreamrollError('FILE_UNREADABLE', `${path}: not a model file streamroll imports (.onnx, or a TensorFlow.js model.json)`);
+  const text = await readText(path, 'TensorFlow.js model');
   let json: Record<string, unknown>;
   try {
-    json = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    json = JSON.parse(text) as Record<string, unknown>;
   } catch (err) {
     throw new ImportError(path, [{ name: basename(path), opType: 'model.json', why: `not JSON (${(err as Error).message})` }]);
   }

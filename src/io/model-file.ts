@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readBytes } from './read-file.js';
 import { Packr } from 'msgpackr';
 import { IssueList, SpecError, show } from '../graph/errors.js';
 import { validateNetwork, type Network } from '../graph/network.js';
@@ -9,7 +9,6 @@ import { assertValidRollout, RolloutCycleError } from '../rollout/validity.js';
 import { LimitError } from '../graph/limits.js';
 import type { NetworkSpec } from '../graph/spec.js';
 import { writeFileAtomic } from './atomic-write.js';
-import { StreamrollError } from '../util/errors.js';
 
 /** Marks a msgpack document as a streamroll model. */
 export const MODEL_FORMAT = 'streamroll-model';
@@ -202,12 +201,5 @@ export async function saveModel(path: string, model: Model): Promise<void> {
 
 /** Reads and checks a model file; errors name the file and what is wrong. */
 export async function loadModel(path: string): Promise<Model> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new StreamrollError('FILE_UNREADABLE', `cannot read model file ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-  }
-  return decodeModel(bytes, path);
+  return decodeModel(await readBytes(path, 'model file'), path);
 }

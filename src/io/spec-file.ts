@@ -1,17 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { parseJsonText } from '../graph/json-text.js';
 import { validateNetwork, type Network } from '../graph/network.js';
 import { resolveRollout, type Rollout, type RolloutSpec } from '../rollout/pattern.js';
-import { StreamrollError } from '../util/errors.js';
-
-async function readText(path: string, what: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new StreamrollError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-  }
-}
+import { readText } from './read-file.js';
 
 /** Reads and validates a network spec JSON file; errors name the file and the place in it. */
 export async function loadNetworkFile(path: string): Promise<Network> {
