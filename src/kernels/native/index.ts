@@ -232,6 +232,11 @@ function packWinograd(g: Conv2dGeometry, w: Float32Array, out: Float32Array): vo
   }
 }
 
+/** The `mode`s of the native Winograd kernel (kernels.c, wino_output). */
+const WINOGRAD_ADD = 0;
+const WINOGRAD_LINEAR = 1;
+const WINOGRAD_RELU = 2;
+
 /** conv2d on a native backend: Winograd where it fits (chosen per layer at pack time), else the direct kernel. */
 function registerWinograd(backend: string): void {
   const direct = edgeKernelDef(backend, 'conv2d');
@@ -241,19 +246,16 @@ function registerWinograd(backend: string): void {
     pack: (g, weights, out) => (winogradFits(g) ? packWinograd(g, weights as Float32Array, out) : direct.pack(g, weights, out)),
     create(g, packed, runtime) {
       if (!winogradFits(g)) return direct.create(g, packed, runtime);
-      const k = runtime as WasmKernels & {
-        winograd?: (x: number, u: number, y: number, bias: number, mode: number, inC: number, inH: number, inW: number, outC: number, outH: number, outW: number, padT: number, padL: number) => void;
-      };
-      const wino = k.winograd;
+      const wino = (runtime as WasmKernels).winograd;
       // A memory the addon could not attach runs the wasm kernels, which know only direct convolution.
       if (wino === undefined) throw new Error('Winograd weights on a memory without the native kernels');
       const u = packed.byteOffset;
       return {
-        run: (src, dst) => wino(src.byteOffset, u, dst.byteOffset, 0, 0, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft),
-        // Bias and ReLU (or no activation) applied as each output tile is written (mode 2 / 1).
+        run: (src, dst) => wino(src.byteOffset, u, dst.byteOffset, 0, WINOGRAD_ADD, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft),
+        // Bias and ReLU (or no activation) applied as each output tile is written.
         fused(activation) {
           if (activation !== 'relu' && activation !== 'linear') return undefined;
-          const mode = activation === 'relu' ? 2 : 1;
+          const mode = activation === 'relu' ? WINOGRAD_RELU : WINOGRAD_LINEAR;
           return (src, dst, bias) => wino(src.byteOffset, u, dst.byteOffset, bias.byteOffset, mode, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft);
         },
       };
