@@ -9,7 +9,8 @@ import { tightenTimerSlack } from '../src/kernels/native/index.js';
 import { CLOCKED, sharedNow, paceOf } from '../src/engine/control.js';
 import { attachEngine, type AttachedEngine } from '../src/engine/lent-engine.js';
 import { InputError } from '../src/io/inputs.js';
-import { LOOP_STOP, OverrunError, type LoopMessage, type RealtimeSummary, type RealtimeLoopTask } from '../src/engine/realtime-task.js';
+import { LATENCY_BUCKETS, OverrunError, latencyBucket, type LoopDetail, type LoopMessage, type RealtimeSummary, type RealtimeLoopTask } from '../src/engine/realtime-task.js';
+import { CONTROL_POKE, LoopControlReader } from '../src/engine/loop-control.js';
 import { DeadlineSleeper, spinBudget } from '../src/engine/sync.js';
 import { encodeMessage } from '../src/io/frame-stream.js';
 import { openLoopSink } from '../src/io/loop-sinks.js';
@@ -30,9 +31,11 @@ async function loop(engine: AttachedEngine): Promise<void> {
   const record = task.record === undefined ? undefined : await openLoopSink({ kind: 'file', path: task.record });
   const outputNames = net.outputs.map((o) => net.nodes[o].name);
   const inputNames = net.inputs.map((v) => net.nodes[v].name);
-  const period = 1000 / task.rateHz;
   const recorded = task.timing === 'recorded';
+  const control = new LoopControlReader(task.control, task.rateHz, recorded);
+  let period = 1000 / control.rateHz;
   const histogram = createHistogram();
+  const buckets = new Array<number>(LATENCY_BUCKETS).fill(0);
   const labels: (number | undefined)[] = [];
   let ticks = 0;
   let misses = 0;
@@ -49,7 +52,7 @@ async function loop(engine: AttachedEngine): Promise<void> {
   };
   const summary = (): RealtimeSummary => ({
     ticks,
-    rateHz: recorded ? null : task.rateHz,
+    rateHz: recorded ? null : control.rateHz,
     latencyUs: latencySummary(histogram),
     deadlineMisses: misses,
     drops,
@@ -57,6 +60,7 @@ async function loop(engine: AttachedEngine): Promise<void> {
     rejected: rejectedCount,
     cpuUsPerFrame: Number(cpuUs().toFixed(1)),
   });
+  const detail = (): LoopDetail => ({ latencyBuckets: buckets.slice(), labelled, correct, rateHz: recorded ? null : control.rateHz, paused: control.paused() });
   const takeRejected = (): string[] => {
     const r = rejected;
     rejected = [];
@@ -67,19 +71,31 @@ async function loop(engine: AttachedEngine): Promise<void> {
     if (rejected.length < 100) rejected.push(reason);
   };
 
-  // Deadlines: frame j at start + j * period, or at its recorded t after the first one's.
+  // Deadlines: frame j at base + (j - j0) * period, or at its recorded t after the first
+  // one's (+ shift). A pause or a rate change rebases them (base, j0, shift) so that the
+  // next frame is due when the loop goes on: time spent paused is neither a miss nor a drop.
   const start = sharedNow() + 5;
+  let base = start;
+  let j0 = 0;
+  let shift = 0;
   let firstT: number | undefined;
+  const fixedDue = (j: number): number => base + (j - j0) * period;
   const dueOf = (j: number, t: number | undefined): number => {
-    if (!recorded) return start + j * period;
+    if (!recorded) return fixedDue(j);
     if (t === undefined) throw new StreamrollError('INPUT_INVALID', `frame ${j} has no timestamp "t"; replay it at a fixed rate instead`);
     firstT ??= t;
-    return start + (t - firstT);
+    return start + shift + (t - firstT);
   };
   const nextDue = (j: number): number => {
-    if (!recorded) return start + (j + 1) * period;
+    if (!recorded) return fixedDue(j + 1);
     const t = source.peekT();
-    return typeof t === 'number' && firstT !== undefined ? start + (t - firstT) : Infinity;
+    return typeof t === 'number' && firstT !== undefined ? start + shift + (t - firstT) : Infinity;
+  };
+  /** Frame j becomes due at `at` (recorded timing: everything after moves by the same amount). */
+  const rebase = (j: number, at: number, recordedDue: number | undefined): void => {
+    base = at;
+    j0 = j;
+    if (recordedDue !== undefined) shift += at - recordedDue;
   };
   const pace = paceOf(ctrl);
   const due = new Float64Array(1);
@@ -89,7 +105,43 @@ async function loop(engine: AttachedEngine): Promise<void> {
   const sleeper = new DeadlineSleeper();
   sleeper.maxSpinMs = spinBudget(period);
   pace[1] = sleeper.maxSpinMs;
-  const stopped = (): boolean => Atomics.load(task.control, LOOP_STOP) !== 0;
+  const stopped = (): boolean => control.stopped();
+  const setPeriod = (ms: number): void => {
+    period = ms;
+    sleeper.maxSpinMs = spinBudget(period);
+    pace[1] = sleeper.maxSpinMs;
+  };
+  /**
+   * Applies a rate change and waits out a pause (taking single steps), before frame j. False
+   * when the loop was stopped meanwhile.
+   */
+  const steer = (j: number, t: number | undefined): boolean => {
+    const rate = control.newRate();
+    if (rate !== undefined && !recorded) {
+      const now = sharedNow();
+      const due = fixedDue(j);
+      setPeriod(1000 / rate);
+      rebase(j, Math.max(now, due), undefined);
+    }
+    if (!control.paused()) return true;
+    // Workers sleep while no frame is due (pace at infinity), not spin.
+    pace[0] = Infinity;
+    let lastPost = performance.now();
+    while (control.paused() && !control.takeStep()) {
+      if (control.stopped()) return false;
+      control.waitForChange(50);
+      // The rate may change while paused, too.
+      const changed = control.newRate();
+      if (changed !== undefined && !recorded) setPeriod(1000 / changed);
+      if (performance.now() - lastPost >= task.statusMs) {
+        lastPost = performance.now();
+        post({ type: 'status', summary: summary(), rejected: takeRejected(), detail: detail() });
+      }
+    }
+    const at = sharedNow() + copyMs + 0.05;
+    rebase(j, at, recorded && t !== undefined && firstT !== undefined ? start + shift + (t - firstT) : undefined);
+    return true;
+  };
   let lastStatus = performance.now();
 
   // process.cpuUsage counts every thread of the process: workers, this loop, the main thread.
@@ -101,10 +153,12 @@ async function loop(engine: AttachedEngine): Promise<void> {
     while (!stopped() && (task.ticks === undefined || j < task.ticks)) {
       for (const r of source.rejected.splice(0)) reject(r);
       if (frame === null) break;
+      if (!steer(j, frame?.t)) break;
       if (frame === undefined) {
         // Nothing pushed yet: look again at the next deadline.
-        due[0] = start + j * period;
-        if (!sleeper.sleepUntil(task.control, LOOP_STOP, 0, due)) break;
+        due[0] = fixedDue(j);
+        // Pokes (pause, rate, stop) wake the sleep: look at them first.
+        if (!sleeper.sleepUntil(task.control, CONTROL_POKE, control.pokes, due)) continue;
         frame = source.next();
         if (frame === undefined) j++;
         continue;
@@ -114,7 +168,7 @@ async function loop(engine: AttachedEngine): Promise<void> {
       // Wake in time to put the frame into the arena before it is due, then publish it at the
       // due time itself: workers woken for that moment find it there.
       prepare[0] = due[0] - copyMs - 0.005;
-      if (!sleeper.sleepUntil(task.control, LOOP_STOP, 0, prepare)) break;
+      if (!sleeper.sleepUntil(task.control, CONTROL_POKE, control.pokes, prepare)) continue;
       // The loop drives the runtime's own stream (0), one frame per engine frame.
       const k = driver.engineFrame + 1;
       const f = driver.frameOf(0) + 1;
@@ -146,13 +200,14 @@ async function loop(engine: AttachedEngine): Promise<void> {
       }
       // Follow the slowest recent copies (a cold copy after a long sleep is the one that matters).
       copyMs = Math.max(0.95 * copyMs, performance.now() - c0);
-      while (sharedNow() < due[0]) if (Atomics.load(task.control, LOOP_STOP) !== 0) break;
+      while (sharedNow() < due[0]) if (control.stopped()) break;
       // Workers finishing this frame read when the next one is due: say it before they can.
       pace[0] = nextDue(j);
       if (engine.step(0) !== k) break;
       if (!driver.nodesDoneSync(net.outputs, k, task.engine.outputSpinMs)) break;
       const latencyMs = sharedNow() - due[0];
       histogram.record(Math.max(1, Math.round(latencyMs * 1e6)));
+      buckets[latencyBucket(latencyMs * 1000)]++;
       if (latencyMs > period) misses++;
       ticks++;
       const tick = driver.tickOf(0, f);
@@ -182,8 +237,8 @@ async function loop(engine: AttachedEngine): Promise<void> {
       const now = sharedNow();
       if (task.overrun === 'queue') {
         // Only a source that arrives by itself can pile up; a recording is read on demand.
-        if (!recorded && task.source.kind !== 'replay' && now >= start + (j + task.queueLimit) * period) {
-          throw new OverrunError(`input queue full: ${task.queueLimit + 1} frames waiting (limit ${task.queueLimit}); the network cannot keep up with ${task.rateHz} Hz`);
+        if (!recorded && task.source.kind !== 'replay' && now >= fixedDue(j + task.queueLimit)) {
+          throw new OverrunError(`input queue full: ${task.queueLimit + 1} frames waiting (limit ${task.queueLimit}); the network cannot keep up with ${control.rateHz} Hz`);
         }
       } else {
         // drop / latest: a frame is stale once a newer one has arrived (the next deadline has
@@ -201,19 +256,20 @@ async function loop(engine: AttachedEngine): Promise<void> {
       }
       if (performance.now() - lastStatus >= task.statusMs) {
         lastStatus = performance.now();
-        post({ type: 'status', summary: summary(), rejected: takeRejected() });
+        post({ type: 'status', summary: summary(), rejected: takeRejected(), detail: detail() });
       }
       // Socket writes leave only while this thread's event loop turns.
       if (sink?.needsTurns === true) await new Promise<void>((resolve) => setImmediate(resolve));
     }
     for (const r of source.rejected.splice(0)) reject(r);
     if (driver.stopped()) throw new Error('the engine stopped');
-    post({ type: 'done', summary: summary(), rejected: takeRejected() });
+    post({ type: 'done', summary: summary(), rejected: takeRejected(), detail: detail() });
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
-    post({ type: 'failed', name: e.name, ...codeOf(e), message: e.message, summary: summary(), rejected: takeRejected() });
+    post({ type: 'failed', name: e.name, ...codeOf(e), message: e.message, summary: summary(), rejected: takeRejected(), detail: detail() });
   } finally {
     Atomics.store(ctrl, CLOCKED, 0);
+    control.detach();
     source.close();
     await sink?.close();
     await record?.close();
@@ -228,7 +284,8 @@ try {
   // Opening the source or a sink failed: nothing ran.
   const e = err instanceof Error ? err : new Error(String(err));
   const none = { ticks: 0, rateHz: task.rateHz, latencyUs: { p50: 0, p99: 0, p999: 0, max: 0 }, deadlineMisses: 0, drops: 0, accuracy: null, rejected: 0, cpuUsPerFrame: 0 };
-  post({ type: 'failed', name: e.name, ...codeOf(e), message: e.message, summary: none, rejected: [] });
+  const detail = { latencyBuckets: [], labelled: 0, correct: 0, rateHz: task.rateHz, paused: false };
+  post({ type: 'failed', name: e.name, ...codeOf(e), message: e.message, summary: none, rejected: [], detail });
 } finally {
   engine.release();
 }

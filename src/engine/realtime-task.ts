@@ -39,13 +39,29 @@ export class OverrunError extends StreamrollError {
   }
 }
 
-/** Word 0 of the loop's control: 1 asks the loop to stop after the frame in hand. */
+/** Word 0 of the loop's control (a LoopControl's words): 1 asks the loop to stop after the frame in hand. */
 export const LOOP_STOP = 0;
+
+/** Latency histogram buckets: bucket b holds latencies in [2^(b/4), 2^((b+1)/4)) µs (the last one everything above). */
+export const LATENCY_BUCKETS = 96;
+export const latencyBucket = (us: number): number => Math.min(LATENCY_BUCKETS - 1, Math.max(0, Math.floor(4 * Math.log2(Math.max(1, us)))));
+
+/** What a status carries beyond the summary, for live views: counts since the loop started. */
+export interface LoopDetail {
+  /** Ticks per latency bucket (see {@link latencyBucket}). */
+  readonly latencyBuckets: readonly number[];
+  /** Labelled ticks and those answered right (accuracy over any window is a difference of two of these). */
+  readonly labelled: number;
+  readonly correct: number;
+  /** The rate frames are due at now (Hz); null for recorded timing. */
+  readonly rateHz: number | null;
+  readonly paused: boolean;
+}
 
 /** Everything the loop's thread needs, sent once. */
 export interface RealtimeLoopTask {
   readonly engine: LentEngine;
-  /** The loop's own control words (see {@link LOOP_STOP}). */
+  /** The loop's control words: a LoopControl's (see {@link LOOP_STOP}). */
   readonly control: Int32Array;
   readonly source: LoopSourceSpec;
   readonly sink?: LoopSinkSpec;
@@ -66,6 +82,14 @@ export interface RealtimeLoopTask {
 
 /** Messages from the loop's thread. */
 export type LoopMessage =
-  | { readonly type: 'status'; readonly summary: RealtimeSummary; readonly rejected: readonly string[] }
-  | { readonly type: 'done'; readonly summary: RealtimeSummary; readonly rejected: readonly string[] }
-  | { readonly type: 'failed'; readonly name: string; readonly code?: ErrorCode; readonly message: string; readonly summary: RealtimeSummary; readonly rejected: readonly string[] };
+  | { readonly type: 'status'; readonly summary: RealtimeSummary; readonly rejected: readonly string[]; readonly detail: LoopDetail }
+  | { readonly type: 'done'; readonly summary: RealtimeSummary; readonly rejected: readonly string[]; readonly detail: LoopDetail }
+  | {
+      readonly type: 'failed';
+      readonly name: string;
+      readonly code?: ErrorCode;
+      readonly message: string;
+      readonly summary: RealtimeSummary;
+      readonly rejected: readonly string[];
+      readonly detail: LoopDetail;
+    };

@@ -7,12 +7,13 @@ import { packDigits, type LoopSourceSpec } from '../io/loop-sources.js';
 import type { MnistCameraOptions } from '../io/mnist-camera.js';
 import { mnistSplit } from '../io/mnist-data.js';
 import { PUBLISHED, STOP } from './control.js';
-import { LOOP_STOP, OverrunError, type LoopMessage, type OverrunPolicy, type RealtimeLoopTask, type RealtimeSummary } from './realtime-task.js';
+import { LOOP_STOP, OverrunError, type LoopDetail, type LoopMessage, type OverrunPolicy, type RealtimeLoopTask, type RealtimeSummary } from './realtime-task.js';
+import { LoopControl, stopLoop } from './loop-control.js';
 import { StreamrollError, type ErrorCode } from '../util/errors.js';
 import type { Runtime } from './runtime.js';
 import { advanced, describeLent } from './lent-engine.js';
 
-export { OverrunError, type OverrunPolicy, type RealtimeSummary } from './realtime-task.js';
+export { OverrunError, type LoopDetail, type OverrunPolicy, type RealtimeSummary } from './realtime-task.js';
 export type { LoopSinkSpec as RealtimeSink } from '../io/loop-sinks.js';
 
 const LOOP_FILE = fileURLToPath(new URL('../../workers/realtime-loop.js', import.meta.url));
@@ -54,8 +55,13 @@ export interface RealtimeOptions {
   readonly sink?: LoopSinkSpec;
   /** A file to record every input frame the engine was given into (replay it with `{replay: file}`). */
   readonly record?: string;
-  /** Called on this thread with the summary so far, every `statusMs`, with the reasons of inputs rejected since the last call. */
-  readonly onStatus?: (summary: RealtimeSummary, rejected: readonly string[]) => void;
+  /**
+   * Called on this thread with the summary so far, every `statusMs`, with the reasons of inputs
+   * rejected since the last call and the loop's running counts (latency histogram, labels).
+   */
+  readonly onStatus?: (summary: RealtimeSummary, rejected: readonly string[], detail: LoopDetail) => void;
+  /** Pause, resume, single-step and change the rate while the loop runs (see {@link LoopControl}). */
+  readonly control?: LoopControl;
   /** Default 250 ms (each status wakes this thread; on a VM a wake-up costs 50-100 µs of CPU). */
   readonly statusMs?: number;
 }
@@ -98,11 +104,10 @@ export async function runRealtime(rt: Runtime, source: RealtimeSource, options: 
   const queueLimit = options.queueLimit ?? 64;
   if (!Number.isInteger(queueLimit) || queueLimit < 1) throw new RangeError(`queueLimit must be an integer >= 1, got ${queueLimit}`);
   const net = rt.network;
-  const control = new Int32Array(new SharedArrayBuffer(64));
-  const stop = (): void => {
-    Atomics.store(control, LOOP_STOP, 1);
-    Atomics.notify(control, LOOP_STOP);
-  };
+  const control = (options.control ?? new LoopControl()).words;
+  if (options.control?.state.attached === true) throw new RangeError('this LoopControl already steers a running loop');
+  Atomics.store(control, LOOP_STOP, 0);
+  const stop = (): void => stopLoop(control);
   const pumping = new AbortController();
   let spec: LoopSourceSpec;
   let pumped: Promise<void> | undefined;
@@ -153,7 +158,7 @@ export async function runRealtime(rt: Runtime, source: RealtimeSource, options: 
         // A failure inside the loop (a node that threw there) is thrown from here, so that the
         // runtime learns of it too.
         worker.on('message', (m: LoopMessage) => {
-          if (m.type === 'status') options.onStatus?.(m.summary, m.rejected);
+          if (m.type === 'status') options.onStatus?.(m.summary, m.rejected, m.detail);
           else if (m.type === 'failed' && m.code !== 'OVERRUN' && Atomics.load(rt.arena.control, STOP) !== 0) reject(loopError(m));
           else resolve(m);
         });
@@ -178,7 +183,7 @@ export async function runRealtime(rt: Runtime, source: RealtimeSource, options: 
   // A failing iterable is the caller's error, thrown as it was.
   if (pumped !== undefined) await pumped;
   const done = result as LoopMessage;
-  if (done.rejected.length > 0) options.onStatus?.(done.summary, done.rejected);
+  options.onStatus?.(done.summary, done.rejected, done.detail);
   if (done.type === 'failed') throw loopError(done);
   return done.summary;
 }
