@@ -44,4 +44,18 @@ export { Session, type SessionOptions } from './engine/session.js';
 export { InputSlot, OutputFrame, ViewError } from './engine/frame-views.js';
 export { loadSource, type ModelSource, type LoadedModel } from './engine/model-source.js';
 export type { Placement, PlacementMapping, PlacementOption } from './engine/placement.js';
-export { runRealtime, OverrunError, type OverrunPolicy, type RealtimeOptions, type RealtimeSummary, type RealtimeSource, type RealtimeSink } from './engine/realtime.js';
+export { runRealtime, OverrunError, type OverrunPolicy, type RealtimeOptions, type RealtimeSummary, type RealtimeSource, type RealtimeSink, type LoopDetail } from './engine/realtime.js';
+export { LoopControl, type LoopControlState } from './engine/loop-control.js';
+export {
+  serveUi,
+  type UiOptions,
+  type UiServer,
+  type UiState,
+  type UiUpdate,
+  type NodeView,
+  type StateSnapshot,
+  type DecimateOptions,
+  type WorkerTiming,
+  type LoopView,
+  type HistoryPoint,
+} from './ui/ui-server.js';

@@ -5,8 +5,8 @@ import { test } from 'node:test';
 
 // The layers of src/, lowest first: a file imports only from its own layer and those below,
 // so data flows one way (spec -> network -> rollout -> kernels -> frames -> engine -> training
-// and the command line), and a lower layer never needs a higher one to be understood.
-const LAYERS = ['util', 'graph', 'rollout', 'kernels', 'io', 'import', 'engine', 'train', 'cli', 'api'];
+// -> the live view and the command line), and a lower layer never needs a higher one to be understood.
+const LAYERS = ['util', 'graph', 'rollout', 'kernels', 'io', 'import', 'engine', 'train', 'ui', 'cli', 'api'];
 const src = new URL('../../src/', import.meta.url).pathname;
 
 async function sources(dir: string): Promise<string[]> {

@@ -14,6 +14,8 @@ import { tcpAddress } from './args.js';
 import { UsageError, type CliIo, type Command } from './command.js';
 import { numberOption } from './args.js';
 import { cliLogger } from './logger.js';
+import { LoopControl } from '../engine/loop-control.js';
+import { serveUi, type UiServer } from '../ui/ui-server.js';
 
 /**
  * The model `run` and `bench` use when given none: the trained MNIST SR streaming model
@@ -41,7 +43,8 @@ Options:
                      pipelined), sequential, pipelined (feedforward nets), PATTERN.json
   --rate HZ          frames per second (default 100); 'recorded' replays a recording at the
                      times it was recorded (each frame's t, ms)
-  --duration S       seconds to run (default 10; 0 = until the source ends or Ctrl-C)
+  --duration S       seconds to run (default 10, with --ui 0; 0 = until the source ends or
+                     Ctrl-C); counted in frames at the starting rate
   --source S         synthetic (default: MNIST digits with noise, 10 frames each, labelled)
                      | stdin | FILE.msgpack (a recording, replayed at --rate)
                      | tcp://HOST:PORT (serve frames over TCP from a thread of its own,
@@ -50,9 +53,16 @@ Options:
                        one its messages name in a "session" field)
   --streams N        with --source tcp://: connections served at once, each with its own
                      states (default 8); frames arriving together share engine frames
-  --listen-public    with --source tcp://: allow an address other machines can reach
+  --listen-public    with --source tcp:// or --ui: allow an address other machines can reach
                      (0.0.0.0, a LAN address); without it only loopback is served
-  --token T          with --source tcp://: every message must carry "token": T
+  --token T          with --source tcp://: every message must carry "token": T; with --ui:
+                     the page's address must carry ?token=T (the address printed has it)
+  --ui [HOST:]PORT   serve a live view in the browser (http://HOST:PORT/, 127.0.0.1 unless
+                     HOST is given; port 0 picks a free one): every node's state, the rollout
+                     window, per-worker timing, latency histogram, accuracy over time, and
+                     pause / step / rate buttons. GET /state and GET /events (server-sent
+                     events) serve the same data to other tools; see docs/ui.md
+  --ui-refresh HZ    updates per second sent to the page (default 10, at most 60)
   --sink S           none (default) | stdout | tcp://HOST:PORT (connects to a listener)
                      | FILE.msgpack: outputs as length-prefixed msgpack messages
                      {t, tick, outputs: {node: Float32Array}}
@@ -74,6 +84,15 @@ Options:
 
 Exit code 1 when the run fails, when the input stream (stdin, a recording) ends on an
 unreadable message (frames after it are lost), or when none of its messages could be used.`;
+
+/** `--ui [HOST:]PORT`: loopback when only a port is given. */
+function uiListen(arg: string): { host: string; port: number } {
+  try {
+    return tcpAddress(/^\d+$/.test(arg) ? `tcp://127.0.0.1:${arg}` : `tcp://${arg}`, '--ui');
+  } catch {
+    throw new UsageError(`--ui ${arg}: expected [HOST:]PORT, e.g. 8080, 127.0.0.1:8080 or [::1]:8080 (port 0 to 65535)`);
+  }
+}
 
 /** Frames of a message stream, malformed ones logged, counted and skipped. */
 async function* messageFrames(stream: NodeJS.ReadableStream, net: Network, logger: Logger, counters: { rejected: number; fatal?: string }): AsyncGenerator<SourceFrame> {
@@ -120,12 +139,21 @@ export const runCommand: Command = {
     streams: { type: 'string' },
     'listen-public': { type: 'boolean' },
     token: { type: 'string' },
+    ui: { type: 'string' },
+    'ui-refresh': { type: 'string' },
   },
   async run(positionals: string[], values, io: CliIo): Promise<number> {
     if (positionals.length > 1) throw new UsageError(`run takes at most one model, got ${positionals.join(' ')}`);
     const recordedTiming = values.rate === 'recorded';
     const rate = recordedTiming ? 100 : numberOption(values, 'rate', 100, (n) => n > 0 && n <= 100_000, 'a rate in Hz (0 < HZ <= 100000) or "recorded"');
-    const duration = numberOption(values, 'duration', 10, (n) => n >= 0 && Number.isFinite(n), 'a number of seconds >= 0');
+    const uiAddress = values.ui === undefined ? undefined : uiListen(values.ui as string);
+    // A view is for watching: it runs until stopped unless told otherwise.
+    const duration = numberOption(values, 'duration', uiAddress === undefined ? 10 : 0, (n) => n >= 0 && Number.isFinite(n), 'a number of seconds >= 0');
+    if (values['ui-refresh'] !== undefined && uiAddress === undefined) throw new UsageError('--ui-refresh is for --ui');
+    const uiRefresh = numberOption(values, 'ui-refresh', 10, (n) => n > 0 && n <= 60, 'a number of updates per second in (0, 60]');
+    if (uiAddress !== undefined && !isLoopback(uiAddress.host) && values['listen-public'] !== true) {
+      throw new UsageError(`--ui ${values.ui} would show the view to other machines: add --listen-public to mean it (and --token to require a shared secret), or use 127.0.0.1`);
+    }
     const seed = numberOption(values, 'seed', 1, Number.isInteger, 'an integer');
     const noiseStd = numberOption(values, 'noise-std', 2.0, (n) => n >= 0 && Number.isFinite(n), 'a number >= 0');
     const workersOpt = values.workers === undefined ? undefined : numberOption(values, 'workers', 1, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
@@ -142,7 +170,8 @@ export const runCommand: Command = {
     if (listen !== undefined && !isLoopback(listen.host) && values['listen-public'] !== true) {
       throw new UsageError(`--source ${sourceArg} would serve other machines: add --listen-public to mean it (and --token to require a shared secret), or use 127.0.0.1`);
     }
-    if ((values['listen-public'] !== undefined || listenToken !== undefined) && listen === undefined) throw new UsageError('--listen-public and --token are for --source tcp://');
+    if ((values['listen-public'] !== undefined || listenToken !== undefined) && listen === undefined && uiAddress === undefined)
+      throw new UsageError('--listen-public and --token are for --source tcp:// and --ui');
     const sinkArg = (values.sink as string | undefined) ?? 'none';
     const sinkAddress = sinkArg.startsWith('tcp://') ? tcpAddress(sinkArg, '--sink') : undefined;
     if (recordedTiming && !sourceArg.endsWith('.msgpack')) throw new UsageError('--rate recorded needs a recording as --source (FILE.msgpack)');
@@ -174,6 +203,25 @@ export const runCommand: Command = {
       const net = rt.network;
       if (loaded.weights === 'seeded random') logger.warn({ seed }, 'no trained weights: running a seeded random model (outputs are not meaningful predictions)');
       const counters: { rejected: number; fatal?: string } = { rejected: 0 };
+      const control = new LoopControl();
+      let ui: UiServer | undefined;
+      if (uiAddress !== undefined) {
+        ui = await serveUi(rt, {
+          host: uiAddress.host,
+          port: uiAddress.port,
+          public: values['listen-public'] === true,
+          refreshHz: uiRefresh,
+          control,
+          ...(listenToken === undefined ? {} : { token: listenToken }),
+        });
+        closers.push(() => ui?.close());
+        if (!isLoopback(uiAddress.host))
+          logger.warn(
+            { host: uiAddress.host },
+            listenToken === undefined ? 'the live view is open to other machines without a token (--token)' : 'the live view is open to other machines (token required)',
+          );
+        io.err(`live view: ${ui.url}\n`);
+      }
       if (listen !== undefined) {
         if (!isLoopback(listen.host))
           logger.warn(
@@ -260,10 +308,14 @@ export const runCommand: Command = {
         overrun,
         signal: controller.signal,
         labelDelay,
+        control,
+        // The view's figures come with the statuses: 10 a second while it is open.
+        ...(ui === undefined ? {} : { statusMs: 100 }),
         ...(recordedTiming ? { timing: 'recorded' as const } : {}),
         ...(sink === undefined ? {} : { sink }),
         ...(typeof values.record === 'string' ? { record: values.record } : {}),
-        onStatus: (now, rejected) => {
+        onStatus: (now, rejected, detail) => {
+          ui?.onStatus(now, rejected, detail);
           for (const reason of rejected) logger.warn({ reason }, 'input message rejected');
           const at = performance.now();
           if (at - lastStatus >= (tty ? 200 : 2000)) {

@@ -9,6 +9,12 @@ export interface WindowSvgOptions {
   readonly window: number;
   /** Shown in the title, e.g. `streaming`. */
   readonly label?: string;
+  /**
+   * Draws a band behind frame 0's column, `<rect id="now">` with its geometry in `data-left`
+   * (x of frame 0's centre), `data-col` (column width) and `data-frames` (the window), for a
+   * live view to move onto the current frame.
+   */
+  readonly highlight?: boolean;
 }
 
 const COL = 110;
@@ -66,6 +72,11 @@ export function renderWindowSvg(net: Network, delays: readonly number[], options
     out.push(`<text x="${LEFT - 46}" y="${y(node.index) + 4}" font-size="13" text-anchor="end" fill="#222">${escapeXml(node.name)}</text>`);
   }
 
+  if (options.highlight === true) {
+    out.push(
+      `<rect id="now" x="${x(0) - COL / 2}" y="${TOP - 52}" width="${COL}" height="${(n - 1) * ROW + 80}" fill="#ffd54f" opacity="0.45" data-left="${x(0)}" data-col="${COL}" data-frames="${W}"/>`,
+    );
+  }
   // Edges first so that node circles sit on top of them.
   for (let j = 1; j <= W; j++) {
     for (const e of net.edges) {
