@@ -14,7 +14,8 @@ import { validateNetwork, type NetEdge } from '../src/graph/network.js';
 import { opOfGeometry } from '../src/graph/ops.js';
 import type { Shape } from '../src/graph/spec.js';
 import { NATIVE_BACKEND, REFERENCE_BACKEND, WASM_BACKEND, defaultBackend, nativeAvailable } from '../src/kernels/backends.js';
-import { nativeReader } from '../src/kernels/native/index.js';
+import { nativeReader, winogradTile } from '../src/kernels/native/index.js';
+import type { Conv2dGeometry } from '../src/graph/geometry.js';
 import { toInternal, fromInternal } from '../src/kernels/layout.js';
 import { getBackend } from '../src/kernels/registry.js';
 import { kernelModule } from '../src/kernels/wasm/module.js';
@@ -35,6 +36,9 @@ const CASES: readonly OpCase[] = [
   { name: 'conv-32x32x16-32', src: [16, 32, 32], dst: [32, 32, 32], op: { type: 'conv2d', kernel: 3, padding: 'same' } },
   // The layer of the conv chains bench:engine, bench:scaling and bench:peer run (16 output channels).
   { name: 'conv-32x32x16-16', src: [16, 32, 32], dst: [16, 32, 32], op: { type: 'conv2d', kernel: 3, padding: 'same' } },
+  // Smaller maps with more channels, where Winograd's last tiles waste more.
+  { name: 'conv-16x16x32-32', src: [32, 16, 16], dst: [32, 16, 16], op: { type: 'conv2d', kernel: 3, padding: 'same' } },
+  { name: 'conv-8x8x64-64', src: [64, 8, 8], dst: [64, 8, 8], op: { type: 'conv2d', kernel: 3, padding: 'same' } },
   { name: 'conv-28x28x1-32', src: [1, 28, 28], dst: [32, 28, 28], op: { type: 'conv2d', kernel: 3, padding: 'same' } },
   { name: 'mnist-h1', src: [1, 28, 28], dst: [16, 7, 7], op: { type: 'conv2d', kernel: 7, stride: 4, padding: 'same' } },
   // A MobileNet block at batch 1: its depthwise 3x3 and its pointwise 1x1 layer.
@@ -61,7 +65,7 @@ function flopsOf(edge: NetEdge): number {
 }
 
 /** Our kernel on a backend's shared memory, as the executors run it: zero the sum, add the edge. */
-function ours(backendName: string, edge: NetEdge, c: OpCase, x: Float32Array, w: Float32Array): { contender: Contender; result(): Float32Array; packed: Float32Array } {
+function ours(backendName: string, edge: NetEdge, c: OpCase, x: Float32Array, w: Float32Array, label?: string): { contender: Contender; result(): Float32Array; packed: Float32Array } {
   const backend = getBackend(backendName);
   const srcN = sizeOf(c.src);
   const dstN = sizeOf(c.dst);
@@ -80,7 +84,7 @@ function ours(backendName: string, edge: NetEdge, c: OpCase, x: Float32Array, w:
     packed,
     contender: {
       // "streamroll" is what the runtime runs by default (native where built, else wasm).
-      name: backendName === REFERENCE_BACKEND ? 'reference-js' : backendName === defaultBackend() ? 'streamroll' : `streamroll-${backendName}`,
+      name: label ?? (backendName === REFERENCE_BACKEND ? 'reference-js' : backendName === defaultBackend() ? 'streamroll' : `streamroll-${backendName}`),
       call() {
         bound.zero(dst);
         kernel.run(src, dst);
@@ -92,6 +96,18 @@ function ours(backendName: string, edge: NetEdge, c: OpCase, x: Float32Array, w:
       return out;
     },
   };
+}
+
+/** The native kernel with every 3x3 convolution forced to one variant (STREAMROLL_WINOGRAD): direct, F(2x2,3x3) or F(4x4,3x3). */
+function forcedWinograd(variant: '0' | '2' | '4', edge: NetEdge, c: OpCase, x: Float32Array, w: Float32Array): ReturnType<typeof ours> {
+  const before = process.env.STREAMROLL_WINOGRAD;
+  process.env.STREAMROLL_WINOGRAD = variant;
+  try {
+    return ours(NATIVE_BACKEND, edge, c, x, w, variant === '0' ? 'native-direct' : `native-winograd-f${variant}x${variant}`);
+  } finally {
+    if (before === undefined) delete process.env.STREAMROLL_WINOGRAD;
+    else process.env.STREAMROLL_WINOGRAD = before;
+  }
 }
 
 function tfjsWasm(edge: NetEdge, c: OpCase, x: Float32Array, w: Float32Array): { contender: Contender; result(): Float32Array } {
@@ -209,7 +225,10 @@ async function main(): Promise<void> {
     const w = Float32Array.from({ length: edge.weightSize }, () => rng.uniform(-0.1, 0.1));
     const native = nativeAvailable() ? ours(NATIVE_BACKEND, edge, c, x, w) : null;
     const wasm = ours(WASM_BACKEND, edge, c, x, w);
-    const impls = [wasm, ...(native === null ? [] : [native]), ours(REFERENCE_BACKEND, edge, c, x, w), tfjsWasm(edge, c, x, w), await onnxRuntime(edge, c, x, w)];
+    // A convolution Winograd fits also runs as each variant, forced: what the choice is made from.
+    const variants =
+      native !== null && edge.geometry.type === 'conv2d' && winogradTile(edge.geometry as Conv2dGeometry) !== 0 ? (['0', '2', '4'] as const).map((v) => forcedWinograd(v, edge, c, x, w)) : [];
+    const impls = [wasm, ...(native === null ? [] : [native]), ...variants, ours(REFERENCE_BACKEND, edge, c, x, w), tfjsWasm(edge, c, x, w), await onnxRuntime(edge, c, x, w)];
     const reader = native === null ? null : nativeReader(native.packed);
     let sink = 0;
     const floor: Contender[] = reader === null ? [] : [{ name: WEIGHTS_READ, call: () => void (sink += reader()) }];

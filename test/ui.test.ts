@@ -122,7 +122,8 @@ test('the states read from a running engine are the executor states of the same 
   const loaded = await loadSource(join(root, 'examples/conv-chain-4.json'), { seed: 7 });
   const rt = await Runtime.create(loaded.network, { rollout: 'streaming', params: loaded.params, workers: 2 });
   try {
-    const ex = new ReferenceExecutor(loaded.network, 'streaming', loaded.params);
+    // The same kernels as the engine's, so the states agree bit for bit.
+    const ex = new ReferenceExecutor(loaded.network, 'streaming', loaded.params, { backend: rt.backend.name });
     const full = { maxChannels: 1000, maxSide: 1000, maxBars: 1_000_000 };
     for (let t = 0; t < 6; t++) {
       const input = Float32Array.from({ length: 16 * 32 * 32 }, (_, i) => Math.sin(i * 0.37 + t));

@@ -6,7 +6,7 @@ import { initParameters } from '../src/graph/parameters.js';
 import { Runtime } from '../src/engine/runtime.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
 import { nativeAvailable } from '../src/kernels/backends.js';
-import { winogradFits } from '../src/kernels/native/index.js';
+import { WINOGRAD4_MIN_SIDE, winogradFits, winogradTile } from '../src/kernels/native/index.js';
 import { Random } from '../src/util/random.js';
 import { sameBits } from './helpers/numeric.js';
 
@@ -25,9 +25,14 @@ function conv(inC: number, outC: number, H: number, W: number, padding: 'same' |
   });
 }
 
-test('Winograd F(2x2,3x3) is chosen only for 3x3 stride-1 convs with channels in multiples of 16', { skip }, () => {
+test('Winograd is chosen only for 3x3 stride-1 convs with channels in multiples of 16; F(4x4,3x3) for maps of 8x8 and more', { skip }, () => {
   const g = (over: Partial<Conv2dGeometry>): Conv2dGeometry => ({ ...(conv(16, 32, 8, 8, 'same').edges[0].geometry as Conv2dGeometry), ...over });
   assert.equal(winogradFits(g({})), true);
+  assert.equal(WINOGRAD4_MIN_SIDE, 8);
+  assert.equal(winogradTile(g({})), 4);
+  assert.equal(winogradTile(g({ outH: 7 })), 2);
+  assert.equal(winogradTile(g({ outW: 4 })), 2);
+  assert.equal(winogradTile(g({ inC: 12 })), 0);
   assert.equal(winogradFits(g({ sh: 2, sw: 2 })), false);
   assert.equal(winogradFits(g({ inC: 12 })), false);
   assert.equal(winogradFits(g({ outC: 24 })), false);
@@ -35,7 +40,30 @@ test('Winograd F(2x2,3x3) is chosen only for 3x3 stride-1 convs with channels in
   assert.equal(winogradFits(g({ kh: 5, kw: 5 })), false);
 });
 
-test('Winograd convs match the reference kernels to 1e-4 relative (same, valid, wide padding, odd sizes) and the engine matches the executor bit for bit', { skip }, async () => {
+/** Runs `f` with every 3x3 convolution forced to one Winograd variant (workers created inside inherit it). */
+async function forced<T>(tile: '2' | '4', f: () => Promise<T>): Promise<T> {
+  process.env.STREAMROLL_WINOGRAD = tile;
+  try {
+    return await f();
+  } finally {
+    delete process.env.STREAMROLL_WINOGRAD;
+  }
+}
+
+for (const tile of ['2', '4'] as const) {
+  test(
+    `Winograd F(${tile}x${tile},3x3) convs match the reference kernels to 1e-4 of the output's scale (same, valid, wide padding, odd sizes, partial tiles) and the engine matches the executor bit for bit`,
+    { skip },
+    (t) =>
+      forced(tile, async () => {
+        const worst = await winogradCases();
+        t.diagnostic(`F(${tile}x${tile},3x3): largest error ${worst.toExponential(2)} of the output's scale`);
+        assert.ok(worst < 1e-4, `largest error ${worst} of the output's scale`);
+      }),
+  );
+}
+
+async function winogradCases(): Promise<number> {
   let worst = 0;
   // A node whose only input is the conv has its bias and ReLU (or nothing) applied as the
   // tiles are written; tanh goes through the separate activation pass.
@@ -46,6 +74,9 @@ test('Winograd convs match the reference kernels to 1e-4 relative (same, valid, 
     [32, 32, 7, 9, 'same', 'tanh'],
     [16, 64, 6, 7, 'valid', 'relu'],
     [48, 32, 5, 6, 2, 'linear'],
+    [16, 16, 32, 32, 'same', 'relu'],
+    [64, 16, 13, 11, 'same', 'linear'],
+    [128, 32, 10, 10, 'valid', 'relu'],
   ] as const) {
     const net = conv(inC, outC, H, W, padding, activation);
     assert.ok(winogradFits(net.edges[0].geometry as Conv2dGeometry));
@@ -63,5 +94,5 @@ test('Winograd convs match the reference kernels to 1e-4 relative (same, valid, 
       await rt.close();
     }
   }
-  assert.ok(worst < 1e-4, `largest error ${worst} of the output's scale`);
-});
+  return worst;
+}

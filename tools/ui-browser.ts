@@ -58,6 +58,8 @@ async function connect(wsUrl: string): Promise<Cdp> {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Set by SIGTERM: stop holding the page, close the browser and report. */
+let released = false;
 
 /** What {@link openPage} saw. */
 export interface PageReport {
@@ -116,14 +118,15 @@ export async function openPage(url: string, options: { updates: number; holdS: n
         return { updates: Number(u), statesTick: Number(s) };
       };
       let seen = { updates: 0, statesTick: 0 };
-      while (seen.updates < options.updates || seen.statesTick === 0) {
+      // --updates 0: any page, nothing to wait for (a blank page for comparison).
+      while (options.updates > 0 && (seen.updates < options.updates || seen.statesTick === 0)) {
         if (performance.now() > deadline)
           throw new Error(`the page updated ${seen.updates} times (states at tick ${seen.statesTick}) in ${options.timeoutS} s; exceptions: ${cdp.exceptions.join('; ') || 'none'}`);
         await sleep(100);
         seen = await read();
       }
       const held0 = performance.now();
-      while (performance.now() - held0 < options.holdS * 1000) await sleep(Math.min(500, options.holdS * 1000));
+      while (!released && performance.now() - held0 < options.holdS * 1000) await sleep(Math.min(100, options.holdS * 1000));
       if (options.screenshot !== undefined) {
         const shot = (await cdp.send('Page.captureScreenshot', { format: 'png', captureBeyondViewport: false })) as { data: string };
         writeFileSync(options.screenshot, Buffer.from(shot.data, 'base64'));
@@ -161,6 +164,8 @@ if (isMain) {
     process.stderr.write('ui-browser needs WebSocket: run it with node --experimental-websocket (Node 20)\n');
     process.exit(2);
   }
+  // A benchmark ends the hold with SIGTERM; Chromium is closed on the way out.
+  process.once('SIGTERM', () => (released = true));
   try {
     const report = await openPage(positionals[0], {
       updates: Number(values.updates),

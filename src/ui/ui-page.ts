@@ -14,19 +14,18 @@ export const UI_PAGE = `<!doctype html>
   header { background: #1d2330; color: #fff; padding: 10px 18px; display: flex; flex-wrap: wrap; gap: 14px; align-items: center; }
   header h1 { font-size: 17px; margin: 0 12px 0 0; }
   header .meta { font-size: 13px; color: #b9c1d0; }
-  #status { font-family: Menlo, Consolas, monospace; font-size: 13px; flex: 1; min-width: 320px; }
+  #status { contain: content; font-family: Menlo, Consolas, monospace; font-size: 13px; flex: 1; min-width: 320px; }
   #controls button, #controls input { font-size: 13px; padding: 3px 9px; margin-left: 4px; }
   #controls input { width: 64px; }
   main { display: grid; grid-template-columns: minmax(520px, 3fr) minmax(360px, 2fr); gap: 14px; padding: 14px; }
-  section { background: #fff; border-radius: 6px; padding: 10px 12px; box-shadow: 0 1px 3px rgba(0,0,0,.12); }
+  section { contain: content; background: #fff; border-radius: 6px; padding: 10px 12px; box-shadow: 0 1px 3px rgba(0,0,0,.12); }
   section h2 { font-size: 14px; margin: 0 0 8px; color: #3a4355; }
   #states { display: flex; flex-wrap: wrap; gap: 10px; }
-  .node { border: 1px solid #dde1e8; border-radius: 5px; padding: 6px; }
+  .node { contain: content; border: 1px solid #dde1e8; border-radius: 5px; padding: 6px; }
   .node .title { font-size: 12px; margin-bottom: 4px; }
   .node .title b { font-size: 13px; }
   .node .range { font-size: 11px; color: #6b7385; margin-top: 3px; font-family: Menlo, Consolas, monospace; }
-  .maps { display: grid; gap: 2px; }
-  canvas.cell { image-rendering: pixelated; width: 44px; height: 44px; background: #222; }
+  canvas.maps { image-rendering: pixelated; background: #fff; }
   canvas.picture { image-rendering: pixelated; width: 112px; height: 112px; background: #000; }
   canvas.bars { width: 260px; height: 64px; }
   #rollout { overflow-x: auto; }
@@ -37,7 +36,6 @@ export const UI_PAGE = `<!doctype html>
   .compute { background: #2f6fd6; } .wait { background: #c8cfdb; }
   canvas.chart { width: 100%; height: 130px; }
   .muted { color: #6b7385; font-size: 12px; }
-  .paused { color: #ffb74d; font-weight: bold; }
 </style>
 </head>
 <body data-updates="0" data-states="0">
@@ -68,6 +66,9 @@ export const UI_PAGE = `<!doctype html>
 const token = new URLSearchParams(location.search).get('token');
 const withToken = (path) => token === null ? path : path + (path.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token);
 const $ = (id) => document.getElementById(id);
+// DOM writes only when something changed: an unchanged write still costs a style pass.
+const setText = (el, text) => { if (el.textContent !== text) el.textContent = text; };
+const setProp = (el, key, value) => { if (el[key] !== value) el[key] = value; };
 const stops = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
 const lut = new Uint8ClampedArray(256 * 3);
 for (let i = 0; i < 256; i++) {
@@ -95,20 +96,24 @@ function card(view, info) {
   title.lastChild.textContent = '[' + view.shape.join(',') + ']' + (info && info.worker >= 0 ? ' · worker ' + info.worker : info && info.isInput ? ' · input' : '') + (info && info.isOutput ? ' · output' : '');
   el.appendChild(title);
   const canvases = [];
+  let atlas = null;
   if (view.kind === 'maps') {
-    const grid = document.createElement('div');
-    grid.className = 'maps';
-    grid.style.gridTemplateColumns = 'repeat(' + Math.min(8, view.shown.length) + ', 44px)';
-    for (const ch of view.shown) {
-      const cv = document.createElement('canvas');
-      cv.className = 'cell';
-      cv.width = view.width;
-      cv.height = view.height;
-      cv.title = 'channel ' + ch;
-      grid.appendChild(cv);
-      canvases.push(cv);
-    }
-    el.appendChild(grid);
+    // Every shown channel in one canvas (a grid with 1-pixel gaps), scaled up by CSS: one
+    // image to draw and composite per node, not one per channel.
+    const cols = Math.min(8, view.shown.length);
+    const rows = Math.ceil(view.shown.length / cols);
+    const cv = document.createElement('canvas');
+    cv.className = 'maps';
+    cv.width = cols * (view.width + 1) - 1;
+    cv.height = rows * (view.height + 1) - 1;
+    const scale = Math.max(1, Math.floor(44 / Math.max(view.width, view.height)));
+    cv.style.width = cv.width * scale + 'px';
+    cv.style.height = cv.height * scale + 'px';
+    cv.title = 'channels ' + view.shown.join(', ');
+    el.appendChild(cv);
+    canvases.push(cv);
+    atlas = { cols, image: new ImageData(cv.width, cv.height) };
+    atlas.image.data.fill(255);
   } else {
     const cv = document.createElement('canvas');
     cv.className = view.kind === 'image' ? 'picture' : 'bars';
@@ -122,7 +127,7 @@ function card(view, info) {
   el.appendChild(range);
   if (c !== undefined) c.el.replaceWith(el);
   else $('states').appendChild(el);
-  c = { el, canvases, range, key: view.kind + view.shown.length + 'x' + view.height + 'x' + view.width };
+  c = { el, canvases, range, atlas, key: view.kind + view.shown.length + 'x' + view.height + 'x' + view.width };
   cards.set(view.name, c);
   return c;
 }
@@ -145,7 +150,7 @@ function drawNode(view, info) {
     }
     ctx.fillStyle = '#999';
     ctx.fillRect(0, zero, W, 1);
-    c.range.textContent = view.shape.reduce((a, b) => a * b, 1) + ' values' + (view.shown.length < view.shape.reduce((a, b) => a * b, 1) ? ' in ' + view.shown.length + ' bars' : '') + ', ' + fmt(lo) + ' .. ' + fmt(hi);
+    setText(c.range, view.shape.reduce((a, b) => a * b, 1) + ' values' + (view.shown.length < view.shape.reduce((a, b) => a * b, 1) ? ' in ' + view.shown.length + ' bars' : '') + ', ' + fmt(lo) + ' .. ' + fmt(hi));
     return;
   }
   if (view.kind === 'image') {
@@ -156,22 +161,27 @@ function drawNode(view, info) {
       img.data[p * 4 + 3] = 255;
     }
     c.canvases[0].getContext('2d').putImageData(img, 0, 0);
-    c.range.textContent = fmt(view.min[0]) + ' .. ' + fmt(view.max[0]);
+    setText(c.range, fmt(view.min[0]) + ' .. ' + fmt(view.max[0]));
     return;
   }
+  const img = c.atlas.image;
+  const stride = img.width;
   view.shown.forEach((ch, i) => {
-    const img = new ImageData(view.width, view.height);
-    for (let p = 0; p < n; p++) {
-      const q = data[i * n + p] * 3;
-      img.data[p * 4] = lut[q];
-      img.data[p * 4 + 1] = lut[q + 1];
-      img.data[p * 4 + 2] = lut[q + 2];
-      img.data[p * 4 + 3] = 255;
+    const x0 = (i % c.atlas.cols) * (view.width + 1);
+    const y0 = Math.floor(i / c.atlas.cols) * (view.height + 1);
+    for (let y = 0; y < view.height; y++) {
+      for (let x = 0; x < view.width; x++) {
+        const q = data[i * n + y * view.width + x] * 3;
+        const o = ((y0 + y) * stride + x0 + x) * 4;
+        img.data[o] = lut[q];
+        img.data[o + 1] = lut[q + 1];
+        img.data[o + 2] = lut[q + 2];
+      }
     }
-    c.canvases[i].getContext('2d').putImageData(img, 0, 0);
   });
+  c.canvases[0].getContext('2d').putImageData(img, 0, 0);
   const C = view.shape[0];
-  c.range.textContent = view.shown.length + ' of ' + C + ' channels' + (view.height < view.shape[1] ? ', ' + view.height + 'x' + view.width + ' block means' : '') + ', ' + fmt(Math.min(...view.min)) + ' .. ' + fmt(Math.max(...view.max));
+  setText(c.range, view.shown.length + ' of ' + C + ' channels' + (view.height < view.shape[1] ? ', ' + view.height + 'x' + view.width + ' block means' : '') + ', ' + fmt(Math.min(...view.min)) + ' .. ' + fmt(Math.max(...view.max)));
 }
 
 function drawLatency(loop) {
@@ -228,8 +238,14 @@ function drawHistory() {
   ctx.fillText(fmt(t1) + ' s', cv.width - 40, cv.height);
 }
 
+let slowAt = 0;
+let bandCol = -1;
 function apply(u) {
   updates++;
+  // Timing, histogram and history change slowly: redrawn once a second, so the page costs the
+  // browser (which may share the loop's cores) as little as it can.
+  const slow = performance.now() - slowAt >= 1000;
+  if (slow) slowAt = performance.now();
   document.body.dataset.updates = String(updates);
   if (u.history) history.push(u.history);
   if (history.length > 600) history.shift();
@@ -237,15 +253,34 @@ function apply(u) {
   if (u.states !== null) {
     for (const v of u.states.nodes) drawNode(v, byName.get(v.name));
     document.body.dataset.states = String(u.states.tick);
-    $('frame').textContent = '(tick ' + u.states.tick + (u.states.stream > 0 ? ', stream ' + u.states.stream : '') + ')';
+    setText($('frame'), '(tick ' + u.states.tick + (u.states.stream > 0 ? ', stream ' + u.states.stream : '') + ')');
     const band = document.getElementById('now');
-    if (band !== null) {
-      const frames = Number(band.dataset.frames);
-      const col = Math.min(u.states.tick, frames);
+    const frames = band === null ? 0 : Number(band.dataset.frames);
+    const col = Math.min(u.states.tick, frames);
+    if (band !== null && col !== bandCol) {
+      bandCol = col;
       band.setAttribute('x', String(Number(band.dataset.left) + col * Number(band.dataset.col) - Number(band.dataset.col) / 2));
-      $('now-label').textContent = '(tick ' + u.states.tick + (u.states.tick > frames ? ': the window repeats from here on, shown at frame ' + frames : '') + ')';
+      $('now-label').textContent = u.states.tick > frames ? '(the current tick, at frame ' + frames + ': from there on every frame looks the same)' : '(tick ' + u.states.tick + ')';
     }
   }
+  if (slow) drawSlow(u);
+  const l = u.loop;
+  if (l !== null) {
+    const text = 'tick ' + l.ticks + '  ' + fmt(l.fps) + ' fps  p99 ' + fmt(l.latencyUs.p99 / 1000) + ' ms  misses ' + l.deadlineMisses + '  drops ' + l.drops + (l.accuracy === null ? '' : '  accuracy ' + (100 * l.accuracy).toFixed(1) + '%') + (l.rejected > 0 ? '  rejected ' + l.rejected : '') + (u.control.paused ? '  PAUSED' : '');
+    setText($('status'), text);
+  } else {
+    setText($('status'), 'no real-time loop reports to this view');
+  }
+  const can = u.control.available;
+  setProp($('pause'), 'disabled', !can);
+  setText($('pause'), u.control.paused ? 'Resume' : 'Pause');
+  setProp($('step'), 'disabled', !can || !u.control.paused);
+  setProp($('rate'), 'disabled', !can || u.control.rateHz === null);
+  setProp($('setrate'), 'disabled', !can || u.control.rateHz === null);
+  if (document.activeElement !== $('rate') && u.control.rateHz !== null) setProp($('rate'), 'value', String(u.control.rateHz));
+}
+
+function drawSlow(u) {
   const rows = ['<tr><th>worker</th><th>nodes</th><th>compute</th><th>wait</th><th></th></tr>'];
   const most = Math.max(1, ...u.workers.map((w) => w.computeUs + w.waitUs));
   u.workers.forEach((w, i) => {
@@ -253,23 +288,8 @@ function apply(u) {
     rows.push('<tr><td>' + i + '</td><td>' + names + '</td><td>' + fmt(w.computeUs) + '</td><td>' + fmt(w.waitUs) + '</td><td style="width:40%"><span class="bar compute" style="width:' + (100 * w.computeUs / most) + '%"></span><span class="bar wait" style="width:' + (100 * w.waitUs / most) + '%"></span></td></tr>');
   });
   $('workers').innerHTML = rows.join('');
-  const l = u.loop;
-  if (l !== null) {
-    $('status').innerHTML = '';
-    const text = 'tick ' + l.ticks + '  ' + fmt(l.fps) + ' fps  p99 ' + fmt(l.latencyUs.p99 / 1000) + ' ms  misses ' + l.deadlineMisses + '  drops ' + l.drops + (l.accuracy === null ? '' : '  accuracy ' + (100 * l.accuracy).toFixed(1) + '%') + (l.rejected > 0 ? '  rejected ' + l.rejected : '');
-    $('status').append(text);
-    if (u.control.paused) { const s = document.createElement('span'); s.className = 'paused'; s.textContent = '  PAUSED'; $('status').append(s); }
-  } else {
-    $('status').textContent = 'no real-time loop reports to this view';
-  }
-  drawLatency(l);
+  drawLatency(u.loop);
   drawHistory();
-  const can = u.control.available;
-  $('pause').disabled = !can;
-  $('pause').textContent = u.control.paused ? 'Resume' : 'Pause';
-  $('step').disabled = !can || !u.control.paused;
-  $('rate').disabled = $('setrate').disabled = !can || u.control.rateHz === null;
-  if (document.activeElement !== $('rate') && u.control.rateHz !== null) $('rate').value = String(u.control.rateHz);
 }
 
 async function control(body) {

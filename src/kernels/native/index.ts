@@ -17,7 +17,10 @@ interface NativeAddon {
   /** Registers a memory's base address; returns its id, or -1. */
   attach(view: Float32Array): number;
   dense(memory: number, x: number, w: number, y: number, inSize: number, outSize: number): void;
-  /** Winograd F(2x2,3x3) conv (`u`: the transformed weights, [16][inC][outC]); returns 0, or -1 without scratch memory. */
+  /**
+   * Winograd conv, F(2x2,3x3) for `tile` 2 (`u`: the transformed weights, [16][inC][outC]) or
+   * F(4x4,3x3) for 4 ([36][inC][outC]); returns 0, or -1 without scratch memory.
+   */
   winograd(
     memory: number,
     x: number,
@@ -33,6 +36,7 @@ interface NativeAddon {
     outW: number,
     padT: number,
     padL: number,
+    tile: 2 | 4,
   ): number;
   /** dense with weights as bfloat16 (`w`: byte offset of the uint16 weights). */
   denseBf16(memory: number, x: number, w: number, y: number, inSize: number, outSize: number): void;
@@ -155,8 +159,23 @@ function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmM
       ? (x: number, w: number, y: number, inSize: number, outSize: number) => native.denseBf16(id, x, w, y, inSize, outSize)
       : (x: number, w: number, y: number, inSize: number, outSize: number) => native.dense(id, x, w, y, inSize, outSize),
     copyIn: (source: Float32Array, at: number) => native.copyIn(id, at, source),
-    winograd: (x: number, u: number, y: number, bias: number, mode: number, inC: number, inH: number, inW: number, outC: number, outH: number, outW: number, padT: number, padL: number) => {
-      if (native.winograd(id, x, u, y, bias, mode, inC, inH, inW, outC, outH, outW, padT, padL) !== 0) throw new Error('native conv2d: out of memory for its scratch buffer');
+    winograd: (
+      x: number,
+      u: number,
+      y: number,
+      bias: number,
+      mode: number,
+      inC: number,
+      inH: number,
+      inW: number,
+      outC: number,
+      outH: number,
+      outW: number,
+      padT: number,
+      padL: number,
+      tile: 2 | 4,
+    ) => {
+      if (native.winograd(id, x, u, y, bias, mode, inC, inH, inW, outC, outH, outW, padT, padL, tile) !== 0) throw new Error('native conv2d: out of memory for its scratch buffer');
     },
     depthwise: (
       x: number,
@@ -202,30 +221,62 @@ function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmM
 }
 
 /**
- * Whether a convolution runs as Winograd F(2x2,3x3) on the native kernels: 3x3, stride and
- * dilation 1, one group, channels in multiples of 16 (the kernel's vectors), outputs of at
- * least 4x4 (bench:kernels: 1.29x the direct kernel at 16 output channels, 1.4x at 32).
+ * Whether a convolution runs as Winograd on the native kernels: 3x3, stride and dilation 1,
+ * one group, channels in multiples of 16 (the kernel's vectors), outputs of at least 4x4
+ * (bench:kernels: F(2x2,3x3) 1.29x the direct kernel at 16 output channels, 1.4x at 32).
  */
 export function winogradFits(g: Conv2dGeometry): boolean {
-  return g.kh === 3 && g.kw === 3 && g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw === 1 && g.groups === 1 && g.inC % 16 === 0 && g.outC % 16 === 0 && g.outH >= 4 && g.outW >= 4;
+  return winogradTile(g) !== 0;
 }
 
-/** U = G g G^T of F(2x2,3x3), per (input, output) channel, packed [16][inC][outC]. */
-function packWinograd(g: Conv2dGeometry, w: Float32Array, out: Float32Array): void {
-  const G = [
+/**
+ * The Winograd variant a convolution runs as: 4 for F(4x4,3x3), 2 for F(2x2,3x3), 0 for none
+ * (the direct kernel). F(4x4) needs fewer multiplications but more transform work per tile
+ * and wastes more of its last tiles on small maps; it is chosen for maps of at least
+ * {@link WINOGRAD4_MIN_SIDE} on both sides (bench:kernels compares the two).
+ */
+export function winogradTile(g: Conv2dGeometry): 0 | 2 | 4 {
+  const fits = g.kh === 3 && g.kw === 3 && g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw === 1 && g.groups === 1 && g.inC % 16 === 0 && g.outC % 16 === 0 && g.outH >= 4 && g.outW >= 4;
+  if (!fits) return 0;
+  // For bench:kernels' side-by-side runs of each variant: 0 (direct), 2 or 4 for every layer.
+  const forced = process.env.STREAMROLL_WINOGRAD;
+  if (forced === '0' || forced === '2' || forced === '4') return Number(forced) as 0 | 2 | 4;
+  return g.outH >= WINOGRAD4_MIN_SIDE && g.outW >= WINOGRAD4_MIN_SIDE ? 4 : 2;
+}
+
+/** The smallest output side that runs as F(4x4,3x3). */
+export const WINOGRAD4_MIN_SIDE = 8;
+
+/** Winograd's G for each variant: U = G g G^T turns a 3x3 kernel into the tile's points. */
+const WINOGRAD_G: Record<2 | 4, readonly (readonly number[])[]> = {
+  2: [
     [1, 0, 0],
     [0.5, 0.5, 0.5],
     [0.5, -0.5, 0.5],
     [0, 0, 1],
-  ];
+  ],
+  4: [
+    [1 / 4, 0, 0],
+    [-1 / 6, -1 / 6, -1 / 6],
+    [-1 / 6, 1 / 6, -1 / 6],
+    [1 / 24, 1 / 12, 1 / 6],
+    [1 / 24, -1 / 12, 1 / 6],
+    [0, 0, 1],
+  ],
+};
+
+/** U = G g G^T per (input, output) channel, packed [n*n][inC][outC] (n = 4 or 6 points a side). */
+function packWinograd(g: Conv2dGeometry, w: Float32Array, out: Float32Array, tile: 2 | 4): void {
+  const G = WINOGRAD_G[tile];
+  const n = G.length;
   for (let oc = 0; oc < g.outC; oc++) {
     for (let ic = 0; ic < g.inC; ic++) {
       const k = (ky: number, kx: number): number => w[((oc * g.inC + ic) * 3 + ky) * 3 + kx];
-      for (let i = 0; i < 4; i++) {
-        for (let j = 0; j < 4; j++) {
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < n; j++) {
           let u = 0;
           for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) u += G[i][a] * k(a, b) * G[j][b];
-          out[((i * 4 + j) * g.inC + ic) * g.outC + oc] = u;
+          out[((i * n + j) * g.inC + ic) * g.outC + oc] = u;
         }
       }
     }
@@ -242,21 +293,29 @@ function registerWinograd(backend: string): void {
   const direct = edgeKernelDef(backend, 'conv2d');
   if (direct === undefined) return;
   registerEdgeKernel(backend, 'conv2d', {
-    packedSize: (g) => (winogradFits(g) ? 16 * g.inC * g.outC : direct.packedSize(g)),
-    pack: (g, weights, out) => (winogradFits(g) ? packWinograd(g, weights as Float32Array, out) : direct.pack(g, weights, out)),
+    packedSize(g) {
+      const tile = winogradTile(g);
+      return tile === 0 ? direct.packedSize(g) : (tile + 2) ** 2 * g.inC * g.outC;
+    },
+    pack(g, weights, out) {
+      const tile = winogradTile(g);
+      if (tile === 0) direct.pack(g, weights, out);
+      else packWinograd(g, weights as Float32Array, out, tile);
+    },
     create(g, packed, runtime) {
-      if (!winogradFits(g)) return direct.create(g, packed, runtime);
+      const tile = winogradTile(g);
+      if (tile === 0) return direct.create(g, packed, runtime);
       const wino = (runtime as WasmKernels).winograd;
       // A memory the addon could not attach runs the wasm kernels, which know only direct convolution.
       if (wino === undefined) throw new Error('Winograd weights on a memory without the native kernels');
       const u = packed.byteOffset;
       return {
-        run: (src, dst) => wino(src.byteOffset, u, dst.byteOffset, 0, WINOGRAD_ADD, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft),
+        run: (src, dst) => wino(src.byteOffset, u, dst.byteOffset, 0, WINOGRAD_ADD, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft, tile),
         // Bias and ReLU (or no activation) applied as each output tile is written.
         fused(activation) {
           if (activation !== 'relu' && activation !== 'linear') return undefined;
           const mode = activation === 'relu' ? WINOGRAD_RELU : WINOGRAD_LINEAR;
-          return (src, dst, bias) => wino(src.byteOffset, u, dst.byteOffset, bias.byteOffset, mode, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft);
+          return (src, dst, bias) => wino(src.byteOffset, u, dst.byteOffset, bias.byteOffset, mode, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft, tile);
         },
       };
     },

@@ -374,8 +374,9 @@ DISPATCH static void wino_input(const float* x, float* V, int inC, int inH, int 
 // M[t][xi][oc..oc+31] = sum_ic V[t][xi][ic] U[xi][ic][oc..oc+31] for the WT tiles: a register
 // block of WT tiles x 32 output channels, so each broadcast input value feeds two FMAs and
 // each weight load WT of them.
-DISPATCH static void wino_multiply(const float* V, const float* u, v16* M, int inC, int outC, int oc) {
-  for (int xi = 0; xi < 16; xi++) {
+// nx: points per tile (16 for F(2x2,3x3), 36 for F(4x4,3x3)).
+DISPATCH static void wino_multiply(const float* V, const float* u, v16* M, int nx, int inC, int outC, int oc) {
+  for (int xi = 0; xi < nx; xi++) {
     v16 lo[WT], hi[WT];
     for (int t = 0; t < WT; t++) lo[t] = hi[t] = (v16){0};
     const float* ux = u + (size_t)xi * inC * outC + oc;
@@ -383,31 +384,31 @@ DISPATCH static void wino_multiply(const float* V, const float* u, v16* M, int i
     for (int ic = 0; ic < inC; ic++) {
       const v16 w0 = ld(ux + (size_t)ic * outC), w1 = ld(ux + (size_t)ic * outC + 16);
       for (int t = 0; t < WT; t++) {
-        const v16 v = splat(vx[(size_t)t * 16 * inC + ic]);
+        const v16 v = splat(vx[(size_t)t * nx * inC + ic]);
         lo[t] += v * w0;
         hi[t] += v * w1;
       }
     }
     for (int t = 0; t < WT; t++) {
-      M[(t * 16 + xi) * 2] = lo[t];
-      M[(t * 16 + xi) * 2 + 1] = hi[t];
+      M[(t * nx + xi) * 2] = lo[t];
+      M[(t * nx + xi) * 2 + 1] = hi[t];
     }
   }
 }
 
 // m: the tile's 16 values of M for 16 output channels, `stride` vectors apart.
 // The same for 16 output channels (one vector): each broadcast input value feeds one FMA.
-DISPATCH static void wino_multiply16(const float* V, const float* u, v16* M, int inC, int outC, int oc) {
-  for (int xi = 0; xi < 16; xi++) {
+DISPATCH static void wino_multiply16(const float* V, const float* u, v16* M, int nx, int inC, int outC, int oc) {
+  for (int xi = 0; xi < nx; xi++) {
     v16 acc[WT];
     for (int t = 0; t < WT; t++) acc[t] = (v16){0};
     const float* ux = u + (size_t)xi * inC * outC + oc;
     const float* vx = V + (size_t)xi * inC;
     for (int ic = 0; ic < inC; ic++) {
       const v16 w = ld(ux + (size_t)ic * outC);
-      for (int t = 0; t < WT; t++) acc[t] += splat(vx[(size_t)t * 16 * inC + ic]) * w;
+      for (int t = 0; t < WT; t++) acc[t] += splat(vx[(size_t)t * nx * inC + ic]) * w;
     }
-    for (int t = 0; t < WT; t++) M[(t * 16 + xi) * 2] = acc[t];
+    for (int t = 0; t < WT; t++) M[(t * nx + xi) * 2] = acc[t];
   }
 }
 
@@ -456,12 +457,118 @@ static int winograd3x3(const float* x, const float* u, float* y, const float* bi
     for (int oc = 0; oc < outC; oc += 32) {
       // A last block of 16 channels (outC an odd multiple of 16) takes the one-vector product.
       const int two = outC - oc >= 32;
-      if (two) wino_multiply(V, u, M, inC, outC, oc);
-      else wino_multiply16(V, u, M, inC, outC, oc);
+      if (two) wino_multiply(V, u, M, 16, inC, outC, oc);
+      else wino_multiply16(V, u, M, 16, inC, outC, oc);
       for (int t = 0; t < WT && t0 + t < tiles; t++) {
         const int oy = 2 * ((t0 + t) / tilesW), ox = 2 * ((t0 + t) % tilesW);
         wino_output(M + t * 32, 2, y, bias, mode, outC, oc, outH, outW, oy, ox);
         if (two) wino_output(M + t * 32 + 1, 2, y, bias, mode, outC, oc + 16, outH, outW, oy, ox);
+      }
+    }
+  }
+  return 0;
+}
+
+// Winograd F(4x4, 3x3): 4x4 outputs from 6x6 input tiles, 36 multiplications per (input,
+// output) channel pair where F(2x2,3x3) needs 64 for the same outputs and direct convolution
+// 144 (Lavin & Gray's points 0, +-1, +-2, inf). The transforms cost more adds and lose a
+// little more precision (bench:kernels and the kernel tests say how much); the caller chooses
+// it for larger maps. Same layout and modes as winograd3x3; U is packed [36][inC][outC].
+
+// The 1-D input transform B^T over 6 values (rows, then columns).
+#define WINO4_BT(d0, d1, d2, d3, d4, d5, r)     \
+  do {                                          \
+    const v16 four = splat(4.0f), five = splat(5.0f), two = splat(2.0f); \
+    (r)[0] = four * (d0) - five * (d2) + (d4);  \
+    (r)[1] = (d3) + (d4) - four * ((d1) + (d2)); \
+    (r)[2] = four * ((d1) - (d2)) + (d4) - (d3); \
+    (r)[3] = two * ((d3) - (d1)) + (d4) - (d2); \
+    (r)[4] = two * ((d1) - (d3)) + (d4) - (d2); \
+    (r)[5] = four * (d1) - five * (d3) + (d5);  \
+  } while (0)
+
+DISPATCH static void wino4_input(const float* x, float* V, int inC, int inH, int inW, int iy0, int ix0) {
+  for (int c = 0; c < inC; c += 16) {
+    v16 t[6][6];
+    for (int j = 0; j < 6; j++) {
+      v16 d[6];
+      const int ix = ix0 + j;
+      for (int i = 0; i < 6; i++) {
+        const int iy = iy0 + i;
+        d[i] = (iy >= 0 && iy < inH && ix >= 0 && ix < inW) ? ld(x + ((size_t)iy * inW + ix) * inC + c) : (v16){0};
+      }
+      v16 r[6];
+      WINO4_BT(d[0], d[1], d[2], d[3], d[4], d[5], r);
+      for (int i = 0; i < 6; i++) t[i][j] = r[i];
+    }
+    for (int i = 0; i < 6; i++) {
+      v16 r[6];
+      WINO4_BT(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], r);
+      for (int j = 0; j < 6; j++) memcpy(V + (size_t)(i * 6 + j) * inC + c, &r[j], sizeof r[j]);
+    }
+  }
+}
+
+// The 1-D output transform A^T over 6 values into 4.
+#define WINO4_AT(m0, m1, m2, m3, m4, m5, o)            \
+  do {                                                 \
+    const v16 a = (m1) + (m2), b = (m1) - (m2), c2 = (m3) + (m4), d2 = (m3) - (m4); \
+    (o)[0] = (m0) + a + c2;                            \
+    (o)[1] = b + splat(2.0f) * d2;                     \
+    (o)[2] = a + splat(4.0f) * c2;                     \
+    (o)[3] = b + splat(8.0f) * d2 + (m5);              \
+  } while (0)
+
+static void wino4_output(const v16* m, int stride, float* y, const float* bias, int mode, int outC, int oc, int outH, int outW, int oy, int ox) {
+  v16 t[4][6];
+  for (int j = 0; j < 6; j++) {
+    v16 o[4];
+    WINO4_AT(m[(0 * 6 + j) * stride], m[(1 * 6 + j) * stride], m[(2 * 6 + j) * stride], m[(3 * 6 + j) * stride], m[(4 * 6 + j) * stride], m[(5 * 6 + j) * stride], o);
+    for (int i = 0; i < 4; i++) t[i][j] = o[i];
+  }
+  for (int i = 0; i < 4; i++) {
+    if (oy + i >= outH) break;
+    v16 r[4];
+    WINO4_AT(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], r);
+    for (int j = 0; j < 4; j++) {
+      if (ox + j >= outW) break;
+      const size_t at = ((size_t)(oy + i) * outW + ox + j) * outC + oc;
+      if (mode == 0) {
+        add_to(y + at, r[j]);
+        continue;
+      }
+      v16 v = r[j] + ld(bias + at);
+      if (mode == 2) {
+        w16 bits;
+        memcpy(&bits, &v, sizeof bits);
+        bits &= (w16)(v > (v16){0});
+        memcpy(&v, &bits, sizeof v);
+      }
+      memcpy(y + at, &v, sizeof v);
+    }
+  }
+}
+
+static int winograd4x4(const float* x, const float* u, float* y, const float* bias, int mode, int inC, int inH, int inW, int outC, int outH, int outW, int padT, int padL) {
+  const int tilesW = (outW + 3) / 4, tiles = ((outH + 3) / 4) * tilesW;
+  Scratch* sc = scratch();
+  const size_t vFloats = (size_t)WT * 36 * inC;
+  if (sc == NULL || !grow((void**)&sc->wino, &sc->wino_cap, vFloats * sizeof(float) + WT * 72 * sizeof(v16) + 64)) return -1;
+  float* const V = sc->wino;
+  v16* const M = (v16*)(((uintptr_t)(V + vFloats) + 63) & ~(uintptr_t)63);
+  for (int t0 = 0; t0 < tiles; t0 += WT) {
+    for (int t = 0; t < WT; t++) {
+      const int ti = t0 + t < tiles ? t0 + t : tiles - 1;
+      wino4_input(x, V + (size_t)t * 36 * inC, inC, inH, inW, 4 * (ti / tilesW) - padT, 4 * (ti % tilesW) - padL);
+    }
+    for (int oc = 0; oc < outC; oc += 32) {
+      const int two = outC - oc >= 32;
+      if (two) wino_multiply(V, u, M, 36, inC, outC, oc);
+      else wino_multiply16(V, u, M, 36, inC, outC, oc);
+      for (int t = 0; t < WT && t0 + t < tiles; t++) {
+        const int oy = 4 * ((t0 + t) / tilesW), ox = 4 * ((t0 + t) % tilesW);
+        wino4_output(M + t * 72, 2, y, bias, mode, outC, oc, outH, outW, oy, ox);
+        if (two) wino4_output(M + t * 72 + 1, 2, y, bias, mode, outC, oc + 16, outH, outW, oy, ox);
       }
     }
   }
@@ -579,10 +686,12 @@ static napi_value DenseBf16(napi_env env, napi_callback_info info) {
 }
 
 static napi_value Winograd(napi_env env, napi_callback_info info) {
-  ARGS(14)
+  ARGS(15)
   const int m = (int)a[0];
   napi_value result;
-  napi_create_int32(env, winograd3x3(at(m, a[1]), at(m, a[2]), at(m, a[3]), at(m, a[4]), (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], (int)a[12], (int)a[13]), &result);
+  // a[14]: the output tile, 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)).
+  int (*const f)(const float*, const float*, float*, const float*, int, int, int, int, int, int, int, int, int) = a[14] == 4 ? winograd4x4 : winograd3x3;
+  napi_create_int32(env, f(at(m, a[1]), at(m, a[2]), at(m, a[3]), at(m, a[4]), (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], (int)a[12], (int)a[13]), &result);
   return result;
 }
 

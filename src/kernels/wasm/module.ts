@@ -55,10 +55,26 @@ export interface WasmKernels {
   /** Native only: copies a Float32Array from anywhere to byte offset `at`; first non-finite index or -1. */
   copyIn?(source: Float32Array, at: number): number;
   /**
-   * Native only: Winograd F(2x2,3x3) conv with transformed weights `u`; `mode` 0 adds into
-   * `y`, 1 and 2 write y = act(conv + bias) (linear, relu) for a node with no other input.
+   * Native only: Winograd conv with transformed weights `u`, F(2x2,3x3) or F(4x4,3x3) by
+   * `tile`; `mode` 0 adds into `y`, 1 and 2 write y = act(conv + bias) (linear, relu) for a
+   * node with no other input.
    */
-  winograd?(x: number, u: number, y: number, bias: number, mode: number, inC: number, inH: number, inW: number, outC: number, outH: number, outW: number, padT: number, padL: number): void;
+  winograd?(
+    x: number,
+    u: number,
+    y: number,
+    bias: number,
+    mode: number,
+    inC: number,
+    inH: number,
+    inW: number,
+    outC: number,
+    outH: number,
+    outW: number,
+    padT: number,
+    padL: number,
+    tile: 2 | 4,
+  ): void;
   chwToHwc(src: number, dst: number, C: number, P: number): void;
   hwcToChw(src: number, dst: number, C: number, P: number): void;
   relaxedSimd(): number;
