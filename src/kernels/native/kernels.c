@@ -415,7 +415,7 @@ DISPATCH static void wino_multiply16(const float* V, const float* u, v16* M, int
 // mode 0 adds the tile into y (one edge of several); 1 and 2 write y = act(tile + bias) for
 // a node whose only input this convolution is (1: linear, 2: relu), in place of the separate
 // zeroing and activation passes: the same arithmetic, (0 + sum) + bias, in one pass.
-static void wino_output(const v16* m, int stride, float* y, const float* bias, int mode, int outC, int oc, int outH, int outW, int oy, int ox) {
+DISPATCH static void wino_output(const v16* m, int stride, float* y, const float* bias, int mode, int outC, int oc, int outH, int outW, int oy, int ox) {
   v16 t[2][4];
   for (int j = 0; j < 4; j++) {
     t[0][j] = m[(0 * 4 + j) * stride] + m[(1 * 4 + j) * stride] + m[(2 * 4 + j) * stride];
@@ -519,7 +519,7 @@ DISPATCH static void wino4_input(const float* x, float* V, int inC, int inH, int
     (o)[3] = b + splat(8.0f) * d2 + (m5);              \
   } while (0)
 
-static void wino4_output(const v16* m, int stride, float* y, const float* bias, int mode, int outC, int oc, int outH, int outW, int oy, int ox) {
+DISPATCH static void wino4_output(const v16* m, int stride, float* y, const float* bias, int mode, int outC, int oc, int outH, int outW, int oy, int ox) {
   v16 t[4][6];
   for (int j = 0; j < 6; j++) {
     v16 o[4];
