@@ -1,3 +1,4 @@
+import { StreamrollError } from '../util/errors.js';
 import { count, LIMITS, LimitError } from '../graph/limits.js';
 import type { Network } from '../graph/network.js';
 import type { KernelBackend, KernelMemory, StateLayout } from '../kernels/kernel.js';
@@ -239,7 +240,15 @@ export class Arena {
  */
 export function createArena(net: Network, plan: ArenaPlan, backend: KernelBackend, params: Parameters): Arena {
   const arena = new Arena(plan, backend.createMemory(plan.bytes));
-  for (const e of net.edges) backend.pack(e.geometry, params.weights[e.index], arena.weights(e.index));
+  for (const e of net.edges) {
+    try {
+      backend.pack(e.geometry, params.weights[e.index], arena.weights(e.index));
+    } catch (err) {
+      // A weight the backend's format cannot hold (half precision's range): say which edge.
+      if (err instanceof RangeError) throw new StreamrollError('OPTION_INVALID', `the weights of edge ${e.id} cannot be stored by the ${backend.name} backend: ${err.message}`);
+      throw err;
+    }
+  }
   for (const n of net.nodes) if (!n.isInput) toInternal(params.biases[n.index], arena.bias(n.index), n.shape, backend.layout);
   return arena;
 }

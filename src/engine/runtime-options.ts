@@ -29,11 +29,13 @@ export interface RuntimeOptions {
   /** Kernel backend: `native` (default where its addon was built on install), `wasm` (default elsewhere) or `reference`. */
   readonly backend?: string;
   /**
-   * Width of stored weights: `fp32` (default) or `bf16`, dense weights kept as bfloat16 and
-   * widened to float32 in registers (half the bytes a memory-bound dense layer reads; the
-   * arithmetic stays float32). Needs the native kernels (backend `native-bf16`).
+   * Width of stored weights: `fp32` (default), `bf16` or `fp16`: dense weights kept as
+   * bfloat16 or as IEEE half floats and widened to float32 in registers (half the bytes a
+   * memory-bound dense layer reads; the arithmetic stays float32). bfloat16 keeps float32's
+   * range with 8 significant bits, half floats 11 bits within +-65504 (a weight beyond is an
+   * OPTION_INVALID error). Needs the native kernels (backends `native-bf16`, `native-fp16`).
    */
-  readonly precision?: 'fp32' | 'bf16';
+  readonly precision?: 'fp32' | 'bf16' | 'fp16';
   /** A module every worker imports first (one that registers a custom backend). */
   readonly backendModule?: string | URL;
   /** Measure each node's cost on the real kernels to balance groups (default true); else FLOP estimates. */

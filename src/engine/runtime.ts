@@ -4,7 +4,7 @@ import type { Piscina } from 'piscina';
 import type { Network } from '../graph/network.js';
 import { getBackend } from '../kernels/registry.js';
 import { defaultBackend } from '../kernels/backends.js';
-import { NATIVE_BACKEND, NATIVE_BF16_BACKEND, nativeAvailable, nativeMissingReason } from '../kernels/native/index.js';
+import { NATIVE_BACKEND, NATIVE_BF16_BACKEND, NATIVE_FP16_BACKEND, nativeAvailable, nativeMissingReason } from '../kernels/native/index.js';
 import { StreamrollError } from '../util/errors.js';
 import type { KernelBackend } from '../kernels/kernel.js';
 import type { Rollout } from '../rollout/pattern.js';
@@ -81,15 +81,17 @@ export interface LentState {
  * frame.release();
  * await rt.close();
  */
-/** The backend a runtime's options ask for, bf16 weights being the native backend's variant. */
+/** The backend a runtime's options ask for, 16-bit weights being the native backend's variants. */
 function backendFor(options: RuntimeOptions): string {
   const name = options.backend ?? defaultBackend();
-  if (options.precision === undefined || options.precision === 'fp32') return name;
-  if (options.precision !== 'bf16') throw new StreamrollError('OPTION_INVALID', `precision must be "fp32" or "bf16", got ${JSON.stringify(options.precision)}`);
-  if (name === NATIVE_BF16_BACKEND) return name;
+  const precision = options.precision;
+  if (precision === undefined || precision === 'fp32') return name;
+  if (precision !== 'bf16' && precision !== 'fp16') throw new StreamrollError('OPTION_INVALID', `precision must be "fp32", "bf16" or "fp16", got ${JSON.stringify(precision)}`);
+  const variant = precision === 'bf16' ? NATIVE_BF16_BACKEND : NATIVE_FP16_BACKEND;
+  if (name === variant) return name;
   if (name !== NATIVE_BACKEND || !nativeAvailable())
-    throw new StreamrollError('OPTION_INVALID', `precision "bf16" needs the native kernels (backend "native"${nativeAvailable() ? `, not "${name}"` : ', which are not built here'})`);
-  return NATIVE_BF16_BACKEND;
+    throw new StreamrollError('OPTION_INVALID', `precision "${precision}" needs the native kernels (backend "native"${nativeAvailable() ? `, not "${name}"` : ', which are not built here'})`);
+  return variant;
 }
 
 let warned = false;

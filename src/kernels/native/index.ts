@@ -3,13 +3,18 @@ import { instantiateKernels, kernelModule, type WasmKernels } from '../wasm/modu
 import { registerHwcBackend } from '../wasm/index.js';
 import { internalOrder } from '../layout.js';
 import { edgeKernelDef, registerEdgeKernel } from '../registry.js';
-import type { Conv2dGeometry } from '../../graph/geometry.js';
-import type { KernelMemory, WasmMemory } from '../kernel.js';
+import type { Conv2dGeometry, DenseGeometry } from '../../graph/geometry.js';
+import type { EdgeKernelDef, KernelMemory, WasmMemory } from '../kernel.js';
 
 /** Name of the backend with native dense and conv2d kernels (where the addon is built). */
 export const NATIVE_BACKEND = 'native';
 /** The native backend with dense weights stored as bfloat16 (`precision: 'bf16'`). */
 export const NATIVE_BF16_BACKEND = 'native-bf16';
+/** The native backend with dense weights stored as IEEE half floats (`precision: 'fp16'`). */
+export const NATIVE_FP16_BACKEND = 'native-fp16';
+
+/** The 16-bit weight formats of the native dense kernel. */
+export type HalfWidth = 'bf16' | 'fp16';
 
 interface NativeAddon {
   /** The instruction set the dispatched kernels run with on this CPU. */
@@ -40,6 +45,8 @@ interface NativeAddon {
   ): number;
   /** dense with weights as bfloat16 (`w`: byte offset of the uint16 weights). */
   denseBf16(memory: number, x: number, w: number, y: number, inSize: number, outSize: number): void;
+  /** dense with weights as IEEE half floats (same packing as denseBf16). */
+  denseF16(memory: number, x: number, w: number, y: number, inSize: number, outSize: number): void;
   conv2d(
     memory: number,
     x: number,
@@ -140,24 +147,27 @@ export function tightenTimerSlack(ns = 1000): boolean {
   return addon !== null && addon.timerSlack(ns) === 0;
 }
 
-/** The wasm kernels on `memory` with the native ones swapped in (dense as bfloat16 weights when asked). */
-function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmMemory }, bf16: boolean): WasmKernels {
+/** The wasm kernels on `memory` with the native ones swapped in (dense over 16-bit weights when asked). */
+function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmMemory }, half: HalfWidth | null): WasmKernels {
   const k = instantiateKernels(memory.wasm);
   const id = native.attach(new Float32Array(memory.buffer));
   // The addon's table of memories is full (65,536 distinct arenas in one process): run
-  // this one on the wasm kernels rather than fail (never for bf16 weights, which only the
+  // this one on the wasm kernels rather than fail (never for 16-bit weights, which only the
   // native dense reads).
   if (id < 0) {
-    if (bf16) throw new Error('native kernels: no room to attach another memory for bfloat16 weights');
+    if (half !== null) throw new Error(`native kernels: no room to attach another memory for ${half} weights`);
     return k;
   }
   // Same arguments as the wasm kernels (byte offsets into the memory), so every kernel
   // definition of the wasm backend works unchanged.
   return {
     ...(k as unknown as Record<string, unknown>),
-    dense: bf16
-      ? (x: number, w: number, y: number, inSize: number, outSize: number) => native.denseBf16(id, x, w, y, inSize, outSize)
-      : (x: number, w: number, y: number, inSize: number, outSize: number) => native.dense(id, x, w, y, inSize, outSize),
+    dense:
+      half === 'bf16'
+        ? (x: number, w: number, y: number, inSize: number, outSize: number) => native.denseBf16(id, x, w, y, inSize, outSize)
+        : half === 'fp16'
+          ? (x: number, w: number, y: number, inSize: number, outSize: number) => native.denseF16(id, x, w, y, inSize, outSize)
+          : (x: number, w: number, y: number, inSize: number, outSize: number) => native.dense(id, x, w, y, inSize, outSize),
     copyIn: (source: Float32Array, at: number) => native.copyIn(id, at, source),
     winograd: (
       x: number,
@@ -322,10 +332,71 @@ function registerWinograd(backend: string): void {
   });
 }
 
+/** Rounds half-to-even: x.5 goes to the even neighbour. */
+function roundEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * Rounds a number (as float32) to an IEEE half float (to nearest, ties to even) and returns
+ * its 16 bits; subnormal halves included.
+ * @throws RangeError for values outside half precision's range (beyond +-65504 after rounding) or not finite
+ */
+export function toFp16(value: number): number {
+  const f = Math.fround(value);
+  const sign = f < 0 || Object.is(f, -0) ? 0x8000 : 0;
+  const abs = Math.abs(f);
+  if (!Number.isFinite(abs)) throw new RangeError(`${value} has no half-precision value`);
+  if (abs < 2 ** -14) return sign | roundEven(abs * 2 ** 24); // subnormal (1024 rounds up to the smallest normal)
+  let e = Math.floor(Math.log2(abs));
+  // log2 can miss by one at exact powers of two.
+  if (2 ** e > abs) e--;
+  else if (2 ** (e + 1) <= abs) e++;
+  let m = roundEven((abs / 2 ** e - 1) * 1024);
+  if (m === 1024) {
+    m = 0;
+    e++;
+  }
+  if (e > 15) throw new RangeError(`${value} is outside half precision's range (+-65504)`);
+  return sign | ((e + 15) << 10) | m;
+}
+
 /** Rounds float32 to bfloat16 (to nearest, ties to even): the top 16 bits of the rounded value. */
 export function toBf16(value: number): number {
   const bits = new Uint32Array(Float32Array.of(value).buffer)[0];
   return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/**
+ * The dense kernel definition over weights rounded by `round` to 16 bits: bfloat16 with its
+ * columns interleaved in blocks of 32 (`interleaved`), IEEE half in plain order.
+ */
+function halfDense(round: (value: number) => number, interleaved: boolean): EdgeKernelDef<DenseGeometry> {
+  return {
+    packedSize: (g) => Math.ceil((g.inSize * g.outSize) / 2),
+    pack(g, weights, out) {
+      // Rows follow the target's internal order and columns the source's, as for float32.
+      const rows = internalOrder(g.outShape, 'hwc');
+      const cols = internalOrder(g.inShape, 'hwc');
+      const w = weights as Float32Array;
+      const half = new Uint16Array(out.buffer, out.byteOffset, g.inSize * g.outSize);
+      // bfloat16: within each full block of 32 columns, word k of the block holds column k
+      // (low half) and column k + 16 (high half), the order its kernel widens them in
+      // (kernels.c); IEEE halves are widened by F16C, 8 or 16 consecutive ones at a time.
+      const full = interleaved ? g.inSize & ~31 : 0;
+      const slot = (c: number): number => (c >= full ? c : (c & ~31) + (c & 15) * 2 + ((c >> 4) & 1));
+      for (let o = 0; o < g.outSize; o++) {
+        const ro = (rows === null ? o : rows[o]) * g.inSize;
+        for (let i = 0; i < g.inSize; i++) half[ro + slot(cols === null ? i : cols[i])] = round(w[o * g.inSize + i]);
+      }
+    },
+    create(g, packed, runtime) {
+      const k = runtime as WasmKernels;
+      const w = packed.byteOffset;
+      return { run: (src, dst) => k.dense(src.byteOffset, w, dst.byteOffset, g.inSize, g.outSize) };
+    },
+  };
 }
 
 if (addon !== null) {
@@ -334,36 +405,20 @@ if (addon !== null) {
   registerHwcBackend(
     NATIVE_BACKEND,
     () => `native (C with 16-lane vectors running as ${native.isa}, for dense, conv2d and depthwise; wasm ${wasmVariant()} for the rest; HWC states)`,
-    (memory) => nativeKernels(native, memory, false),
+    (memory) => nativeKernels(native, memory, null),
   );
   registerHwcBackend(
     NATIVE_BF16_BACKEND,
     () => `native with bfloat16 dense weights (widened to float32 in registers; float32 arithmetic), running as ${native.isa}; wasm ${wasmVariant()} for the rest; HWC states`,
-    (memory) => nativeKernels(native, memory, true),
+    (memory) => nativeKernels(native, memory, 'bf16'),
   );
-  for (const backend of [NATIVE_BACKEND, NATIVE_BF16_BACKEND]) registerWinograd(backend);
-  // The one kernel definition that differs: dense weights packed as bfloat16, two to a float slot.
-  registerEdgeKernel(NATIVE_BF16_BACKEND, 'dense', {
-    packedSize: (g) => Math.ceil((g.inSize * g.outSize) / 2),
-    pack(g, weights, out) {
-      // Rows follow the target's internal order and columns the source's, as for float32.
-      const rows = internalOrder(g.outShape, 'hwc');
-      const cols = internalOrder(g.inShape, 'hwc');
-      const w = weights as Float32Array;
-      const half = new Uint16Array(out.buffer, out.byteOffset, g.inSize * g.outSize);
-      // Within each full block of 32 columns, word k of the block holds column k (low half)
-      // and column k + 16 (high half): the order the kernel widens them in (kernels.c).
-      const full = g.inSize & ~31;
-      const slot = (c: number): number => (c >= full ? c : (c & ~31) + (c & 15) * 2 + ((c >> 4) & 1));
-      for (let o = 0; o < g.outSize; o++) {
-        const ro = (rows === null ? o : rows[o]) * g.inSize;
-        for (let i = 0; i < g.inSize; i++) half[ro + slot(cols === null ? i : cols[i])] = toBf16(w[o * g.inSize + i]);
-      }
-    },
-    create(g, packed, runtime) {
-      const k = runtime as WasmKernels;
-      const w = packed.byteOffset;
-      return { run: (src, dst) => k.dense(src.byteOffset, w, dst.byteOffset, g.inSize, g.outSize) };
-    },
-  });
+  registerHwcBackend(
+    NATIVE_FP16_BACKEND,
+    () => `native with IEEE half dense weights (widened to float32 in registers; float32 arithmetic), running as ${native.isa}; wasm ${wasmVariant()} for the rest; HWC states`,
+    (memory) => nativeKernels(native, memory, 'fp16'),
+  );
+  for (const backend of [NATIVE_BACKEND, NATIVE_BF16_BACKEND, NATIVE_FP16_BACKEND]) registerWinograd(backend);
+  // The one kernel definition that differs: dense weights packed as 16-bit values, two to a float slot.
+  registerEdgeKernel(NATIVE_BF16_BACKEND, 'dense', halfDense(toBf16, true));
+  registerEdgeKernel(NATIVE_FP16_BACKEND, 'dense', halfDense(toFp16, false));
 }
