@@ -6,8 +6,16 @@
 // rollout answers the same frames a few ticks later and runs every layer at once. Interleaved
 // rounds in one process, medians; every contender copies each frame in and its outputs out
 // into a buffer of its own (streamroll through run({views: true}), the zero-copy path).
+// One thread against one thread: streamroll's sequential rollout on one worker against
+// onnxruntime's single intra-op thread and TensorFlow.js's wasm backend running the same
+// frame op by op (what the kernels do on a whole network).
 import { availableParallelism, cpus } from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
 import * as ort from 'onnxruntime-node';
+import { sequentialDelays } from '../src/rollout/pattern.js';
+import { frameOrder } from '../src/rollout/validity.js';
+import { toTrainable, unroll } from '../src/train/window-model.js';
 import { benchArgs, benchRounds } from './args.js';
 import type { Network } from '../src/graph/network.js';
 import { initParameters, type Parameters } from '../src/graph/parameters.js';
@@ -30,6 +38,45 @@ interface PeerContender {
   /** Runs the frames (new input each), returns frames per second. */
   frames(feed: readonly Float32Array[]): Promise<number>;
   close(): Promise<void>;
+}
+
+/**
+ * TensorFlow.js (wasm backend) computing each frame of the sequential rollout op by op: the
+ * training code's forward pass for one tick, on weights it was given once.
+ */
+function tfjsContender(net: Network, params: Parameters): PeerContender & { output(x: Float32Array): Promise<Float32Array> } {
+  const tp = toTrainable(tf, net, params);
+  const delays = sequentialDelays(net);
+  const order = frameOrder(net, delays);
+  const input = net.nodes[net.inputs[0]];
+  const output = net.nodes[net.outputs[0]];
+  const out = new Float32Array(output.size);
+  const frame = (x: Float32Array): tf.Tensor => {
+    const nhwc = input.shape.length === 3 ? tf.transpose(tf.tensor4d(x, [1, input.shape[0], input.shape[1] as number, input.shape[2] as number]), [0, 2, 3, 1]) : tf.tensor2d(x, [1, input.size]);
+    const state = unroll(tf, net, delays, order, tp, [[nhwc]], false)[0].states[0];
+    // Back to row-major [C,H,W], as every other contender hands its output over.
+    return state.rank === 4 ? tf.reshape(tf.transpose(state, [0, 3, 1, 2]), [-1]) : tf.reshape(state, [-1]);
+  };
+  const run = (x: Float32Array): Float32Array => {
+    const y = tf.tidy(() => frame(x));
+    out.set(y.dataSync() as Float32Array);
+    y.dispose();
+    return out;
+  };
+  return {
+    name: 'tfjs-wasm, 1 thread',
+    detail: { peer: '@tensorflow/tfjs-backend-wasm', threads: 1 },
+    output: async (x) => run(x),
+    async frames(feed) {
+      const t0 = performance.now();
+      for (const x of feed) run(x);
+      return feed.length / ((performance.now() - t0) / 1000);
+    },
+    close: async () => {
+      for (const w of tp.weights) w?.dispose();
+      for (const b of tp.biases) b?.dispose();
+    },
+  };
 }
 
 async function onnxContender(net: Network, model: Uint8Array, threads: number): Promise<PeerContender & { output(x: Float32Array): Promise<Float32Array> }> {
@@ -91,6 +138,8 @@ async function main(): Promise<void> {
   const values = benchArgs(USAGE, { json: { type: 'boolean' }, rounds: { type: 'string' }, 'skip-imported': { type: 'boolean' } });
   const rounds = benchRounds(values, 7, USAGE);
   const cores = availableParallelism();
+  tf.env().set('PROD', true);
+  if (!(await tf.setBackend('wasm')) || tf.getBackend() !== 'wasm') throw new Error('tfjs wasm backend did not start');
   const nets = [await loadNetworkFile(example('conv-chain-4')), convChain(16), await loadNetworkFile(example('densenet-12')), await loadNetworkFile(example('mnist-ff'))];
   const results = [];
   for (const net of nets) {
@@ -102,14 +151,16 @@ async function main(): Promise<void> {
     const reference = new ReferenceExecutor(net, 'sequential', params, { backend: defaultBackend() });
     const expected = reference.step(inputs[0])[net.nodes[net.outputs[0]].name];
     const peers = [await onnxContender(net, model, 1), ...(cores > 1 ? [await onnxContender(net, model, cores)] : [])];
-    const err = Math.max(...(await Promise.all(peers.map(async (p) => maxRelErr(await p.output(inputs[0]), expected)))));
-    if (!(err < 1e-3)) throw new Error(`${net.name}: onnxruntime's outputs differ from the executor's (max relative error ${err})`);
+    const tfjs = tfjsContender(net, params);
+    const err = Math.max(...(await Promise.all([...peers, tfjs].map(async (p) => maxRelErr(await p.output(inputs[0]), expected)))));
+    if (!(err < 1e-3)) throw new Error(`${net.name}: a peer's outputs differ from the executor's (max relative error ${err})`);
     // One worker thread against one onnxruntime thread: the kernels' speed on a whole network.
     const contenders: PeerContender[] = [
       ...peers,
       await streamrollContender(net, 'sequential', params, 1),
       await streamrollContender(net, 'sequential', params),
       await streamrollContender(net, 'streaming', params),
+      tfjs,
     ];
     try {
       // Size a round to ~200 ms of the single-threaded peer.
@@ -127,7 +178,13 @@ async function main(): Promise<void> {
         maxRelErr: Number(err.toExponential(2)),
         contenders: contenders.map((c, i) => ({ name: c.name, ...c.detail, framesPerSec: medians[i] })),
         // contenders[peers.length] is streamroll's one-worker run, contenders[0] onnxruntime's one thread.
-        singleThread: { streamroll: medians[peers.length], onnxruntime: medians[0], ratio: Number((medians[peers.length] / medians[0]).toFixed(2)) },
+        singleThread: {
+          streamroll: medians[peers.length],
+          onnxruntime: medians[0],
+          ratio: Number((medians[peers.length] / medians[0]).toFixed(2)),
+          tfjsWasm: medians[contenders.length - 1],
+          ratioVsTfjsWasm: Number((medians[peers.length] / medians[contenders.length - 1]).toFixed(2)),
+        },
       });
     } finally {
       await Promise.all(contenders.map((c) => c.close()));
@@ -143,7 +200,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${doc.node} on ${doc.cpu}, ${cores} cores, ${doc.backend} kernels; frames/s with a new input each frame, medians of ${rounds} rounds\n`);
   for (const n of results) {
     const best = Math.max(...n.contenders.filter((c) => c.name.startsWith('onnxruntime')).map((c) => c.framesPerSec));
-    process.stdout.write(`\n${n.net} (peer outputs within ${n.maxRelErr} of ours; one thread each: ${n.singleThread.ratio}x onnxruntime)\n`);
+    process.stdout.write(`\n${n.net} (peer outputs within ${n.maxRelErr} of ours; one thread each: ${n.singleThread.ratio}x onnxruntime, ${n.singleThread.ratioVsTfjsWasm}x tfjs-wasm)\n`);
     for (const c of n.contenders) process.stdout.write(`  ${c.name.padEnd(36)} ${String(c.framesPerSec).padStart(8)}  ${(c.framesPerSec / best).toFixed(2)}x the best peer\n`);
   }
   if (imported !== null) {
