@@ -248,12 +248,22 @@ export const runCommand: Command = {
           },
           process.stderr.isTTY ? 250 : 2000,
         );
+        // The view gets the server's figures too (no clock to steer, no labels, no histogram).
+        const feedUi =
+          ui === undefined
+            ? undefined
+            : setInterval(() => {
+                const now = server.summary();
+                const summary: RealtimeSummary = { ...now, rateHz: null, drops: 0, accuracy: null };
+                ui?.onStatus(summary, [], { latencyBuckets: [], labelled: 0, correct: 0, rateHz: null, paused: false });
+              }, 200);
         try {
           // Serve until the duration is over or a signal stops us.
           const stopped = new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
           await (duration > 0 ? Promise.race([stopped, new Promise<void>((resolve) => setTimeout(resolve, duration * 1000).unref())]) : stopped);
         } finally {
           clearInterval(status);
+          if (feedUi !== undefined) clearInterval(feedUi);
         }
         const s = server.summary();
         const summary: RealtimeSummary = {
