@@ -158,6 +158,34 @@ test('sessions: capacity, waiting for a stream, idle timeout, reset, views per s
   await none.close();
 });
 
+test('sessions batched into one engine frame through the batched dense kernel (4 streams a weight load) match executors serving each alone, bit for bit', async () => {
+  for (const name of ['mnist-sr', 'mnist-ff']) {
+    const net = await loadNetworkFile(example(name));
+    const params = initParameters(net, { seed: 11, bias: 'uniform' });
+    const rollout: Rollout = { kind: 'pattern', delays: net.edges.map((e) => (e.from === e.to ? 1 : 0)) };
+    for (const workers of [1, 2]) {
+      const rt = await Runtime.create(net, { workers, streams: 7, calibrate: false, params, rollout });
+      try {
+        const sessions = await Promise.all(Array.from({ length: 7 }, () => rt.open()));
+        const shadows = sessions.map(() => new Shadow(net, rollout, params, rt.backend.name));
+        const rng = new Random(workers);
+        let frames = 0;
+        for (let t = 0; t < 8; t++) {
+          const inputs = sessions.map(() => randomInputs(net, rng));
+          const before = rt.stats().engineFrames;
+          const outs = await Promise.all(sessions.map((s, i) => s.step(inputs[i])));
+          frames += rt.stats().engineFrames - before;
+          outs.forEach((o, i) => shadows[i].check(o, inputs[i], `${name}, ${workers} workers, session ${i}`));
+        }
+        // Seven streams stepping together share engine frames (batches of 4 and 3, or all 7).
+        assert.ok(frames < (8 * 7) / 2, `${frames} engine frames for 56 session frames`);
+      } finally {
+        await rt.close();
+      }
+    }
+  }
+});
+
 test('sessions: batched frames are one engine frame; 1,000 open/close cycles leave memory flat', async () => {
   const net = await loadNetworkFile(example('mnist-sr'));
   const rt = await Runtime.create(net, { workers: 2, streams: 8, calibrate: false });

@@ -24,6 +24,9 @@ export class FrameLoop {
   readonly #waits: (readonly [number, number])[][];
   readonly #stats: number;
   readonly #timing: Float64Array;
+  /** Scratch for a batched frame's (frame, stream) pairs, reused frame after frame. */
+  readonly #frames: number[] = [];
+  readonly #streams: number[] = [];
 
   /** Builds the loop in this thread (the task's backend module must be imported first). */
   constructor(task: FrameLoopTask) {
@@ -95,12 +98,30 @@ export class FrameLoop {
       let b = 0;
       try {
         const staged = arena.plan.staging[v] !== null;
-        for (; b < entries; b++) {
-          const word = batch[1 + BATCH_WORDS * b];
-          const stream = word & ~NO_OUTPUTS;
-          const f = batch[2 + BATCH_WORDS * b];
-          this.#computer.compute(v, f, stream);
-          if (staged && (word & NO_OUTPUTS) === 0) kernels.fromInternal(arena.state(v, f, stream), arena.staged(v, f, stream) as Float32Array, net.nodes[v].shape, net.nodes[v].order);
+        if (entries === 1) {
+          const word = batch[1];
+          const f = batch[2];
+          this.#computer.compute(v, f, word & ~NO_OUTPUTS);
+          if (staged && (word & NO_OUTPUTS) === 0)
+            kernels.fromInternal(arena.state(v, f, word & ~NO_OUTPUTS), arena.staged(v, f, word & ~NO_OUTPUTS) as Float32Array, net.nodes[v].shape, net.nodes[v].order);
+        } else {
+          // Sessions batched into this engine frame: kernels that can share weight loads
+          // between streams get them all at once.
+          const frames = this.#frames;
+          const streams = this.#streams;
+          frames.length = entries;
+          streams.length = entries;
+          for (let i = 0; i < entries; i++) {
+            streams[i] = batch[1 + BATCH_WORDS * i] & ~NO_OUTPUTS;
+            frames[i] = batch[2 + BATCH_WORDS * i];
+          }
+          this.#computer.computeBatch(v, frames, streams);
+          for (; b < entries; b++) {
+            const word = batch[1 + BATCH_WORDS * b];
+            if (staged && (word & NO_OUTPUTS) === 0)
+              kernels.fromInternal(arena.state(v, frames[b], streams[b]), arena.staged(v, frames[b], streams[b]) as Float32Array, net.nodes[v].shape, net.nodes[v].order);
+          }
+          b = 0;
         }
       } catch (err) {
         // Say which node failed before stopping everyone: the driver reads it from here.

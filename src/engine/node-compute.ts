@@ -43,4 +43,32 @@ export class NodeComputer {
     for (const e of this.#net.nodes[v].inEdges) this.#edgeKernels[e].run(arena.state(edges[e].from, k - this.#delays[e], stream), dst);
     (this.#activations[v] as ActivationKernel).run(dst, arena.bias(v));
   }
+
+  /**
+   * Node v for several streams of one engine frame: `frames[b]` of `streams[b]`. Edges whose
+   * kernel batches (a dense layer on the native kernels reads its weights once for four
+   * streams) run for all streams at once; the rest, and nodes whose computation is one fused
+   * pass, stream by stream. Each stream's state gets the same operations in the same order
+   * as {@link compute} gives it, so the results are the same bit for bit.
+   */
+  computeBatch(v: number, frames: readonly number[], streams: readonly number[]): void {
+    const n = frames.length;
+    const inEdges = this.#net.nodes[v].inEdges;
+    if (n === 1 || this.#fused[v] !== undefined || !inEdges.some((e) => this.#edgeKernels[e].runBatch !== undefined)) {
+      for (let b = 0; b < n; b++) this.compute(v, frames[b], streams[b]);
+      return;
+    }
+    const arena = this.#arena;
+    const edges = this.#net.edges;
+    const dsts = frames.map((k, b) => arena.state(v, k, streams[b]));
+    for (const dst of dsts) this.#kernels.zero(dst);
+    for (const e of inEdges) {
+      const kernel = this.#edgeKernels[e];
+      const srcs = frames.map((k, b) => arena.state(edges[e].from, k - this.#delays[e], streams[b]));
+      if (kernel.runBatch !== undefined) kernel.runBatch(srcs, dsts);
+      else for (let b = 0; b < n; b++) kernel.run(srcs[b], dsts[b]);
+    }
+    const activation = this.#activations[v] as ActivationKernel;
+    for (const dst of dsts) activation.run(dst, arena.bias(v));
+  }
 }

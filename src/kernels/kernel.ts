@@ -22,6 +22,11 @@ export interface EdgeKernel {
    * arithmetic), or undefined where the kernel cannot fuse `activation`.
    */
   fused?(activation: Activation): ((src: Float32Array, dst: Float32Array, bias: Float32Array) => void) | undefined;
+  /**
+   * `run` for several streams of one engine frame at once (`srcs[b]` into `dsts[b]`), where the
+   * kernel shares weight loads between them; each result must equal `run`'s bit for bit.
+   */
+  runBatch?(srcs: readonly Float32Array[], dsts: readonly Float32Array[]): void;
 }
 
 /** A node's finishing step: `run(state, bias)` turns the sum into act(sum + bias) in place. */

@@ -45,6 +45,8 @@ interface NativeAddon {
   ): number;
   /** dense with weights as bfloat16 (`w`: byte offset of the uint16 weights). */
   denseBf16(memory: number, x: number, w: number, y: number, inSize: number, outSize: number): void;
+  /** dense for n streams: `offsets` holds n input then n output byte offsets. */
+  denseBatch(memory: number, offsets: Float64Array, n: number, w: number, inSize: number, outSize: number): void;
   /** dense with weights as IEEE half floats (same packing as denseBf16). */
   denseF16(memory: number, x: number, w: number, y: number, inSize: number, outSize: number): void;
   conv2d(
@@ -168,6 +170,8 @@ function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmM
         : half === 'fp16'
           ? (x: number, w: number, y: number, inSize: number, outSize: number) => native.denseF16(id, x, w, y, inSize, outSize)
           : (x: number, w: number, y: number, inSize: number, outSize: number) => native.dense(id, x, w, y, inSize, outSize),
+    // Only float32 weights have a batched kernel; the 16-bit ones run stream by stream.
+    ...(half === null ? { denseBatch: (offsets: Float64Array, n: number, w: number, inSize: number, outSize: number) => native.denseBatch(id, offsets, n, w, inSize, outSize) } : {}),
     copyIn: (source: Float32Array, at: number) => native.copyIn(id, at, source),
     winograd: (
       x: number,

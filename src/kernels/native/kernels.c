@@ -63,6 +63,64 @@ DISPATCH static void dense(const float* x, const float* w, float* y, int in, int
   }
 }
 
+// The same dense for several streams of one engine frame (sessions batched together): each
+// load of a weight vector feeds four streams, so a layer whose weights come from L2 or memory
+// reads them once per four streams instead of once per stream. Every (stream, row) sum is
+// formed exactly as dense() forms it (same multiply-adds in the same order, same horizontal
+// sum and tail), so a batched frame equals the frames computed one by one, bit for bit.
+// xs/ys: each stream's input and output; streams beyond a multiple of four take dense().
+DISPATCH static void dense_batch4(const float* const* xs, float* const* ys, const float* w, int in, int out) {
+  const int n16 = in & ~15;
+  int o = 0;
+  for (; o + 4 <= out; o += 4) {
+    const float *r0 = w + (size_t)o * in, *r1 = r0 + in, *r2 = r1 + in, *r3 = r2 + in;
+    v16 a[4][4];
+    for (int b = 0; b < 4; b++) a[b][0] = a[b][1] = a[b][2] = a[b][3] = (v16){0};
+    for (int i = 0; i < n16; i += 16) {
+      const v16 w0 = ld(r0 + i), w1 = ld(r1 + i), w2 = ld(r2 + i), w3 = ld(r3 + i);
+      for (int b = 0; b < 4; b++) {
+        const v16 xv = ld(xs[b] + i);
+        a[b][0] += w0 * xv;
+        a[b][1] += w1 * xv;
+        a[b][2] += w2 * xv;
+        a[b][3] += w3 * xv;
+      }
+    }
+    for (int b = 0; b < 4; b++) {
+      const float* x = xs[b];
+      float s0 = hsum(a[b][0]), s1 = hsum(a[b][1]), s2 = hsum(a[b][2]), s3 = hsum(a[b][3]);
+      for (int i = n16; i < in; i++) {
+        s0 += r0[i] * x[i];
+        s1 += r1[i] * x[i];
+        s2 += r2[i] * x[i];
+        s3 += r3[i] * x[i];
+      }
+      float* y = ys[b];
+      y[o] += s0;
+      y[o + 1] += s1;
+      y[o + 2] += s2;
+      y[o + 3] += s3;
+    }
+  }
+  for (; o < out; o++) {
+    const float* r = w + (size_t)o * in;
+    for (int b = 0; b < 4; b++) {
+      const float* x = xs[b];
+      v16 acc = {0};
+      for (int i = 0; i < n16; i += 16) acc += ld(r + i) * ld(x + i);
+      float s = hsum(acc);
+      for (int i = n16; i < in; i++) s += r[i] * x[i];
+      ys[b][o] += s;
+    }
+  }
+}
+
+static void dense_batch(const float* const* xs, float* const* ys, int n, const float* w, int in, int out) {
+  int b = 0;
+  for (; b + 4 <= n; b += 4) dense_batch4(xs + b, ys + b, w, in, out);
+  for (; b < n; b++) dense(xs[b], w, ys[b], in, out);
+}
+
 // Sum of n floats read once with the same 64-byte loads as the kernels and no other work: the
 // time any kernel needs just to bring those bytes in (bench:kernels' bound for memory-bound ops).
 // Half-width weights: the same dense with each weight stored as bfloat16 (the top 16 bits
@@ -795,6 +853,37 @@ static napi_value Dense(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// denseBatch(memory, offsets Float64Array [x0..x(n-1), y0..y(n-1)] (byte offsets), n, w, in, out)
+#define MAX_BATCH 256
+static napi_value DenseBatch(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  double m, n, w, in, out;
+  napi_get_value_double(env, argv[0], &m);
+  napi_get_value_double(env, argv[2], &n);
+  napi_get_value_double(env, argv[3], &w);
+  napi_get_value_double(env, argv[4], &in);
+  napi_get_value_double(env, argv[5], &out);
+  napi_typedarray_type type;
+  size_t length, offset;
+  void* data;
+  napi_value buffer;
+  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, &buffer, &offset) != napi_ok || type != napi_float64_array || n < 1 || n > MAX_BATCH || length < 2 * (size_t)n) {
+    napi_throw_type_error(env, NULL, "native denseBatch: offsets must be a Float64Array of 2n byte offsets, 1 <= n <= 256");
+    return NULL;
+  }
+  const double* offs = (const double*)data;
+  const float* xs[MAX_BATCH];
+  float* ys[MAX_BATCH];
+  for (int b = 0; b < (int)n; b++) {
+    xs[b] = at((int)m, offs[b]);
+    ys[b] = at((int)m, offs[(int)n + b]);
+  }
+  dense_batch(xs, ys, (int)n, at((int)m, w), (int)in, (int)out);
+  return NULL;
+}
+
 static napi_value DenseF16(napi_env env, napi_callback_info info) {
   ARGS(6)
   const int m = (int)a[0];
@@ -905,6 +994,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "winograd", fn);
   napi_create_function(env, "denseBf16", NAPI_AUTO_LENGTH, DenseBf16, NULL, &fn);
   napi_set_named_property(env, exports, "denseBf16", fn);
+  napi_create_function(env, "denseBatch", NAPI_AUTO_LENGTH, DenseBatch, NULL, &fn);
+  napi_set_named_property(env, exports, "denseBatch", fn);
   napi_create_function(env, "denseF16", NAPI_AUTO_LENGTH, DenseF16, NULL, &fn);
   napi_set_named_property(env, exports, "denseF16", fn);
   napi_create_function(env, "conv2d", NAPI_AUTO_LENGTH, Conv2d, NULL, &fn);

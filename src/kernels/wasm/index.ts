@@ -14,6 +14,8 @@ const PAGE = 65536;
 const memoryOf = new WeakMap<WasmKernels, ArrayBufferLike>();
 
 const ptr = (a: Float32Array): number => a.byteOffset;
+/** Most streams one batched native call takes (kernels.c, MAX_BATCH). */
+const MAX_BATCH = 256;
 
 /** Floats of conv weights packed as [kh][kw][inC][outC rounded up to 4]. */
 const convWeightFloats = (g: Conv2dGeometry): number => g.kh * g.kw * g.inC * ((g.outC + 3) & ~3);
@@ -88,7 +90,24 @@ export function registerHwcBackend(name: string, describe: () => string, instant
     create(g, packed, runtime) {
       const k = runtime as WasmKernels;
       const w = ptr(packed);
-      return { run: (src, dst) => k.dense(ptr(src), w, ptr(dst), g.inSize, g.outSize) };
+      const run = (src: Float32Array, dst: Float32Array): void => k.dense(ptr(src), w, ptr(dst), g.inSize, g.outSize);
+      const batch = k.denseBatch;
+      if (batch === undefined) return { run };
+      // Offsets of each call's streams, reused (the kernels allocate nothing per call).
+      const offsets = new Float64Array(2 * MAX_BATCH);
+      return {
+        run,
+        runBatch(srcs, dsts) {
+          for (let at = 0; at < srcs.length; at += MAX_BATCH) {
+            const n = Math.min(MAX_BATCH, srcs.length - at);
+            for (let b = 0; b < n; b++) {
+              offsets[b] = ptr(srcs[at + b]);
+              offsets[n + b] = ptr(dsts[at + b]);
+            }
+            batch(offsets, n, w, g.inSize, g.outSize);
+          }
+        },
+      };
     },
   });
 

@@ -6,6 +6,11 @@ import { StreamrollError } from '../../util/errors.js';
 /** The kernel module's exports (all pointers are byte offsets into the shared memory). */
 export interface WasmKernels {
   dense(x: number, w: number, y: number, inSize: number, outSize: number): void;
+  /**
+   * Native only: dense for n streams at once; `offsets` holds the n inputs' byte offsets, then
+   * the n outputs'. Each output equals dense()'s bit for bit.
+   */
+  denseBatch?(offsets: Float64Array, n: number, w: number, inSize: number, outSize: number): void;
   depthwise(
     x: number,
     w: number,
