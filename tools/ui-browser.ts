@@ -91,7 +91,8 @@ export async function openPage(url: string, options: { updates: number; holdS: n
       `--window-size=${options.width},${options.height}`,
       'about:blank',
     ],
-    { stdio: 'ignore' },
+    // Its own process group, so that closing it ends its helper processes too.
+    { stdio: 'ignore', detached: true },
   );
   try {
     const portFile = join(profile, 'DevToolsActivePort');
@@ -137,9 +138,20 @@ export async function openPage(url: string, options: { updates: number; holdS: n
       cdp.close();
     }
   } finally {
-    browser.kill('SIGKILL');
-    await new Promise((r) => browser.once('exit', r));
-    rmSync(profile, { recursive: true, force: true });
+    const exited = new Promise((r) => browser.once('exit', r));
+    try {
+      if (browser.pid !== undefined) process.kill(-browser.pid, 'SIGKILL');
+    } catch {
+      browser.kill('SIGKILL');
+    }
+    await exited;
+    // Helpers may still be writing into the profile for a moment; a leftover temporary
+    // directory is not worth failing a run over.
+    try {
+      rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    } catch {
+      process.stderr.write(`ui-browser: could not remove ${profile}\n`);
+    }
   }
 }
 
