@@ -182,3 +182,68 @@ async function mnistCase(backend: string): Promise<void> {
   assert.ok(same >= 190, `${same} of 200 frames predict the same class`);
   assert.ok(maxDiff < 0.05, `largest probability change ${maxDiff}`);
 }
+
+test('precision per node: each dense edge is stored at its target node precision on every backend (the same numbers), at 16 bits on the native kernels; a bad value is a spec error', async () => {
+  const spec = {
+    name: 'mixed',
+    nodes: [
+      { name: 'x', shape: [96] },
+      { name: 'a', shape: [64], activation: 'tanh', precision: 'bf16' },
+      { name: 'b', shape: [48], activation: 'tanh', precision: 'fp16' },
+      { name: 'c', shape: [10], precision: 'fp32' },
+    ],
+    edges: [
+      { from: 'x', to: 'a', op: { type: 'dense' } },
+      { from: 'a', to: 'b', op: { type: 'dense' } },
+      { from: 'b', to: 'c', op: { type: 'dense' } },
+      { from: 'x', to: 'c', op: { type: 'dense' } },
+    ],
+    outputs: ['c'],
+  } as const;
+  const net = validateNetwork(spec);
+  assert.deepEqual(
+    net.edges.map((e) => (e.geometry as { precision?: string }).precision),
+    ['bf16', 'fp16', 'fp32', 'fp32'],
+  );
+  const params = initParameters(net, { seed: 8, bias: 'uniform' });
+  const rng = new Random(8);
+  const x = Float32Array.from({ length: 96 }, () => rng.uniform(-1, 1));
+  // The same network in float64, each edge's weights rounded to its target's precision.
+  const round = [(v: number) => fromBf16(toBf16(v)), (v: number) => fromFp16(toFp16(v)), (v: number) => Math.fround(v), (v: number) => Math.fround(v)];
+  const state: Record<string, number[]> = { x: [...x] };
+  for (const node of net.nodes.slice(1)) {
+    const sums = new Array<number>(node.size).fill(0);
+    for (const e of node.inEdges) {
+      const edge = net.edges[e];
+      const w = params.weights[e] as Float32Array;
+      const src = state[net.nodes[edge.from].name];
+      for (let o = 0; o < node.size; o++) for (let i = 0; i < src.length; i++) sums[o] += round[e](w[o * src.length + i]) * src[i];
+    }
+    state[node.name] = sums.map((s, o) => {
+      const v = s + params.biases[node.index][o];
+      return node.activation === 'tanh' ? Math.tanh(v) : v;
+    });
+  }
+  const backends = ['reference', 'wasm', ...(nativeAvailable() ? ['native'] : [])];
+  for (const backend of backends) {
+    const got = new ReferenceExecutor(net, { default: 0 }, params, { backend }).step(x).c;
+    for (let o = 0; o < 10; o++) assert.ok(Math.abs(got[o] - state.c[o]) <= 1e-5 * (1 + Math.abs(state.c[o])), `${backend} ${o}: ${got[o]} vs ${state.c[o]}`);
+  }
+  if (nativeAvailable()) {
+    const executor = new ReferenceExecutor(net, { default: 0 }, params, { backend: 'native' });
+    // Stored at 16 bits: half the bytes of float32 for a and b's edges.
+    assert.equal(executor.arena.weights(0).length, (96 * 64) / 2);
+    assert.equal(executor.arena.weights(1).length, (64 * 48) / 2);
+    assert.equal(executor.arena.weights(2).length, 48 * 10);
+    const rt = await Runtime.create(net, { params, workers: 2, rollout: { default: 0 } });
+    try {
+      assert.ok(sameBits((await rt.step(x)).c, executor.step(x).c), 'engine = executor on the same kernels');
+    } finally {
+      await rt.close();
+    }
+  }
+  assert.throws(
+    () => validateNetwork({ ...spec, nodes: [spec.nodes[0], { name: 'a', shape: [64], precision: 'int8' }, spec.nodes[2], spec.nodes[3]] } as never),
+    /precision: expected "fp32", "bf16" or "fp16", found "int8"/,
+  );
+});

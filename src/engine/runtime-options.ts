@@ -34,6 +34,7 @@ export interface RuntimeOptions {
    * memory-bound dense layer reads; the arithmetic stays float32). bfloat16 keeps float32's
    * range with 8 significant bits, half floats 11 bits within +-65504 (a weight beyond is an
    * OPTION_INVALID error). Needs the native kernels (backends `native-bf16`, `native-fp16`).
+   * A node's own `precision` (NodeSpec.precision) wins over this one for the edges into it.
    */
   readonly precision?: 'fp32' | 'bf16' | 'fp16';
   /** A module every worker imports first (one that registers a custom backend). */

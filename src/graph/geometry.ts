@@ -1,4 +1,4 @@
-import type { Padding, Shape, Size2 } from './spec.js';
+import type { Padding, Shape, Size2, WeightPrecision } from './spec.js';
 
 /**
  * The resolved geometry of one edge transform: everything a kernel needs, with defaults
@@ -13,6 +13,8 @@ export interface DenseGeometry {
   /** Shapes of both ends: a backend with another internal layout permutes weights by them. */
   readonly inShape: Shape;
   readonly outShape: Shape;
+  /** Width of the stored weights, from the target node; absent: the backend's default. */
+  readonly precision?: WeightPrecision;
 }
 
 /** Sliding-window placement shared by convolution and pooling. */

@@ -3,7 +3,7 @@ import { type IssueList, SpecError, show } from './errors.js';
 import { showShape, sizeOf, type EdgeGeometry } from './geometry.js';
 import { opOf } from './ops.js';
 import { checkSpecStructure } from './structure.js';
-import { activationParams, edgeId, type Activation, type ActivationParams, type EdgeOp, type NetworkSpec, type Shape } from './spec.js';
+import { activationParams, edgeId, type Activation, type ActivationParams, type EdgeOp, type NetworkSpec, type Shape, type WeightPrecision } from './spec.js';
 import { StreamrollError } from '../util/errors.js';
 
 /** A validated node. Indices follow the spec's node order. */
@@ -20,6 +20,8 @@ export interface NetNode {
   readonly order: 'chw' | 'hwc';
   /** Training only: fraction of its values dropped per frame (see NodeSpec.dropout); 0 at inference. */
   readonly dropout: number;
+  /** Width of the stored weights of dense edges into it (NodeSpec.precision); undefined: the runtime's. */
+  readonly precision: WeightPrecision | undefined;
   /** True when the node has no incoming edge: its state is given in every frame. */
   readonly isInput: boolean;
   /** Indices of edges ending here, in spec order (the order their sums are accumulated). */
@@ -153,6 +155,7 @@ export function validateNetwork(input: unknown, source?: string): Network {
     activationParams: activationParams(n.activation ?? 'linear', n.alpha, n.beta),
     order: n.layout ?? 'chw',
     dropout: n.dropout ?? 0,
+    precision: n.precision,
     isInput: inEdges[i].length === 0,
     inEdges: inEdges[i],
     outEdges: outEdges[i],

@@ -5,7 +5,7 @@
 // in an exhaustive `never` check, so the compiler lists it too.
 import { type IssueList, show } from './errors.js';
 import { pair, showShape, windowAxis, type Conv2dGeometry, type DenseGeometry, type EdgeGeometry, type IdentityGeometry, type PoolGeometry, type Window2d } from './geometry.js';
-import type { Conv2dOp, DenseOp, EdgeOp, IdentityOp, Padding, Shape, Size2 } from './spec.js';
+import type { Conv2dOp, DenseOp, EdgeOp, IdentityOp, Padding, Shape, Size2, WeightPrecision } from './spec.js';
 
 type Json = Record<string, unknown>;
 
@@ -19,6 +19,8 @@ export interface OpEnd {
   readonly name: string;
   readonly shape: Shape;
   readonly size: number;
+  /** The target's weight width (NetNode.precision). */
+  readonly precision?: WeightPrecision | undefined;
 }
 
 /** An edge resolved between two nodes: its kernels' geometry and the weight tensor's shape (null: none). */
@@ -110,7 +112,10 @@ const dense: OpDescriptor<DenseOp> = {
   parse: () => ({ type: 'dense' }),
   describe: () => 'dense',
   resolve(_op, src, dst): ResolvedOp<DenseGeometry> {
-    return { geometry: { type: 'dense', inSize: src.size, outSize: dst.size, inShape: src.shape, outShape: dst.shape }, weightShape: [dst.size, src.size] };
+    return {
+      geometry: { type: 'dense', inSize: src.size, outSize: dst.size, inShape: src.shape, outShape: dst.shape, ...(dst.precision === undefined ? {} : { precision: dst.precision }) },
+      weightShape: [dst.size, src.size],
+    };
   },
   flops: (g) => 2 * g.inSize * g.outSize,
   fans: (g) => [g.inSize, g.outSize],

@@ -13,6 +13,12 @@ export type Shape = readonly [number] | readonly [number, number, number];
  * hard_swish x * max(0, min(1, x/6 + 1/2)); softmax (over a vector, or over the channels of
  * each pixel); linear.
  */
+/**
+ * Width at which weights are stored: float32, bfloat16 (float32's range, 8 significant bits)
+ * or IEEE half (11 significant bits within +-65504). Arithmetic is float32 in every case.
+ */
+export type WeightPrecision = 'fp32' | 'bf16' | 'fp16';
+
 export type Activation = 'relu' | 'relu6' | 'leaky_relu' | 'elu' | 'tanh' | 'sigmoid' | 'hard_sigmoid' | 'hard_swish' | 'softmax' | 'linear';
 
 /** All activations the runtime implements, in documentation order. */
@@ -118,6 +124,13 @@ export interface NodeSpec {
    * Inference ignores it. Default 0.
    */
   readonly dropout?: number;
+  /**
+   * Width at which the weights of dense edges into this node are stored (see
+   * {@link WeightPrecision}); other edges keep float32. Default: the runtime's `precision`
+   * (float32 unless set). Every backend computes with the weights rounded to that width; the
+   * native kernels also read them at 16 bits (half the bytes of a memory-bound layer).
+   */
+  readonly precision?: WeightPrecision;
 }
 
 /** One connection; its transform runs where the target node lives. */

@@ -9,7 +9,7 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const isPositiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
 
 const TOP_FIELDS = ['name', 'description', 'nodes', 'edges', 'outputs'];
-const NODE_FIELDS = ['name', 'shape', 'activation', 'alpha', 'beta', 'layout', 'dropout'];
+const NODE_FIELDS = ['name', 'shape', 'activation', 'alpha', 'beta', 'layout', 'dropout', 'precision'];
 const EDGE_FIELDS = ['from', 'to', 'op', 'name'];
 function unknownFields(obj: Json, allowed: readonly string[], path: string, issues: IssueList): void {
   for (const key of Object.keys(obj)) {
@@ -132,6 +132,11 @@ export function checkSpecStructure(input: unknown, source?: string): StructureRe
         if (typeof n.dropout !== 'number' || !(n.dropout >= 0 && n.dropout < 1)) issues.add(`${path}.dropout`, `expected a fraction 0 <= p < 1, found ${show(n.dropout)}`);
         else dropout = n.dropout;
       }
+      let precision: 'fp32' | 'bf16' | 'fp16' | undefined;
+      if (n.precision !== undefined) {
+        if (n.precision !== 'fp32' && n.precision !== 'bf16' && n.precision !== 'fp16') issues.add(`${path}.precision`, `expected "fp32", "bf16" or "fp16", found ${show(n.precision)}`);
+        else precision = n.precision;
+      }
       if (nodeName !== undefined && shape !== undefined) {
         nodes.push({
           name: nodeName,
@@ -140,6 +145,7 @@ export function checkSpecStructure(input: unknown, source?: string): StructureRe
           ...params,
           ...(layout === undefined ? {} : { layout }),
           ...(dropout === undefined ? {} : { dropout }),
+          ...(precision === undefined ? {} : { precision }),
         });
       } else if (nodeName !== undefined) {
         droppedNodes.add(nodeName);

@@ -2,8 +2,12 @@ import { createRequire } from 'node:module';
 import { instantiateKernels, kernelModule, type WasmKernels } from '../wasm/module.js';
 import { registerHwcBackend } from '../wasm/index.js';
 import { internalOrder } from '../layout.js';
+import { toBf16, toFp16 } from '../half.js';
+
+export { toBf16, toFp16 } from '../half.js';
 import { edgeKernelDef, registerEdgeKernel } from '../registry.js';
 import type { Conv2dGeometry, DenseGeometry } from '../../graph/geometry.js';
+import type { WeightPrecision } from '../../graph/spec.js';
 import type { EdgeKernelDef, KernelMemory, WasmMemory } from '../kernel.js';
 
 /** Name of the backend with native dense and conv2d kernels (where the addon is built). */
@@ -149,29 +153,23 @@ export function tightenTimerSlack(ns = 1000): boolean {
   return addon !== null && addon.timerSlack(ns) === 0;
 }
 
-/** The wasm kernels on `memory` with the native ones swapped in (dense over 16-bit weights when asked). */
-function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmMemory }, half: HalfWidth | null): WasmKernels {
+/** The wasm kernels on `memory` with the native ones swapped in. */
+function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmMemory }): WasmKernels {
   const k = instantiateKernels(memory.wasm);
   const id = native.attach(new Float32Array(memory.buffer));
   // The addon's table of memories is full (65,536 distinct arenas in one process): run
-  // this one on the wasm kernels rather than fail (never for 16-bit weights, which only the
-  // native dense reads).
-  if (id < 0) {
-    if (half !== null) throw new Error(`native kernels: no room to attach another memory for ${half} weights`);
-    return k;
-  }
+  // this one on the wasm kernels rather than fail (16-bit weights, which only the native
+  // dense reads, then fail when their kernel is created).
+  if (id < 0) return k;
   // Same arguments as the wasm kernels (byte offsets into the memory), so every kernel
   // definition of the wasm backend works unchanged.
   return {
     ...(k as unknown as Record<string, unknown>),
-    dense:
-      half === 'bf16'
-        ? (x: number, w: number, y: number, inSize: number, outSize: number) => native.denseBf16(id, x, w, y, inSize, outSize)
-        : half === 'fp16'
-          ? (x: number, w: number, y: number, inSize: number, outSize: number) => native.denseF16(id, x, w, y, inSize, outSize)
-          : (x: number, w: number, y: number, inSize: number, outSize: number) => native.dense(id, x, w, y, inSize, outSize),
-    // Only float32 weights have a batched kernel; the 16-bit ones run stream by stream.
-    ...(half === null ? { denseBatch: (offsets: Float64Array, n: number, w: number, inSize: number, outSize: number) => native.denseBatch(id, offsets, n, w, inSize, outSize) } : {}),
+    dense: (x: number, w: number, y: number, inSize: number, outSize: number) => native.dense(id, x, w, y, inSize, outSize),
+    denseBf16: (x: number, w: number, y: number, inSize: number, outSize: number) => native.denseBf16(id, x, w, y, inSize, outSize),
+    denseF16: (x: number, w: number, y: number, inSize: number, outSize: number) => native.denseF16(id, x, w, y, inSize, outSize),
+    // Only float32 weights have a batched kernel; 16-bit ones run stream by stream.
+    denseBatch: (offsets: Float64Array, n: number, w: number, inSize: number, outSize: number) => native.denseBatch(id, offsets, n, w, inSize, outSize),
     copyIn: (source: Float32Array, at: number) => native.copyIn(id, at, source),
     winograd: (
       x: number,
@@ -336,47 +334,13 @@ function registerWinograd(backend: string): void {
   });
 }
 
-/** Rounds half-to-even: x.5 goes to the even neighbour. */
-function roundEven(x: number): number {
-  const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
 /**
- * Rounds a number (as float32) to an IEEE half float (to nearest, ties to even) and returns
- * its 16 bits; subnormal halves included.
- * @throws RangeError for values outside half precision's range (beyond +-65504 after rounding) or not finite
+ * The dense kernel definition over weights stored at 16 bits: bfloat16 with its columns
+ * interleaved in blocks of 32, IEEE half in plain order.
  */
-export function toFp16(value: number): number {
-  const f = Math.fround(value);
-  const sign = f < 0 || Object.is(f, -0) ? 0x8000 : 0;
-  const abs = Math.abs(f);
-  if (!Number.isFinite(abs)) throw new RangeError(`${value} has no half-precision value`);
-  if (abs < 2 ** -14) return sign | roundEven(abs * 2 ** 24); // subnormal (1024 rounds up to the smallest normal)
-  let e = Math.floor(Math.log2(abs));
-  // log2 can miss by one at exact powers of two.
-  if (2 ** e > abs) e--;
-  else if (2 ** (e + 1) <= abs) e++;
-  let m = roundEven((abs / 2 ** e - 1) * 1024);
-  if (m === 1024) {
-    m = 0;
-    e++;
-  }
-  if (e > 15) throw new RangeError(`${value} is outside half precision's range (+-65504)`);
-  return sign | ((e + 15) << 10) | m;
-}
-
-/** Rounds float32 to bfloat16 (to nearest, ties to even): the top 16 bits of the rounded value. */
-export function toBf16(value: number): number {
-  const bits = new Uint32Array(Float32Array.of(value).buffer)[0];
-  return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
-}
-
-/**
- * The dense kernel definition over weights rounded by `round` to 16 bits: bfloat16 with its
- * columns interleaved in blocks of 32 (`interleaved`), IEEE half in plain order.
- */
-function halfDense(round: (value: number) => number, interleaved: boolean): EdgeKernelDef<DenseGeometry> {
+function halfDense(kind: HalfWidth): EdgeKernelDef<DenseGeometry> {
+  const round = kind === 'bf16' ? toBf16 : toFp16;
+  const interleaved = kind === 'bf16';
   return {
     packedSize: (g) => Math.ceil((g.inSize * g.outSize) / 2),
     pack(g, weights, out) {
@@ -397,9 +361,29 @@ function halfDense(round: (value: number) => number, interleaved: boolean): Edge
     },
     create(g, packed, runtime) {
       const k = runtime as WasmKernels;
+      const kernel = kind === 'bf16' ? k.denseBf16 : k.denseF16;
+      if (kernel === undefined) throw new Error(`native kernels: no room to attach another memory for ${kind} weights`);
       const w = packed.byteOffset;
-      return { run: (src, dst) => k.dense(src.byteOffset, w, dst.byteOffset, g.inSize, g.outSize) };
+      return { run: (src, dst) => kernel(src.byteOffset, w, dst.byteOffset, g.inSize, g.outSize) };
     },
+  };
+}
+
+/**
+ * The native dense: each edge at its target node's precision (NodeSpec.precision), or at
+ * the backend's `fallback` precision where the node names none; float32 weights run the
+ * float32 definition `float32`.
+ */
+function nativeDense(float32: EdgeKernelDef<DenseGeometry>, fallback: WeightPrecision): EdgeKernelDef<DenseGeometry> {
+  const half = { bf16: halfDense('bf16'), fp16: halfDense('fp16') };
+  const pick = (g: DenseGeometry): EdgeKernelDef<DenseGeometry> => {
+    const precision = g.precision ?? fallback;
+    return precision === 'fp32' ? float32 : half[precision];
+  };
+  return {
+    packedSize: (g) => pick(g).packedSize(g),
+    pack: (g, weights, out) => pick(g).pack(g, weights, out),
+    create: (g, packed, runtime) => pick(g).create(g, packed, runtime),
   };
 }
 
@@ -409,20 +393,23 @@ if (addon !== null) {
   registerHwcBackend(
     NATIVE_BACKEND,
     () => `native (C with 16-lane vectors running as ${native.isa}, for dense, conv2d and depthwise; wasm ${wasmVariant()} for the rest; HWC states)`,
-    (memory) => nativeKernels(native, memory, null),
+    (memory) => nativeKernels(native, memory),
   );
   registerHwcBackend(
     NATIVE_BF16_BACKEND,
     () => `native with bfloat16 dense weights (widened to float32 in registers; float32 arithmetic), running as ${native.isa}; wasm ${wasmVariant()} for the rest; HWC states`,
-    (memory) => nativeKernels(native, memory, 'bf16'),
+    (memory) => nativeKernels(native, memory),
   );
   registerHwcBackend(
     NATIVE_FP16_BACKEND,
     () => `native with IEEE half dense weights (widened to float32 in registers; float32 arithmetic), running as ${native.isa}; wasm ${wasmVariant()} for the rest; HWC states`,
-    (memory) => nativeKernels(native, memory, 'fp16'),
+    (memory) => nativeKernels(native, memory),
   );
   for (const backend of [NATIVE_BACKEND, NATIVE_BF16_BACKEND, NATIVE_FP16_BACKEND]) registerWinograd(backend);
-  // The one kernel definition that differs: dense weights packed as 16-bit values, two to a float slot.
-  registerEdgeKernel(NATIVE_BF16_BACKEND, 'dense', halfDense(toBf16, true));
-  registerEdgeKernel(NATIVE_FP16_BACKEND, 'dense', halfDense(toFp16, false));
+  // The one kernel definition that differs between the three: dense, by the precision of
+  // each edge's target node, else the backend's own.
+  const float32 = edgeKernelDef(NATIVE_BACKEND, 'dense') as EdgeKernelDef<DenseGeometry>;
+  registerEdgeKernel(NATIVE_BACKEND, 'dense', nativeDense(float32, 'fp32'));
+  registerEdgeKernel(NATIVE_BF16_BACKEND, 'dense', nativeDense(float32, 'bf16'));
+  registerEdgeKernel(NATIVE_FP16_BACKEND, 'dense', nativeDense(float32, 'fp16'));
 }

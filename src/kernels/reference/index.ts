@@ -6,6 +6,8 @@ import { conv2dKernel } from './conv2d.js';
 import { denseKernel } from './dense.js';
 import { identityKernel } from './identity.js';
 import { poolKernel } from './pool.js';
+import { roundWeight } from '../half.js';
+import type { DenseGeometry } from '../../graph/geometry.js';
 
 /** Name of the plain-TypeScript ground-truth backend. */
 export const REFERENCE_BACKEND = 'reference';
@@ -22,7 +24,7 @@ registerBackend({
 
 registerEdgeKernel(REFERENCE_BACKEND, 'dense', {
   packedSize: (g) => g.inSize * g.outSize,
-  pack: copyWeights,
+  pack: (g, weights, out) => packDense(g, weights, out),
   create: (g, packed) => denseKernel(g, packed),
 });
 registerEdgeKernel(REFERENCE_BACKEND, 'conv2d', {
@@ -41,4 +43,12 @@ for (const a of ACTIVATIONS) {
 /** Weights kept as they are in model files. */
 function copyWeights(_g: unknown, weights: Float32Array | null, out: Float32Array): void {
   if (weights !== null) out.set(weights);
+}
+
+/** Dense weights as given, or rounded to the target's 16-bit precision (kept as float32). */
+function packDense(g: DenseGeometry, weights: Float32Array | null, out: Float32Array): void {
+  if (weights === null) return;
+  const precision = g.precision ?? 'fp32';
+  if (precision === 'fp32') out.set(weights);
+  else for (let i = 0; i < weights.length; i++) out[i] = roundWeight(weights[i], precision);
 }

@@ -4,6 +4,7 @@ import type { ActivationKernel, KernelMemory, WasmMemory } from '../kernel.js';
 import { internalOrder, needsTranspose } from '../layout.js';
 import { registerActivationKernel, registerBackend, registerEdgeKernel } from '../registry.js';
 import { instantiateKernels, kernelModule, type WasmKernels } from './module.js';
+import { roundWeight } from '../half.js';
 
 /** Name of the WebAssembly SIMD backend. */
 export const WASM_BACKEND = 'wasm';
@@ -82,9 +83,11 @@ export function registerHwcBackend(name: string, describe: () => string, instant
       const rows = internalOrder(g.outShape, 'hwc');
       const cols = internalOrder(g.inShape, 'hwc');
       const w = weights as Float32Array;
+      // A node's 16-bit precision: the weights rounded to it, stored as float32.
+      const precision = g.precision ?? 'fp32';
       for (let o = 0; o < g.outSize; o++) {
         const ro = (rows === null ? o : rows[o]) * g.inSize;
-        for (let i = 0; i < g.inSize; i++) out[ro + (cols === null ? i : cols[i])] = w[o * g.inSize + i];
+        for (let i = 0; i < g.inSize; i++) out[ro + (cols === null ? i : cols[i])] = precision === 'fp32' ? w[o * g.inSize + i] : roundWeight(w[o * g.inSize + i], precision);
       }
     },
     create(g, packed, runtime) {

@@ -11,6 +11,10 @@ export interface WasmKernels {
    * the n outputs'. Each output equals dense()'s bit for bit.
    */
   denseBatch?(offsets: Float64Array, n: number, w: number, inSize: number, outSize: number): void;
+  /** Native only: dense over bfloat16 weights (packed as kernels.c's dense_bf16 reads them). */
+  denseBf16?(x: number, w: number, y: number, inSize: number, outSize: number): void;
+  /** Native only: dense over IEEE half weights, rows in order. */
+  denseF16?(x: number, w: number, y: number, inSize: number, outSize: number): void;
   depthwise(
     x: number,
     w: number,
