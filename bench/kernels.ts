@@ -39,6 +39,9 @@ const CASES: readonly OpCase[] = [
   // Smaller maps with more channels, where Winograd's last tiles waste more.
   { name: 'conv-16x16x32-32', src: [32, 16, 16], dst: [32, 16, 16], op: { type: 'conv2d', kernel: 3, padding: 'same' } },
   { name: 'conv-8x8x64-64', src: [64, 8, 8], dst: [64, 8, 8], op: { type: 'conv2d', kernel: 3, padding: 'same' } },
+  // The default model's recurrent layer (16 -> 16 at 7x7), and one map smaller: where F(4x4) starts to pay.
+  { name: 'conv-7x7x16-16', src: [16, 7, 7], dst: [16, 7, 7], op: { type: 'conv2d', kernel: 3, padding: 'same' } },
+  { name: 'conv-6x6x32-32', src: [32, 6, 6], dst: [32, 6, 6], op: { type: 'conv2d', kernel: 3, padding: 'same' } },
   { name: 'conv-28x28x1-32', src: [1, 28, 28], dst: [32, 28, 28], op: { type: 'conv2d', kernel: 3, padding: 'same' } },
   { name: 'mnist-h1', src: [1, 28, 28], dst: [16, 7, 7], op: { type: 'conv2d', kernel: 7, stride: 4, padding: 'same' } },
   // A MobileNet block at batch 1: its depthwise 3x3 and its pointwise 1x1 layer.

@@ -25,12 +25,13 @@ function conv(inC: number, outC: number, H: number, W: number, padding: 'same' |
   });
 }
 
-test('Winograd is chosen only for 3x3 stride-1 convs with channels in multiples of 16; F(4x4,3x3) for maps of 8x8 and more', { skip }, () => {
+test('Winograd is chosen only for 3x3 stride-1 convs with channels in multiples of 16; F(4x4,3x3) for outputs of 7x7 and more', { skip }, () => {
   const g = (over: Partial<Conv2dGeometry>): Conv2dGeometry => ({ ...(conv(16, 32, 8, 8, 'same').edges[0].geometry as Conv2dGeometry), ...over });
   assert.equal(winogradFits(g({})), true);
-  assert.equal(WINOGRAD4_MIN_SIDE, 8);
+  assert.equal(WINOGRAD4_MIN_SIDE, 7);
   assert.equal(winogradTile(g({})), 4);
-  assert.equal(winogradTile(g({ outH: 7 })), 2);
+  assert.equal(winogradTile(g({ outH: 7, outW: 7 })), 4);
+  assert.equal(winogradTile(g({ outH: 6 })), 2);
   assert.equal(winogradTile(g({ outW: 4 })), 2);
   assert.equal(winogradTile(g({ inC: 12 })), 0);
   assert.equal(winogradFits(g({ sh: 2, sw: 2 })), false);
