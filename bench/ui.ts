@@ -15,6 +15,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { availableParallelism, cpus } from 'node:os';
 import { benchArgs, benchFail, benchNumber, benchRounds } from './args.js';
+import { median } from './timing.js';
 import { DEFAULT_MODEL } from '../src/cli/run.js';
 import { LoopControl } from '../src/engine/loop-control.js';
 import { loadSource } from '../src/engine/model-source.js';
@@ -29,7 +30,7 @@ const USAGE = `Usage: npm run bench:ui [-- --json] [-- --seconds S] [-- --rounds
   --seconds S   length of each phase (default 10)
   --refresh HZ  the view's updates per second (default 10, as run --ui)
   --views LIST  which phases, comma-separated (default all: off,events,browser-blank,browser,browser-nice)
-  --rounds N    off/on pairs (default 3)
+  --rounds N    rounds, each running every view once in a rotated order (default 3)
   --rate HZ     the loop's rate (default 100)
   --json        one JSON document on stdout`;
 
@@ -47,10 +48,6 @@ const rounds = benchRounds(values, 3, USAGE);
 const rateHz = benchNumber(values, 'rate', 100, (n) => n > 0 && n <= 10_000, 'a rate in Hz', USAGE);
 const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const browser = existsSync(CHROMIUM) ? 'chromium' : 'event-stream client';
 const toolFile = new URL('../tools/ui-browser.js', import.meta.url).pathname;
 

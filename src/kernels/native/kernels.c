@@ -254,40 +254,46 @@ static void dense_f16_scalar(const float* x, const uint16_t* w, float* y, int in
 #include <immintrin.h>
 #define HAS_F16C_PATHS 1
 
-__attribute__((target("avx512f"))) static void dense_f16_avx512(const float* x, const uint16_t* w, float* y, int in, int out) {
-  const int n16 = in & ~15;
-  int o = 0;
-  for (; o + 4 <= out; o += 4) {
-    const uint16_t *r0 = w + (size_t)o * in, *r1 = r0 + in, *r2 = r1 + in, *r3 = r2 + in;
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int i = 0; i < n16; i += 16) {
-      const __m512 xv = _mm512_loadu_ps(x + i);
-      a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(r0 + i))), xv, a0);
-      a1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(r1 + i))), xv, a1);
-      a2 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(r2 + i))), xv, a2);
-      a3 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(r3 + i))), xv, a3);
-    }
-    float s0 = _mm512_reduce_add_ps(a0), s1 = _mm512_reduce_add_ps(a1), s2 = _mm512_reduce_add_ps(a2), s3 = _mm512_reduce_add_ps(a3);
-    for (int i = n16; i < in; i++) {
-      s0 += f16(r0[i]) * x[i];
-      s1 += f16(r1[i]) * x[i];
-      s2 += f16(r2[i]) * x[i];
-      s3 += f16(r3[i]) * x[i];
-    }
-    y[o] += s0;
-    y[o + 1] += s1;
-    y[o + 2] += s2;
-    y[o + 3] += s3;
+// One body for both widths: VEC, its lane count, and how to zero, widen LANES halves,
+// load floats, multiply-add and sum a vector.
+#define DENSE_F16_SIMD(name, ISA, VEC, LANES, ZERO, WIDEN, LOADF, FMA, HSUM)                  \
+  __attribute__((target(ISA))) static void name(const float* x, const uint16_t* w, float* y, int in, int out) { \
+    const int nv = in & ~(LANES - 1);                                                            \
+    int o = 0;                                                                                   \
+    for (; o + 4 <= out; o += 4) {                                                               \
+      const uint16_t *r0 = w + (size_t)o * in, *r1 = r0 + in, *r2 = r1 + in, *r3 = r2 + in;       \
+      VEC a0 = ZERO(), a1 = a0, a2 = a0, a3 = a0;                                                \
+      for (int i = 0; i < nv; i += LANES) {                                                      \
+        const VEC xv = LOADF(x + i);                                                             \
+        a0 = FMA(WIDEN(r0 + i), xv, a0);                                                         \
+        a1 = FMA(WIDEN(r1 + i), xv, a1);                                                         \
+        a2 = FMA(WIDEN(r2 + i), xv, a2);                                                         \
+        a3 = FMA(WIDEN(r3 + i), xv, a3);                                                         \
+      }                                                                                          \
+      float s0 = HSUM(a0), s1 = HSUM(a1), s2 = HSUM(a2), s3 = HSUM(a3);                          \
+      for (int i = nv; i < in; i++) {                                                            \
+        s0 += f16(r0[i]) * x[i];                                                                 \
+        s1 += f16(r1[i]) * x[i];                                                                 \
+        s2 += f16(r2[i]) * x[i];                                                                 \
+        s3 += f16(r3[i]) * x[i];                                                                 \
+      }                                                                                          \
+      y[o] += s0;                                                                                \
+      y[o + 1] += s1;                                                                            \
+      y[o + 2] += s2;                                                                            \
+      y[o + 3] += s3;                                                                            \
+    }                                                                                            \
+    for (; o < out; o++) {                                                                       \
+      const uint16_t* r = w + (size_t)o * in;                                                    \
+      VEC a = ZERO();                                                                            \
+      for (int i = 0; i < nv; i += LANES) a = FMA(WIDEN(r + i), LOADF(x + i), a);                \
+      float s = HSUM(a);                                                                         \
+      for (int i = nv; i < in; i++) s += f16(r[i]) * x[i];                                       \
+      y[o] += s;                                                                                 \
+    }                                                                                            \
   }
-  for (; o < out; o++) {
-    const uint16_t* r = w + (size_t)o * in;
-    __m512 a = _mm512_setzero_ps();
-    for (int i = 0; i < n16; i += 16) a = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(r + i))), _mm512_loadu_ps(x + i), a);
-    float s = _mm512_reduce_add_ps(a);
-    for (int i = n16; i < in; i++) s += f16(r[i]) * x[i];
-    y[o] += s;
-  }
-}
+
+#define WIDEN16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(p)))
+#define WIDEN8(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(p)))
 
 __attribute__((target("avx2,fma,f16c"))) static float hsum8(__m256 v) {
   float t[8];
@@ -295,40 +301,8 @@ __attribute__((target("avx2,fma,f16c"))) static float hsum8(__m256 v) {
   return ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
 }
 
-__attribute__((target("avx2,fma,f16c"))) static void dense_f16_avx2(const float* x, const uint16_t* w, float* y, int in, int out) {
-  const int n8 = in & ~7;
-  int o = 0;
-  for (; o + 4 <= out; o += 4) {
-    const uint16_t *r0 = w + (size_t)o * in, *r1 = r0 + in, *r2 = r1 + in, *r3 = r2 + in;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int i = 0; i < n8; i += 8) {
-      const __m256 xv = _mm256_loadu_ps(x + i);
-      a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(r0 + i))), xv, a0);
-      a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(r1 + i))), xv, a1);
-      a2 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(r2 + i))), xv, a2);
-      a3 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(r3 + i))), xv, a3);
-    }
-    float s0 = hsum8(a0), s1 = hsum8(a1), s2 = hsum8(a2), s3 = hsum8(a3);
-    for (int i = n8; i < in; i++) {
-      s0 += f16(r0[i]) * x[i];
-      s1 += f16(r1[i]) * x[i];
-      s2 += f16(r2[i]) * x[i];
-      s3 += f16(r3[i]) * x[i];
-    }
-    y[o] += s0;
-    y[o + 1] += s1;
-    y[o + 2] += s2;
-    y[o + 3] += s3;
-  }
-  for (; o < out; o++) {
-    const uint16_t* r = w + (size_t)o * in;
-    __m256 a = _mm256_setzero_ps();
-    for (int i = 0; i < n8; i += 8) a = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(r + i))), _mm256_loadu_ps(x + i), a);
-    float s = hsum8(a);
-    for (int i = n8; i < in; i++) s += f16(r[i]) * x[i];
-    y[o] += s;
-  }
-}
+DENSE_F16_SIMD(dense_f16_avx512, "avx512f", __m512, 16, _mm512_setzero_ps, WIDEN16, _mm512_loadu_ps, _mm512_fmadd_ps, _mm512_reduce_add_ps)
+DENSE_F16_SIMD(dense_f16_avx2, "avx2,fma,f16c", __m256, 8, _mm256_setzero_ps, WIDEN8, _mm256_loadu_ps, _mm256_fmadd_ps, hsum8)
 #endif
 
 static void dense_f16(const float* x, const uint16_t* w, float* y, int in, int out) {
