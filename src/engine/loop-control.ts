@@ -98,6 +98,11 @@ function poke(words: Int32Array): void {
   Atomics.notify(words, POKE);
 }
 
+/** Frees the words for another loop once the loop's thread is gone, however it ended. @internal */
+export function releaseLoop(words: Int32Array): void {
+  Atomics.store(words, ATTACHED, 0);
+}
+
 /** Asks the loop under these words to stop after the frame in hand, waking it wherever it sleeps. @internal */
 export function stopLoop(words: Int32Array): void {
   Atomics.store(words, STOP, 1);

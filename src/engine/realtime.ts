@@ -8,7 +8,7 @@ import type { MnistCameraOptions } from '../io/mnist-camera.js';
 import { mnistSplit } from '../io/mnist-data.js';
 import { PUBLISHED, STOP } from './control.js';
 import { LOOP_STOP, OverrunError, type LoopDetail, type LoopMessage, type OverrunPolicy, type RealtimeLoopTask, type RealtimeSummary } from './realtime-task.js';
-import { LoopControl, stopLoop } from './loop-control.js';
+import { LoopControl, releaseLoop, stopLoop } from './loop-control.js';
 import { StreamrollError, type ErrorCode } from '../util/errors.js';
 import type { Runtime } from './runtime.js';
 import { advanced, describeLent } from './lent-engine.js';
@@ -171,6 +171,8 @@ export async function runRealtime(rt: Runtime, source: RealtimeSource, options: 
         stop();
         await Promise.race([exited, new Promise((r) => setTimeout(r, 2000).unref())]);
         await worker.terminate();
+        // A thread terminated mid-frame never detached from its control.
+        releaseLoop(control);
       }
       // The loop published up to here; the engine's own counter says so even if it failed.
       return advanced(lent.state, Atomics.load(rt.arena.control, PUBLISHED), 0);
