@@ -158,7 +158,7 @@ test('sessions: capacity, waiting for a stream, idle timeout, reset, views per s
   await none.close();
 });
 
-test('sessions batched into one engine frame through the batched dense kernels (8 and 4 streams a weight load) match executors serving each alone, bit for bit', async () => {
+test('sessions batched into one engine frame through the batched kernels (dense: 8 and 4 streams a weight load; Winograd: the tiles of all streams in one list) match executors serving each alone, bit for bit', async () => {
   for (const name of ['mnist-sr', 'mnist-ff']) {
     const net = await loadNetworkFile(example(name));
     const params = initParameters(net, { seed: 11, bias: 'uniform' });

@@ -49,6 +49,22 @@ interface NativeAddon {
   ): number;
   /** dense with weights as bfloat16 (`w`: byte offset of the uint16 weights). */
   denseBf16(memory: number, x: number, w: number, y: number, inSize: number, outSize: number): void;
+  /** Winograd (add mode) for n streams: `offsets` holds n input then n output byte offsets; 0, or -1 without scratch. */
+  winogradBatch(
+    memory: number,
+    offsets: Float64Array,
+    n: number,
+    u: number,
+    inC: number,
+    inH: number,
+    inW: number,
+    outC: number,
+    outH: number,
+    outW: number,
+    padT: number,
+    padL: number,
+    tile: 2 | 4,
+  ): number;
   /** dense for n streams: `offsets` holds n input then n output byte offsets. */
   denseBatch(memory: number, offsets: Float64Array, n: number, w: number, inSize: number, outSize: number): void;
   /** dense with weights as IEEE half floats (same packing as denseBf16). */
@@ -170,6 +186,9 @@ function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmM
     denseF16: (x: number, w: number, y: number, inSize: number, outSize: number) => native.denseF16(id, x, w, y, inSize, outSize),
     // Only float32 weights have a batched kernel; 16-bit ones run stream by stream.
     denseBatch: (offsets: Float64Array, n: number, w: number, inSize: number, outSize: number) => native.denseBatch(id, offsets, n, w, inSize, outSize),
+    winogradBatch: (offsets: Float64Array, n: number, u: number, inC: number, inH: number, inW: number, outC: number, outH: number, outW: number, padT: number, padL: number, tile: 2 | 4) => {
+      if (native.winogradBatch(id, offsets, n, u, inC, inH, inW, outC, outH, outW, padT, padL, tile) !== 0) throw new Error('native conv2d: out of memory for its scratch buffer');
+    },
     copyIn: (source: Float32Array, at: number) => native.copyIn(id, at, source),
     winograd: (
       x: number,
@@ -299,6 +318,9 @@ function packWinograd(g: Conv2dGeometry, w: Float32Array, out: Float32Array, til
   }
 }
 
+/** Most streams one batched native call takes (kernels.c, MAX_BATCH). */
+const MAX_BATCH = 256;
+
 /** The `mode`s of the native Winograd kernel (kernels.c, wino_output). */
 const WINOGRAD_ADD = 0;
 const WINOGRAD_LINEAR = 1;
@@ -325,8 +347,26 @@ function registerWinograd(backend: string): void {
       // A memory the addon could not attach runs the wasm kernels, which know only direct convolution.
       if (wino === undefined) throw new Error('Winograd weights on a memory without the native kernels');
       const u = packed.byteOffset;
+      const batch = (runtime as WasmKernels).winogradBatch;
+      // Offsets of each batched call's streams, reused.
+      const offsets = new Float64Array(2 * MAX_BATCH);
       return {
         run: (src, dst) => wino(src.byteOffset, u, dst.byteOffset, 0, WINOGRAD_ADD, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft, tile),
+        // Sessions of one engine frame: every stream's tiles in one list, sharing U's loads.
+        ...(batch === undefined
+          ? {}
+          : {
+              runBatch(srcs: readonly Float32Array[], dsts: readonly Float32Array[]) {
+                for (let at = 0; at < srcs.length; at += MAX_BATCH) {
+                  const n = Math.min(MAX_BATCH, srcs.length - at);
+                  for (let b = 0; b < n; b++) {
+                    offsets[b] = srcs[at + b].byteOffset;
+                    offsets[n + b] = dsts[at + b].byteOffset;
+                  }
+                  batch(offsets, n, u, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft, tile);
+                }
+              },
+            }),
         // Bias and ReLU (or no activation) applied as each output tile is written.
         fused(activation) {
           if (activation !== 'relu' && activation !== 'linear') return undefined;

@@ -632,32 +632,6 @@ DISPATCH static void wino_output(const v16* m, int stride, float* y, const float
   }
 }
 
-static int winograd3x3(const float* x, const float* u, float* y, const float* bias, int mode, int inC, int inH, int inW, int outC, int outH, int outW, int padT, int padL) {
-  const int tilesW = (outW + 1) / 2, tiles = ((outH + 1) / 2) * tilesW;
-  Scratch* sc = scratch();
-  const size_t vFloats = (size_t)WT * 16 * inC;
-  if (sc == NULL || !grow((void**)&sc->wino, &sc->wino_cap, vFloats * sizeof(float) + WT * 32 * sizeof(v16) + 64)) return -1;
-  float* const V = sc->wino;
-  v16* const M = (v16*)(((uintptr_t)(V + vFloats) + 63) & ~(uintptr_t)63);
-  for (int t0 = 0; t0 < tiles; t0 += WT) {
-    for (int t = 0; t < WT; t++) {
-      const int ti = t0 + t < tiles ? t0 + t : tiles - 1;  // a short last group repeats a tile; its outputs are not written twice (below)
-      wino_input(x, V + (size_t)t * 16 * inC, inC, inH, inW, 2 * (ti / tilesW) - padT, 2 * (ti % tilesW) - padL);
-    }
-    for (int oc = 0; oc < outC; oc += 32) {
-      // A last block of 16 channels (outC an odd multiple of 16) takes the one-vector product.
-      const int two = outC - oc >= 32;
-      if (two) wino_multiply(V, u, M, 16, inC, outC, oc);
-      else wino_multiply16(V, u, M, 16, inC, outC, oc);
-      for (int t = 0; t < WT && t0 + t < tiles; t++) {
-        const int oy = 2 * ((t0 + t) / tilesW), ox = 2 * ((t0 + t) % tilesW);
-        wino_output(M + t * 32, 2, y, bias, mode, outC, oc, outH, outW, oy, ox);
-        if (two) wino_output(M + t * 32 + 1, 2, y, bias, mode, outC, oc + 16, outH, outW, oy, ox);
-      }
-    }
-  }
-  return 0;
-}
 
 // Winograd F(4x4, 3x3): 4x4 outputs from 6x6 input tiles, 36 multiplications per (input,
 // output) channel pair where F(2x2,3x3) needs 64 for the same outputs and direct convolution
@@ -739,26 +713,45 @@ DISPATCH static void wino4_output(const v16* m, int stride, float* y, const floa
   }
 }
 
-static int winograd4x4(const float* x, const float* u, float* y, const float* bias, int mode, int inC, int inH, int inW, int outC, int outH, int outW, int padT, int padL) {
-  const int tilesW = (outW + 3) / 4, tiles = ((outH + 3) / 4) * tilesW;
+// The driver of both variants (`tile` 2 or 4) over n streams of one engine frame: their
+// tiles form one list, grouped WT at a time, so a small map's few tiles share each load of U
+// with other streams' tiles instead of with repeats. Every tile's sums are formed the same
+// way whatever its group, so each stream's output equals a call for that stream alone, bit
+// for bit. biases[s] is read only by modes 1 and 2.
+static int winograd_streams(const float* const* xs, float* const* ys, const float* const* biases, int n, const float* u, int mode, int inC, int inH,
+                            int inW, int outC, int outH, int outW, int padT, int padL, int tile) {
+  const int nx = tile == 4 ? 36 : 16;
+  const int tilesW = (outW + tile - 1) / tile, per = ((outH + tile - 1) / tile) * tilesW, tiles = per * n;
   Scratch* sc = scratch();
-  const size_t vFloats = (size_t)WT * 36 * inC;
-  if (sc == NULL || !grow((void**)&sc->wino, &sc->wino_cap, vFloats * sizeof(float) + WT * 72 * sizeof(v16) + 64)) return -1;
+  const size_t vFloats = (size_t)WT * nx * inC;
+  if (sc == NULL || !grow((void**)&sc->wino, &sc->wino_cap, vFloats * sizeof(float) + (size_t)WT * 2 * nx * sizeof(v16) + 64)) return -1;
   float* const V = sc->wino;
   v16* const M = (v16*)(((uintptr_t)(V + vFloats) + 63) & ~(uintptr_t)63);
   for (int t0 = 0; t0 < tiles; t0 += WT) {
     for (int t = 0; t < WT; t++) {
-      const int ti = t0 + t < tiles ? t0 + t : tiles - 1;
-      wino4_input(x, V + (size_t)t * 36 * inC, inC, inH, inW, 4 * (ti / tilesW) - padT, 4 * (ti % tilesW) - padL);
+      // A short last group repeats a tile; its outputs are not written twice (below).
+      const int gt = t0 + t < tiles ? t0 + t : tiles - 1, s = gt / per, ti = gt % per;
+      const int iy0 = tile * (ti / tilesW) - padT, ix0 = tile * (ti % tilesW) - padL;
+      if (tile == 4) wino4_input(xs[s], V + (size_t)t * nx * inC, inC, inH, inW, iy0, ix0);
+      else wino_input(xs[s], V + (size_t)t * nx * inC, inC, inH, inW, iy0, ix0);
     }
     for (int oc = 0; oc < outC; oc += 32) {
+      // A last block of 16 channels (outC an odd multiple of 16) takes the one-vector product.
       const int two = outC - oc >= 32;
-      if (two) wino_multiply(V, u, M, 36, inC, outC, oc);
-      else wino_multiply16(V, u, M, 36, inC, outC, oc);
+      if (two) wino_multiply(V, u, M, nx, inC, outC, oc);
+      else wino_multiply16(V, u, M, nx, inC, outC, oc);
       for (int t = 0; t < WT && t0 + t < tiles; t++) {
-        const int oy = 4 * ((t0 + t) / tilesW), ox = 4 * ((t0 + t) % tilesW);
-        wino4_output(M + t * 72, 2, y, bias, mode, outC, oc, outH, outW, oy, ox);
-        if (two) wino4_output(M + t * 72 + 1, 2, y, bias, mode, outC, oc + 16, outH, outW, oy, ox);
+        const int s = (t0 + t) / per, ti = (t0 + t) % per;
+        const int oy = tile * (ti / tilesW), ox = tile * (ti % tilesW);
+        const v16* m = M + (size_t)t * 2 * nx;
+        const float* bias = biases == NULL ? NULL : biases[s];
+        if (tile == 4) {
+          wino4_output(m, 2, ys[s], bias, mode, outC, oc, outH, outW, oy, ox);
+          if (two) wino4_output(m + 1, 2, ys[s], bias, mode, outC, oc + 16, outH, outW, oy, ox);
+        } else {
+          wino_output(m, 2, ys[s], bias, mode, outC, oc, outH, outW, oy, ox);
+          if (two) wino_output(m + 1, 2, ys[s], bias, mode, outC, oc + 16, outH, outW, oy, ox);
+        }
       }
     }
   }
@@ -918,8 +911,40 @@ static napi_value Winograd(napi_env env, napi_callback_info info) {
   const int m = (int)a[0];
   napi_value result;
   // a[14]: the output tile, 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)).
-  int (*const f)(const float*, const float*, float*, const float*, int, int, int, int, int, int, int, int, int) = a[14] == 4 ? winograd4x4 : winograd3x3;
-  napi_create_int32(env, f(at(m, a[1]), at(m, a[2]), at(m, a[3]), at(m, a[4]), (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], (int)a[12], (int)a[13]), &result);
+  const float* x = at(m, a[1]);
+  float* y = at(m, a[3]);
+  const float* bias = at(m, a[4]);
+  napi_create_int32(env, winograd_streams(&x, &y, &bias, 1, at(m, a[2]), (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], (int)a[12], (int)a[13], a[14] == 4 ? 4 : 2), &result);
+  return result;
+}
+
+// winogradBatch(memory, offsets Float64Array [x0..x(n-1), y0..y(n-1)], n, u, inC, inH, inW,
+// outC, outH, outW, padT, padL, tile): mode 0 (adds into each y) for n streams at once.
+static napi_value WinogradBatch(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value argv[13], result;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  double a[13];
+  for (size_t i = 0; i < 13; i++)
+    if (i != 1) napi_get_value_double(env, argv[i], &a[i]);
+  napi_typedarray_type type;
+  size_t length, offset;
+  void* data;
+  napi_value buffer;
+  const int n = (int)a[2];
+  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, &buffer, &offset) != napi_ok || type != napi_float64_array || n < 1 || n > MAX_BATCH || length < 2 * (size_t)n) {
+    napi_throw_type_error(env, NULL, "native winogradBatch: offsets must be a Float64Array of 2n byte offsets, 1 <= n <= 256");
+    return NULL;
+  }
+  const int m = (int)a[0];
+  const double* offs = (const double*)data;
+  const float* xs[MAX_BATCH];
+  float* ys[MAX_BATCH];
+  for (int b = 0; b < n; b++) {
+    xs[b] = at(m, offs[b]);
+    ys[b] = at(m, offs[n + b]);
+  }
+  napi_create_int32(env, winograd_streams(xs, ys, NULL, n, at(m, a[3]), 0, (int)a[4], (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], a[12] == 4 ? 4 : 2), &result);
   return result;
 }
 
@@ -1009,6 +1034,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "winograd", fn);
   napi_create_function(env, "denseBf16", NAPI_AUTO_LENGTH, DenseBf16, NULL, &fn);
   napi_set_named_property(env, exports, "denseBf16", fn);
+  napi_create_function(env, "winogradBatch", NAPI_AUTO_LENGTH, WinogradBatch, NULL, &fn);
+  napi_set_named_property(env, exports, "winogradBatch", fn);
   napi_create_function(env, "denseBatch", NAPI_AUTO_LENGTH, DenseBatch, NULL, &fn);
   napi_set_named_property(env, exports, "denseBatch", fn);
   napi_create_function(env, "denseF16", NAPI_AUTO_LENGTH, DenseF16, NULL, &fn);

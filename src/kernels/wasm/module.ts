@@ -11,6 +11,8 @@ export interface WasmKernels {
    * the n outputs'. Each output equals dense()'s bit for bit.
    */
   denseBatch?(offsets: Float64Array, n: number, w: number, inSize: number, outSize: number): void;
+  /** Native only: Winograd (add mode) for n streams at once; `offsets` as for denseBatch. */
+  winogradBatch?(offsets: Float64Array, n: number, u: number, inC: number, inH: number, inW: number, outC: number, outH: number, outW: number, padT: number, padL: number, tile: 2 | 4): void;
   /** Native only: dense over bfloat16 weights (packed as kernels.c's dense_bf16 reads them). */
   denseBf16?(x: number, w: number, y: number, inSize: number, outSize: number): void;
   /** Native only: dense over IEEE half weights, rows in order. */
