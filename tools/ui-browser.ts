@@ -112,7 +112,10 @@ export async function openPage(url: string, options: { updates: number; holdS: n
       await cdp.send('Emulation.setDeviceMetricsOverride', { width: options.width, height: options.height, deviceScaleFactor: 1, mobile: false });
       await cdp.send('Page.navigate', { url });
       const read = async (): Promise<{ updates: number; statesTick: number }> => {
-        const r = (await cdp.send('Runtime.evaluate', { expression: 'JSON.stringify([document.body?.dataset.updates ?? "0", document.body?.dataset.states ?? "0"])', returnByValue: true })) as {
+        const r = (await cdp.send('Runtime.evaluate', {
+          expression: 'JSON.stringify([String(window.streamrollView?.updates ?? 0), String(window.streamrollView?.statesTick ?? 0)])',
+          returnByValue: true,
+        })) as {
           result: { value?: string };
         };
         const [u, s] = JSON.parse(r.result.value ?? '["0","0"]') as [string, string];

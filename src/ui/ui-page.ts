@@ -38,7 +38,7 @@ export const UI_PAGE = `<!doctype html>
   .muted { color: #6b7385; font-size: 12px; }
 </style>
 </head>
-<body data-updates="0" data-states="0">
+<body>
 <header>
   <h1 id="name">streamroll</h1>
   <span class="meta" id="meta"></span>
@@ -80,6 +80,7 @@ for (let i = 0; i < 256; i++) {
 const fmt = (x) => Math.abs(x) >= 1000 || (Math.abs(x) < 0.01 && x !== 0) ? x.toExponential(2) : String(Number(x.toPrecision(3)));
 const bytes = (b64) => Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
 let network = null;
+const view = (window.streamrollView = { updates: 0, statesTick: 0 });
 let history = [];
 let updates = 0;
 const cards = new Map();
@@ -246,13 +247,14 @@ function apply(u) {
   // browser (which may share the loop's cores) as little as it can.
   const slow = performance.now() - slowAt >= 1000;
   if (slow) slowAt = performance.now();
-  document.body.dataset.updates = String(updates);
+  // For tools driving the page (tools/ui-browser.ts); an attribute on <body> would restyle it.
+  view.updates = updates;
   if (u.history) history.push(u.history);
   if (history.length > 600) history.shift();
   const byName = new Map((network ? network.nodes : []).map((n) => [n.name, n]));
   if (u.states !== null) {
     for (const v of u.states.nodes) drawNode(v, byName.get(v.name));
-    document.body.dataset.states = String(u.states.tick);
+    view.statesTick = u.states.tick;
     setText($('frame'), '(tick ' + u.states.tick + (u.states.stream > 0 ? ', stream ' + u.states.stream : '') + ')');
     const band = document.getElementById('now');
     const frames = band === null ? 0 : Number(band.dataset.frames);
