@@ -27,10 +27,10 @@ import { CHROMIUM } from '../tools/ui-browser.js';
 
 const USAGE = `Usage: npm run bench:ui [-- --json] [-- --seconds S] [-- --rounds N] [-- --rate HZ] [-- --refresh HZ]
 
-  --seconds S   length of each phase (default 10)
+  --seconds S   length of each phase (default 8)
   --refresh HZ  the view's updates per second (default 10, as run --ui)
   --views LIST  which phases, comma-separated (default all: off,events,browser-blank,browser,browser-nice)
-  --rounds N    rounds, each running every view once in a rotated order (default 3)
+  --rounds N    rounds, each running every view once in a rotated order (default 5)
   --rate HZ     the loop's rate (default 100)
   --json        one JSON document on stdout`;
 
@@ -43,8 +43,8 @@ const values = benchArgs(USAGE, {
   views: { type: 'string' },
 });
 const refreshHz = benchNumber(values, 'refresh', 10, (n) => n > 0 && n <= 60, 'updates per second in (0, 60]', USAGE);
-const seconds = benchNumber(values, 'seconds', 10, (n) => n > 0, 'a number of seconds > 0', USAGE);
-const rounds = benchRounds(values, 3, USAGE);
+const seconds = benchNumber(values, 'seconds', 8, (n) => n > 0, 'a number of seconds > 0', USAGE);
+const rounds = benchRounds(values, 5, USAGE);
 const rateHz = benchNumber(values, 'rate', 100, (n) => n > 0 && n <= 10_000, 'a rate in Hz', USAGE);
 const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
