@@ -3,25 +3,12 @@ import { test } from 'node:test';
 import { LoopControl, type LoopControlState } from '../src/engine/loop-control.js';
 import { runRealtime, type LoopDetail, type RealtimeSummary } from '../src/engine/realtime.js';
 import { Runtime } from '../src/engine/runtime.js';
-import { validateNetwork } from '../src/graph/network.js';
+import { digitsNet } from './helpers/digits-net.js';
 import { isStreamrollError } from '../src/util/errors.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function mnistDense(): Promise<Runtime> {
-  return Runtime.create(
-    validateNetwork({
-      name: 'digits',
-      nodes: [
-        { name: 'image', shape: [1, 28, 28] },
-        { name: 'p', shape: [10], activation: 'softmax' },
-      ],
-      edges: [{ from: 'image', to: 'p', op: { type: 'dense' } }],
-      outputs: ['p'],
-    }),
-    { workers: 1 },
-  );
-}
+const mnistDense = (): Promise<Runtime> => Runtime.create(digitsNet(), { workers: 1 });
 
 test('a LoopControl pauses the clock, takes exactly one frame per step, changes the rate and resumes without counting the pause', async () => {
   const rt = await mnistDense();

@@ -14,6 +14,7 @@ import { Runtime } from '../src/engine/runtime.js';
 import { FrameRing } from '../src/io/frame-ring.js';
 import { readMessages } from '../src/io/frame-stream.js';
 import { sameBits } from './helpers/numeric.js';
+import { digitsNet } from './helpers/digits-net.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'streamroll-loop-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -84,18 +85,7 @@ test('a sensor on another thread feeds the loop through a ring: every frame comp
 });
 
 test('the loop runs off the event loop: blocking the main thread for 400 ms costs no frames', async () => {
-  const rt = await Runtime.create(
-    validateNetwork({
-      name: 'digits',
-      nodes: [
-        { name: 'image', shape: [1, 28, 28] },
-        { name: 'p', shape: [10], activation: 'softmax' },
-      ],
-      edges: [{ from: 'image', to: 'p', op: { type: 'dense' } }],
-      outputs: ['p'],
-    }),
-    { workers: 1 },
-  );
+  const rt = await Runtime.create(digitsNet(), { workers: 1 });
   try {
     let statuses = 0;
     const run = runRealtime(rt, { camera: { seed: 2 } }, { rateHz: 200, ticks: 200, onStatus: () => statuses++ });

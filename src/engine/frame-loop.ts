@@ -81,12 +81,17 @@ export class FrameLoop {
     let busy = 0;
     const batch = arena.batch(k);
     const entries = batch[0];
+    // The (frame, stream) pairs of this engine frame, read once for all of this worker's nodes.
+    const frames = this.#frames;
+    const streams = this.#streams;
+    frames.length = entries;
+    streams.length = entries;
+    for (let i = 0; i < entries; i++) {
+      streams[i] = batch[1 + BATCH_WORDS * i] & ~NO_OUTPUTS;
+      frames[i] = batch[2 + BATCH_WORDS * i];
+    }
     for (const v of task.converts) {
-      for (let b = 0; b < entries; b++) {
-        const stream = batch[1 + BATCH_WORDS * b] & ~NO_OUTPUTS;
-        const f = batch[2 + BATCH_WORDS * b];
-        kernels.toInternal(arena.staged(v, f, stream) as Float32Array, arena.state(v, f, stream), net.nodes[v].shape, net.nodes[v].order);
-      }
+      for (let b = 0; b < entries; b++) kernels.toInternal(arena.staged(v, frames[b], streams[b]) as Float32Array, arena.state(v, frames[b], streams[b]), net.nodes[v].shape, net.nodes[v].order);
       Atomics.store(ctrl, nodeTick(v), k);
       Atomics.notify(ctrl, nodeTick(v));
     }
@@ -98,28 +103,13 @@ export class FrameLoop {
       let b = 0;
       try {
         const staged = arena.plan.staging[v] !== null;
-        if (entries === 1) {
-          const word = batch[1];
-          const f = batch[2];
-          this.#computer.compute(v, f, word & ~NO_OUTPUTS);
-          if (staged && (word & NO_OUTPUTS) === 0)
-            kernels.fromInternal(arena.state(v, f, word & ~NO_OUTPUTS), arena.staged(v, f, word & ~NO_OUTPUTS) as Float32Array, net.nodes[v].shape, net.nodes[v].order);
-        } else {
-          // Sessions batched into this engine frame: kernels that can share weight loads
-          // between streams get them all at once.
-          const frames = this.#frames;
-          const streams = this.#streams;
-          frames.length = entries;
-          streams.length = entries;
-          for (let i = 0; i < entries; i++) {
-            streams[i] = batch[1 + BATCH_WORDS * i] & ~NO_OUTPUTS;
-            frames[i] = batch[2 + BATCH_WORDS * i];
-          }
-          this.#computer.computeBatch(v, frames, streams);
+        // Every stream of this engine frame at once: kernels that can share weight loads
+        // between sessions get them all together.
+        this.#computer.computeBatch(v, frames, streams);
+        if (staged) {
           for (; b < entries; b++) {
-            const word = batch[1 + BATCH_WORDS * b];
-            if (staged && (word & NO_OUTPUTS) === 0)
-              kernels.fromInternal(arena.state(v, frames[b], streams[b]), arena.staged(v, frames[b], streams[b]) as Float32Array, net.nodes[v].shape, net.nodes[v].order);
+            if ((batch[1 + BATCH_WORDS * b] & NO_OUTPUTS) !== 0) continue;
+            kernels.fromInternal(arena.state(v, frames[b], streams[b]), arena.staged(v, frames[b], streams[b]) as Float32Array, net.nodes[v].shape, net.nodes[v].order);
           }
           b = 0;
         }

@@ -17,6 +17,11 @@ export class NodeComputer {
   readonly #kernels: BoundKernels;
   /** Per node with a single incoming edge whose kernel fuses the activation: that one pass. */
   readonly #fused: (((src: Float32Array, dst: Float32Array, bias: Float32Array) => void) | undefined)[];
+  /** Per node: it is not fused and an edge into it runs batched (computeBatch's own path). */
+  readonly #batched: boolean[];
+  /** computeBatch's views of each stream's target and source, reused frame after frame. */
+  readonly #dsts: Float32Array[] = [];
+  readonly #srcs: Float32Array[] = [];
 
   constructor(net: Network, delays: readonly number[], arena: Arena, kernels: BoundKernels) {
     this.#net = net;
@@ -26,6 +31,7 @@ export class NodeComputer {
     this.#edgeKernels = net.edges.map((e) => kernels.edgeKernel(e.geometry, arena.weights(e.index)));
     this.#activations = net.nodes.map((n) => (n.isInput ? null : kernels.activationKernel(n.activation, n.shape, n.activationParams)));
     this.#fused = net.nodes.map((n) => (n.inEdges.length === 1 ? this.#edgeKernels[n.inEdges[0]].fused?.(n.activation) : undefined));
+    this.#batched = net.nodes.map((n, v) => this.#fused[v] === undefined && n.inEdges.some((e) => this.#edgeKernels[e].runBatch !== undefined));
   }
 
   /** Frame `k` of computed node `v` in `stream`; its sources' frames must already be complete. */
@@ -53,22 +59,29 @@ export class NodeComputer {
    */
   computeBatch(v: number, frames: readonly number[], streams: readonly number[]): void {
     const n = frames.length;
-    const inEdges = this.#net.nodes[v].inEdges;
-    if (n === 1 || this.#fused[v] !== undefined || !inEdges.some((e) => this.#edgeKernels[e].runBatch !== undefined)) {
+    if (n === 1 || !this.#batched[v]) {
       for (let b = 0; b < n; b++) this.compute(v, frames[b], streams[b]);
       return;
     }
     const arena = this.#arena;
     const edges = this.#net.edges;
-    const dsts = frames.map((k, b) => arena.state(v, k, streams[b]));
-    for (const dst of dsts) this.#kernels.zero(dst);
-    for (const e of inEdges) {
+    const dsts = this.#dsts;
+    const srcs = this.#srcs;
+    dsts.length = n;
+    srcs.length = n;
+    for (let b = 0; b < n; b++) {
+      dsts[b] = arena.state(v, frames[b], streams[b]);
+      this.#kernels.zero(dsts[b]);
+    }
+    for (const e of this.#net.nodes[v].inEdges) {
       const kernel = this.#edgeKernels[e];
-      const srcs = frames.map((k, b) => arena.state(edges[e].from, k - this.#delays[e], streams[b]));
+      const from = edges[e].from;
+      const delay = this.#delays[e];
+      for (let b = 0; b < n; b++) srcs[b] = arena.state(from, frames[b] - delay, streams[b]);
       if (kernel.runBatch !== undefined) kernel.runBatch(srcs, dsts);
       else for (let b = 0; b < n; b++) kernel.run(srcs[b], dsts[b]);
     }
     const activation = this.#activations[v] as ActivationKernel;
-    for (const dst of dsts) activation.run(dst, arena.bias(v));
+    for (let b = 0; b < n; b++) activation.run(dsts[b], arena.bias(v));
   }
 }

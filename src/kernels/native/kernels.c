@@ -602,6 +602,23 @@ DISPATCH static void wino_multiply16(const float* V, const float* u, v16* M, int
   }
 }
 
+// One output vector of a tile, by mode (below). Always inlined: a call would run it at the
+// baseline instruction set instead of the caller's clone.
+static inline __attribute__((always_inline)) void wino_store(float* y, const float* bias, v16 r, int mode) {
+  if (mode == 0) {
+    add_to(y, r);
+    return;
+  }
+  v16 v = r + ld(bias);
+  if (mode == 2) {
+    w16 bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits &= (w16)(v > (v16){0});
+    memcpy(&v, &bits, sizeof v);
+  }
+  memcpy(y, &v, sizeof v);
+}
+
 // mode 0 adds the tile into y (one edge of several); 1 and 2 write y = act(tile + bias) for
 // a node whose only input this convolution is (1: linear, 2: relu), in place of the separate
 // zeroing and activation passes: the same arithmetic, (0 + sum) + bias, in one pass.
@@ -616,18 +633,7 @@ DISPATCH static void wino_output(const v16* m, int stride, float* y, const float
     for (int j = 0; j < 2; j++) {
       if (oy + i >= outH || ox + j >= outW) continue;
       const size_t at = ((size_t)(oy + i) * outW + ox + j) * outC + oc;
-      if (mode == 0) {
-        add_to(y + at, r[j]);
-        continue;
-      }
-      v16 v = r[j] + ld(bias + at);
-      if (mode == 2) {
-        w16 bits;
-        memcpy(&bits, &v, sizeof bits);
-        bits &= (w16)(v > (v16){0});
-        memcpy(&v, &bits, sizeof v);
-      }
-      memcpy(y + at, &v, sizeof v);
+      wino_store(y + at, bias == NULL ? NULL : bias + at, r[j], mode);
     }
   }
 }
@@ -697,18 +703,7 @@ DISPATCH static void wino4_output(const v16* m, int stride, float* y, const floa
     for (int j = 0; j < 4; j++) {
       if (ox + j >= outW) break;
       const size_t at = ((size_t)(oy + i) * outW + ox + j) * outC + oc;
-      if (mode == 0) {
-        add_to(y + at, r[j]);
-        continue;
-      }
-      v16 v = r[j] + ld(bias + at);
-      if (mode == 2) {
-        w16 bits;
-        memcpy(&bits, &v, sizeof bits);
-        bits &= (w16)(v > (v16){0});
-        memcpy(&v, &bits, sizeof v);
-      }
-      memcpy(y + at, &v, sizeof v);
+      wino_store(y + at, bias == NULL ? NULL : bias + at, r[j], mode);
     }
   }
 }
