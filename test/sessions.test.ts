@@ -111,6 +111,21 @@ test('sessions: random networks, rollouts, 1-4 workers, interleavings and churn;
   );
 });
 
+test('sessions: queued frames cost staging slots only; state rings stay as short as the rollout allows', async () => {
+  const net = await loadNetworkFile(example('mnist-sr'));
+  const bytes = async (queue: number): Promise<number> => {
+    const rt = await Runtime.create(net, { workers: 1, streams: 1, queue, calibrate: false });
+    try {
+      return rt.stats().streams.bytesPerStream;
+    } finally {
+      await rt.close();
+    }
+  };
+  // 28 more queued frames: one row-major slot each for the input (784 floats) and the output
+  // (10 floats, one 64-byte line); the state rings of both stay as they were.
+  assert.equal((await bytes(32)) - (await bytes(4)), 28 * (784 * 4 + 64));
+});
+
 test('sessions: capacity, waiting for a stream, idle timeout, reset, views per session, closed sessions refuse use', async () => {
   const net = await loadNetworkFile(example('mnist-sr'));
   const rt = await Runtime.create(net, { workers: 2, streams: 2, calibrate: false });

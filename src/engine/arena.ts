@@ -53,7 +53,10 @@ export interface ArenaPlan {
   readonly zeros: TensorBlock;
   readonly biases: readonly TensorBlock[];
   readonly weights: readonly TensorBlock[];
-  /** Per node, a row-major ring beside its state ring (same depth), or null; see {@link ArenaOptions.staging}. */
+  /**
+   * Per node, a row-major ring beside its state ring, or null; see {@link ArenaOptions.staging}.
+   * It holds the queued frames (its depth counts the queue, the state ring's does not).
+   */
   readonly staging: readonly (StateBlock | null)[];
   /** Streams (sessions) with a state set of their own; see {@link ArenaOptions.streams}. */
   readonly streams: number;
@@ -71,6 +74,7 @@ export interface ArenaOptions {
   /**
    * Extra ring slots for input and output nodes, so a producer can queue that many input
    * frames ahead and outputs stay readable until consumed (free-running mode); default 0.
+   * With `staging` they are slots of the staging rings only.
    */
   readonly queue?: number;
   /**
@@ -109,10 +113,17 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
   const streams = options.streams ?? 1;
   if (!Number.isInteger(streams) || streams < 1) throw new RangeError(`streams must be an integer >= 1, got ${streams}`);
   const outputs = new Set(net.outputs);
+  const staged = (n: Network['nodes'][number]): boolean => options.staging === true && (n.isInput || outputs.has(n.index));
+  const slack = options.slack ?? 0;
+  // The frames a ring must keep: the newest, the oldest any edge reads, and room to run
+  // ahead. With staging, the queued frames wait in the row-major rings, so the state rings of
+  // inputs and outputs stay as short as any other's: fewer bytes cycled per frame, which
+  // keeps many streams' states in cache.
+  const baseDepth = (n: Network['nodes'][number]): number => 1 + Math.max(1, ...n.outEdges.map((e) => delays[e]));
+  const queued = (n: Network['nodes'][number]): number => (n.isInput || outputs.has(n.index) ? queue : 0);
   let streamBytes = 0;
   const states = net.nodes.map((n) => {
-    const extra = (n.isInput || outputs.has(n.index) ? queue : 0) + (n.isInput ? 0 : (options.slack ?? 0));
-    const depth = 1 + Math.max(1, ...n.outEdges.map((e) => delays[e])) + extra;
+    const depth = baseDepth(n) + (staged(n) ? slack : queued(n) + (n.isInput ? 0 : slack));
     const slotBytes = align(n.size * 4);
     const block = { offset: at, size: n.size, depth, slotBytes, ringBytes: depth * slotBytes };
     at += streams * block.ringBytes;
@@ -133,11 +144,12 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
     return block;
   });
   const staging = net.nodes.map((n) => {
-    if (options.staging !== true || !(n.isInput || outputs.has(n.index))) return null;
+    if (!staged(n)) return null;
     const s = states[n.index];
-    const block = { ...s, offset: at };
-    at += streams * s.ringBytes;
-    streamBytes += s.ringBytes;
+    const depth = baseDepth(n) + queued(n) + (n.isInput ? 0 : slack);
+    const block = { ...s, offset: at, depth, ringBytes: depth * s.slotBytes };
+    at += streams * block.ringBytes;
+    streamBytes += block.ringBytes;
     return block;
   });
   const words = 1 + BATCH_WORDS * streams;

@@ -22,6 +22,8 @@ export class FrameLoop {
   readonly #computer: NodeComputer;
   /** Per node of this worker, the counters to wait for before frame k, as [counter index, frame offset]. */
   readonly #waits: (readonly [number, number])[][];
+  /** The same for each input this worker converts. */
+  readonly #convertWaits: (readonly [number, number])[][];
   readonly #stats: number;
   readonly #timing: Float64Array;
   /** Scratch for a batched frame's (frame, stream) pairs, reused frame after frame. */
@@ -41,7 +43,7 @@ export class FrameLoop {
     // A producer on another worker must have finished frame k - R(e); a consumer on another
     // worker must have finished frame k - depth(v) + R(e), after which it never reads the slot
     // that frame k of v overwrites. Same-worker dependencies hold by the order of the loop.
-    this.#waits = task.nodes.map((v) => {
+    const waitsOf = (v: number): (readonly [number, number])[] => {
       const need = new Map<number, number>();
       const add = (index: number, offset: number): void => void need.set(index, Math.max(need.get(index) ?? -Infinity, offset));
       for (const e of net.nodes[v].inEdges) {
@@ -54,7 +56,11 @@ export class FrameLoop {
         if (owner[w] !== worker) add(nodeTick(w), delays[e] - depth);
       }
       return [...need];
-    });
+    };
+    this.#waits = task.nodes.map(waitsOf);
+    // An input's state ring is as short as any other's (its queue waits in the staging
+    // ring), so converting into it waits for other workers' readers like computing does.
+    this.#convertWaits = task.converts.map(waitsOf);
     this.#stats = workerLine(net.nodes.length, worker);
     this.#timing = workerTiming(this.ctrl, net.nodes.length, worker);
   }
@@ -77,7 +83,8 @@ export class FrameLoop {
   computeFrame(k: number, waitedMs: number): boolean {
     const { ctrl, arena, kernels, net, task } = this;
     const spin = task.spin;
-    const t0 = performance.now();
+    const start = performance.now();
+    let t0 = start;
     let busy = 0;
     const batch = arena.batch(k);
     const entries = batch[0];
@@ -90,7 +97,14 @@ export class FrameLoop {
       streams[i] = batch[1 + BATCH_WORDS * i] & ~NO_OUTPUTS;
       frames[i] = batch[2 + BATCH_WORDS * i];
     }
-    for (const v of task.converts) {
+    for (let i = 0; i < task.converts.length; i++) {
+      const v = task.converts[i];
+      for (const [index, offset] of this.#convertWaits[i]) {
+        if (Atomics.load(ctrl, index) >= k + offset) continue;
+        busy += performance.now() - t0;
+        if (!waitAtLeast(ctrl, index, k + offset, spin)) return false;
+        t0 = performance.now();
+      }
       for (let b = 0; b < entries; b++) kernels.toInternal(arena.staged(v, frames[b], streams[b]) as Float32Array, arena.state(v, frames[b], streams[b]), net.nodes[v].shape, net.nodes[v].order);
       Atomics.store(ctrl, nodeTick(v), k);
       Atomics.notify(ctrl, nodeTick(v));
@@ -131,7 +145,7 @@ export class FrameLoop {
     }
     this.#timing[0] += busy * 1000;
     Atomics.store(ctrl, this.#stats, k);
-    this.#timing[1] += (performance.now() - t0 - busy + waitedMs) * 1000;
+    this.#timing[1] += (performance.now() - start - busy + waitedMs) * 1000;
     return true;
   }
 }
