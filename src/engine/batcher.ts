@@ -5,17 +5,29 @@
 import type { FrameDriver } from './frame-driver.js';
 import type { FrameWatch } from './frame-watch.js';
 
+/** The streams waiting for the next engine frame, and the one promise they all get: they all go out in it. */
 interface Pending {
-  readonly stream: number;
+  readonly streams: number[];
+  readonly promise: Promise<number>;
   readonly resolve: (k: number) => void;
   readonly reject: (err: unknown) => void;
+}
+
+function pendingBatch(): Pending {
+  let resolve!: (k: number) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<number>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { streams: [], promise, resolve, reject };
 }
 
 export class Batcher {
   readonly #driver: FrameDriver;
   readonly #watch: FrameWatch;
   readonly #guard: <T>(p: Promise<T> | undefined) => Promise<T | undefined>;
-  #pending: Pending[] = [];
+  #pending: Pending | undefined;
   #flushing = false;
   /** Per stream, the engine frame its last frame went out in (0: never). */
   readonly #lastOut: Int32Array;
@@ -48,25 +60,26 @@ export class Batcher {
    */
   submit(stream: number): number | Promise<number> {
     const driver = this.#driver;
-    if (this.#paused === undefined && !this.#flushing && this.#pending.length === 0 && driver.completed() >= driver.engineFrame + 1 - driver.queue && !this.#othersActive(stream)) {
+    if (this.#paused === undefined && !this.#flushing && this.#pending === undefined && driver.completed() >= driver.engineFrame + 1 - driver.queue && !this.#othersActive(stream)) {
       const k = driver.publishOne(stream);
       this.#lastOut[stream] = k;
       return k;
     }
-    return new Promise<number>((resolve, reject) => {
-      this.#pending.push({ stream, resolve, reject });
-      if (!this.#flushing) {
-        this.#flushing = true;
-        // After this turn's other sessions have handed in their frames too.
-        setImmediate(() => void this.#flush());
-      }
-    });
+    const pending = (this.#pending ??= pendingBatch());
+    pending.streams.push(stream);
+    if (!this.#flushing) {
+      this.#flushing = true;
+      // After this turn's other sessions have handed in their frames too.
+      setImmediate(() => void this.#flush());
+    }
+    return pending.promise;
   }
 
   async #flush(): Promise<void> {
     const driver = this.#driver;
+    let batch: Pending | undefined;
     try {
-      while (this.#pending.length > 0) {
+      while (this.#pending !== undefined) {
         // Every wait is followed by a fresh look: nothing is published after a pause began.
         if (this.#paused !== undefined) {
           await this.#paused;
@@ -78,18 +91,18 @@ export class Batcher {
           await this.#guard(this.#watch.frameDone(k - driver.queue));
           continue;
         }
-        const batch = this.#pending;
-        this.#pending = [];
-        const k2 = driver.publishBatch(batch.map((p) => p.stream));
-        for (const p of batch) {
-          this.#lastOut[p.stream] = k2;
-          p.resolve(k2);
-        }
+        batch = this.#pending;
+        this.#pending = undefined;
+        const k2 = driver.publishBatch(batch.streams);
+        for (const s of batch.streams) this.#lastOut[s] = k2;
+        batch.resolve(k2);
+        batch = undefined;
       }
     } catch (err) {
-      const batch = this.#pending;
-      this.#pending = [];
-      for (const p of batch) p.reject(err);
+      // The batch being published when it failed, and any handed in since.
+      batch?.reject(err);
+      this.#pending?.reject(err);
+      this.#pending = undefined;
     } finally {
       this.#flushing = false;
     }

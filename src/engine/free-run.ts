@@ -10,12 +10,12 @@ export interface FreeRunHost {
   readonly network: Network;
   readonly queue: number;
   readonly held: HeldFrames;
-  /** Takes the session for one step of the run; resolves with the function that lets the next caller in. */
-  acquire(): Promise<() => void>;
+  /** Takes the session for one step of the run: the function that lets the next caller in (at once when the session is free). */
+  acquire(): (() => void) | Promise<() => void>;
   assertOpen(): void;
   failed(): boolean;
-  /** Waits until the next frame may be written and returns its number; throws when held views block it. */
-  nextFrame(signal?: AbortSignal): Promise<number>;
+  /** The next frame's number once it may be written (at once when it may now); throws when held views block it. */
+  nextFrame(signal?: AbortSignal): number | Promise<number>;
   /** The tick frame f is. */
   tickOf(f: number): number;
   /** Copies one (checked) array per input into frame f's slots. */
@@ -46,7 +46,10 @@ export function freeRun(host: FreeRunHost, inputs: AsyncIterable<InputFrame> | I
   return {
     [Symbol.asyncIterator]: () => {
       let release: (() => void) | undefined;
-      const source = Symbol.asyncIterator in inputs ? (inputs as AsyncIterable<InputFrame>)[Symbol.asyncIterator]() : (inputs as Iterable<InputFrame>)[Symbol.iterator]();
+      // A synchronous source (an array, a generator) has its next frame at hand: it is taken
+      // directly, without a promise per frame.
+      const sync = !(Symbol.asyncIterator in inputs);
+      const source = sync ? (inputs as Iterable<InputFrame>)[Symbol.iterator]() : (inputs as AsyncIterable<InputFrame>)[Symbol.asyncIterator]();
       const pending: { f: number; k: number; t0: number }[] = [];
       let exhausted = false;
       let finished = false;
@@ -102,7 +105,8 @@ export function freeRun(host: FreeRunHost, inputs: AsyncIterable<InputFrame> | I
           if (finished) return { done: true, value: undefined };
           current?.release();
           current = undefined;
-          release = await host.acquire();
+          const acquired = host.acquire();
+          release = typeof acquired === 'function' ? acquired : await acquired;
           try {
             host.assertOpen();
             if (options.signal?.aborted === true) throw abortError();
@@ -111,8 +115,9 @@ export function freeRun(host: FreeRunHost, inputs: AsyncIterable<InputFrame> | I
               // the oldest frame's outputs are ready, yield them rather than wait for the source.
               // (A source that has its next frame at once, a generator say, always wins: the
               // outputs only count after a turn of the event loop.)
-              const item =
-                pending.length === 0
+              const item = sync
+                ? (source as Iterator<InputFrame>).next()
+                : pending.length === 0
                   ? await nextItem()
                   : await Promise.race([nextItem(), host.outputsOf(pending[0].k, options.signal).then(() => new Promise<null>((resolve) => setImmediate(() => resolve(null))))]);
               if (item === null) break;
@@ -121,7 +126,8 @@ export function freeRun(host: FreeRunHost, inputs: AsyncIterable<InputFrame> | I
                 exhausted = true;
                 break;
               }
-              const f = await host.nextFrame(options.signal);
+              const next = host.nextFrame(options.signal);
+              const f = typeof next === 'number' ? next : await next;
               const arrays = checkInputFrame(host.network, item.value, host.tickOf(f), 'reject', false);
               host.write(arrays, f);
               host.held.hold(f);

@@ -60,8 +60,10 @@ export class Session implements AsyncDisposable {
   /** Output frames handed out and not released, input slots not committed: a closing session ends them. */
   readonly #frames = new Set<OutputFrame>();
   readonly #slots = new Set<InputSlot>();
-  #busy: Promise<void> = Promise.resolve();
-  /** The last frame handed to the batcher, until it is published. */
+  /** Whether a call holds the session; the callers waiting for it, first in line first. */
+  #locked = false;
+  readonly #waiting: (() => void)[] = [];
+  /** The last frame handed to the batcher (published once the driver counts it). */
   #submitted: Promise<number> | undefined;
   #closing: Promise<void> | undefined;
   #idle: { readonly ms: number; timer: NodeJS.Timeout | undefined } | undefined;
@@ -177,9 +179,9 @@ export class Session implements AsyncDisposable {
       acquire: () => this.#acquire(),
       assertOpen: () => this.#assertOpen(),
       failed: () => host.failed(),
-      nextFrame: async (signal) => {
-        await this.#room(signal);
-        return this.#written + 1;
+      nextFrame: (signal) => {
+        const room = this.#room(signal);
+        return room === undefined ? this.#written + 1 : room.then(() => this.#written + 1);
       },
       tickOf: (f) => driver.tickOf(this.stream, f),
       write: (arrays, f) => {
@@ -300,18 +302,29 @@ export class Session implements AsyncDisposable {
     idle.timer = setTimeout(() => void this.close(), idle.ms).unref();
   }
 
-  /** Takes this session for one caller; resolves with the function that lets the next one in. */
-  #acquire(): Promise<() => void> {
-    let done!: () => void;
-    const mine = new Promise<void>((resolve) => (done = resolve));
-    const previous = this.#busy;
-    this.#busy = previous.then(() => mine);
+  /**
+   * Takes this session for one caller: the function that lets the next one in, at once when
+   * nobody holds it (a free-running loop takes it every frame: no promise then), else once
+   * the callers before it are done.
+   */
+  #acquire(): (() => void) | Promise<() => void> {
+    if (!this.#locked) {
+      this.#locked = true;
+      return this.#releaser();
+    }
+    return new Promise((resolve) => this.#waiting.push(() => resolve(this.#releaser())));
+  }
+
+  /** Lets the next caller in (the session stays taken on the way), once. */
+  #releaser(): () => void {
     let released = false;
-    return previous.then(() => () => {
+    return () => {
       if (released) return;
       released = true;
-      done();
-    });
+      const next = this.#waiting.shift();
+      if (next === undefined) this.#locked = false;
+      else next();
+    };
   }
 
   async #exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -327,12 +340,14 @@ export class Session implements AsyncDisposable {
   #submit(f: number): number | Promise<number> {
     this.#written = f;
     const k = this.#host.batcher.submit(this.stream);
-    if (typeof k === 'number') return k;
-    const submitted = k.finally(() => {
-      if (this.#submitted === submitted) this.#submitted = undefined;
-    });
-    this.#submitted = submitted;
-    return submitted;
+    if (typeof k !== 'number') this.#submitted = k;
+    return k;
+  }
+
+  /** The batcher's promise for the last frame handed in while it is not published yet. */
+  #unpublished(): Promise<number> | undefined {
+    if (this.#submitted !== undefined && this.#host.driver.frameOf(this.stream) >= this.#written) this.#submitted = undefined;
+    return this.#submitted;
   }
 
   /**
@@ -340,9 +355,20 @@ export class Session implements AsyncDisposable {
    * waits in the batcher), the frame `queue` back is complete, and no held output frame is
    * old enough for the next frame's outputs to overwrite.
    */
-  async #room(signal?: AbortSignal): Promise<void> {
+  #room(signal?: AbortSignal): Promise<void> | undefined {
+    // Nothing to wait for (the usual case of a free-running loop): no promise at all.
+    if (signal === undefined && this.#unpublished() === undefined) {
+      const driver = this.#host.driver;
+      this.#held.assertRoom(this.#written + 1, driver.queue, (f) => driver.tickOf(this.stream, f));
+      if (driver.completed() >= driver.streamRoom(this.stream)) return undefined;
+    }
+    return this.#roomAsync(signal);
+  }
+
+  async #roomAsync(signal?: AbortSignal): Promise<void> {
     const host = this.#host;
-    if (this.#submitted !== undefined) await host.guard(this.#submitted, signal);
+    const submitted = this.#unpublished();
+    if (submitted !== undefined) await host.guard(submitted, signal);
     const driver = host.driver;
     this.#held.assertRoom(this.#written + 1, driver.queue, (f) => driver.tickOf(this.stream, f));
     const k = driver.streamRoom(this.stream);
@@ -352,7 +378,8 @@ export class Session implements AsyncDisposable {
   /** Waits until every frame of this session handed in so far is complete. */
   async #settled(): Promise<void> {
     const host = this.#host;
-    if (this.#submitted !== undefined) await host.guard(this.#submitted);
+    const submitted = this.#unpublished();
+    if (submitted !== undefined) await host.guard(submitted);
     const f = host.driver.frameOf(this.stream);
     if (f > 0) await host.guard(host.watch.frameDone(host.driver.engineOf(this.stream, f)));
   }
