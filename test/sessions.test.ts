@@ -40,7 +40,7 @@ class Shadow {
   }
 }
 
-test('sessions: random networks, rollouts, 1-4 workers, interleavings and churn; every session matches an executor serving it alone, bit for bit', async () => {
+test('sessions: random networks, rollouts, 1-4 workers, ring depths, interleavings and churn; every session matches an executor serving it alone, bit for bit', async () => {
   await fc.assert(
     fc.asyncProperty(
       netParams(true, 6),
@@ -48,11 +48,13 @@ test('sessions: random networks, rollouts, 1-4 workers, interleavings and churn;
       fc.integer({ min: 0, max: 2 }),
       fc.integer({ min: 1, max: 4 }),
       fc.integer({ min: 1, max: 4 }),
-      async (p, seed, maxDelay, workers, streams) => {
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 0, max: 2 }),
+      async (p, seed, maxDelay, workers, streams, sessionQueue, slack) => {
         const net = randomNetwork(p);
         const rollout: Rollout = { kind: 'pattern', delays: randomValidDelays(net, seed, maxDelay) };
         const params = initParameters(net, { seed, bias: 'uniform' });
-        const rt = await Runtime.create(net, { rollout, params, workers, calibrate: false, queue: 3, streams });
+        const rt = await Runtime.create(net, { rollout, params, workers, calibrate: false, queue: 3, sessionQueue, slack, streams });
         try {
           const rng = new Random(seed);
           const backend = rt.backend.name;
@@ -109,6 +111,48 @@ test('sessions: random networks, rollouts, 1-4 workers, interleavings and churn;
     ),
     { numRuns: 20 },
   );
+});
+
+test("sessions: sessionQueue bounds a session's frames in flight and held; by default the sessions' queued frames stay within RING_CACHE_BYTES", async () => {
+  const mnist = await loadNetworkFile(example('mnist-sr'));
+  const rt = await Runtime.create(mnist, { workers: 1, streams: 2, queue: 8, sessionQueue: 2, calibrate: false });
+  try {
+    const s = await rt.open();
+    assert.equal(s.queue, 2);
+    assert.equal(rt.queue, 8);
+    const x = new Float32Array(784).fill(0.25);
+    // Frame 1 held: frames 2 and 3 may follow it, frame 4 would be 3 past it (queue 2).
+    const held = await (await s.nextInput()).commit();
+    for (let i = 0; i < 2; i++) (await (await s.nextInput()).commit()).release();
+    await assert.rejects(s.nextInput(), (e: unknown) => e instanceof ViewError && /queue = 2/.test(e.message));
+    held.release();
+    const frame = await (await s.nextInput()).commit();
+    assert.equal(frame.tick, 4);
+    frame.release();
+    // The runtime's own stream keeps the whole queue.
+    const own = [];
+    for (let i = 0; i < 8; i++) own.push(await (await rt.nextInput()).commit());
+    for (const f of own) f.release();
+    assert.equal((await s.step(x)).prediction.length, 10);
+  } finally {
+    await rt.close();
+  }
+  await assert.rejects(Runtime.create(mnist, { streams: 2, queue: 8, sessionQueue: 9, calibrate: false }), /sessionQueue must be an integer from 1 to queue \(8\)/);
+  // Defaults: small frames keep the whole queue; 64 KB frames in 8 sessions get 4
+  // (8 x 4 x 128 KB of input and output slots = RING_CACHE_BYTES).
+  const chain = await loadNetworkFile(example('conv-chain-4'));
+  for (const [net, want] of [
+    [mnist, 16],
+    [chain, 4],
+  ] as const) {
+    const r = await Runtime.create(net, { streams: 8, queue: 16, calibrate: false });
+    try {
+      assert.equal((await r.open()).queue, want, net.name);
+      assert.equal(r.queue, 16);
+    } finally {
+      await r.close();
+    }
+  }
 });
 
 test('sessions: queued frames cost staging slots only; state rings stay as short as the rollout allows', async () => {

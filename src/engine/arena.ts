@@ -21,6 +21,22 @@ export interface StateBlock {
 }
 
 /**
+ * A node's row-major staging rings: stream 0's has `depth` slots (the runtime's queue),
+ * every other stream's `sessionDepth` (the sessions' queue), `sessionRingBytes` apart after
+ * stream 0's; see {@link stagingRing}.
+ */
+export interface StagingBlock extends StateBlock {
+  readonly sessionDepth: number;
+  readonly sessionRingBytes: number;
+}
+
+/** Where stream s's staging ring of a block starts, and its slots. */
+export function stagingRing(block: StagingBlock, stream: number): { readonly offset: number; readonly depth: number } {
+  if (stream === 0) return { offset: block.offset, depth: block.depth };
+  return { offset: block.offset + block.ringBytes + (stream - 1) * block.sessionRingBytes, depth: block.sessionDepth };
+}
+
+/**
  * The batch table: for each of the last `depth` engine frames (by frame mod depth), which
  * streams it computes and each one's own frame. `words` Int32 per entry: the count, then
  * (stream, frame, tick) triples (the tick, frame less the stream's reset point, for messages).
@@ -57,11 +73,14 @@ export interface ArenaPlan {
    * Per node, a row-major ring beside its state ring, or null; see {@link ArenaOptions.staging}.
    * It holds the queued frames (its depth counts the queue, the state ring's does not).
    */
-  readonly staging: readonly (StateBlock | null)[];
+  readonly staging: readonly (StagingBlock | null)[];
   /** Streams (sessions) with a state set of their own; see {@link ArenaOptions.streams}. */
   readonly streams: number;
-  /** Bytes of one stream's state set (its rings and staging rings). */
+  /** Bytes of one session's state set (its rings and staging rings). */
   readonly streamBytes: number;
+  /** Frames each stream may queue: stream 0 (the runtime's own) `queue`, sessions `sessionQueue`. */
+  readonly queue: number;
+  readonly sessionQueue: number;
   readonly batches: BatchTable;
 }
 
@@ -77,6 +96,8 @@ export interface ArenaOptions {
    * With `staging` they are slots of the staging rings only.
    */
   readonly queue?: number;
+  /** The same for streams other than stream 0 (sessions); default `queue`. */
+  readonly sessionQueue?: number;
   /**
    * Give every input and output node a second ring in row-major order: the driver writes
    * inputs and reads outputs there, and only workers convert to and from the internal order
@@ -110,6 +131,7 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
   const controlOffset = at;
   at += controlLines * CACHE_LINE;
   const queue = options.queue ?? 0;
+  const sessionQueue = options.sessionQueue ?? queue;
   const streams = options.streams ?? 1;
   if (!Number.isInteger(streams) || streams < 1) throw new RangeError(`streams must be an integer >= 1, got ${streams}`);
   const outputs = new Set(net.outputs);
@@ -122,7 +144,7 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
   const baseDepth = (n: Network['nodes'][number]): number => 1 + Math.max(1, ...n.outEdges.map((e) => delays[e]));
   const queued = (n: Network['nodes'][number]): number => (n.isInput || outputs.has(n.index) ? queue : 0);
   let streamBytes = 0;
-  const states = net.nodes.map((n) => {
+  const states = net.nodes.map((n): StateBlock => {
     const depth = baseDepth(n) + (staged(n) ? slack : queued(n) + (n.isInput ? 0 : slack));
     const slotBytes = align(n.size * 4);
     const block = { offset: at, size: n.size, depth, slotBytes, ringBytes: depth * slotBytes };
@@ -143,13 +165,14 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
     at += align(block.floats * 4);
     return block;
   });
-  const staging = net.nodes.map((n) => {
+  const staging = net.nodes.map((n): StagingBlock | null => {
     if (!staged(n)) return null;
     const s = states[n.index];
-    const depth = baseDepth(n) + queued(n) + (n.isInput ? 0 : slack);
-    const block = { ...s, offset: at, depth, ringBytes: depth * s.slotBytes };
-    at += streams * block.ringBytes;
-    streamBytes += block.ringBytes;
+    const depth = baseDepth(n) + queue + (n.isInput ? 0 : slack);
+    const sessionDepth = baseDepth(n) + sessionQueue + (n.isInput ? 0 : slack);
+    const block = { ...s, offset: at, depth, ringBytes: depth * s.slotBytes, sessionDepth, sessionRingBytes: sessionDepth * s.slotBytes };
+    at += block.ringBytes + (streams - 1) * block.sessionRingBytes;
+    streamBytes += block.sessionRingBytes;
     return block;
   });
   const words = 1 + BATCH_WORDS * streams;
@@ -159,13 +182,18 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
   at += CACHE_LINE;
   if (at > LIMITS.arenaBytes) {
     // Name what takes the room: the largest rings, with why they are that deep.
-    const largest = states.map((b, v) => ({ v, bytes: streams * b.ringBytes * (staging[v] === null ? 1 : 2), depth: b.depth })).sort((a, b) => b.bytes - a.bytes)[0];
+    const largest = states
+      .map((b, v) => {
+        const st = staging[v];
+        return { v, bytes: streams * b.ringBytes + (st === null ? 0 : st.ringBytes + (streams - 1) * st.sessionRingBytes), depth: st === null ? b.depth : Math.max(b.depth, st.depth) };
+      })
+      .sort((a, b) => b.bytes - a.bytes)[0];
     const node = net.nodes[largest.v];
     throw new LimitError(
       `network "${net.name}" needs an arena of ${(at / 2 ** 30).toFixed(2)} GiB, over the limit of ${(LIMITS.arenaBytes / 2 ** 30).toFixed(2)} GiB; the largest part is node "${node.name}" ([${node.shape.join(',')}], ${streams} stream${streams > 1 ? 's' : ''} x ${count(largest.depth)} frames of ring = ${(largest.bytes / 2 ** 30).toFixed(2)} GiB): lower its edges' delays, the queue, or the streams`,
     );
   }
-  return { backend: backend.name, layout: backend.layout, bytes: at, controlOffset, controlLines, states, zeros, biases, weights, staging, streams, streamBytes, batches };
+  return { backend: backend.name, layout: backend.layout, bytes: at, controlOffset, controlLines, states, zeros, biases, weights, staging, streams, streamBytes, queue, sessionQueue, batches };
 }
 
 /**
@@ -197,7 +225,14 @@ export class Arena {
     this.#weights = plan.weights.map((w) => new Float32Array(buf, w.offset, w.floats));
     this.#biases = plan.biases.map((b) => new Float32Array(buf, b.offset, b.floats));
     this.#zeros = new Float32Array(buf, plan.zeros.offset, plan.zeros.floats);
-    this.#staging = plan.staging.map((s) => (s === null ? null : rings(s)));
+    this.#staging = plan.staging.map((block) =>
+      block === null
+        ? null
+        : Array.from({ length: plan.streams }, (_, stream) => {
+            const ring = stagingRing(block, stream);
+            return Array.from({ length: ring.depth }, (_, k) => new Float32Array(buf, ring.offset + k * block.slotBytes, block.size));
+          }),
+    );
     this.#batches = new Int32Array(buf, plan.batches.offset, plan.batches.depth * plan.batches.words);
   }
 
@@ -207,6 +242,11 @@ export class Arena {
     if (rings === null) return null;
     const ring = rings[stream];
     return ring[frame % ring.length];
+  }
+
+  /** Node v's row-major staging ring of `stream`, in slot order (slot f mod its length holds frame f), or null. */
+  stagingSlots(v: number, stream = 0): readonly Float32Array[] | null {
+    return this.#staging[v]?.[stream] ?? null;
   }
 
   /** Node v's state for `frame` of `stream` (its ring slot); frames before 0 read a zero block. */

@@ -41,8 +41,10 @@ export class FrameDriver {
   readonly net: Network;
   readonly arena: Arena;
   readonly ctrl: Int32Array;
-  /** Input frames that may be published ahead of the slowest node (per stream and in all). */
+  /** Input frames that may be published ahead of the slowest node: in all, and for stream 0. */
   readonly queue: number;
+  /** The same for each stream (stream 0: `queue`; sessions: the arena's `sessionQueue`). */
+  readonly #queues: readonly number[];
   /** Streams with a state set of their own (the arena's). */
   readonly streams: number;
   readonly #kernels: BoundKernels;
@@ -69,17 +71,19 @@ export class FrameDriver {
     this.#kernels = init.kernels;
     this.#nonFinite = init.nonFinite;
     this.#computed = init.net.nodes.filter((n) => !n.isInput).map((n) => n.index);
-    const rings = (v: number): Float32Array[][] => {
-      const block = init.arena.plan.staging[v];
-      if (block === null) throw new Error(`node "${init.net.nodes[v].name}" has no staging ring: plan the arena with staging`);
-      return Array.from({ length: this.streams }, (_, s) => Array.from({ length: block.depth }, (_, k) => init.arena.staged(v, k, s) as Float32Array));
-    };
+    const rings = (v: number): (readonly Float32Array[])[] =>
+      Array.from({ length: this.streams }, (_, s) => {
+        const ring = init.arena.stagingSlots(v, s);
+        if (ring === null) throw new Error(`node "${init.net.nodes[v].name}" has no staging ring: plan the arena with staging`);
+        return ring;
+      });
     this.#inputSlots = init.net.inputs.map(rings);
     this.#outputSlots = init.net.outputs.map(rings);
     this.#engineFrame = 0;
     this.#frames = new Array<number>(this.streams).fill(0);
     this.#bases = new Array<number>(this.streams).fill(0);
-    this.#engineOf = Array.from({ length: this.streams }, () => new Array<number>(this.queue + 2).fill(0));
+    this.#queues = Array.from({ length: this.streams }, (_, s) => (s === 0 ? this.queue : Math.min(this.queue, init.arena.plan.sessionQueue)));
+    this.#engineOf = Array.from({ length: this.streams }, (_, s) => new Array<number>(this.#queues[s] + 2).fill(0));
     if (init.state !== undefined) this.adopt(init.state);
   }
 
@@ -112,7 +116,12 @@ export class FrameDriver {
     return f - this.#bases[stream];
   }
 
-  /** The engine frame that computed (or computes) stream s's frame f, one of its last `queue + 2`. */
+  /** Frames stream s may have in flight, and the most output frames of it that may be held. */
+  queueOf(stream: number): number {
+    return this.#queues[stream];
+  }
+
+  /** The engine frame that computed (or computes) stream s's frame f, one of its last `queueOf(s) + 2`. */
   engineOf(stream: number, f: number): number {
     if (f <= 0) return 0;
     const ring = this.#engineOf[stream];
@@ -122,11 +131,15 @@ export class FrameDriver {
 
   /**
    * The engine frame that must be complete before stream s's next frame may be written: its
-   * frame `queue` back (its staging slot and the state slot it would overwrite are free
-   * then); 0 when there is none.
+   * frame `queueOf(s)` back (its staging slot is free then); 0 when there is none.
    */
   streamRoom(stream: number): number {
-    return this.engineOf(stream, this.#frames[stream] + 1 - this.queue);
+    return this.engineOf(stream, this.#frames[stream] + 1 - this.#queues[stream]);
+  }
+
+  /** Slots in stream s's input staging rings (the most frames of it with distinct input slots). */
+  inputRing(stream: number): number {
+    return Math.min(...this.#inputSlots.map((rings) => rings[stream].length));
   }
 
   /** Row-major staging slots of stream s's frame f inputs, by position in `net.inputs`. */

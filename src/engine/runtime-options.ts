@@ -47,9 +47,19 @@ export interface RuntimeOptions {
    */
   readonly queue?: number;
   /**
+   * `queue` for each session of `open()`: its frames in flight and the most output frames it
+   * may hold. Each queued frame takes a row-major slot per input and output in every
+   * session, and a ring's slots are reused only after a full turn, so deep rings in many
+   * sessions cycle more memory than the caches hold. Default: `queue`, or less where the
+   * sessions' queued frames would take more than {@link RING_CACHE_BYTES} (at least 4).
+   */
+  readonly sessionQueue?: number;
+  /**
    * Ring slots per computed node beyond what its delays need (default 2): how far a worker
    * may run ahead of the consumers of its states on other workers, which absorbs their
-   * jitter, at the cost of one state's memory per slot.
+   * jitter, at the cost of one state's memory per slot (per stream). With sessions the
+   * default is lower where those slots of all streams would take more than
+   * {@link RING_CACHE_BYTES}.
    */
   readonly slack?: number;
   /** How workers wait: `spin` then sleep, or `wait` (sleep at once); `auto` spins while workers <= cores. */
@@ -74,24 +84,46 @@ export interface RuntimeOptions {
 export interface CheckedOptions {
   readonly workerLimit: number;
   readonly queue: number;
+  readonly sessionQueue: number;
   readonly slack: number;
   readonly warmUp: number;
   readonly streams: number;
 }
 
+/**
+ * The memory the default ring depths of a runtime with sessions keep their extra slots
+ * within (bytes, all streams together): what a frame cycles through stays in the caches
+ * (bench:sessions, conv-chain-4 at 8 streams: session queue 4 and slack 0 ran 1.1-1.2x
+ * queue 16 and slack 2; mnist-sr, whose frames are small, lost a fifth with queue 4).
+ */
+export const RING_CACHE_BYTES = 4 * 2 ** 20;
+
+/** Bytes of one frame of a network: of its staged (input and output) nodes, and of all its states. */
+export interface FrameBytes {
+  readonly staged: number;
+  readonly states: number;
+}
+
 /** Checks the numeric options before anything starts; throws a RangeError naming the bad one. */
-export function checkOptions(options: RuntimeOptions, computedNodes: number, cores: number): CheckedOptions {
+export function checkOptions(options: RuntimeOptions, computedNodes: number, cores: number, frame: FrameBytes = { staged: 0, states: 0 }): CheckedOptions {
   const workerLimit = options.workers ?? Math.min(cores, computedNodes);
   if (!Number.isInteger(workerLimit) || workerLimit < 1) throw new RangeError(`workers must be an integer >= 1, got ${String(options.workers)}`);
   const queue = options.queue ?? 32;
   if (!Number.isInteger(queue) || queue < 1) throw new RangeError(`queue must be an integer >= 1, got ${String(options.queue)}`);
-  const slack = options.slack ?? RING_SLACK;
+  const streamsGiven = Number.isInteger(options.streams) && (options.streams as number) > 0 ? (options.streams as number) : 0;
+  // Every stream (the runtime's own and the sessions') has a slack's worth of every state.
+  const slackFits = streamsGiven === 0 || frame.states === 0 ? RING_SLACK : Math.floor(RING_CACHE_BYTES / ((streamsGiven + 1) * frame.states));
+  const slack = options.slack ?? Math.min(RING_SLACK, slackFits);
   if (!Number.isInteger(slack) || slack < 0 || slack > 64) throw new RangeError(`slack must be an integer from 0 to 64, got ${String(options.slack)}`);
   const warmUp = options.warmUp ?? 8;
   if (!Number.isInteger(warmUp) || warmUp < 0) throw new RangeError(`warmUp must be an integer >= 0, got ${String(options.warmUp)}`);
   const streams = options.streams ?? 0;
   if (!Number.isInteger(streams) || streams < 0 || streams > 4096) throw new RangeError(`streams must be an integer from 0 to 4096, got ${String(options.streams)}`);
+  const queueFits = streams === 0 || frame.staged === 0 ? queue : Math.floor(RING_CACHE_BYTES / (streams * frame.staged));
+  const sessionQueue = options.sessionQueue ?? Math.min(queue, Math.max(4, queueFits));
+  if (!Number.isInteger(sessionQueue) || sessionQueue < 1 || sessionQueue > queue)
+    throw new RangeError(`sessionQueue must be an integer from 1 to queue (${queue}), got ${String(options.sessionQueue)}`);
   if (options.sync !== undefined && !['auto', 'spin', 'wait'].includes(options.sync)) throw new RangeError(`sync must be auto, spin or wait, got ${String(options.sync)}`);
   if (options.nonFinite !== undefined && !['reject', 'zero'].includes(options.nonFinite)) throw new RangeError(`nonFinite must be reject or zero, got ${String(options.nonFinite)}`);
-  return { workerLimit, queue, slack, warmUp, streams };
+  return { workerLimit, queue, sessionQueue, slack, warmUp, streams };
 }

@@ -222,12 +222,18 @@ export class Runtime implements AsyncDisposable {
     }
     const computed = network.nodes.filter((n) => !n.isInput).length;
     const cores = availableParallelism();
-    const checked = checkOptions(options, computed, cores);
+    const outputs = new Set(network.outputs);
+    const frameBytes = {
+      staged: network.nodes.reduce((sum, n) => sum + (n.isInput || outputs.has(n.index) ? n.size * 4 : 0), 0),
+      states: network.nodes.reduce((sum, n) => sum + n.size * 4, 0),
+    };
+    const checked = checkOptions(options, computed, cores, frameBytes);
     // Enough control lines for the most workers any placement could use.
     const maxWorkers = Math.max(checked.workerLimit, computed);
     const plan = planArena(network, rollout.delays, backend, {
       controlLines: controlLines(network.nodes.length, maxWorkers),
       queue: checked.queue,
+      sessionQueue: checked.sessionQueue,
       staging: true,
       slack: checked.slack,
       streams: 1 + checked.streams,

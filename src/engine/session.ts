@@ -92,9 +92,12 @@ export class Session implements AsyncDisposable {
     return this.#closing !== undefined;
   }
 
-  /** Input frames that may be in flight, and the most output frames that may be held (the runtime's `queue`). */
+  /**
+   * Input frames that may be in flight, and the most output frames that may be held: the
+   * runtime's `queue` for its own stream, `sessionQueue` for a session of `open()`.
+   */
   get queue(): number {
-    return this.#host.driver.queue;
+    return this.#host.driver.queueOf(this.stream);
   }
 
   /**
@@ -174,7 +177,7 @@ export class Session implements AsyncDisposable {
     const driver = host.driver;
     const run: FreeRunHost = {
       network: host.network,
-      queue: driver.queue,
+      queue: driver.queueOf(this.stream),
       held: this.#held,
       acquire: () => this.#acquire(),
       assertOpen: () => this.#assertOpen(),
@@ -218,7 +221,7 @@ export class Session implements AsyncDisposable {
         await this.#settled();
         this.#assertOpen();
         const first = this.#written + 1;
-        const depth = Math.max(...host.network.inputs.map((v) => driver.arena.plan.staging[v]?.depth ?? 1));
+        const depth = driver.inputRing(this.stream);
         for (let f = first; f < first + depth; f++) driver.writeInputs(arrays, this.stream, f);
         const last = this.#written + ticks;
         const t0 = performance.now();
@@ -359,7 +362,7 @@ export class Session implements AsyncDisposable {
     // Nothing to wait for (the usual case of a free-running loop): no promise at all.
     if (signal === undefined && this.#unpublished() === undefined) {
       const driver = this.#host.driver;
-      this.#held.assertRoom(this.#written + 1, driver.queue, (f) => driver.tickOf(this.stream, f));
+      this.#held.assertRoom(this.#written + 1, driver.queueOf(this.stream), (f) => driver.tickOf(this.stream, f));
       if (driver.completed() >= driver.streamRoom(this.stream)) return undefined;
     }
     return this.#roomAsync(signal);
@@ -370,7 +373,7 @@ export class Session implements AsyncDisposable {
     const submitted = this.#unpublished();
     if (submitted !== undefined) await host.guard(submitted, signal);
     const driver = host.driver;
-    this.#held.assertRoom(this.#written + 1, driver.queue, (f) => driver.tickOf(this.stream, f));
+    this.#held.assertRoom(this.#written + 1, driver.queueOf(this.stream), (f) => driver.tickOf(this.stream, f));
     const k = driver.streamRoom(this.stream);
     if (driver.completed() < k || signal !== undefined) await host.guard(host.watch.frameDone(k), signal);
   }
