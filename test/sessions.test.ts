@@ -217,8 +217,8 @@ test('sessions: capacity, waiting for a stream, idle timeout, reset, views per s
   await none.close();
 });
 
-test('sessions batched into one engine frame through the batched kernels (dense: 8 and 4 streams a weight load; Winograd: the tiles of all streams in one list) match executors serving each alone, bit for bit', async () => {
-  for (const name of ['mnist-sr', 'mnist-ff']) {
+test('sessions batched into one engine frame through the batched kernels (dense: 8 and 4 streams a weight load; Winograd: the tiles of all streams in one list, also as the first or last edge of a node; direct convolution: one call) match executors serving each alone, bit for bit', async () => {
+  for (const name of ['mnist-sr', 'mnist-ff', 'densenet-12']) {
     const net = await loadNetworkFile(example(name));
     const params = initParameters(net, { seed: 11, bias: 'uniform' });
     const rollout: Rollout = { kind: 'pattern', delays: net.edges.map((e) => (e.from === e.to ? 1 : 0)) };

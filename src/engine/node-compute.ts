@@ -1,10 +1,13 @@
 import type { Network } from '../graph/network.js';
-import type { ActivationKernel, BoundKernels, EdgeKernel } from '../kernels/kernel.js';
+import type { ActivationKernel, BoundKernels, EdgeKernel, EdgePass } from '../kernels/kernel.js';
 import type { Arena } from './arena.js';
 
 /**
  * Computes one node of one frame in place in the arena: zero the sum, add every incoming
  * edge in spec order (each reading its source at frame k - R(e)), then bias + activation.
+ * Where kernels can, they take over steps with the same arithmetic: a node's only edge
+ * fused with its activation, or of several edges the first writing in place of zeroing and
+ * the last applying bias and activation as it adds.
  * The single-threaded executor and every worker use this, so that the parallel engine is
  * bit-identical to the executor running the same kernels.
  */
@@ -17,6 +20,9 @@ export class NodeComputer {
   readonly #kernels: BoundKernels;
   /** Per node with a single incoming edge whose kernel fuses the activation: that one pass. */
   readonly #fused: (((src: Float32Array, dst: Float32Array, bias: Float32Array) => void) | undefined)[];
+  /** Per node of several inputs: its first edge's writing pass, and its last edge's finishing pass (or a single edge's, after zeroing). */
+  readonly #first: (EdgePass | undefined)[];
+  readonly #last: (EdgePass | undefined)[];
   /** Per node: it is not fused and an edge into it runs batched (computeBatch's own path). */
   readonly #batched: boolean[];
   /** computeBatch's views of each stream's target and source, reused frame after frame. */
@@ -31,7 +37,16 @@ export class NodeComputer {
     this.#edgeKernels = net.edges.map((e) => kernels.edgeKernel(e.geometry, arena.weights(e.index)));
     this.#activations = net.nodes.map((n) => (n.isInput ? null : kernels.activationKernel(n.activation, n.shape, n.activationParams)));
     this.#fused = net.nodes.map((n) => (n.inEdges.length === 1 ? this.#edgeKernels[n.inEdges[0]].fused?.(n.activation) : undefined));
-    this.#batched = net.nodes.map((n, v) => this.#fused[v] === undefined && n.inEdges.some((e) => this.#edgeKernels[e].runBatch !== undefined));
+    const pass = (v: number, at: number, role: 'first' | 'last'): EdgePass | undefined => {
+      const n = net.nodes[v];
+      if (n.isInput || this.#fused[v] !== undefined) return undefined;
+      return this.#edgeKernels[n.inEdges[at]].pass?.(role, n.activation);
+    };
+    this.#first = net.nodes.map((n, v) => (n.inEdges.length > 1 ? pass(v, 0, 'first') : undefined));
+    this.#last = net.nodes.map((n, v) => (n.inEdges.length > 0 ? pass(v, n.inEdges.length - 1, 'last') : undefined));
+    this.#batched = net.nodes.map(
+      (n, v) => this.#fused[v] === undefined && (n.inEdges.some((e) => this.#edgeKernels[e].runBatch !== undefined) || this.#first[v]?.runBatch !== undefined || this.#last[v]?.runBatch !== undefined),
+    );
   }
 
   /** Frame `k` of computed node `v` in `stream`; its sources' frames must already be complete. */
@@ -45,9 +60,33 @@ export class NodeComputer {
       fused(arena.state(edges[e].from, k - this.#delays[e], stream), dst, arena.bias(v));
       return;
     }
-    this.#kernels.zero(dst);
-    for (const e of this.#net.nodes[v].inEdges) this.#edgeKernels[e].run(arena.state(edges[e].from, k - this.#delays[e], stream), dst);
-    (this.#activations[v] as ActivationKernel).run(dst, arena.bias(v));
+    const ins = this.#net.nodes[v].inEdges;
+    const first = this.#first[v];
+    const last = this.#last[v];
+    const delays = this.#delays;
+    let i = 0;
+    if (first !== undefined) {
+      const e = ins[i++];
+      first.run(arena.state(edges[e].from, k - delays[e], stream), dst, arena.bias(v));
+    } else this.#kernels.zero(dst);
+    const end = last === undefined ? ins.length : ins.length - 1;
+    for (; i < end; i++) {
+      const e = ins[i];
+      this.#edgeKernels[e].run(arena.state(edges[e].from, k - delays[e], stream), dst);
+    }
+    if (last !== undefined) {
+      const e = ins[end];
+      last.run(arena.state(edges[e].from, k - delays[e], stream), dst, arena.bias(v));
+    } else (this.#activations[v] as ActivationKernel).run(dst, arena.bias(v));
+  }
+
+  /** Edge e's source state of each stream of the batch, into the reused #srcs. */
+  #sources(e: number, frames: readonly number[], streams: readonly number[]): readonly Float32Array[] {
+    const srcs = this.#srcs;
+    const from = this.#net.edges[e].from;
+    const delay = this.#delays[e];
+    for (let b = 0; b < frames.length; b++) srcs[b] = this.#arena.state(from, frames[b] - delay, streams[b]);
+    return srcs;
   }
 
   /**
@@ -64,24 +103,35 @@ export class NodeComputer {
       return;
     }
     const arena = this.#arena;
-    const edges = this.#net.edges;
     const dsts = this.#dsts;
     const srcs = this.#srcs;
+    const bias = arena.bias(v);
     dsts.length = n;
     srcs.length = n;
-    for (let b = 0; b < n; b++) {
-      dsts[b] = arena.state(v, frames[b], streams[b]);
-      this.#kernels.zero(dsts[b]);
-    }
-    for (const e of this.#net.nodes[v].inEdges) {
-      const kernel = this.#edgeKernels[e];
-      const from = edges[e].from;
-      const delay = this.#delays[e];
-      for (let b = 0; b < n; b++) srcs[b] = arena.state(from, frames[b] - delay, streams[b]);
+    for (let b = 0; b < n; b++) dsts[b] = arena.state(v, frames[b], streams[b]);
+    const ins = this.#net.nodes[v].inEdges;
+    const first = this.#first[v];
+    const last = this.#last[v];
+    let i = 0;
+    if (first !== undefined) runPass(first, this.#sources(ins[i++], frames, streams), dsts, bias);
+    else for (let b = 0; b < n; b++) this.#kernels.zero(dsts[b]);
+    const end = last === undefined ? ins.length : ins.length - 1;
+    for (; i < end; i++) {
+      const kernel = this.#edgeKernels[ins[i]];
+      this.#sources(ins[i], frames, streams);
       if (kernel.runBatch !== undefined) kernel.runBatch(srcs, dsts);
       else for (let b = 0; b < n; b++) kernel.run(srcs[b], dsts[b]);
     }
-    const activation = this.#activations[v] as ActivationKernel;
-    for (let b = 0; b < n; b++) activation.run(dsts[b], arena.bias(v));
+    if (last !== undefined) runPass(last, this.#sources(ins[end], frames, streams), dsts, bias);
+    else {
+      const activation = this.#activations[v] as ActivationKernel;
+      for (let b = 0; b < n; b++) activation.run(dsts[b], bias);
+    }
   }
+}
+
+/** An edge pass over several streams: at once where its kernel batches, else stream by stream. */
+function runPass(pass: EdgePass, srcs: readonly Float32Array[], dsts: readonly Float32Array[], bias: Float32Array): void {
+  if (pass.runBatch !== undefined) pass.runBatch(srcs, dsts, bias);
+  else for (let b = 0; b < srcs.length; b++) pass.run(srcs[b], dsts[b], bias);
 }

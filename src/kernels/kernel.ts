@@ -27,6 +27,26 @@ export interface EdgeKernel {
    * kernel shares weight loads between them; each result must equal `run`'s bit for bit.
    */
   runBatch?(srcs: readonly Float32Array[], dsts: readonly Float32Array[]): void;
+  /**
+   * For a node with several inputs: this edge's kernel writing more than its share of the
+   * sum, where it can. `first` writes f_e(src) in place of zeroing the sum and adding it
+   * (bias unused); `last` adds f_e(src) and applies the bias and `activation` in place of the
+   * activation pass. Undefined where the kernel has no such pass.
+   */
+  pass?(role: EdgeRole, activation: Activation): EdgePass | undefined;
+}
+
+/** Which end of a node's sum an {@link EdgePass} takes over. */
+export type EdgeRole = 'first' | 'last';
+
+/**
+ * An edge's kernel doing its node's first or last step with its own: each stream's result
+ * is bit for bit what zeroing, `run` and the activation kernel give.
+ */
+export interface EdgePass {
+  run(src: Float32Array, dst: Float32Array, bias: Float32Array): void;
+  /** For several streams of one engine frame (one node, so one bias). */
+  runBatch?(srcs: readonly Float32Array[], dsts: readonly Float32Array[], bias: Float32Array): void;
 }
 
 /** A node's finishing step: `run(state, bias)` turns the sum into act(sum + bias) in place. */

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { instantiateKernels, kernelModule, type WasmKernels } from '../wasm/module.js';
 import { registerHwcBackend } from '../wasm/index.js';
 import { internalOrder } from '../layout.js';
+import { inStreamChunks, streamOffsets } from '../stream-batch.js';
 import { toBf16, toFp16 } from '../half.js';
 
 export { toBf16, toFp16 } from '../half.js';
@@ -49,7 +50,7 @@ interface NativeAddon {
   ): number;
   /** dense with weights as bfloat16 (`w`: byte offset of the uint16 weights). */
   denseBf16(memory: number, x: number, w: number, y: number, inSize: number, outSize: number): void;
-  /** Winograd (add mode) for n streams: `offsets` holds n input then n output byte offsets; 0, or -1 without scratch. */
+  /** Winograd for n streams by `mode` (0, 3, 4, 5): `offsets` holds n input then n output byte offsets; 0, or -1 without scratch. */
   winogradBatch(
     memory: number,
     offsets: Float64Array,
@@ -64,7 +65,31 @@ interface NativeAddon {
     padT: number,
     padL: number,
     tile: 2 | 4,
+    mode: number,
+    bias: number,
   ): number;
+  /** conv2d for n streams (`offsets` as for winogradBatch). */
+  conv2dBatch(
+    memory: number,
+    offsets: Float64Array,
+    n: number,
+    w: number,
+    taps: number,
+    inC: number,
+    inH: number,
+    inW: number,
+    outC: number,
+    outH: number,
+    outW: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    padT: number,
+    padL: number,
+  ): void;
   /** dense for n streams: `offsets` holds n input then n output byte offsets. */
   denseBatch(memory: number, offsets: Float64Array, n: number, w: number, inSize: number, outSize: number): void;
   /** dense with weights as IEEE half floats (same packing as denseBf16). */
@@ -186,9 +211,44 @@ function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmM
     denseF16: (x: number, w: number, y: number, inSize: number, outSize: number) => native.denseF16(id, x, w, y, inSize, outSize),
     // Only float32 weights have a batched kernel; 16-bit ones run stream by stream.
     denseBatch: (offsets: Float64Array, n: number, w: number, inSize: number, outSize: number) => native.denseBatch(id, offsets, n, w, inSize, outSize),
-    winogradBatch: (offsets: Float64Array, n: number, u: number, inC: number, inH: number, inW: number, outC: number, outH: number, outW: number, padT: number, padL: number, tile: 2 | 4) => {
-      if (native.winogradBatch(id, offsets, n, u, inC, inH, inW, outC, outH, outW, padT, padL, tile) !== 0) throw new Error('native conv2d: out of memory for its scratch buffer');
+    winogradBatch: (
+      offsets: Float64Array,
+      n: number,
+      u: number,
+      inC: number,
+      inH: number,
+      inW: number,
+      outC: number,
+      outH: number,
+      outW: number,
+      padT: number,
+      padL: number,
+      tile: 2 | 4,
+      mode: number,
+      bias: number,
+    ) => {
+      if (native.winogradBatch(id, offsets, n, u, inC, inH, inW, outC, outH, outW, padT, padL, tile, mode, bias) !== 0) throw new Error('native conv2d: out of memory for its scratch buffer');
     },
+    conv2dBatch: (
+      offsets: Float64Array,
+      n: number,
+      w: number,
+      taps: number,
+      inC: number,
+      inH: number,
+      inW: number,
+      outC: number,
+      outH: number,
+      outW: number,
+      kh: number,
+      kw: number,
+      sh: number,
+      sw: number,
+      dh: number,
+      dw: number,
+      padT: number,
+      padL: number,
+    ) => native.conv2dBatch(id, offsets, n, w, taps, inC, inH, inW, outC, outH, outW, kh, kw, sh, sw, dh, dw, padT, padL),
     copyIn: (source: Float32Array, at: number) => native.copyIn(id, at, source),
     winograd: (
       x: number,
@@ -318,13 +378,13 @@ function packWinograd(g: Conv2dGeometry, w: Float32Array, out: Float32Array, til
   }
 }
 
-/** Most streams one batched native call takes (kernels.c, MAX_BATCH). */
-const MAX_BATCH = 256;
-
 /** The `mode`s of the native Winograd kernel (kernels.c, wino_output). */
 const WINOGRAD_ADD = 0;
 const WINOGRAD_LINEAR = 1;
 const WINOGRAD_RELU = 2;
+const WINOGRAD_ADD_LINEAR = 3;
+const WINOGRAD_ADD_RELU = 4;
+const WINOGRAD_FIRST = 5;
 
 /** conv2d on a native backend: Winograd where it fits (chosen per layer at pack time), else the direct kernel. */
 function registerWinograd(backend: string): void {
@@ -348,30 +408,32 @@ function registerWinograd(backend: string): void {
       if (wino === undefined) throw new Error('Winograd weights on a memory without the native kernels');
       const u = packed.byteOffset;
       const batch = (runtime as WasmKernels).winogradBatch;
-      // Offsets of each batched call's streams, reused.
-      const offsets = new Float64Array(2 * MAX_BATCH);
+      const one = (mode: number) => (src: Float32Array, dst: Float32Array, bias: Float32Array | null) =>
+        wino(src.byteOffset, u, dst.byteOffset, bias === null ? 0 : bias.byteOffset, mode, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft, tile);
+      // Sessions of one engine frame: every stream's tiles in one list, sharing U's loads.
+      const many = (mode: number) => {
+        if (batch === undefined) return undefined;
+        const offsets = streamOffsets();
+        return (srcs: readonly Float32Array[], dsts: readonly Float32Array[], bias: Float32Array | null) =>
+          inStreamChunks(offsets, srcs, dsts, (n) => batch(offsets, n, u, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft, tile, mode, bias === null ? 0 : bias.byteOffset));
+      };
+      const add = one(WINOGRAD_ADD);
+      const addMany = many(WINOGRAD_ADD);
       return {
-        run: (src, dst) => wino(src.byteOffset, u, dst.byteOffset, 0, WINOGRAD_ADD, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft, tile),
-        // Sessions of one engine frame: every stream's tiles in one list, sharing U's loads.
-        ...(batch === undefined
-          ? {}
-          : {
-              runBatch(srcs: readonly Float32Array[], dsts: readonly Float32Array[]) {
-                for (let at = 0; at < srcs.length; at += MAX_BATCH) {
-                  const n = Math.min(MAX_BATCH, srcs.length - at);
-                  for (let b = 0; b < n; b++) {
-                    offsets[b] = srcs[at + b].byteOffset;
-                    offsets[n + b] = dsts[at + b].byteOffset;
-                  }
-                  batch(offsets, n, u, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft, tile);
-                }
-              },
-            }),
+        run: (src, dst) => add(src, dst, null),
+        ...(addMany === undefined ? {} : { runBatch: (srcs: readonly Float32Array[], dsts: readonly Float32Array[]) => addMany(srcs, dsts, null) }),
         // Bias and ReLU (or no activation) applied as each output tile is written.
         fused(activation) {
           if (activation !== 'relu' && activation !== 'linear') return undefined;
-          const mode = activation === 'relu' ? WINOGRAD_RELU : WINOGRAD_LINEAR;
-          return (src, dst, bias) => wino(src.byteOffset, u, dst.byteOffset, bias.byteOffset, mode, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft, tile);
+          return one(activation === 'relu' ? WINOGRAD_RELU : WINOGRAD_LINEAR);
+        },
+        // Of several edges into a node: the first writes its tiles (no zeroing pass), the
+        // last adds its tiles and applies bias and ReLU (or none) as it writes them.
+        pass(role, activation) {
+          if (role === 'last' && activation !== 'relu' && activation !== 'linear') return undefined;
+          const mode = role === 'first' ? WINOGRAD_FIRST : activation === 'relu' ? WINOGRAD_ADD_RELU : WINOGRAD_ADD_LINEAR;
+          const runBatch = many(mode);
+          return { run: one(mode), ...(runBatch === undefined ? {} : { runBatch }) };
         },
       };
     },

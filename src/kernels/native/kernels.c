@@ -609,8 +609,15 @@ static inline __attribute__((always_inline)) void wino_store(float* y, const flo
     add_to(y, r);
     return;
   }
-  v16 v = r + ld(bias);
-  if (mode == 2) {
+  if (mode == 5) {
+    // The first edge of several: what zeroing then adding gives, 0 + r (a -0 becomes +0).
+    v16 v = (v16){0} + r;
+    memcpy(y, &v, sizeof v);
+    return;
+  }
+  // Modes 3 and 4 finish a node's sum: (y + r) + bias, then the activation.
+  v16 v = (mode >= 3 ? ld(y) + r : r) + ld(bias);
+  if (mode == 2 || mode == 4) {
     w16 bits;
     memcpy(&bits, &v, sizeof bits);
     bits &= (w16)(v > (v16){0});
@@ -621,7 +628,10 @@ static inline __attribute__((always_inline)) void wino_store(float* y, const flo
 
 // mode 0 adds the tile into y (one edge of several); 1 and 2 write y = act(tile + bias) for
 // a node whose only input this convolution is (1: linear, 2: relu), in place of the separate
-// zeroing and activation passes: the same arithmetic, (0 + sum) + bias, in one pass.
+// zeroing and activation passes: the same arithmetic, (0 + sum) + bias, in one pass. For a
+// node of several inputs, 5 writes the first edge's tile (in place of zeroing, then adding)
+// and 3 and 4 add the last edge's tile and apply bias and activation (3: linear, 4: relu), in
+// place of the activation pass: (y + tile) + bias, as the separate passes round it.
 DISPATCH static void wino_output(const v16* m, int stride, float* y, const float* bias, int mode, int outC, int oc, int outH, int outW, int oy, int ox) {
   v16 t[2][4];
   for (int j = 0; j < 4; j++) {
@@ -909,18 +919,23 @@ static napi_value Winograd(napi_env env, napi_callback_info info) {
   const float* x = at(m, a[1]);
   float* y = at(m, a[3]);
   const float* bias = at(m, a[4]);
+  if (!(a[5] >= 0 && a[5] <= 5)) {
+    napi_throw_range_error(env, NULL, "native winograd: mode must be 0 to 5");
+    return NULL;
+  }
   napi_create_int32(env, winograd_streams(&x, &y, &bias, 1, at(m, a[2]), (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], (int)a[12], (int)a[13], a[14] == 4 ? 4 : 2), &result);
   return result;
 }
 
 // winogradBatch(memory, offsets Float64Array [x0..x(n-1), y0..y(n-1)], n, u, inC, inH, inW,
-// outC, outH, outW, padT, padL, tile): mode 0 (adds into each y) for n streams at once.
+// outC, outH, outW, padT, padL, tile, mode, bias): n streams at once, every stream's y by
+// `mode` (0, 3, 4 or 5: see wino_output) with the one bias of their node.
 static napi_value WinogradBatch(napi_env env, napi_callback_info info) {
-  size_t argc = 13;
-  napi_value argv[13], result;
+  size_t argc = 15;
+  napi_value argv[15], result;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  double a[13];
-  for (size_t i = 0; i < 13; i++)
+  double a[15];
+  for (size_t i = 0; i < 15; i++)
     if (i != 1) napi_get_value_double(env, argv[i], &a[i]);
   napi_typedarray_type type;
   size_t length, offset;
@@ -932,14 +947,22 @@ static napi_value WinogradBatch(napi_env env, napi_callback_info info) {
     return NULL;
   }
   const int m = (int)a[0];
+  const int mode = (int)a[13];
+  if (mode != 0 && mode != 3 && mode != 4 && mode != 5) {
+    napi_throw_range_error(env, NULL, "native winogradBatch: mode must be 0, 3, 4 or 5");
+    return NULL;
+  }
   const double* offs = (const double*)data;
   const float* xs[MAX_BATCH];
   float* ys[MAX_BATCH];
+  const float* bs[MAX_BATCH];
+  const float* bias = mode == 3 || mode == 4 ? at(m, a[14]) : NULL;
   for (int b = 0; b < n; b++) {
     xs[b] = at(m, offs[b]);
     ys[b] = at(m, offs[n + b]);
+    bs[b] = bias;
   }
-  napi_create_int32(env, winograd_streams(xs, ys, NULL, n, at(m, a[3]), 0, (int)a[4], (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], a[12] == 4 ? 4 : 2), &result);
+  napi_create_int32(env, winograd_streams(xs, ys, bs, n, at(m, a[3]), mode, (int)a[4], (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], a[12] == 4 ? 4 : 2), &result);
   return result;
 }
 
@@ -949,6 +972,36 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
   if (conv2d(at(m, a[1]), at(m, a[2]), (const int32_t*)at(m, a[3]), at(m, a[4]), (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9],
              (int)a[10], (int)a[11], (int)a[12], (int)a[13], (int)a[14], (int)a[15], (int)a[16], (int)a[17], (int)a[18]) != 0)
     napi_throw_error(env, NULL, "native conv2d: out of memory for the zero-bordered copy of its input");
+  return NULL;
+}
+
+// conv2dBatch(memory, offsets Float64Array [x0..x(n-1), y0..y(n-1)], n, w, taps, then
+// conv2d's geometry): the direct convolution for n streams in one call, each as conv2d.
+static napi_value Conv2dBatch(napi_env env, napi_callback_info info) {
+  size_t argc = 19;
+  napi_value argv[19];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  double a[19];
+  for (size_t i = 0; i < 19; i++)
+    if (i != 1) napi_get_value_double(env, argv[i], &a[i]);
+  napi_typedarray_type type;
+  size_t length, offset;
+  void* data;
+  napi_value buffer;
+  const int n = (int)a[2];
+  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, &buffer, &offset) != napi_ok || type != napi_float64_array || n < 1 || n > MAX_BATCH || length < 2 * (size_t)n) {
+    napi_throw_type_error(env, NULL, "native conv2dBatch: offsets must be a Float64Array of 2n byte offsets, 1 <= n <= 256");
+    return NULL;
+  }
+  const int m = (int)a[0];
+  const double* offs = (const double*)data;
+  for (int b = 0; b < n; b++) {
+    if (conv2d(at(m, offs[b]), at(m, a[3]), (const int32_t*)at(m, a[4]), at(m, offs[n + b]), (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10],
+               (int)a[11], (int)a[12], (int)a[13], (int)a[14], (int)a[15], (int)a[16], (int)a[17], (int)a[18]) != 0) {
+      napi_throw_error(env, NULL, "native conv2d: out of memory for the zero-bordered copy of its input");
+      return NULL;
+    }
+  }
   return NULL;
 }
 
@@ -1037,6 +1090,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "denseF16", fn);
   napi_create_function(env, "conv2d", NAPI_AUTO_LENGTH, Conv2d, NULL, &fn);
   napi_set_named_property(env, exports, "conv2d", fn);
+  napi_create_function(env, "conv2dBatch", NAPI_AUTO_LENGTH, Conv2dBatch, NULL, &fn);
+  napi_set_named_property(env, exports, "conv2dBatch", fn);
   napi_create_function(env, "readOnce", NAPI_AUTO_LENGTH, ReadOnce, NULL, &fn);
   napi_set_named_property(env, exports, "readOnce", fn);
   return exports;

@@ -5,6 +5,7 @@ import { internalOrder, needsTranspose } from '../layout.js';
 import { registerActivationKernel, registerBackend, registerEdgeKernel } from '../registry.js';
 import { instantiateKernels, kernelModule, type WasmKernels } from './module.js';
 import { roundWeight } from '../half.js';
+import { inStreamChunks, streamOffsets } from '../stream-batch.js';
 
 /** Name of the WebAssembly SIMD backend. */
 export const WASM_BACKEND = 'wasm';
@@ -15,8 +16,6 @@ const PAGE = 65536;
 const memoryOf = new WeakMap<WasmKernels, ArrayBufferLike>();
 
 const ptr = (a: Float32Array): number => a.byteOffset;
-/** Most streams one batched native call takes (kernels.c, MAX_BATCH). */
-const MAX_BATCH = 256;
 
 /** Floats of conv weights packed as [kh][kw][inC][outC rounded up to 4]. */
 const convWeightFloats = (g: Conv2dGeometry): number => g.kh * g.kw * g.inC * ((g.outC + 3) & ~3);
@@ -96,21 +95,8 @@ export function registerHwcBackend(name: string, describe: () => string, instant
       const run = (src: Float32Array, dst: Float32Array): void => k.dense(ptr(src), w, ptr(dst), g.inSize, g.outSize);
       const batch = k.denseBatch;
       if (batch === undefined) return { run };
-      // Offsets of each call's streams, reused (the kernels allocate nothing per call).
-      const offsets = new Float64Array(2 * MAX_BATCH);
-      return {
-        run,
-        runBatch(srcs, dsts) {
-          for (let at = 0; at < srcs.length; at += MAX_BATCH) {
-            const n = Math.min(MAX_BATCH, srcs.length - at);
-            for (let b = 0; b < n; b++) {
-              offsets[b] = ptr(srcs[at + b]);
-              offsets[n + b] = ptr(dsts[at + b]);
-            }
-            batch(offsets, n, w, g.inSize, g.outSize);
-          }
-        },
-      };
+      const offsets = streamOffsets();
+      return { run, runBatch: (srcs, dsts) => inStreamChunks(offsets, srcs, dsts, (n) => batch(offsets, n, w, g.inSize, g.outSize)) };
     },
   });
 
@@ -150,8 +136,17 @@ export function registerHwcBackend(name: string, describe: () => string, instant
         return { run: (src, dst) => k.depthwise(ptr(src), w, ptr(dst), g.inC, m, g.inH, g.inW, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft) };
       }
       const taps = w + convWeightFloats(g) * 4;
+      const run = (src: Float32Array, dst: Float32Array): void =>
+        k.conv2d(ptr(src), w, taps, ptr(dst), g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft);
+      const batch = k.conv2dBatch;
+      if (batch === undefined) return { run };
+      // Natively, one call for all streams: a small layer (MNIST's first) costs about as much
+      // again in the crossing into C as in its arithmetic.
+      const offsets = streamOffsets();
       return {
-        run: (src, dst) => k.conv2d(ptr(src), w, taps, ptr(dst), g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft),
+        run,
+        runBatch: (srcs, dsts) =>
+          inStreamChunks(offsets, srcs, dsts, (n) => batch(offsets, n, w, taps, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft)),
       };
     },
   });

@@ -11,8 +11,47 @@ export interface WasmKernels {
    * the n outputs'. Each output equals dense()'s bit for bit.
    */
   denseBatch?(offsets: Float64Array, n: number, w: number, inSize: number, outSize: number): void;
-  /** Native only: Winograd (add mode) for n streams at once; `offsets` as for denseBatch. */
-  winogradBatch?(offsets: Float64Array, n: number, u: number, inC: number, inH: number, inW: number, outC: number, outH: number, outW: number, padT: number, padL: number, tile: 2 | 4): void;
+  /**
+   * Native only: Winograd for n streams at once (`offsets` as for denseBatch), each output by
+   * `mode` (add, first or last of a node's edges: kernels.c, wino_output) with their node's `bias`.
+   */
+  winogradBatch?(
+    offsets: Float64Array,
+    n: number,
+    u: number,
+    inC: number,
+    inH: number,
+    inW: number,
+    outC: number,
+    outH: number,
+    outW: number,
+    padT: number,
+    padL: number,
+    tile: 2 | 4,
+    mode: number,
+    bias: number,
+  ): void;
+  /** Native only: the direct convolution for n streams in one call (`offsets` as for denseBatch). */
+  conv2dBatch?(
+    offsets: Float64Array,
+    n: number,
+    w: number,
+    taps: number,
+    inC: number,
+    inH: number,
+    inW: number,
+    outC: number,
+    outH: number,
+    outW: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    padT: number,
+    padL: number,
+  ): void;
   /** Native only: dense over bfloat16 weights (packed as kernels.c's dense_bf16 reads them). */
   denseBf16?(x: number, w: number, y: number, inSize: number, outSize: number): void;
   /** Native only: dense over IEEE half weights, rows in order. */
