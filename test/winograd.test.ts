@@ -6,7 +6,6 @@ import { initParameters } from '../src/graph/parameters.js';
 import { Runtime } from '../src/engine/runtime.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
 import { nativeAvailable } from '../src/kernels/backends.js';
-import { getBackend } from '../src/kernels/registry.js';
 import { WINOGRAD4_MIN_SIDE, winogradFits, winogradTile } from '../src/kernels/native/index.js';
 import { Random } from '../src/util/random.js';
 import { sameBits } from './helpers/numeric.js';
@@ -99,87 +98,3 @@ async function winogradCases(tile: 2 | 4): Promise<number> {
   }
   return worst;
 }
-
-test('a node of several inputs: its first Winograd edge writing in place of zeroing, and its last adding with bias and activation, give the bits of the separate passes, one stream or a batch', {
-  skip,
-}, () => {
-  const backend = getBackend('native');
-  for (const activation of ['relu', 'linear'] as const) {
-    for (const tile of ['2', '4'] as const) {
-      process.env.STREAMROLL_WINOGRAD = tile;
-      try {
-        const net = validateNetwork({
-          name: 'sum',
-          nodes: [
-            { name: 'x', shape: [16, 8, 8] },
-            { name: 'a', shape: [32, 8, 8] },
-            { name: 'b', shape: [32, 8, 8] },
-            { name: 'y', shape: [16, 8, 8], activation },
-          ],
-          edges: [
-            { from: 'x', to: 'y', op: { type: 'conv2d', kernel: 3, padding: 'same' } },
-            { from: 'a', to: 'y', op: { type: 'conv2d', kernel: 1, padding: 'same' } },
-            { from: 'b', to: 'y', op: { type: 'conv2d', kernel: 3, padding: 'same' } },
-          ],
-          outputs: ['y'],
-        });
-        const params = initParameters(net, { seed: 5, bias: 'uniform' });
-        const streams = 3;
-        const sizes = net.edges.map((e) => backend.packedSize(e.geometry));
-        const floats = sizes.reduce((a, b) => a + b, 0) + streams * (1024 + 2 * 2048 + 3 * 1024) + 1024 + 1024;
-        const memory = backend.createMemory(backend.reservedBytes + floats * 4 + 64 * 64);
-        let at = backend.reservedBytes;
-        const take = (n: number): Float32Array => {
-          const view = new Float32Array(memory.buffer, at, n);
-          at += Math.ceil((n * 4) / 64) * 64;
-          return view;
-        };
-        const packed = net.edges.map((e, i) => {
-          const out = take(sizes[i]);
-          backend.pack(e.geometry, params.weights[e.index], out);
-          return out;
-        });
-        const bound = backend.bind(memory);
-        const kernels = net.edges.map((e, i) => bound.edgeKernel(e.geometry, packed[i]));
-        const rng = new Random(17);
-        const fill = (n: number): Float32Array => {
-          const view = take(n);
-          for (let i = 0; i < n; i++) view[i] = rng.uniform(-1, 1);
-          return view;
-        };
-        const xs = Array.from({ length: streams }, () => fill(1024));
-        const as = Array.from({ length: streams }, () => fill(2048));
-        const bs = Array.from({ length: streams }, () => fill(2048));
-        const bias = fill(1024);
-        const [want, one, many] = [take(streams * 1024), take(streams * 1024), take(streams * 1024)].map((block) =>
-          Array.from({ length: streams }, (_, s) => block.subarray(s * 1024, (s + 1) * 1024)),
-        );
-        const first = kernels[0].pass?.('first', activation);
-        const last = kernels[2].pass?.('last', activation);
-        assert.ok(first?.runBatch !== undefined && last?.runBatch !== undefined, 'the Winograd edges have batched passes');
-        assert.equal(kernels[1].pass?.('first', activation), undefined, 'the direct 1x1 conv has none');
-        const activationKernel = bound.activationKernel(activation, [16, 8, 8]);
-        for (let s = 0; s < streams; s++) {
-          bound.zero(want[s]);
-          kernels[0].run(xs[s], want[s]);
-          kernels[1].run(as[s], want[s]);
-          kernels[2].run(bs[s], want[s]);
-          activationKernel.run(want[s], bias);
-          first.run(xs[s], one[s], bias);
-          kernels[1].run(as[s], one[s]);
-          last.run(bs[s], one[s], bias);
-        }
-        first.runBatch(xs, many, bias);
-        for (let s = 0; s < streams; s++) kernels[1].run(as[s], many[s]);
-        last.runBatch(bs, many, bias);
-        for (let s = 0; s < streams; s++) {
-          assert.ok(sameBits(one[s], want[s]), `${activation} F(${tile}x${tile}) stream ${s}: one by one`);
-          assert.ok(sameBits(many[s], want[s]), `${activation} F(${tile}x${tile}) stream ${s}: batched`);
-        }
-        if (activation === 'relu') assert.ok(want[0].some((v) => v === 0) && want[0].some((v) => v > 0), 'the ReLU both clips and passes');
-      } finally {
-        delete process.env.STREAMROLL_WINOGRAD;
-      }
-    }
-  }
-});

@@ -1,13 +1,13 @@
 import type { Network } from '../graph/network.js';
-import type { ActivationKernel, BoundKernels, EdgeKernel, EdgePass } from '../kernels/kernel.js';
+import type { ActivationKernel, BoundKernels, EdgeKernel, EdgePass, EdgeRole } from '../kernels/kernel.js';
 import type { Arena } from './arena.js';
 
 /**
  * Computes one node of one frame in place in the arena: zero the sum, add every incoming
  * edge in spec order (each reading its source at frame k - R(e)), then bias + activation.
- * Where kernels can, they take over steps with the same arithmetic: a node's only edge
- * fused with its activation, or of several edges the first writing in place of zeroing and
- * the last applying bias and activation as it adds.
+ * Where kernels can, they take over steps with the same arithmetic (edge passes): a node's
+ * only edge writing act(sum + bias) at once, or of several edges the first writing in place
+ * of zeroing and the last applying bias and activation as it adds.
  * The single-threaded executor and every worker use this, so that the parallel engine is
  * bit-identical to the executor running the same kernels.
  */
@@ -18,12 +18,11 @@ export class NodeComputer {
   readonly #edgeKernels: EdgeKernel[];
   readonly #activations: (ActivationKernel | null)[];
   readonly #kernels: BoundKernels;
-  /** Per node with a single incoming edge whose kernel fuses the activation: that one pass. */
-  readonly #fused: (((src: Float32Array, dst: Float32Array, bias: Float32Array) => void) | undefined)[];
-  /** Per node of several inputs: its first edge's writing pass, and its last edge's finishing pass (or a single edge's, after zeroing). */
+  /** Per node, the passes its edges' kernels take over: all of it (a single edge), or its first and last steps. */
+  readonly #only: (EdgePass | undefined)[];
   readonly #first: (EdgePass | undefined)[];
   readonly #last: (EdgePass | undefined)[];
-  /** Per node: it is not fused and an edge into it runs batched (computeBatch's own path). */
+  /** Per node: some step of it runs batched (computeBatch's own path). */
   readonly #batched: boolean[];
   /** computeBatch's views of each stream's target and source, reused frame after frame. */
   readonly #dsts: Float32Array[] = [];
@@ -36,16 +35,16 @@ export class NodeComputer {
     this.#kernels = kernels;
     this.#edgeKernels = net.edges.map((e) => kernels.edgeKernel(e.geometry, arena.weights(e.index)));
     this.#activations = net.nodes.map((n) => (n.isInput ? null : kernels.activationKernel(n.activation, n.shape, n.activationParams)));
-    this.#fused = net.nodes.map((n) => (n.inEdges.length === 1 ? this.#edgeKernels[n.inEdges[0]].fused?.(n.activation) : undefined));
-    const pass = (v: number, at: number, role: 'first' | 'last'): EdgePass | undefined => {
+    const pass = (v: number, at: number, role: EdgeRole): EdgePass | undefined => {
       const n = net.nodes[v];
-      if (n.isInput || this.#fused[v] !== undefined) return undefined;
-      return this.#edgeKernels[n.inEdges[at]].pass?.(role, n.activation);
+      return n.isInput ? undefined : this.#edgeKernels[n.inEdges[at]].pass?.(role, n.activation);
     };
+    this.#only = net.nodes.map((n, v) => (n.inEdges.length === 1 ? pass(v, 0, 'only') : undefined));
     this.#first = net.nodes.map((n, v) => (n.inEdges.length > 1 ? pass(v, 0, 'first') : undefined));
-    this.#last = net.nodes.map((n, v) => (n.inEdges.length > 0 ? pass(v, n.inEdges.length - 1, 'last') : undefined));
+    // A single edge without a pass of its own may still finish its node after the zeroing.
+    this.#last = net.nodes.map((n, v) => (n.inEdges.length > 1 || (n.inEdges.length === 1 && this.#only[v] === undefined) ? pass(v, n.inEdges.length - 1, 'last') : undefined));
     this.#batched = net.nodes.map(
-      (n, v) => this.#fused[v] === undefined && (n.inEdges.some((e) => this.#edgeKernels[e].runBatch !== undefined) || this.#first[v]?.runBatch !== undefined || this.#last[v]?.runBatch !== undefined),
+      (n, v) => n.inEdges.some((e) => this.#edgeKernels[e].runBatch !== undefined) || [this.#only[v], this.#first[v], this.#last[v]].some((p) => p?.runBatch !== undefined),
     );
   }
 
@@ -54,10 +53,10 @@ export class NodeComputer {
     const arena = this.#arena;
     const edges = this.#net.edges;
     const dst = arena.state(v, k, stream);
-    const fused = this.#fused[v];
-    if (fused !== undefined) {
+    const only = this.#only[v];
+    if (only !== undefined) {
       const e = this.#net.nodes[v].inEdges[0];
-      fused(arena.state(edges[e].from, k - this.#delays[e], stream), dst, arena.bias(v));
+      only.run(arena.state(edges[e].from, k - this.#delays[e], stream), dst, arena.bias(v));
       return;
     }
     const ins = this.#net.nodes[v].inEdges;
@@ -90,10 +89,9 @@ export class NodeComputer {
   }
 
   /**
-   * Node v for several streams of one engine frame: `frames[b]` of `streams[b]`. Edges whose
-   * kernel batches (a dense layer on the native kernels reads its weights once for four
-   * streams) run for all streams at once; the rest, and nodes whose computation is one fused
-   * pass, stream by stream. Each stream's state gets the same operations in the same order
+   * Node v for several streams of one engine frame: `frames[b]` of `streams[b]`. Edges and
+   * passes whose kernel batches (a dense layer on the native kernels reads its weights once
+   * for eight streams) run for all streams at once; the rest stream by stream. Each stream's state gets the same operations in the same order
    * as {@link compute} gives it, so the results are the same bit for bit.
    */
   computeBatch(v: number, frames: readonly number[], streams: readonly number[]): void {
@@ -110,6 +108,11 @@ export class NodeComputer {
     srcs.length = n;
     for (let b = 0; b < n; b++) dsts[b] = arena.state(v, frames[b], streams[b]);
     const ins = this.#net.nodes[v].inEdges;
+    const only = this.#only[v];
+    if (only !== undefined) {
+      runPass(only, this.#sources(ins[0], frames, streams), dsts, bias);
+      return;
+    }
     const first = this.#first[v];
     const last = this.#last[v];
     let i = 0;

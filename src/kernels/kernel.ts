@@ -17,27 +17,22 @@ export type StateLayout = 'chw' | 'hwc';
 export interface EdgeKernel {
   run(src: Float32Array, dst: Float32Array): void;
   /**
-   * For a node whose only input this edge is: a function writing act(edge(src) + bias) into
-   * `dst` in one pass, in place of zeroing, `run` and the activation kernel (the same
-   * arithmetic), or undefined where the kernel cannot fuse `activation`.
-   */
-  fused?(activation: Activation): ((src: Float32Array, dst: Float32Array, bias: Float32Array) => void) | undefined;
-  /**
    * `run` for several streams of one engine frame at once (`srcs[b]` into `dsts[b]`), where the
    * kernel shares weight loads between them; each result must equal `run`'s bit for bit.
    */
   runBatch?(srcs: readonly Float32Array[], dsts: readonly Float32Array[]): void;
   /**
-   * For a node with several inputs: this edge's kernel writing more than its share of the
-   * sum, where it can. `first` writes f_e(src) in place of zeroing the sum and adding it
-   * (bias unused); `last` adds f_e(src) and applies the bias and `activation` in place of the
-   * activation pass. Undefined where the kernel has no such pass.
+   * This edge's kernel doing more of its node's work than adding its share, where it can:
+   * `only` (the node's single input) writes act(f_e(src) + bias) in place of zeroing, adding
+   * and the activation pass; of several inputs, `first` writes f_e(src) in place of zeroing
+   * and adding (bias unused), `last` adds f_e(src) and applies bias and `activation` in place
+   * of the activation pass. Undefined where the kernel has no such pass.
    */
   pass?(role: EdgeRole, activation: Activation): EdgePass | undefined;
 }
 
-/** Which end of a node's sum an {@link EdgePass} takes over. */
-export type EdgeRole = 'first' | 'last';
+/** Which of its node's steps an {@link EdgePass} takes over. */
+export type EdgeRole = 'only' | 'first' | 'last';
 
 /**
  * An edge's kernel doing its node's first or last step with its own: each stream's result

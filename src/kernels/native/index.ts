@@ -3,6 +3,7 @@ import { instantiateKernels, kernelModule, type WasmKernels } from '../wasm/modu
 import { registerHwcBackend } from '../wasm/index.js';
 import { internalOrder } from '../layout.js';
 import { inStreamChunks, streamOffsets } from '../stream-batch.js';
+import { ADD, passMode } from '../pass-modes.js';
 import { toBf16, toFp16 } from '../half.js';
 
 export { toBf16, toFp16 } from '../half.js';
@@ -26,7 +27,8 @@ interface NativeAddon {
   readonly isa: string;
   /** Registers a memory's base address; returns its id, or -1. */
   attach(view: Float32Array): number;
-  dense(memory: number, x: number, w: number, y: number, inSize: number, outSize: number): void;
+  /** y += W x, or written by `mode` with `bias` (kernels.c, finish). */
+  dense(memory: number, x: number, w: number, y: number, inSize: number, outSize: number, mode: number, bias: number): void;
   /**
    * Winograd conv, F(2x2,3x3) for `tile` 2 (`u`: the transformed weights, [16][inC][outC]) or
    * F(4x4,3x3) for 4 ([36][inC][outC]); returns 0, or -1 without scratch memory.
@@ -91,7 +93,7 @@ interface NativeAddon {
     padL: number,
   ): void;
   /** dense for n streams: `offsets` holds n input then n output byte offsets. */
-  denseBatch(memory: number, offsets: Float64Array, n: number, w: number, inSize: number, outSize: number): void;
+  denseBatch(memory: number, offsets: Float64Array, n: number, w: number, inSize: number, outSize: number, mode: number, bias: number): void;
   /** dense with weights as IEEE half floats (same packing as denseBf16). */
   denseF16(memory: number, x: number, w: number, y: number, inSize: number, outSize: number): void;
   conv2d(
@@ -206,11 +208,12 @@ function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmM
   // definition of the wasm backend works unchanged.
   return {
     ...(k as unknown as Record<string, unknown>),
-    dense: (x: number, w: number, y: number, inSize: number, outSize: number) => native.dense(id, x, w, y, inSize, outSize),
+    dense: (x: number, w: number, y: number, inSize: number, outSize: number) => native.dense(id, x, w, y, inSize, outSize, 0, 0),
+    denseMode: (x: number, w: number, y: number, inSize: number, outSize: number, mode: number, bias: number) => native.dense(id, x, w, y, inSize, outSize, mode, bias),
     denseBf16: (x: number, w: number, y: number, inSize: number, outSize: number) => native.denseBf16(id, x, w, y, inSize, outSize),
     denseF16: (x: number, w: number, y: number, inSize: number, outSize: number) => native.denseF16(id, x, w, y, inSize, outSize),
     // Only float32 weights have a batched kernel; 16-bit ones run stream by stream.
-    denseBatch: (offsets: Float64Array, n: number, w: number, inSize: number, outSize: number) => native.denseBatch(id, offsets, n, w, inSize, outSize),
+    denseBatch: (offsets: Float64Array, n: number, w: number, inSize: number, outSize: number, mode: number, bias: number) => native.denseBatch(id, offsets, n, w, inSize, outSize, mode, bias),
     winogradBatch: (
       offsets: Float64Array,
       n: number,
@@ -378,14 +381,6 @@ function packWinograd(g: Conv2dGeometry, w: Float32Array, out: Float32Array, til
   }
 }
 
-/** The `mode`s of the native Winograd kernel (kernels.c, wino_output). */
-const WINOGRAD_ADD = 0;
-const WINOGRAD_LINEAR = 1;
-const WINOGRAD_RELU = 2;
-const WINOGRAD_ADD_LINEAR = 3;
-const WINOGRAD_ADD_RELU = 4;
-const WINOGRAD_FIRST = 5;
-
 /** conv2d on a native backend: Winograd where it fits (chosen per layer at pack time), else the direct kernel. */
 function registerWinograd(backend: string): void {
   const direct = edgeKernelDef(backend, 'conv2d');
@@ -417,21 +412,15 @@ function registerWinograd(backend: string): void {
         return (srcs: readonly Float32Array[], dsts: readonly Float32Array[], bias: Float32Array | null) =>
           inStreamChunks(offsets, srcs, dsts, (n) => batch(offsets, n, u, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft, tile, mode, bias === null ? 0 : bias.byteOffset));
       };
-      const add = one(WINOGRAD_ADD);
-      const addMany = many(WINOGRAD_ADD);
+      const add = one(ADD);
+      const addMany = many(ADD);
       return {
         run: (src, dst) => add(src, dst, null),
         ...(addMany === undefined ? {} : { runBatch: (srcs: readonly Float32Array[], dsts: readonly Float32Array[]) => addMany(srcs, dsts, null) }),
-        // Bias and ReLU (or no activation) applied as each output tile is written.
-        fused(activation) {
-          if (activation !== 'relu' && activation !== 'linear') return undefined;
-          return one(activation === 'relu' ? WINOGRAD_RELU : WINOGRAD_LINEAR);
-        },
-        // Of several edges into a node: the first writes its tiles (no zeroing pass), the
-        // last adds its tiles and applies bias and ReLU (or none) as it writes them.
+        // Zeroing, bias and ReLU (or no activation) done as each output tile is written.
         pass(role, activation) {
-          if (role === 'last' && activation !== 'relu' && activation !== 'linear') return undefined;
-          const mode = role === 'first' ? WINOGRAD_FIRST : activation === 'relu' ? WINOGRAD_ADD_RELU : WINOGRAD_ADD_LINEAR;
+          const mode = passMode(role, activation);
+          if (mode === undefined) return undefined;
           const runBatch = many(mode);
           return { run: one(mode), ...(runBatch === undefined ? {} : { runBatch }) };
         },

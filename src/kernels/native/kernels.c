@@ -27,8 +27,22 @@ static inline void add_to(float* p, v16 v) { v16 o = ld(p); o += v; memcpy(p, &o
 static inline v16 splat(float f) { return (v16){} + f; }
 static inline float hsum(v16 v) { float s = 0; for (int i = 0; i < 16; i++) s += v[i]; return s; }
 
-// y[o] += sum_i w[o,i] x[i]: four rows share each x load; 16 inputs per step.
-DISPATCH static void dense(const float* x, const float* w, float* y, int in, int out) {
+// How a kernel writes a sum s into its node's state y (one value of it), by mode: 0 adds (one
+// edge of several); 5 writes 0 + s (the first edge of several, in place of zeroing, then
+// adding); 3 and 4 add and apply the bias, (y + s) + b, then nothing or ReLU (the last edge of
+// several, in place of the activation pass); 1 and 2 write (0 + s) + b, then nothing or ReLU
+// (a node's only edge). Each gives the bits of the separate passes.
+static inline __attribute__((always_inline)) float finish(float y, float s, float b, int mode) {
+  if (mode == 0) return y + s;
+  const float sum = (mode >= 3 && mode <= 4 ? y : 0.0f) + s;
+  if (mode == 5) return sum;
+  const float v = sum + b;
+  return (mode == 2 || mode == 4) ? (v > 0 ? v : 0.0f) : v;
+}
+
+// y[o] += sum_i w[o,i] x[i] (or as `mode` says, with bias b; see finish): four rows share each
+// x load; 16 inputs per step.
+DISPATCH static void dense(const float* x, const float* w, float* y, int in, int out, const float* b, int mode) {
   const int n16 = in & ~15;
   int o = 0;
   for (; o + 4 <= out; o += 4) {
@@ -48,10 +62,10 @@ DISPATCH static void dense(const float* x, const float* w, float* y, int in, int
       s2 += r2[i] * x[i];
       s3 += r3[i] * x[i];
     }
-    y[o] += s0;
-    y[o + 1] += s1;
-    y[o + 2] += s2;
-    y[o + 3] += s3;
+    y[o] = finish(y[o], s0, b == NULL ? 0 : b[o], mode);
+    y[o + 1] = finish(y[o + 1], s1, b == NULL ? 0 : b[o + 1], mode);
+    y[o + 2] = finish(y[o + 2], s2, b == NULL ? 0 : b[o + 2], mode);
+    y[o + 3] = finish(y[o + 3], s3, b == NULL ? 0 : b[o + 3], mode);
   }
   for (; o < out; o++) {
     const float* r = w + (size_t)o * in;
@@ -59,7 +73,7 @@ DISPATCH static void dense(const float* x, const float* w, float* y, int in, int
     for (int i = 0; i < n16; i += 16) a += ld(r + i) * ld(x + i);
     float s = hsum(a);
     for (int i = n16; i < in; i++) s += r[i] * x[i];
-    y[o] += s;
+    y[o] = finish(y[o], s, b == NULL ? 0 : b[o], mode);
   }
 }
 
@@ -69,7 +83,7 @@ DISPATCH static void dense(const float* x, const float* w, float* y, int in, int
 // formed exactly as dense() forms it (same multiply-adds in the same order, same horizontal
 // sum and tail), so a batched frame equals the frames computed one by one, bit for bit.
 // xs/ys: each stream's input and output; streams beyond a multiple of four take dense().
-DISPATCH static void dense_batch4(const float* const* xs, float* const* ys, const float* w, int in, int out) {
+DISPATCH static void dense_batch4(const float* const* xs, float* const* ys, const float* w, int in, int out, const float* bias, int mode) {
   const int n16 = in & ~15;
   int o = 0;
   for (; o + 4 <= out; o += 4) {
@@ -96,10 +110,10 @@ DISPATCH static void dense_batch4(const float* const* xs, float* const* ys, cons
         s3 += r3[i] * x[i];
       }
       float* y = ys[b];
-      y[o] += s0;
-      y[o + 1] += s1;
-      y[o + 2] += s2;
-      y[o + 3] += s3;
+      y[o] = finish(y[o], s0, bias == NULL ? 0 : bias[o], mode);
+      y[o + 1] = finish(y[o + 1], s1, bias == NULL ? 0 : bias[o + 1], mode);
+      y[o + 2] = finish(y[o + 2], s2, bias == NULL ? 0 : bias[o + 2], mode);
+      y[o + 3] = finish(y[o + 3], s3, bias == NULL ? 0 : bias[o + 3], mode);
     }
   }
   for (; o < out; o++) {
@@ -110,13 +124,13 @@ DISPATCH static void dense_batch4(const float* const* xs, float* const* ys, cons
       for (int i = 0; i < n16; i += 16) acc += ld(r + i) * ld(x + i);
       float s = hsum(acc);
       for (int i = n16; i < in; i++) s += r[i] * x[i];
-      ys[b][o] += s;
+      ys[b][o] = finish(ys[b][o], s, bias == NULL ? 0 : bias[o], mode);
     }
   }
 }
 
 // Eight streams a weight load, two rows at a time (16 accumulators): the same sums again.
-DISPATCH static void dense_batch8(const float* const* xs, float* const* ys, const float* w, int in, int out) {
+DISPATCH static void dense_batch8(const float* const* xs, float* const* ys, const float* w, int in, int out, const float* bias, int mode) {
   const int n16 = in & ~15;
   int o = 0;
   for (; o + 2 <= out; o += 2) {
@@ -138,8 +152,8 @@ DISPATCH static void dense_batch8(const float* const* xs, float* const* ys, cons
         s0 += r0[i] * x[i];
         s1 += r1[i] * x[i];
       }
-      ys[b][o] += s0;
-      ys[b][o + 1] += s1;
+      ys[b][o] = finish(ys[b][o], s0, bias == NULL ? 0 : bias[o], mode);
+      ys[b][o + 1] = finish(ys[b][o + 1], s1, bias == NULL ? 0 : bias[o + 1], mode);
     }
   }
   for (; o < out; o++) {
@@ -150,16 +164,16 @@ DISPATCH static void dense_batch8(const float* const* xs, float* const* ys, cons
       for (int i = 0; i < n16; i += 16) acc += ld(r + i) * ld(x + i);
       float s = hsum(acc);
       for (int i = n16; i < in; i++) s += r[i] * x[i];
-      ys[b][o] += s;
+      ys[b][o] = finish(ys[b][o], s, bias == NULL ? 0 : bias[o], mode);
     }
   }
 }
 
-static void dense_batch(const float* const* xs, float* const* ys, int n, const float* w, int in, int out) {
+static void dense_batch(const float* const* xs, float* const* ys, int n, const float* w, int in, int out, const float* bias, int mode) {
   int b = 0;
-  for (; b + 8 <= n; b += 8) dense_batch8(xs + b, ys + b, w, in, out);
-  for (; b + 4 <= n; b += 4) dense_batch4(xs + b, ys + b, w, in, out);
-  for (; b < n; b++) dense(xs[b], w, ys[b], in, out);
+  for (; b + 8 <= n; b += 8) dense_batch8(xs + b, ys + b, w, in, out, bias, mode);
+  for (; b + 4 <= n; b += 4) dense_batch4(xs + b, ys + b, w, in, out, bias, mode);
+  for (; b < n; b++) dense(xs[b], w, ys[b], in, out, bias, mode);
 }
 
 // Sum of n floats read once with the same 64-byte loads as the kernels and no other work: the
@@ -615,8 +629,9 @@ static inline __attribute__((always_inline)) void wino_store(float* y, const flo
     memcpy(y, &v, sizeof v);
     return;
   }
-  // Modes 3 and 4 finish a node's sum: (y + r) + bias, then the activation.
-  v16 v = (mode >= 3 ? ld(y) + r : r) + ld(bias);
+  // Modes 3 and 4 finish a node's sum: (y + r) + bias; 1 and 2 a node's only edge: (0 + r)
+  // + bias, as zeroing, adding and the activation pass round it.
+  v16 v = (mode >= 3 ? ld(y) + r : (v16){0} + r) + ld(bias);
   if (mode == 2 || mode == 4) {
     w16 bits;
     memcpy(&bits, &v, sizeof bits);
@@ -859,25 +874,39 @@ static napi_value Attach(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// Whether a number names a mode of finish (0 to 5); modes 1 to 4 read a bias.
+static int mode_ok(double mode) { return mode >= 0 && mode <= 5 && mode == (int)mode; }
+
+// dense(memory, x, w, y, in, out, mode, bias)
 static napi_value Dense(napi_env env, napi_callback_info info) {
-  ARGS(6)
+  ARGS(8)
   const int m = (int)a[0];
-  dense(at(m, a[1]), at(m, a[2]), at(m, a[3]), (int)a[4], (int)a[5]);
+  if (!mode_ok(a[6])) {
+    napi_throw_range_error(env, NULL, "native dense: mode must be 0 to 5");
+    return NULL;
+  }
+  const int mode = (int)a[6];
+  dense(at(m, a[1]), at(m, a[2]), at(m, a[3]), (int)a[4], (int)a[5], mode >= 1 && mode <= 4 ? at(m, a[7]) : NULL, mode);
   return NULL;
 }
 
-// denseBatch(memory, offsets Float64Array [x0..x(n-1), y0..y(n-1)] (byte offsets), n, w, in, out)
+// denseBatch(memory, offsets Float64Array [x0..x(n-1), y0..y(n-1)] (byte offsets), n, w, in,
+// out, mode, bias): every stream as dense() with that mode and their node's one bias.
 #define MAX_BATCH 256
 static napi_value DenseBatch(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 8;
+  napi_value argv[8];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  double m, n, w, in, out;
+  double m, n, w, in, out, mode, bias;
   napi_get_value_double(env, argv[0], &m);
   napi_get_value_double(env, argv[2], &n);
   napi_get_value_double(env, argv[3], &w);
   napi_get_value_double(env, argv[4], &in);
   napi_get_value_double(env, argv[5], &out);
+  if (napi_get_value_double(env, argv[6], &mode) != napi_ok || napi_get_value_double(env, argv[7], &bias) != napi_ok || !mode_ok(mode)) {
+    napi_throw_range_error(env, NULL, "native denseBatch: mode must be 0 to 5 and bias a byte offset");
+    return NULL;
+  }
   napi_typedarray_type type;
   size_t length, offset;
   void* data;
@@ -893,7 +922,7 @@ static napi_value DenseBatch(napi_env env, napi_callback_info info) {
     xs[b] = at((int)m, offs[b]);
     ys[b] = at((int)m, offs[(int)n + b]);
   }
-  dense_batch(xs, ys, (int)n, at((int)m, w), (int)in, (int)out);
+  dense_batch(xs, ys, (int)n, at((int)m, w), (int)in, (int)out, mode >= 1 && mode <= 4 ? at((int)m, bias) : NULL, (int)mode);
   return NULL;
 }
 
@@ -919,7 +948,7 @@ static napi_value Winograd(napi_env env, napi_callback_info info) {
   const float* x = at(m, a[1]);
   float* y = at(m, a[3]);
   const float* bias = at(m, a[4]);
-  if (!(a[5] >= 0 && a[5] <= 5)) {
+  if (!mode_ok(a[5])) {
     napi_throw_range_error(env, NULL, "native winograd: mode must be 0 to 5");
     return NULL;
   }
@@ -948,15 +977,15 @@ static napi_value WinogradBatch(napi_env env, napi_callback_info info) {
   }
   const int m = (int)a[0];
   const int mode = (int)a[13];
-  if (mode != 0 && mode != 3 && mode != 4 && mode != 5) {
-    napi_throw_range_error(env, NULL, "native winogradBatch: mode must be 0, 3, 4 or 5");
+  if (!mode_ok(a[13])) {
+    napi_throw_range_error(env, NULL, "native winogradBatch: mode must be 0 to 5");
     return NULL;
   }
   const double* offs = (const double*)data;
   const float* xs[MAX_BATCH];
   float* ys[MAX_BATCH];
   const float* bs[MAX_BATCH];
-  const float* bias = mode == 3 || mode == 4 ? at(m, a[14]) : NULL;
+  const float* bias = mode >= 1 && mode <= 4 ? at(m, a[14]) : NULL;
   for (int b = 0; b < n; b++) {
     xs[b] = at(m, offs[b]);
     ys[b] = at(m, offs[n + b]);

@@ -6,6 +6,7 @@ import { registerActivationKernel, registerBackend, registerEdgeKernel } from '.
 import { instantiateKernels, kernelModule, type WasmKernels } from './module.js';
 import { roundWeight } from '../half.js';
 import { inStreamChunks, streamOffsets } from '../stream-batch.js';
+import { ADD, passMode } from '../pass-modes.js';
 
 /** Name of the WebAssembly SIMD backend. */
 export const WASM_BACKEND = 'wasm';
@@ -93,10 +94,25 @@ export function registerHwcBackend(name: string, describe: () => string, instant
       const k = runtime as WasmKernels;
       const w = ptr(packed);
       const run = (src: Float32Array, dst: Float32Array): void => k.dense(ptr(src), w, ptr(dst), g.inSize, g.outSize);
-      const batch = k.denseBatch;
-      if (batch === undefined) return { run };
-      const offsets = streamOffsets();
-      return { run, runBatch: (srcs, dsts) => inStreamChunks(offsets, srcs, dsts, (n) => batch(offsets, n, w, g.inSize, g.outSize)) };
+      const { denseBatch: batch, denseMode } = k;
+      if (batch === undefined || denseMode === undefined) return { run };
+      // Natively: eight (or four) streams a weight load, and the node's zeroing, bias and
+      // activation done as the sums are written.
+      const many = (mode: number) => {
+        const offsets = streamOffsets();
+        return (srcs: readonly Float32Array[], dsts: readonly Float32Array[], bias: Float32Array | null) =>
+          inStreamChunks(offsets, srcs, dsts, (n) => batch(offsets, n, w, g.inSize, g.outSize, mode, bias === null ? 0 : ptr(bias)));
+      };
+      const add = many(ADD);
+      return {
+        run,
+        runBatch: (srcs, dsts) => add(srcs, dsts, null),
+        pass(role, activation) {
+          const mode = passMode(role, activation);
+          if (mode === undefined) return undefined;
+          return { run: (src, dst, bias) => denseMode(ptr(src), w, ptr(dst), g.inSize, g.outSize, mode, ptr(bias)), runBatch: many(mode) };
+        },
+      };
     },
   });
 

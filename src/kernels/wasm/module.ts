@@ -10,7 +10,12 @@ export interface WasmKernels {
    * Native only: dense for n streams at once; `offsets` holds the n inputs' byte offsets, then
    * the n outputs'. Each output equals dense()'s bit for bit.
    */
-  denseBatch?(offsets: Float64Array, n: number, w: number, inSize: number, outSize: number): void;
+  denseBatch?(offsets: Float64Array, n: number, w: number, inSize: number, outSize: number, mode: number, bias: number): void;
+  /**
+   * Native only: dense writing its sums by `mode` (add, or the only, first or last edge of a
+   * node, with its `bias`: kernels.c, finish).
+   */
+  denseMode?(x: number, w: number, y: number, inSize: number, outSize: number, mode: number, bias: number): void;
   /**
    * Native only: Winograd for n streams at once (`offsets` as for denseBatch), each output by
    * `mode` (add, first or last of a node's edges: kernels.c, wino_output) with their node's `bias`.
