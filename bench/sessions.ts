@@ -1,12 +1,14 @@
-// npm run bench:sessions [-- --json] [-- --streams 1,2,4,8,16] [-- --seconds S] [-- --rounds N]
+// npm run bench:sessions [-- --json] [-- --streams 1,2,4,8,16] [-- --seconds S] [-- --rounds N] [-- --warmup S]
 // Many streams, fresh input every frame: all frames/s of N streams served by one runtime
 // (N sessions, batched engine frames), by N separate runtimes (each with its own workers, as
 // a service without sessions would need for isolated states), and by onnxruntime-node running
 // the same network at batch N on every core (frames/s = N x runs/s). Interleaved rounds in
-// one process, medians.
+// one process, medians, after each contender has run long enough to be at its steady speed
+// (eight runtimes' sixteen threads take a second or more to get there on two cores; a short
+// warm-up flattered the sessions by up to 1.3x).
 import { availableParallelism, cpus } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { benchArgs, benchFail, benchRounds } from './args.js';
+import { benchArgs, benchFail, benchNumber, benchRounds } from './args.js';
 import type { Network } from '../src/graph/network.js';
 import { initParameters, type Parameters } from '../src/graph/parameters.js';
 import { Runtime, type Session } from '../src/engine/runtime.js';
@@ -19,7 +21,7 @@ import { median } from './timing.js';
 const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
 const example = (name: string): string => new URL(`../../examples/${name}.json`, import.meta.url).pathname;
 
-const USAGE = `usage: npm run bench:sessions [-- --json] [-- --streams LIST] [-- --seconds S] [-- --rounds N]
+const USAGE = `usage: npm run bench:sessions [-- --json] [-- --streams LIST] [-- --seconds S] [-- --rounds N] [-- --warmup S]
 
 Total frames/s of N streams with a new input every frame, on mnist-sr, conv-chain-4 and
 densenet-12: one runtime serving N sessions, N separate runtimes, and onnxruntime-node at
@@ -29,7 +31,8 @@ edge: one ONNX graph cannot carry state between runs).
                  "separateRuntimesFramesPerSec", "onnxruntimeBatchFramesPerSec"}], ...}
   --streams L    stream counts (default 1,2,4,8,16)
   --seconds S    time per measurement (default 0.4)
-  --rounds N     interleaved rounds, the median is reported (default 3)`;
+  --rounds N     interleaved rounds, the median is reported (default 5)
+  --warmup S     seconds each contender runs before the rounds (default 1.5)`;
 
 /** Frames and frames/s of sessions of one runtime, each running free over its own frames. */
 async function sessionsRate(sessions: readonly Session[], feeds: readonly Float32Array[][], seconds: number, name: string): Promise<{ frames: number; rate: number }> {
@@ -74,7 +77,7 @@ async function runtimesRate(runtimes: readonly Runtime[], feeds: readonly Float3
 }
 
 /** onnxruntime-node at batch `batch` on `threads` threads: frames/s = batch x runs/s. */
-async function onnxRate(net: Network, params: Parameters, batch: number, threads: number, seconds: number, rounds: number): Promise<number[]> {
+async function onnxRate(net: Network, params: Parameters, batch: number, threads: number, seconds: number, rounds: number, warmup: number): Promise<number[]> {
   const session = await ort.InferenceSession.create(networkModel(net, params, { batch }), {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
@@ -92,7 +95,8 @@ async function onnxRate(net: Network, params: Parameters, batch: number, threads
     const out = net.nodes[net.outputs[0]].name;
     const run = async (j: number): Promise<number> =>
       ((await session.run({ [input.name]: new ort.Tensor('float32', batches[j % batches.length].slice(), [batch, ...input.shape]) }))[out].data as Float32Array)[0];
-    for (let j = 0; j < 5; j++) await run(j);
+    const warm = performance.now();
+    for (let j = 0; j < 5 || performance.now() - warm < warmup * 1000; j++) await run(j);
     const rates: number[] = [];
     for (let r = 0; r < rounds; r++) {
       let runs = 0;
@@ -118,8 +122,9 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const values = benchArgs(USAGE, { json: { type: 'boolean' }, streams: { type: 'string' }, seconds: { type: 'string' }, rounds: { type: 'string' } });
-  const rounds = benchRounds(values, 3, USAGE);
+  const values = benchArgs(USAGE, { json: { type: 'boolean' }, streams: { type: 'string' }, seconds: { type: 'string' }, rounds: { type: 'string' }, warmup: { type: 'string' } });
+  const rounds = benchRounds(values, 5, USAGE);
+  const warmup = benchNumber(values, 'warmup', 1.5, (n) => n >= 0 && n <= 60, 'seconds from 0 to 60', USAGE);
   const streamCounts = ((values.streams as string | undefined) ?? '1,2,4,8,16').split(',').map(Number);
   if (streamCounts.some((n) => !Number.isInteger(n) || n < 1 || n > 256)) benchFail('--streams must list whole numbers from 1 to 256', USAGE);
   const seconds = values.seconds === undefined ? 0.4 : Number(values.seconds);
@@ -143,8 +148,8 @@ async function main(): Promise<void> {
       const sessions = await Promise.all(Array.from({ length: streams }, () => rt.open()));
       const separate = await Promise.all(Array.from({ length: streams }, () => Runtime.create(net, { params, queue: 16 })));
       try {
-        await sessionsRate(sessions, feeds, 0.1, output);
-        await runtimesRate(separate, feeds, 0.1, output);
+        await sessionsRate(sessions, feeds, warmup, output);
+        await runtimesRate(separate, feeds, warmup, output);
         const ours: number[] = [];
         const theirs: number[] = [];
         const engine0 = rt.stats().engineFrames;
@@ -156,7 +161,7 @@ async function main(): Promise<void> {
           theirs.push(await runtimesRate(separate, feeds, seconds, output));
         }
         const engineFrames = rt.stats().engineFrames - engine0;
-        const onnx = await onnxRate(peerNet, peerParams, streams, cores, seconds, rounds);
+        const onnx = await onnxRate(peerNet, peerParams, streams, cores, seconds, rounds, warmup);
         rows.push({
           net: name,
           streams,
@@ -171,7 +176,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores, backend: defaultBackend(), seconds, rounds, peerFor: { 'mnist-sr': 'mnist-s' }, rows };
+  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores, backend: defaultBackend(), seconds, rounds, warmup, peerFor: { 'mnist-sr': 'mnist-s' }, rows };
   if (values.json === true) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     return;
