@@ -24,8 +24,22 @@
 typedef float v16 __attribute__((vector_size(64), aligned(4)));
 static inline v16 ld(const float* p) { v16 v; memcpy(&v, p, sizeof v); return v; }
 static inline void add_to(float* p, v16 v) { v16 o = ld(p); o += v; memcpy(p, &o, sizeof o); }
-static inline v16 splat(float f) { return (v16){} + f; }
-static inline float hsum(v16 v) { float s = 0; for (int i = 0; i < 16; i++) s += v[i]; return s; }
+// A float in every lane: a broadcast (`(v16){} + f` cost an add before each one, since 0 + f
+// is not f for f = -0).
+static inline __attribute__((always_inline)) v16 splat(float f) {
+  const v16 one = {f};
+  return __builtin_shufflevector(one, one, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+}
+// A vector's 16 lanes summed as a tree (halves, then halves of those): four dependent adds
+// instead of fifteen, which a dense layer's many row sums otherwise wait on. Every kernel
+// sums its rows this way, so batched and one-stream sums stay the same bits.
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v4 __attribute__((vector_size(16)));
+static inline __attribute__((always_inline)) float hsum(v16 v) {
+  const v8 h = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+  const v4 q = __builtin_shufflevector(h, h, 0, 1, 2, 3) + __builtin_shufflevector(h, h, 4, 5, 6, 7);
+  return (q[0] + q[2]) + (q[1] + q[3]);
+}
 
 // How a kernel writes a sum s into its node's state y (one value of it), by mode: 0 adds (one
 // edge of several); 5 writes 0 + s (the first edge of several, in place of zeroing, then
@@ -406,7 +420,8 @@ static inline __attribute__((always_inline)) void tile32(const int n, const floa
 static inline __attribute__((always_inline)) void tile16(const int n, const float* x0, size_t step, const float* w, const int32_t* taps, int T,
                                                           float* y0, int outC, int outCp, int oc0) {
   for (int oc = oc0; oc < outC; oc += 16) {
-    v16 a[8] = {{0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}};
+    v16 a[8];
+    for (int p = 0; p < 8; p++) a[p] = (v16){0};
     const float* wp = w + oc;
     for (int t = 0; t < T; t++, wp += outCp) {
       const int32_t off = taps[t] >> 2;
