@@ -1,4 +1,5 @@
 // npm run bench:sessions [-- --json] [-- --streams 1,2,4,8,16] [-- --seconds S] [-- --rounds N] [-- --warmup S]
+//   [-- --session-queue Q] [-- --slack S]
 // Many streams, fresh input every frame: all frames/s of N streams served by one runtime
 // (N sessions, batched engine frames), by N separate runtimes (each with its own workers, as
 // a service without sessions would need for isolated states), and by onnxruntime-node running
@@ -22,6 +23,7 @@ const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
 const example = (name: string): string => new URL(`../../examples/${name}.json`, import.meta.url).pathname;
 
 const USAGE = `usage: npm run bench:sessions [-- --json] [-- --streams LIST] [-- --seconds S] [-- --rounds N] [-- --warmup S]
+       [-- --session-queue Q] [-- --slack S]
 
 Total frames/s of N streams with a new input every frame, on mnist-sr, conv-chain-4 and
 densenet-12: one runtime serving N sessions, N separate runtimes, and onnxruntime-node at
@@ -32,7 +34,10 @@ edge: one ONNX graph cannot carry state between runs).
   --streams L    stream counts (default 1,2,4,8,16)
   --seconds S    time per measurement (default 0.4)
   --rounds N     interleaved rounds, the median is reported (default 5)
-  --warmup S     seconds each contender runs before the rounds (default 1.5)`;
+  --warmup S     seconds each contender runs before the rounds (default 1.5)
+  --session-queue Q, --slack S
+                 ring depths of the one runtime (default: the runtime's, which depend on the
+                 streams and the frames' size; see RuntimeOptions.sessionQueue)`;
 
 /** Frames and frames/s of sessions of one runtime, each running free over its own frames. */
 async function sessionsRate(sessions: readonly Session[], feeds: readonly Float32Array[][], seconds: number, name: string): Promise<{ frames: number; rate: number }> {
@@ -122,7 +127,21 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const values = benchArgs(USAGE, { json: { type: 'boolean' }, streams: { type: 'string' }, seconds: { type: 'string' }, rounds: { type: 'string' }, warmup: { type: 'string' } });
+  const values = benchArgs(USAGE, {
+    json: { type: 'boolean' },
+    streams: { type: 'string' },
+    seconds: { type: 'string' },
+    rounds: { type: 'string' },
+    warmup: { type: 'string' },
+    'session-queue': { type: 'string' },
+    slack: { type: 'string' },
+  });
+  const depths = {
+    ...(values['session-queue'] === undefined
+      ? {}
+      : { sessionQueue: benchNumber(values, 'session-queue', 0, (n) => Number.isInteger(n) && n >= 1 && n <= 16, 'a whole number from 1 to 16 (the queue)', USAGE) }),
+    ...(values.slack === undefined ? {} : { slack: benchNumber(values, 'slack', 0, (n) => Number.isInteger(n) && n >= 0 && n <= 64, 'a whole number from 0 to 64', USAGE) }),
+  };
   const rounds = benchRounds(values, 5, USAGE);
   const warmup = benchNumber(values, 'warmup', 1.5, (n) => n >= 0 && n <= 60, 'seconds from 0 to 60', USAGE);
   const streamCounts = ((values.streams as string | undefined) ?? '1,2,4,8,16').split(',').map(Number);
@@ -144,7 +163,7 @@ async function main(): Promise<void> {
     for (const streams of streamCounts) {
       log(`${name}, ${streams} stream${streams > 1 ? 's' : ''}`);
       const feeds = Array.from({ length: streams }, (_, i) => inputsFor(net, 16, 100 + i));
-      const rt = await Runtime.create(net, { params, streams, queue: 16 });
+      const rt = await Runtime.create(net, { params, streams, queue: 16, ...depths });
       const sessions = await Promise.all(Array.from({ length: streams }, () => rt.open()));
       const separate = await Promise.all(Array.from({ length: streams }, () => Runtime.create(net, { params, queue: 16 })));
       try {
@@ -176,7 +195,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores, backend: defaultBackend(), seconds, rounds, warmup, peerFor: { 'mnist-sr': 'mnist-s' }, rows };
+  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores, backend: defaultBackend(), seconds, rounds, warmup, ...depths, peerFor: { 'mnist-sr': 'mnist-s' }, rows };
   if (values.json === true) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     return;

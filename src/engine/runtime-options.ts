@@ -93,8 +93,9 @@ export interface CheckedOptions {
 /**
  * The memory the default ring depths of a runtime with sessions keep their extra slots
  * within (bytes, all streams together): what a frame cycles through stays in the caches
- * (bench:sessions, conv-chain-4 at 8 streams: session queue 4 and slack 0 ran 1.1-1.2x
- * queue 16 and slack 2; mnist-sr, whose frames are small, lost a fifth with queue 4).
+ * (in interleaved A/B runs of conv-chain-4 at 8 streams, session queue 4 and slack 0-1 ran
+ * 1.1-1.2x queue 16 and slack 2; mnist-sr, whose frames are small, lost a fifth with queue
+ * 4: `npm run bench:sessions -- --session-queue Q --slack S`).
  */
 export const RING_CACHE_BYTES = 4 * 2 ** 20;
 
