@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { instantiateKernels, kernelModule, type WasmKernels } from '../wasm/module.js';
 import { registerHwcBackend } from '../wasm/index.js';
 import { internalOrder } from '../layout.js';
-import { inStreamChunks, streamOffsets } from '../stream-batch.js';
+import { StreamChunks } from '../stream-batch.js';
 import { ADD, passMode } from '../pass-modes.js';
 import { toBf16, toFp16 } from '../half.js';
 
@@ -406,11 +406,10 @@ function registerWinograd(backend: string): void {
       const one = (mode: number) => (src: Float32Array, dst: Float32Array, bias: Float32Array | null) =>
         wino(src.byteOffset, u, dst.byteOffset, bias === null ? 0 : bias.byteOffset, mode, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft, tile);
       // Sessions of one engine frame: every stream's tiles in one list, sharing U's loads.
-      const many = (mode: number) => {
+      const many = (mode: number): ((srcs: readonly Float32Array[], dsts: readonly Float32Array[], bias: Float32Array | null) => void) | undefined => {
         if (batch === undefined) return undefined;
-        const offsets = streamOffsets();
-        return (srcs: readonly Float32Array[], dsts: readonly Float32Array[], bias: Float32Array | null) =>
-          inStreamChunks(offsets, srcs, dsts, (n) => batch(offsets, n, u, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft, tile, mode, bias === null ? 0 : bias.byteOffset));
+        const chunks = new StreamChunks((offsets, n, bias) => batch(offsets, n, u, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft, tile, mode, bias));
+        return (srcs, dsts, bias) => chunks.run(srcs, dsts, bias);
       };
       const add = one(ADD);
       const addMany = many(ADD);

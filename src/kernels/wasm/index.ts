@@ -5,7 +5,7 @@ import { internalOrder, needsTranspose } from '../layout.js';
 import { registerActivationKernel, registerBackend, registerEdgeKernel } from '../registry.js';
 import { instantiateKernels, kernelModule, type WasmKernels } from './module.js';
 import { roundWeight } from '../half.js';
-import { inStreamChunks, streamOffsets } from '../stream-batch.js';
+import { StreamChunks } from '../stream-batch.js';
 import { ADD, passMode } from '../pass-modes.js';
 
 /** Name of the WebAssembly SIMD backend. */
@@ -98,19 +98,16 @@ export function registerHwcBackend(name: string, describe: () => string, instant
       if (batch === undefined || denseMode === undefined) return { run };
       // Natively: eight (or four) streams a weight load, and the node's zeroing, bias and
       // activation done as the sums are written.
-      const many = (mode: number) => {
-        const offsets = streamOffsets();
-        return (srcs: readonly Float32Array[], dsts: readonly Float32Array[], bias: Float32Array | null) =>
-          inStreamChunks(offsets, srcs, dsts, (n) => batch(offsets, n, w, g.inSize, g.outSize, mode, bias === null ? 0 : ptr(bias)));
-      };
+      const many = (mode: number): StreamChunks => new StreamChunks((offsets, n, bias) => batch(offsets, n, w, g.inSize, g.outSize, mode, bias));
       const add = many(ADD);
       return {
         run,
-        runBatch: (srcs, dsts) => add(srcs, dsts, null),
+        runBatch: (srcs, dsts) => add.run(srcs, dsts),
         pass(role, activation) {
           const mode = passMode(role, activation);
           if (mode === undefined) return undefined;
-          return { run: (src, dst, bias) => denseMode(ptr(src), w, ptr(dst), g.inSize, g.outSize, mode, ptr(bias)), runBatch: many(mode) };
+          const chunks = many(mode);
+          return { run: (src, dst, bias) => denseMode(ptr(src), w, ptr(dst), g.inSize, g.outSize, mode, ptr(bias)), runBatch: (srcs, dsts, bias) => chunks.run(srcs, dsts, bias) };
         },
       };
     },
@@ -158,12 +155,8 @@ export function registerHwcBackend(name: string, describe: () => string, instant
       if (batch === undefined) return { run };
       // Natively, one call for all streams: a small layer (MNIST's first) costs about as much
       // again in the crossing into C as in its arithmetic.
-      const offsets = streamOffsets();
-      return {
-        run,
-        runBatch: (srcs, dsts) =>
-          inStreamChunks(offsets, srcs, dsts, (n) => batch(offsets, n, w, taps, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft)),
-      };
+      const chunks = new StreamChunks((offsets, n) => batch(offsets, n, w, taps, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft));
+      return { run, runBatch: (srcs, dsts) => chunks.run(srcs, dsts) };
     },
   });
 
