@@ -905,39 +905,47 @@ static napi_value Dense(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// denseBatch(memory, offsets Float64Array [x0..x(n-1), y0..y(n-1)] (byte offsets), n, w, in,
-// out, mode, bias): every stream as dense() with that mode and their node's one bias.
 #define MAX_BATCH 256
-static napi_value DenseBatch(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+// The arguments of a batched call (memory, offsets, n, then `count - 3` numbers): all numbers
+// into a[] (a[1] unused), the offsets Float64Array of n input then n output byte offsets
+// resolved into xs and ys. 0, or -1 after throwing a TypeError that names the call.
+static int batch_args(napi_env env, napi_callback_info info, size_t count, double* a, const float** xs, float** ys, const char* error) {
+  napi_value argv[24];
+  size_t argc = count;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  double m, n, w, in, out, mode, bias;
-  napi_get_value_double(env, argv[0], &m);
-  napi_get_value_double(env, argv[2], &n);
-  napi_get_value_double(env, argv[3], &w);
-  napi_get_value_double(env, argv[4], &in);
-  napi_get_value_double(env, argv[5], &out);
-  if (napi_get_value_double(env, argv[6], &mode) != napi_ok || napi_get_value_double(env, argv[7], &bias) != napi_ok || !mode_ok(mode)) {
-    napi_throw_range_error(env, NULL, "native denseBatch: mode must be 0 to 5 and bias a byte offset");
-    return NULL;
-  }
+  for (size_t i = 0; i < count; i++)
+    if (i != 1 && (i >= argc || napi_get_value_double(env, argv[i], &a[i]) != napi_ok)) a[i] = -1;
   napi_typedarray_type type;
   size_t length, offset;
   void* data;
   napi_value buffer;
-  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, &buffer, &offset) != napi_ok || type != napi_float64_array || n < 1 || n > MAX_BATCH || length < 2 * (size_t)n) {
-    napi_throw_type_error(env, NULL, "native denseBatch: offsets must be a Float64Array of 2n byte offsets, 1 <= n <= 256");
-    return NULL;
+  const int n = (int)a[2];
+  if (argc < count || napi_get_typedarray_info(env, argv[1], &type, &length, &data, &buffer, &offset) != napi_ok || type != napi_float64_array || n < 1 || n > MAX_BATCH ||
+      length < 2 * (size_t)n) {
+    napi_throw_type_error(env, NULL, error);
+    return -1;
   }
   const double* offs = (const double*)data;
+  for (int b = 0; b < n; b++) {
+    xs[b] = at((int)a[0], offs[b]);
+    ys[b] = at((int)a[0], offs[n + b]);
+  }
+  return 0;
+}
+
+// denseBatch(memory, offsets Float64Array [x0..x(n-1), y0..y(n-1)] (byte offsets), n, w, in,
+// out, mode, bias): every stream as dense() with that mode and their node's one bias.
+static napi_value DenseBatch(napi_env env, napi_callback_info info) {
+  double a[8];
   const float* xs[MAX_BATCH];
   float* ys[MAX_BATCH];
-  for (int b = 0; b < (int)n; b++) {
-    xs[b] = at((int)m, offs[b]);
-    ys[b] = at((int)m, offs[(int)n + b]);
+  if (batch_args(env, info, 8, a, xs, ys, "native denseBatch: offsets must be a Float64Array of 2n byte offsets, 1 <= n <= 256") != 0) return NULL;
+  if (!mode_ok(a[6])) {
+    napi_throw_range_error(env, NULL, "native denseBatch: mode must be 0 to 5");
+    return NULL;
   }
-  dense_batch(xs, ys, (int)n, at((int)m, w), (int)in, (int)out, mode >= 1 && mode <= 4 ? at((int)m, bias) : NULL, (int)mode);
+  const int m = (int)a[0], mode = (int)a[6];
+  dense_batch(xs, ys, (int)a[2], at(m, a[3]), (int)a[4], (int)a[5], mode >= 1 && mode <= 4 ? at(m, a[7]) : NULL, mode);
   return NULL;
 }
 
@@ -975,37 +983,19 @@ static napi_value Winograd(napi_env env, napi_callback_info info) {
 // outC, outH, outW, padT, padL, tile, mode, bias): n streams at once, every stream's y by
 // `mode` (0, 3, 4 or 5: see wino_output) with the one bias of their node.
 static napi_value WinogradBatch(napi_env env, napi_callback_info info) {
-  size_t argc = 15;
-  napi_value argv[15], result;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   double a[15];
-  for (size_t i = 0; i < 15; i++)
-    if (i != 1) napi_get_value_double(env, argv[i], &a[i]);
-  napi_typedarray_type type;
-  size_t length, offset;
-  void* data;
-  napi_value buffer;
-  const int n = (int)a[2];
-  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, &buffer, &offset) != napi_ok || type != napi_float64_array || n < 1 || n > MAX_BATCH || length < 2 * (size_t)n) {
-    napi_throw_type_error(env, NULL, "native winogradBatch: offsets must be a Float64Array of 2n byte offsets, 1 <= n <= 256");
-    return NULL;
-  }
-  const int m = (int)a[0];
-  const int mode = (int)a[13];
+  const float* xs[MAX_BATCH];
+  float* ys[MAX_BATCH];
+  if (batch_args(env, info, 15, a, xs, ys, "native winogradBatch: offsets must be a Float64Array of 2n byte offsets, 1 <= n <= 256") != 0) return NULL;
   if (!mode_ok(a[13])) {
     napi_throw_range_error(env, NULL, "native winogradBatch: mode must be 0 to 5");
     return NULL;
   }
-  const double* offs = (const double*)data;
-  const float* xs[MAX_BATCH];
-  float* ys[MAX_BATCH];
+  const int m = (int)a[0], n = (int)a[2], mode = (int)a[13];
   const float* bs[MAX_BATCH];
   const float* bias = mode >= 1 && mode <= 4 ? at(m, a[14]) : NULL;
-  for (int b = 0; b < n; b++) {
-    xs[b] = at(m, offs[b]);
-    ys[b] = at(m, offs[n + b]);
-    bs[b] = bias;
-  }
+  for (int b = 0; b < n; b++) bs[b] = bias;
+  napi_value result;
   napi_create_int32(env, winograd_streams(xs, ys, bs, n, at(m, a[3]), mode, (int)a[4], (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], a[12] == 4 ? 4 : 2), &result);
   return result;
 }
@@ -1022,26 +1012,14 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
 // conv2dBatch(memory, offsets Float64Array [x0..x(n-1), y0..y(n-1)], n, w, taps, then
 // conv2d's geometry): the direct convolution for n streams in one call, each as conv2d.
 static napi_value Conv2dBatch(napi_env env, napi_callback_info info) {
-  size_t argc = 19;
-  napi_value argv[19];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   double a[19];
-  for (size_t i = 0; i < 19; i++)
-    if (i != 1) napi_get_value_double(env, argv[i], &a[i]);
-  napi_typedarray_type type;
-  size_t length, offset;
-  void* data;
-  napi_value buffer;
-  const int n = (int)a[2];
-  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, &buffer, &offset) != napi_ok || type != napi_float64_array || n < 1 || n > MAX_BATCH || length < 2 * (size_t)n) {
-    napi_throw_type_error(env, NULL, "native conv2dBatch: offsets must be a Float64Array of 2n byte offsets, 1 <= n <= 256");
-    return NULL;
-  }
+  const float* xs[MAX_BATCH];
+  float* ys[MAX_BATCH];
+  if (batch_args(env, info, 19, a, xs, ys, "native conv2dBatch: offsets must be a Float64Array of 2n byte offsets, 1 <= n <= 256") != 0) return NULL;
   const int m = (int)a[0];
-  const double* offs = (const double*)data;
-  for (int b = 0; b < n; b++) {
-    if (conv2d(at(m, offs[b]), at(m, a[3]), (const int32_t*)at(m, a[4]), at(m, offs[n + b]), (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10],
-               (int)a[11], (int)a[12], (int)a[13], (int)a[14], (int)a[15], (int)a[16], (int)a[17], (int)a[18]) != 0) {
+  for (int b = 0; b < (int)a[2]; b++) {
+    if (conv2d(xs[b], at(m, a[3]), (const int32_t*)at(m, a[4]), ys[b], (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], (int)a[12], (int)a[13],
+               (int)a[14], (int)a[15], (int)a[16], (int)a[17], (int)a[18]) != 0) {
       napi_throw_error(env, NULL, "native conv2d: out of memory for the zero-bordered copy of its input");
       return NULL;
     }
