@@ -40,6 +40,7 @@ export { ReferenceExecutor, checkParameters, type ReferenceExecutorOptions } fro
 export { loadNetworkFile, loadRollout } from './io/spec-file.js';
 export { encodeModel, decodeModel, saveModel, loadModel, MODEL_FORMAT, MODEL_VERSION, type Model } from './io/model-file.js';
 export { Runtime, RuntimeError, type RuntimeOptions, type RuntimeStats, type RuntimeLogger, type TickResult, type RunOptions } from './engine/runtime.js';
+export { RING_CACHE_BYTES } from './engine/runtime-options.js';
 export { Session, type SessionOptions } from './engine/session.js';
 export { InputSlot, OutputFrame, ViewError } from './engine/frame-views.js';
 export { loadSource, type ModelSource, type LoadedModel } from './engine/model-source.js';

@@ -7,6 +7,8 @@
  */
 export type {
   EdgeKernel,
+  EdgePass,
+  EdgeRole,
   ActivationKernel,
   KernelBackend,
   KernelMemory,
