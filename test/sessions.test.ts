@@ -40,7 +40,7 @@ class Shadow {
   }
 }
 
-test('sessions: random networks, rollouts, 1-4 workers, ring depths, interleavings and churn; every session matches an executor serving it alone, bit for bit', async () => {
+test('sessions: random networks, rollouts, 1-4 workers, ring depths, interleavings, churn and growth; every session matches an executor serving it alone, bit for bit', async () => {
   await fc.assert(
     fc.asyncProperty(
       netParams(true, 6),
@@ -60,9 +60,12 @@ test('sessions: random networks, rollouts, 1-4 workers, ring depths, interleavin
           const backend = rt.backend.name;
           const open: { s: Session; shadow: Shadow }[] = [];
           const own = new Shadow(net, rollout, params, backend);
+          let capacity = streams;
           for (let round = 0; round < 14; round++) {
+            // Half the time the runtime grows by a stream halfway (every session goes on).
+            if (round === 7 && rng.next() < 0.5) await rt.grow(++capacity);
             // Churn: open until full now and then, close one at random now and then.
-            while (open.length < streams && rng.next() < 0.6) open.push({ s: await rt.open(), shadow: new Shadow(net, rollout, params, backend) });
+            while (open.length < capacity && rng.next() < 0.6) open.push({ s: await rt.open(), shadow: new Shadow(net, rollout, params, backend) });
             if (open.length > 0 && rng.next() < 0.2) {
               const [gone] = open.splice(rng.int(0, open.length - 1), 1);
               await gone.s.close();
@@ -385,5 +388,68 @@ test('TCP: clients interleaved get exactly their answers alone; a new connection
   } finally {
     await server.close();
     await rt.close();
+  }
+});
+
+test('grow: capacity rises by re-planning; open sessions go on bit for bit (steps, a free-running loop across it, a held frame), waiters get the new streams', async () => {
+  for (const [name, workers] of [
+    ['mnist-sr', 2],
+    ['conv-chain-4', 2],
+    ['mnist-sr', 1],
+  ] as const) {
+    const net = await loadNetworkFile(example(name));
+    const params = initParameters(net, { seed: 3, bias: 'uniform' });
+    const rt = await Runtime.create(net, { params, workers, streams: 1, calibrate: false });
+    try {
+      const backend = rt.backend.name;
+      const rng = new Random(7);
+      const a = await rt.open();
+      const shadowA = new Shadow(net, rt.rollout, params, backend);
+      const own = new Shadow(net, rt.rollout, params, backend);
+      for (let t = 0; t < 3; t++) {
+        const x = randomInputs(net, rng);
+        shadowA.check(await a.step(x), x, `${name}: a before`);
+      }
+      const x0 = randomInputs(net, rng);
+      own.check(await rt.step(x0), x0, `${name}: own before`);
+      // A held output frame, an open input slot, a waiter for a stream, and a free-running
+      // loop, all across the growth.
+      const heldInput = randomInputs(net, rng);
+      const slot = await a.nextInput();
+      for (const [n, v] of Object.entries(heldInput)) slot.input(n).set(v);
+      const waiter = rt.open({ wait: true });
+      const growing = rt.grow(3);
+      const held = await slot.commit();
+      const heldCopy = Object.fromEntries(Object.entries(held.outputs).map(([n, v]) => [n, v.slice()]));
+      shadowA.check(heldCopy, heldInput, `${name}: a's slot committed while growing`);
+      const runInputs = Array.from({ length: 12 }, () => randomInputs(net, rng));
+      const running = (async () => {
+        let i = 0;
+        for await (const r of rt.run(runInputs)) own.check(r.outputs, runInputs[i++], `${name}: own run across the growth`);
+        return i;
+      })();
+      await growing;
+      assert.equal(await running, 12);
+      assert.equal(rt.stats().streams.capacity, 3);
+      const b = await waiter;
+      const c = await rt.open();
+      await assert.rejects(rt.open(), /all 3 streams are open/);
+      // The held frame still reads what it read before.
+      for (const [n, v] of Object.entries(heldCopy)) assert.ok(sameBits(held.output(n), v), `${name}: held ${n}`);
+      held.release();
+      const shadowB = new Shadow(net, rt.rollout, params, backend);
+      const shadowC = new Shadow(net, rt.rollout, params, backend);
+      for (let t = 0; t < 3; t++) {
+        const [xa, xb, xc] = [randomInputs(net, rng), randomInputs(net, rng), randomInputs(net, rng)];
+        const [ya, yb, yc] = await Promise.all([a.step(xa), b.step(xb), c.step(xc)]);
+        shadowA.check(ya, xa, `${name}: a after`);
+        shadowB.check(yb, xb, `${name}: b after`);
+        shadowC.check(yc, xc, `${name}: c after`);
+      }
+      assert.deepEqual([a.tick, b.tick, c.tick], [7, 3, 3]);
+      await assert.rejects(rt.grow(3), (e: unknown) => e instanceof RangeError && /above the capacity \(3\)/.test(e.message));
+    } finally {
+      await rt.close();
+    }
   }
 });

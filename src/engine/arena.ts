@@ -304,3 +304,41 @@ export function createArena(net: Network, plan: ArenaPlan, backend: KernelBacken
   for (const n of net.nodes) if (!n.isInput) toInternal(params.biases[n.index], arena.bias(n.index), n.shape, backend.layout);
   return arena;
 }
+
+/**
+ * Copies everything of `from` into `to`, a plan of the same network, backend and ring depths
+ * with at least as many streams (a runtime growing its capacity): control words, weights,
+ * biases, every stream's state and staging rings, and the batch table's entries. Byte for
+ * byte (packed 16-bit weights and NaN payloads included). The engine must be stopped.
+ */
+export function copyArena(from: Arena, to: Arena): void {
+  const a = from.plan;
+  const b = to.plan;
+  if (b.streams < a.streams || b.states.length !== a.states.length || b.weights.length !== a.weights.length || b.controlLines !== a.controlLines) {
+    throw new Error('copyArena: the target plan is not a larger plan of the same network');
+  }
+  const src = new Uint8Array(from.memory.buffer);
+  const dst = new Uint8Array(to.memory.buffer);
+  const bytes = (at: number, into: number, n: number): void => dst.set(src.subarray(at, at + n), into);
+  bytes(a.controlOffset, b.controlOffset, a.controlLines * CACHE_LINE);
+  a.weights.forEach((w, e) => bytes(w.offset, b.weights[e].offset, w.floats * 4));
+  a.biases.forEach((w, v) => bytes(w.offset, b.biases[v].offset, w.floats * 4));
+  a.states.forEach((s, v) => {
+    if (b.states[v].depth !== s.depth) throw new Error('copyArena: ring depths differ');
+    for (let stream = 0; stream < a.streams; stream++) bytes(s.offset + stream * s.ringBytes, b.states[v].offset + stream * s.ringBytes, s.ringBytes);
+  });
+  a.staging.forEach((s, v) => {
+    const t = b.staging[v];
+    if (s === null || t === null) return;
+    for (let stream = 0; stream < a.streams; stream++) {
+      const ra = stagingRing(s, stream);
+      const rb = stagingRing(t, stream);
+      if (ra.depth !== rb.depth) throw new Error('copyArena: ring depths differ');
+      bytes(ra.offset, rb.offset, ra.depth * s.slotBytes);
+    }
+  });
+  for (let k = 0; k < a.batches.depth; k++) {
+    const entry = from.batch(k);
+    to.batch(k).set(entry.subarray(0, 1 + BATCH_WORDS * entry[0]));
+  }
+}

@@ -24,13 +24,13 @@ function pendingBatch(): Pending {
 }
 
 export class Batcher {
-  readonly #driver: FrameDriver;
+  #driver: FrameDriver;
   readonly #watch: FrameWatch;
   readonly #guard: <T>(p: Promise<T> | undefined) => Promise<T | undefined>;
   #pending: Pending | undefined;
   #flushing = false;
   /** Per stream, the engine frame its last frame went out in (0: never). */
-  readonly #lastOut: Int32Array;
+  #lastOut: Int32Array;
   #paused: Promise<void> | undefined;
   #resume: (() => void) | undefined;
   /** Callers inside {@link exclusive}, and who waits for them to leave. */
@@ -42,6 +42,19 @@ export class Batcher {
     this.#watch = watch;
     this.#guard = guard;
     this.#lastOut = new Int32Array(driver.streams);
+  }
+
+  /**
+   * Publishes through another driver from now on (the runtime grew onto a new arena, its
+   * frames and staged inputs copied); only while paused. Frames handed in meanwhile go out
+   * through it on resume.
+   */
+  retarget(driver: FrameDriver): void {
+    if (this.#paused === undefined) throw new Error('Batcher.retarget: only while paused');
+    const last = new Int32Array(driver.streams);
+    last.set(this.#lastOut.subarray(0, Math.min(last.length, this.#lastOut.length)));
+    this.#lastOut = last;
+    this.#driver = driver;
   }
 
   /** Whether a stream other than `stream` sent a frame within the last `queue` engine frames. */
@@ -76,10 +89,10 @@ export class Batcher {
   }
 
   async #flush(): Promise<void> {
-    const driver = this.#driver;
     let batch: Pending | undefined;
     try {
       while (this.#pending !== undefined) {
+        const driver = this.#driver;
         // Every wait is followed by a fresh look: nothing is published after a pause began.
         if (this.#paused !== undefined) {
           await this.#paused;

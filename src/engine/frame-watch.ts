@@ -12,7 +12,7 @@ interface Waiter {
 }
 
 export class FrameWatch {
-  readonly #driver: FrameDriver;
+  #driver: FrameDriver;
   readonly #onActive: ((active: boolean) => void) | undefined;
   #waiters: Waiter[] = [];
   #running = false;
@@ -21,6 +21,12 @@ export class FrameWatch {
   constructor(driver: FrameDriver, onActive?: (active: boolean) => void) {
     this.#driver = driver;
     this.#onActive = onActive;
+  }
+
+  /** Watches another driver from now on (the runtime grew onto a new arena); nobody may be waiting. */
+  retarget(driver: FrameDriver): void {
+    if (this.#waiters.length > 0 || this.#running) throw new Error('FrameWatch.retarget: frames are still awaited');
+    this.#driver = driver;
   }
 
   /** Resolves when `nodes` have finished engine frame k; undefined (no promise at all) when they have. Rejects with EngineStopped. */

@@ -75,7 +75,7 @@ export interface RuntimeOptions {
   /**
    * Sessions `open()` may hand out at once, each with a state set of its own (default 0: the
    * runtime's own stream only). Each takes the network's state rings in memory
-   * (`stats().streams.bytesPerStream`).
+   * (`stats().streams.bytesPerStream`). `Runtime.grow` raises it later.
    */
   readonly streams?: number;
 }

@@ -9,9 +9,9 @@ import { StreamrollError } from '../util/errors.js';
 import type { KernelBackend } from '../kernels/kernel.js';
 import type { Rollout } from '../rollout/pattern.js';
 import { assertValidRollout } from '../rollout/validity.js';
-import { type Arena, createArena, planArena } from './arena.js';
+import { Arena, type ArenaOptions, copyArena, createArena, planArena } from './arena.js';
 import { nodeCosts } from './calibrate.js';
-import { FAILED_NODE, READY, STOP, STOP_FAILED, STOP_REQUESTED, WAKE_NODE, controlLines, notifyAll, workerLine, workerTiming } from './control.js';
+import { FAILED_NODE, PARK, PARKED, READY, STOP, STOP_FAILED, STOP_REQUESTED, WAKE_NODE, controlLines, notifyAll, workerLine, workerTiming } from './control.js';
 import { Batcher } from './batcher.js';
 import { FrameDriver, type DriverState } from './frame-driver.js';
 import type { FrameLoopEnd, FrameLoopTask } from './frame-loop-task.js';
@@ -26,7 +26,7 @@ import { chooseWorkerCount, choosePlacement, type Placement } from './placement.
 import { checkParameters } from './reference-executor.js';
 import { checkOptions, type RuntimeLogger, type RuntimeOptions } from './runtime-options.js';
 import { waitAtLeastAsync } from './sync.js';
-import { startWorkers } from './worker-start.js';
+import { startLoops, startWorkers } from './worker-start.js';
 
 export type { RuntimeLogger, RuntimeOptions } from './runtime-options.js';
 export { Session, type SessionOptions } from './session.js';
@@ -108,7 +108,6 @@ export class Runtime implements AsyncDisposable {
   readonly rollout: Rollout;
   readonly backend: KernelBackend;
   readonly placement: Placement;
-  readonly arena: Arena;
   /** Where the weights came from. */
   readonly weights: LoadedModel['weights'];
   /** The module every worker imports first (the `backendModule` option), if any. */
@@ -116,10 +115,16 @@ export class Runtime implements AsyncDisposable {
   /** What happens to NaN and infinite inputs. */
   readonly nonFinite: NonFinitePolicy;
   readonly #pool: Piscina;
-  readonly #loops: readonly FrameLoopTask[];
-  readonly #ended: Promise<FrameLoopEnd>[];
-  readonly #ctrl: Int32Array;
-  readonly #driver: FrameDriver;
+  /** The arena, the workers' tasks and ends, and the driver: replaced when the runtime grows (see {@link grow}). */
+  #arena: Arena;
+  #loops: readonly FrameLoopTask[];
+  #ended: Promise<FrameLoopEnd>[];
+  #ctrl: Int32Array;
+  #driver: FrameDriver;
+  /** How the arena was planned, but for its streams: what a larger one is planned with. */
+  readonly #planOptions: Omit<ArenaOptions, 'streams'>;
+  /** Set while the runtime grows: open() waits for it. */
+  #growing: Promise<void> | undefined;
   readonly #watch: FrameWatch;
   readonly #batcher: Batcher;
   readonly #spin: boolean;
@@ -148,6 +153,7 @@ export class Runtime implements AsyncDisposable {
     backend: KernelBackend;
     placement: Placement;
     arena: Arena;
+    planOptions: Omit<ArenaOptions, 'streams'>;
     driver: FrameDriver;
     weights: Runtime['weights'];
     backendModule: string | undefined;
@@ -162,7 +168,8 @@ export class Runtime implements AsyncDisposable {
     this.rollout = init.rollout;
     this.backend = init.backend;
     this.placement = init.placement;
-    this.arena = init.arena;
+    this.#arena = init.arena;
+    this.#planOptions = init.planOptions;
     this.#driver = init.driver;
     this.weights = init.weights;
     this.backendModule = init.backendModule;
@@ -176,9 +183,12 @@ export class Runtime implements AsyncDisposable {
     this.#latency = createHistogram();
     this.#watch = new FrameWatch(init.driver, (active) => this.#keepAlive(active));
     this.#batcher = new Batcher(init.driver, this.#watch, (p) => this.#guard(p));
+    const rt = this;
     this.#sessionHost = {
       network: init.network,
-      driver: init.driver,
+      get driver(): FrameDriver {
+        return rt.#driver;
+      },
       watch: this.#watch,
       batcher: this.#batcher,
       assertOpen: () => this.#assertOpen(),
@@ -189,7 +199,11 @@ export class Runtime implements AsyncDisposable {
     };
     this.#own = new Session(this.#sessionHost, 0);
     this.#free = Array.from({ length: init.arena.plan.streams - 1 }, (_, i) => i + 1);
-    for (const [w, ended] of init.ended.entries()) {
+    this.#watchLoops(init.ended);
+  }
+  /** A loop that ends with an error fails the runtime, naming the node or the worker. */
+  #watchLoops(endings: readonly Promise<FrameLoopEnd>[]): void {
+    for (const [w, ended] of endings.entries()) {
       void ended.then((end) => {
         if (end.error === undefined) return;
         const err = Object.assign(new Error(end.error.message), { name: end.error.name, ...(end.error.stack === undefined ? {} : { stack: end.error.stack }) });
@@ -198,9 +212,9 @@ export class Runtime implements AsyncDisposable {
         // a dead thread is named by its nodes.
         const failed = Atomics.load(this.#ctrl, FAILED_NODE) - 1;
         const message =
-          failed >= 0 && init.placement.owner[failed] === w
+          failed >= 0 && this.placement.owner[failed] === w
             ? why
-            : `worker ${w} (nodes ${init.placement.nodesOf[w].map((v) => init.network.nodes[v].name).join(', ')}) stopped at tick ${this.tick}: ${why}`;
+            : `worker ${w} (nodes ${this.placement.nodesOf[w].map((v) => this.network.nodes[v].name).join(', ')}) stopped at tick ${this.tick}: ${why}`;
         this.#fail(new RuntimeError(message, { cause: err }));
       });
     }
@@ -230,14 +244,14 @@ export class Runtime implements AsyncDisposable {
     const checked = checkOptions(options, computed, cores, frameBytes);
     // Enough control lines for the most workers any placement could use.
     const maxWorkers = Math.max(checked.workerLimit, computed);
-    const plan = planArena(network, rollout.delays, backend, {
+    const planOptions = {
       controlLines: controlLines(network.nodes.length, maxWorkers),
       queue: checked.queue,
       sessionQueue: checked.sessionQueue,
       staging: true,
       slack: checked.slack,
-      streams: 1 + checked.streams,
-    });
+    };
+    const plan = planArena(network, rollout.delays, backend, { ...planOptions, streams: 1 + checked.streams });
     const arena = createArena(network, plan, backend, params);
     // Control memory starts zeroed, which would name node 0 as the one the driver awaits.
     Atomics.store(arena.control, WAKE_NODE, -1);
@@ -267,7 +281,7 @@ export class Runtime implements AsyncDisposable {
     const { pool, loops, ended } = startWorkers(network, rollout, placement, arena, backend.name, spin, backendModule);
     const nonFinite = options.nonFinite ?? 'reject';
     const driver = new FrameDriver({ net: network, arena, kernels, queue: checked.queue, nonFinite });
-    const rt = new Runtime({ network, rollout, backend, placement, arena, driver, weights: loaded.weights, backendModule, nonFinite, pool, loops, ended, spin, logger: options.logger });
+    const rt = new Runtime({ network, rollout, backend, placement, arena, planOptions, driver, weights: loaded.weights, backendModule, nonFinite, pool, loops, ended, spin, logger: options.logger });
     // Starting up is work in progress: the threads keep the process alive until it is done.
     rt.#refThreads(true);
     try {
@@ -291,6 +305,11 @@ export class Runtime implements AsyncDisposable {
     // Started: from now on the threads keep the process alive only while a call waits.
     rt.#refThreads(rt.#busy > 0);
     return rt;
+  }
+
+  /** The shared memory the engine computes in (a new one after {@link grow}). */
+  get arena(): Arena {
+    return this.#arena;
   }
 
   /** Ticks computed since the start (or the last reset) on the runtime's own stream. */
@@ -362,6 +381,8 @@ export class Runtime implements AsyncDisposable {
    */
   async open(options: SessionOptions = {}): Promise<Session> {
     this.#assertOpen();
+    while (this.#growing !== undefined) await this.#growing;
+    this.#assertOpen();
     const capacity = this.arena.plan.streams - 1;
     let stream = this.#free.shift();
     if (stream === undefined) {
@@ -385,6 +406,86 @@ export class Runtime implements AsyncDisposable {
     const session = new Session(this.#sessionHost, stream, options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs });
     this.#sessions.add(session);
     return session;
+  }
+
+  /**
+   * Raises the number of sessions `open()` may hand out to `streams` by re-planning the
+   * arena: every call on every session finishes its current step first (an open input slot
+   * is committed or cancelled first), frames in flight complete, the workers stop, the arena
+   * is copied into a larger one (weights, every stream's states and queued frames, the frame
+   * counters), and the workers start again on it. Open sessions go on where they were, bit for
+   * bit; output frames held across it stay readable (their views keep the old memory, which
+   * nothing writes any more); waiters for a stream get the new ones. Costs a pause of
+   * milliseconds and the new arena's memory.
+   * @throws RangeError unless `streams` is a whole number above the capacity (and at most 4096)
+   */
+  async grow(streams: number): Promise<void> {
+    this.#assertOpen();
+    while (this.#growing !== undefined) await this.#growing;
+    this.#assertOpen();
+    const capacity = this.#arena.plan.streams - 1;
+    if (!Number.isInteger(streams) || streams <= capacity || streams > 4096) {
+      throw new RangeError(`grow: streams must be a whole number above the capacity (${capacity}) and at most 4096, got ${streams}`);
+    }
+    let done!: () => void;
+    this.#growing = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await this.#busyWhile(() => this.#regrow(streams));
+    } finally {
+      this.#growing = undefined;
+      done();
+    }
+  }
+
+  async #regrow(streams: number): Promise<void> {
+    // Every session between calls, the runtime's own first (a lend holds it throughout).
+    const releases: (() => void)[] = [];
+    try {
+      for (const session of [this.#own, ...this.#sessions]) releases.push(await session.take());
+      this.#assertOpen();
+      const resume = await this.#batcher.pause();
+      try {
+        this.#assertOpen();
+        const old = this.#arena;
+        // Stop the loops: every published frame is complete, so they end between frames.
+        Atomics.store(old.control, STOP, STOP_REQUESTED);
+        notifyAll(old.control);
+        const ends = await Promise.all(this.#ended);
+        const failed = ends.find((end) => end.error !== undefined);
+        if (failed !== undefined) throw this.#failed ?? new RuntimeError(`a worker failed while the runtime grew: ${failed.error?.message}`);
+        const plan = planArena(this.network, this.rollout.delays, this.backend, { ...this.#planOptions, streams: 1 + streams });
+        const arena = new Arena(plan, this.backend.createMemory(plan.bytes));
+        copyArena(old, arena);
+        const ctrl = arena.control;
+        for (const word of [STOP, READY, PARK, PARKED, FAILED_NODE]) Atomics.store(ctrl, word, 0);
+        Atomics.store(ctrl, WAKE_NODE, -1);
+        const driver = new FrameDriver({
+          net: this.network,
+          arena,
+          kernels: this.backend.bind(arena.memory),
+          queue: this.#driver.queue,
+          nonFinite: this.nonFinite,
+          state: this.#driver.state,
+        });
+        const spin = this.#spin;
+        const { loops, ended } = startLoops(this.#pool, this.network, this.rollout, this.placement, arena, this.backend.name, spin, this.backendModule);
+        this.#arena = arena;
+        this.#ctrl = ctrl;
+        this.#driver = driver;
+        this.#loops = loops;
+        this.#ended = ended;
+        this.#watch.retarget(driver);
+        this.#batcher.retarget(driver);
+        this.#watchLoops(ended);
+        await this.#guard(waitAtLeastAsync(ctrl, READY, this.placement.workers));
+        for (let s = old.plan.streams; s < plan.streams; s++) this.#releaseStream(s);
+        this.#logger?.info({ network: this.network.name, streams }, 'runtime grew');
+      } finally {
+        resume();
+      }
+    } finally {
+      for (const release of releases) release();
+    }
   }
 
   #releaseStream(stream: number): void {

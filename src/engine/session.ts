@@ -285,6 +285,14 @@ export class Session implements AsyncDisposable {
   }
 
   /**
+   * Takes this session until the returned function is called: no call on it runs meanwhile.
+   * @internal the runtime holds every session while it grows
+   */
+  take(): Promise<() => void> {
+    return Promise.resolve(this.#acquire());
+  }
+
+  /**
    * How many output frames of this session are held.
    * @internal
    */

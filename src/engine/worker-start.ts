@@ -52,6 +52,25 @@ export function startWorkers(net: Network, rollout: Rollout, placement: Placemen
     concurrentTasksPerWorker: 1,
     atomics: 'disabled',
   });
+  // An idle piscina worker that dies reports on the pool: its thread's exit names it.
+  pool.on('error', () => undefined);
+  return { pool, ...startLoops(pool, net, rollout, placement, arena, backend, spin, backendModule) };
+}
+
+/**
+ * Starts the frame loops on a pool's threads (again, after their loops ended: a runtime that
+ * grew onto a new arena restarts them there).
+ */
+export function startLoops(
+  pool: Piscina,
+  net: Network,
+  rollout: Rollout,
+  placement: Placement,
+  arena: Arena,
+  backend: string,
+  spin: boolean,
+  backendModule: string | undefined,
+): Omit<StartedWorkers, 'pool'> {
   const owner = counterOwners(net, rollout.delays, placement);
   const loops = placement.nodesOf.map((nodes, w): FrameLoopTask => {
     // nodesOf is already in frame order.
@@ -72,16 +91,19 @@ export function startWorkers(net: Network, rollout: Rollout, placement: Placemen
   const resolvers: ((end: FrameLoopEnd) => void)[] = [];
   const ended = loops.map(() => new Promise<FrameLoopEnd>((resolve) => resolvers.push(resolve)));
   const settle = (end: FrameLoopEnd): void => resolvers[end.worker](end);
-  pool.on('message', (message: unknown) => {
+  const onMessage = (message: unknown): void => {
     if (typeof message === 'object' && message !== null && FRAME_LOOP_END in message) settle((message as Record<typeof FRAME_LOOP_END, FrameLoopEnd>)[FRAME_LOOP_END]);
-  });
-  // An idle piscina worker that dies reports on the pool: its thread's exit, below, names it.
-  pool.on('error', () => undefined);
+  };
+  pool.on('message', onMessage);
+  // These loops' ends are this listener's business only until all have ended.
+  void Promise.all(ended).then(() => pool.off('message', onMessage));
   loops.forEach((task, w) => {
     (pool.run(task) as Promise<FrameLoopStarted>).then(
       (started) => {
         const thread = pool.threads.find((t) => t.threadId === started.threadId);
-        thread?.once('exit', (code) => settle({ worker: w, lastFrame: -1, error: { name: 'Error', message: `its thread exited (code ${code})` } }));
+        const onExit = (code: number): void => settle({ worker: w, lastFrame: -1, error: { name: 'Error', message: `its thread exited (code ${code})` } });
+        thread?.once('exit', onExit);
+        void ended[w].then(() => thread?.off('exit', onExit));
       },
       (err: unknown) => {
         const e = err instanceof Error ? err : new Error(String(err));
@@ -89,5 +111,5 @@ export function startWorkers(net: Network, rollout: Rollout, placement: Placemen
       },
     );
   });
-  return { pool, loops, ended };
+  return { loops, ended };
 }
