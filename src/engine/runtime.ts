@@ -415,8 +415,9 @@ export class Runtime implements AsyncDisposable {
    * is copied into a larger one (weights, every stream's states and queued frames, the frame
    * counters), and the workers start again on it. Open sessions go on where they were, bit for
    * bit; output frames held across it stay readable (their views keep the old memory, which
-   * nothing writes any more); waiters for a stream get the new ones. Costs a pause of
-   * milliseconds and the new arena's memory.
+   * nothing writes any more); waiters for a stream get the new ones. A real-time loop or the
+   * TCP server driving the engine (see lend) finishes first. Costs a pause of milliseconds and
+   * the new arena's memory.
    * @throws RangeError unless `streams` is a whole number above the capacity (and at most 4096)
    */
   async grow(streams: number): Promise<void> {
