@@ -462,3 +462,29 @@ test("the native weights reader (bench:kernels' memory floor) reads exactly the 
     assert.ok(Math.abs(read() - expected) <= 1e-3 * n, `n=${n}: ${read()} vs ${expected}`);
   }
 });
+
+test('the native direct conv lays out its zero-bordered input once per layer: layers that share some of the layout (the same padded size, another input size) and interleave still match the reference', {
+  skip: !nativeAvailable() && 'native kernels not built',
+}, () => {
+  const rng = new Random(29);
+  // 7x7 stride 4 with 3 of padding from 28x28, 27x27 and 28x27 (7x7 out): the padded buffer
+  // (31x31) and its offsets stay the same while the last rows and columns turn from data to
+  // border; and the MNIST first layer ("same") between them.
+  const cases = [
+    { src: [1, 28, 28], dst: [16, 7, 7], padding: 3 },
+    { src: [1, 27, 27], dst: [16, 7, 7], padding: 3 },
+    { src: [1, 28, 27], dst: [16, 7, 7], padding: 3 },
+    { src: [1, 28, 28], dst: [16, 7, 7], padding: 'same' },
+    { src: [2, 28, 28], dst: [16, 7, 7], padding: 3 },
+  ] as const;
+  for (let round = 0; round < 3; round++) {
+    for (const c of cases) {
+      const edge = edgeOf(c.src, c.dst, { type: 'conv2d', kernel: 7, stride: 4, padding: c.padding });
+      const w = randomArray(16 * c.src[0] * 49, rng);
+      const x = randomArray(size(c.src), rng);
+      const ours = runEdge(NATIVE_BACKEND, edge, c.src, c.dst, w, x, rng);
+      const want = runEdge(REFERENCE_BACKEND, edge, c.src, c.dst, w, x, rng);
+      assert.ok(relativeError(ours, want) < 1e-5, `round ${round}, [${c.src.join(',')}]: error ${relativeError(ours, want)}`);
+    }
+  }
+});

@@ -457,6 +457,9 @@ typedef struct {
   size_t taps_cap;
   float* wino;
   size_t wino_cap;
+  // The layout buf's zero border and taps were last made for (the streams of one layer in an
+  // engine frame come one after another: only the first lays them out).
+  int layout[11];
 } Scratch;
 
 static pthread_key_t scratch_key;
@@ -517,17 +520,16 @@ static int conv2d(const float* x, const float* w, const int32_t* taps, float* y,
     return -1;
   float* const pad_buf = sc->buf;
   int32_t* const pad_taps = sc->taps;
-  memset(pad_buf, 0, (size_t)top * row * sizeof(float));
-  for (int iy = 0; iy < inH; iy++) {
-    float* r = pad_buf + (size_t)(top + iy) * row;
-    memset(r, 0, (size_t)left * inC * sizeof(float));
-    memcpy(r + (size_t)left * inC, x + (size_t)iy * inW * inC, (size_t)inW * inC * sizeof(float));
-    memset(r + (size_t)(left + inW) * inC, 0, (size_t)(Wp - left - inW) * inC * sizeof(float));
+  const int layout[11] = {Hp, Wp, inC, top, left, inH, inW, kh, kw, dh, dw};
+  if (memcmp(layout, sc->layout, sizeof layout) != 0) {
+    // A new layout: zero the border, lay out the taps (the interior is overwritten below).
+    memset(pad_buf, 0, (size_t)Hp * row * sizeof(float));
+    for (int ky = 0, t = 0; ky < kh; ky++)
+      for (int kx = 0; kx < kw; kx++)
+        for (int ic = 0; ic < inC; ic++, t++) pad_taps[t] = (int32_t)((((size_t)ky * dh * Wp + (size_t)kx * dw) * inC + ic) * 4);
+    memcpy(sc->layout, layout, sizeof layout);
   }
-  memset(pad_buf + (size_t)(top + inH) * row, 0, (size_t)(Hp - top - inH) * row * sizeof(float));
-  for (int ky = 0, t = 0; ky < kh; ky++)
-    for (int kx = 0; kx < kw; kx++)
-      for (int ic = 0; ic < inC; ic++, t++) pad_taps[t] = (int32_t)((((size_t)ky * dh * Wp + (size_t)kx * dw) * inC + ic) * 4);
+  for (int iy = 0; iy < inH; iy++) memcpy(pad_buf + (size_t)(top + iy) * row + (size_t)left * inC, x + (size_t)iy * inW * inC, (size_t)inW * inC * sizeof(float));
   for (int oy = 0; oy < outH; oy++)
     for (int ox = 0; ox < outW; ox += 8)
       conv_run(outW - ox < 8 ? outW - ox : 8, pad_buf + (size_t)(oy * sh * Wp + ox * sw) * inC, (size_t)sw * inC, w, pad_taps, T,
