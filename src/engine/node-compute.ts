@@ -91,8 +91,9 @@ export class NodeComputer {
   /**
    * Node v for several streams of one engine frame: `frames[b]` of `streams[b]`. Edges and
    * passes whose kernel batches (a dense layer on the native kernels reads its weights once
-   * for eight streams) run for all streams at once; the rest stream by stream. Each stream's state gets the same operations in the same order
-   * as {@link compute} gives it, so the results are the same bit for bit.
+   * for eight streams) run for all streams at once; the rest stream by stream. Each stream's
+   * state gets the same operations in the same order as {@link compute} gives it, so the
+   * results are the same bit for bit.
    */
   computeBatch(v: number, frames: readonly number[], streams: readonly number[]): void {
     const n = frames.length;
