@@ -19,6 +19,9 @@ import { networkModel } from '../src/io/onnx-export.js';
 import { inputsFor } from './engine-measures.js';
 import { median } from './timing.js';
 
+/** Every runtime's queue (frames in flight): the same for the one runtime and the separate ones. */
+const QUEUE = 16;
+
 const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
 const example = (name: string): string => new URL(`../../examples/${name}.json`, import.meta.url).pathname;
 
@@ -139,7 +142,7 @@ async function main(): Promise<void> {
   const depths = {
     ...(values['session-queue'] === undefined
       ? {}
-      : { sessionQueue: benchNumber(values, 'session-queue', 0, (n) => Number.isInteger(n) && n >= 1 && n <= 16, 'a whole number from 1 to 16 (the queue)', USAGE) }),
+      : { sessionQueue: benchNumber(values, 'session-queue', 0, (n) => Number.isInteger(n) && n >= 1 && n <= QUEUE, `a whole number from 1 to ${QUEUE} (the queue)`, USAGE) }),
     ...(values.slack === undefined ? {} : { slack: benchNumber(values, 'slack', 0, (n) => Number.isInteger(n) && n >= 0 && n <= 64, 'a whole number from 0 to 64', USAGE) }),
   };
   const rounds = benchRounds(values, 5, USAGE);
@@ -163,9 +166,9 @@ async function main(): Promise<void> {
     for (const streams of streamCounts) {
       log(`${name}, ${streams} stream${streams > 1 ? 's' : ''}`);
       const feeds = Array.from({ length: streams }, (_, i) => inputsFor(net, 16, 100 + i));
-      const rt = await Runtime.create(net, { params, streams, queue: 16, ...depths });
+      const rt = await Runtime.create(net, { params, streams, queue: QUEUE, ...depths });
       const sessions = await Promise.all(Array.from({ length: streams }, () => rt.open()));
-      const separate = await Promise.all(Array.from({ length: streams }, () => Runtime.create(net, { params, queue: 16 })));
+      const separate = await Promise.all(Array.from({ length: streams }, () => Runtime.create(net, { params, queue: QUEUE })));
       try {
         await sessionsRate(sessions, feeds, warmup, output);
         await runtimesRate(separate, feeds, warmup, output);

@@ -5,7 +5,6 @@
 import { validateNetwork } from '../graph/network.js';
 import '../kernels/backends.js';
 import type { BoundKernels } from '../kernels/kernel.js';
-import { crossesOrder } from '../kernels/layout.js';
 import { getBackend } from '../kernels/registry.js';
 import { Arena, BATCH_WORDS } from './arena.js';
 import { FAILED_NODE, NO_OUTPUTS, STOP, STOP_FAILED, nodeTick, notifyAll, wakeDriverIfAsked, workerLine, workerTiming } from './control.js';
@@ -30,8 +29,6 @@ export class FrameLoop {
   /** Scratch for a batched frame's (frame, stream) pairs, reused frame after frame. */
   readonly #frames: number[] = [];
   readonly #streams: number[] = [];
-  /** Per node: its staged values and its state are in the same order (a copy converts them). */
-  readonly #sameOrder: boolean[];
 
   /** Builds the loop in this thread (the task's backend module must be imported first). */
   constructor(task: FrameLoopTask) {
@@ -64,7 +61,6 @@ export class FrameLoop {
     // An input's state ring is as short as any other's (its queue waits in the staging
     // ring), so converting into it waits for other workers' readers like computing does.
     this.#convertWaits = task.converts.map(waitsOf);
-    this.#sameOrder = net.nodes.map((n) => !crossesOrder(n.shape, this.arena.plan.layout, n.order));
     this.#stats = workerLine(net.nodes.length, worker);
     this.#timing = workerTiming(this.ctrl, net.nodes.length, worker);
   }
@@ -109,13 +105,7 @@ export class FrameLoop {
         if (!waitAtLeast(ctrl, index, k + offset, spin)) return false;
         t0 = performance.now();
       }
-      const same = this.#sameOrder[v];
-      for (let b = 0; b < entries; b++) {
-        const staged = arena.staged(v, frames[b], streams[b]) as Float32Array;
-        // A vector, or one channel: a plain copy, without the conversion's layers of calls.
-        if (same) arena.state(v, frames[b], streams[b]).set(staged);
-        else kernels.toInternal(staged, arena.state(v, frames[b], streams[b]), net.nodes[v].shape, net.nodes[v].order);
-      }
+      for (let b = 0; b < entries; b++) kernels.toInternal(arena.staged(v, frames[b], streams[b]) as Float32Array, arena.state(v, frames[b], streams[b]), net.nodes[v].shape, net.nodes[v].order);
       Atomics.store(ctrl, nodeTick(v), k);
       Atomics.notify(ctrl, nodeTick(v));
     }
@@ -133,9 +123,7 @@ export class FrameLoop {
         if (staged) {
           for (; b < entries; b++) {
             if ((batch[1 + BATCH_WORDS * b] & NO_OUTPUTS) !== 0) continue;
-            const slot = arena.staged(v, frames[b], streams[b]) as Float32Array;
-            if (this.#sameOrder[v]) slot.set(arena.state(v, frames[b], streams[b]));
-            else kernels.fromInternal(arena.state(v, frames[b], streams[b]), slot, net.nodes[v].shape, net.nodes[v].order);
+            kernels.fromInternal(arena.state(v, frames[b], streams[b]), arena.staged(v, frames[b], streams[b]) as Float32Array, net.nodes[v].shape, net.nodes[v].order);
           }
           b = 0;
         }

@@ -119,7 +119,6 @@ export class Runtime implements AsyncDisposable {
   #arena: Arena;
   #loops: readonly FrameLoopTask[];
   #ended: Promise<FrameLoopEnd>[];
-  #ctrl: Int32Array;
   #driver: FrameDriver;
   /** How the arena was planned, but for its streams: what a larger one is planned with. */
   readonly #planOptions: Omit<ArenaOptions, 'streams'>;
@@ -177,7 +176,6 @@ export class Runtime implements AsyncDisposable {
     this.#pool = init.pool;
     this.#loops = init.loops;
     this.#ended = init.ended;
-    this.#ctrl = init.arena.control;
     this.#spin = init.spin;
     this.#logger = init.logger;
     this.#latency = createHistogram();
@@ -310,6 +308,11 @@ export class Runtime implements AsyncDisposable {
   /** The shared memory the engine computes in (a new one after {@link grow}). */
   get arena(): Arena {
     return this.#arena;
+  }
+
+  /** The engine's control words (in the current arena). */
+  get #ctrl(): Int32Array {
+    return this.#arena.control;
   }
 
   /** Ticks computed since the start (or the last reset) on the runtime's own stream. */
@@ -468,10 +471,8 @@ export class Runtime implements AsyncDisposable {
           nonFinite: this.nonFinite,
           state: this.#driver.state,
         });
-        const spin = this.#spin;
-        const { loops, ended } = startLoops(this.#pool, this.network, this.rollout, this.placement, arena, this.backend.name, spin, this.backendModule);
+        const { loops, ended } = startLoops(this.#pool, this.network, this.rollout, this.placement, arena, this.backend.name, this.#spin, this.backendModule);
         this.#arena = arena;
-        this.#ctrl = ctrl;
         this.#driver = driver;
         this.#loops = loops;
         this.#ended = ended;

@@ -1,7 +1,7 @@
 import type { EdgeGeometry } from '../graph/geometry.js';
 import type { Activation } from '../graph/spec.js';
 import { ACTIVATIONS, OP_TYPES, activationParams } from '../graph/spec.js';
-import { fromInternal, toInternal } from './layout.js';
+import { crossesOrder, fromInternal, toInternal } from './layout.js';
 import { firstNonFiniteJs, type ActivationKernelDef, type BackendDef, type EdgeKernelDef, type KernelBackend, type OpType } from './kernel.js';
 import { StreamrollError } from '../util/errors.js';
 
@@ -77,12 +77,16 @@ export function getBackend(name: string): KernelBackend {
           return firstNonFinite(target);
         },
         zero: def.zero === undefined ? (values) => void values.fill(0) : (values) => (def.zero as NonNullable<BackendDef['zero']>)(runtime, values),
-        // The backend's fast conversion covers row-major [C,H,W] values; other orders go through JavaScript.
+        // Where the orders agree (vectors, one channel) a plain copy, without the backend's
+        // checks (workers convert every input and output of every frame); the backend's fast
+        // conversion covers row-major [C,H,W] values; other orders go through JavaScript.
         toInternal: (values, out, shape, order = 'chw') => {
-          if (order !== 'chw' || def.convert?.(runtime, values, out, shape, 'in') !== true) toInternal(values, out, shape, def.layout, order);
+          if (!crossesOrder(shape, def.layout, order) && values instanceof Float32Array) out.set(values);
+          else if (order !== 'chw' || def.convert?.(runtime, values, out, shape, 'in') !== true) toInternal(values, out, shape, def.layout, order);
         },
         fromInternal: (internal, out, shape, order = 'chw') => {
-          if (order !== 'chw' || def.convert?.(runtime, internal, out, shape, 'out') !== true) fromInternal(internal, out, shape, def.layout, order);
+          if (!crossesOrder(shape, def.layout, order)) out.set(internal.subarray(0, out.length));
+          else if (order !== 'chw' || def.convert?.(runtime, internal, out, shape, 'out') !== true) fromInternal(internal, out, shape, def.layout, order);
         },
       };
     },

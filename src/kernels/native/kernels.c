@@ -732,8 +732,8 @@ DISPATCH static void wino4_output(const v16* m, int stride, float* y, const floa
 // tiles form one list, grouped WT at a time, so a small map's few tiles share each load of U
 // with other streams' tiles instead of with repeats. Every tile's sums are formed the same
 // way whatever its group, so each stream's output equals a call for that stream alone, bit
-// for bit. biases[s] is read only by modes 1 and 2.
-static int winograd_streams(const float* const* xs, float* const* ys, const float* const* biases, int n, const float* u, int mode, int inC, int inH,
+// for bit. `bias` (their node's, the same for every stream) is read only by modes 1 to 4.
+static int winograd_streams(const float* const* xs, float* const* ys, const float* bias, int n, const float* u, int mode, int inC, int inH,
                             int inW, int outC, int outH, int outW, int padT, int padL, int tile) {
   const int nx = tile == 4 ? 36 : 16;
   const int tilesW = (outW + tile - 1) / tile, per = ((outH + tile - 1) / tile) * tilesW, tiles = per * n;
@@ -759,7 +759,6 @@ static int winograd_streams(const float* const* xs, float* const* ys, const floa
         const int s = (t0 + t) / per, ti = (t0 + t) % per;
         const int oy = tile * (ti / tilesW), ox = tile * (ti % tilesW);
         const v16* m = M + (size_t)t * 2 * nx;
-        const float* bias = biases == NULL ? NULL : biases[s];
         if (tile == 4) {
           wino4_output(m, 2, ys[s], bias, mode, outC, oc, outH, outW, oy, ox);
           if (two) wino4_output(m + 1, 2, ys[s], bias, mode, outC, oc + 16, outH, outW, oy, ox);
@@ -955,13 +954,13 @@ static napi_value Winograd(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "native winograd: mode must be 0 to 5");
     return NULL;
   }
-  napi_create_int32(env, winograd_streams(&x, &y, &bias, 1, at(m, a[2]), (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], (int)a[12], (int)a[13], a[14] == 4 ? 4 : 2), &result);
+  napi_create_int32(env, winograd_streams(&x, &y, bias, 1, at(m, a[2]), (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], (int)a[12], (int)a[13], a[14] == 4 ? 4 : 2), &result);
   return result;
 }
 
 // winogradBatch(memory, offsets Float64Array [x0..x(n-1), y0..y(n-1)], n, u, inC, inH, inW,
 // outC, outH, outW, padT, padL, tile, mode, bias): n streams at once, every stream's y by
-// `mode` (0, 3, 4 or 5: see wino_output) with the one bias of their node.
+// `mode` (see wino_output) with the one bias of their node.
 static napi_value WinogradBatch(napi_env env, napi_callback_info info) {
   double a[15];
   const float* xs[MAX_BATCH];
@@ -972,11 +971,9 @@ static napi_value WinogradBatch(napi_env env, napi_callback_info info) {
     return NULL;
   }
   const int m = (int)a[0], n = (int)a[2], mode = (int)a[13];
-  const float* bs[MAX_BATCH];
   const float* bias = mode >= 1 && mode <= 4 ? at(m, a[14]) : NULL;
-  for (int b = 0; b < n; b++) bs[b] = bias;
   napi_value result;
-  napi_create_int32(env, winograd_streams(xs, ys, bs, n, at(m, a[3]), mode, (int)a[4], (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], a[12] == 4 ? 4 : 2), &result);
+  napi_create_int32(env, winograd_streams(xs, ys, bias, n, at(m, a[3]), mode, (int)a[4], (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], a[12] == 4 ? 4 : 2), &result);
   return result;
 }
 
