@@ -404,7 +404,7 @@ for (const backend of [REFERENCE_BACKEND, WASM_BACKEND, ...(nativeAvailable() ? 
     test('copyIn copies any array into a view bit for bit and names the first non-finite value it copied', () => {
       const b = getBackend(backend);
       const rng = new Random(6);
-      for (const n of [1, 5, 16, 17, 33, 784, 16384]) {
+      for (const n of [1, 5, 16, 17, 33, 64, 65, 784, 16384]) {
         const h = new KernelHarness(b);
         const state = h.state([n], new Float32Array(n));
         const source = randomArray(n, rng);
@@ -414,7 +414,8 @@ for (const backend of [REFERENCE_BACKEND, WASM_BACKEND, ...(nativeAvailable() ? 
         assert.ok(h.untouchedOutside(before, state), `copyIn wrote outside a view of ${n}`);
         assert.equal(h.kernels.copyIn(Array.from(source), state), -1, 'from a plain array');
         for (const bad of [Number.NaN, Infinity, -Infinity]) {
-          for (const at of new Set([0, n >> 1, n - 1])) {
+          // Both sides of the native kernel's 32-float blocks as well as the ends.
+          for (const at of new Set([0, n >> 1, n - 1, 31, 32].filter((i) => i < n))) {
             const dirty = source.slice();
             dirty[at] = bad;
             if (at + 1 < n) dirty[n - 1] = Number.NaN;
@@ -427,26 +428,33 @@ for (const backend of [REFERENCE_BACKEND, WASM_BACKEND, ...(nativeAvailable() ? 
   });
 }
 
-test('layout conversions inside the wasm memory (SIMD transposes) equal the JavaScript ones, and views elsewhere fall back', () => {
-  const b = getBackend(WASM_BACKEND);
-  for (const shape of [[16, 32, 32], [3, 5, 7], [4, 4, 4], [5, 1, 3], [1, 6, 6], [9, 2, 2], [7]] as Shape[]) {
-    const h = new KernelHarness(b, 1 << 18);
-    const n = size(shape);
-    const chw = h.alloc(n);
-    chw.set(Float32Array.from({ length: n }, (_, i) => i + 0.5));
-    const internal = h.alloc(n);
-    h.kernels.toInternal(chw, internal, shape);
-    const expected = new Float32Array(n);
-    toInternal(chw, expected, shape, 'hwc');
-    assert.ok(sameBits(internal, expected), `in ${JSON.stringify(shape)}`);
-    const back = h.alloc(n);
-    h.kernels.fromInternal(internal, back, shape);
-    assert.ok(sameBits(back, chw), `out ${JSON.stringify(shape)}`);
-    const outside = new Float32Array(n);
-    h.kernels.fromInternal(internal, outside, shape);
-    assert.ok(sameBits(outside, chw), `fallback ${JSON.stringify(shape)}`);
-  }
-});
+for (const backend of [WASM_BACKEND, ...(nativeAvailable() ? [NATIVE_BACKEND] : [])]) {
+  test(`${backend}: layout conversions inside the kernels' memory (vector transposes) equal the JavaScript ones, and views elsewhere fall back`, () => {
+    const b = getBackend(backend);
+    // The native transpose's 16x16 blocks: whole ones, and rows or columns left over on either side.
+    for (const shape of [[16, 32, 32], [3, 5, 7], [4, 4, 4], [5, 1, 3], [1, 6, 6], [9, 2, 2], [7], [17, 33, 31], [32, 16, 16], [48, 4, 4], [20, 7, 9]] as Shape[]) {
+      const h = new KernelHarness(b, 1 << 20);
+      const n = size(shape);
+      const chw = h.alloc(n);
+      chw.set(Float32Array.from({ length: n }, (_, i) => i + 0.5));
+      const internal = h.alloc(n);
+      const before = h.snapshot();
+      h.kernels.toInternal(chw, internal, shape);
+      assert.ok(h.untouchedOutside(before, internal), `in ${JSON.stringify(shape)} wrote outside its view`);
+      const expected = new Float32Array(n);
+      toInternal(chw, expected, shape, 'hwc');
+      assert.ok(sameBits(internal, expected), `in ${JSON.stringify(shape)}`);
+      const back = h.alloc(n);
+      const before2 = h.snapshot();
+      h.kernels.fromInternal(internal, back, shape);
+      assert.ok(h.untouchedOutside(before2, back), `out ${JSON.stringify(shape)} wrote outside its view`);
+      assert.ok(sameBits(back, chw), `out ${JSON.stringify(shape)}`);
+      const outside = new Float32Array(n);
+      h.kernels.fromInternal(internal, outside, shape);
+      assert.ok(sameBits(outside, chw), `fallback ${JSON.stringify(shape)}`);
+    }
+  });
+}
 
 test("the native weights reader (bench:kernels' memory floor) reads exactly the view it was given", { skip: !nativeAvailable() && 'native kernels not built' }, () => {
   const h = new KernelHarness(getBackend(NATIVE_BACKEND), 1 << 16);

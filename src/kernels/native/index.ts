@@ -27,6 +27,8 @@ interface NativeAddon {
   readonly isa: string;
   /** Registers a memory's base address; returns its id, or -1. */
   attach(view: Float32Array): number;
+  /** dst[c * rows + r] = src[r * cols + c] (byte offsets). */
+  transpose(memory: number, src: number, dst: number, rows: number, cols: number): void;
   /** y += W x, or written by `mode` with `bias` (kernels.c, finish). */
   dense(memory: number, x: number, w: number, y: number, inSize: number, outSize: number, mode: number, bias: number): void;
   /**
@@ -253,6 +255,8 @@ function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmM
       padL: number,
     ) => native.conv2dBatch(id, offsets, n, w, taps, inC, inH, inW, outC, outH, outW, kh, kw, sh, sw, dh, dw, padT, padL),
     copyIn: (source: Float32Array, at: number) => native.copyIn(id, at, source),
+    chwToHwc: (src: number, dst: number, C: number, P: number) => native.transpose(id, src, dst, C, P),
+    hwcToChw: (src: number, dst: number, C: number, P: number) => native.transpose(id, src, dst, P, C),
     winograd: (
       x: number,
       u: number,
@@ -486,7 +490,7 @@ if (addon !== null) {
   const wasmVariant = (): string => (kernelModule().variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD');
   registerHwcBackend(
     NATIVE_BACKEND,
-    () => `native (C with 16-lane vectors running as ${native.isa}, for dense, conv2d and depthwise; wasm ${wasmVariant()} for the rest; HWC states)`,
+    () => `native (C with 16-lane vectors running as ${native.isa}, for dense, conv2d, depthwise, layout transposes and input copies; wasm ${wasmVariant()} for the rest; HWC states)`,
     (memory) => nativeKernels(native, memory),
   );
   registerHwcBackend(

@@ -5,7 +5,8 @@
 // 16-lane registers (AVX-512) or pairs of 8 or quads of 4 where the CPU has less. Same
 // semantics, packed layouts and arguments as the WebAssembly kernels (../wasm/assembly), on
 // the same shared memory: pointers are byte offsets from the memory's base, registered once
-// with attach(). The other ops stay on the WebAssembly kernels, which run at memory speed.
+// with attach(). The layout transposes and the checked copy that frames enter by are native
+// too; the other ops stay on the WebAssembly kernels, which run at memory speed.
 #include <node_api.h>
 #include <pthread.h>
 #include <sys/prctl.h>
@@ -23,6 +24,7 @@
 
 typedef float v16 __attribute__((vector_size(64), aligned(4)));
 static inline v16 ld(const float* p) { v16 v; memcpy(&v, p, sizeof v); return v; }
+static inline void st(float* p, v16 v) { memcpy(p, &v, sizeof v); }
 static inline void add_to(float* p, v16 v) { v16 o = ld(p); o += v; memcpy(p, &o, sizeof o); }
 // A float in every lane: a broadcast (`(v16){} + f` cost an add before each one, since 0 + f
 // is not f for f = -0).
@@ -335,26 +337,86 @@ DISPATCH static float read_once(const float* p, size_t n) {
 
 // Copies n floats from src (any memory) to dst and returns the index of the first NaN or
 // infinity among them, or -1: a frame enters the arena in one pass instead of a copy (V8
-// copies into shared memory ~4x slower than memcpy) and a separate scan.
+// copies into shared memory ~4x slower than memcpy) and a separate scan. Each vector is
+// checked in registers on its way through, as the running unsigned maximum of its magnitude
+// bits (a non-finite float's are at least 0x7f800000); only a frame that has one is read
+// again, to find the first.
 typedef uint32_t u16v __attribute__((vector_size(64), aligned(4)));
+static inline __attribute__((always_inline)) u16v umax(u16v a, u16v b) {
+  const u16v m = (u16v)(a > b);
+  return (a & m) | (b & ~m);
+}
 DISPATCH static long copy_scan(float* dst, const float* src, size_t n) {
-  memcpy(dst, src, n * sizeof(float));
-  const u16v exp = (u16v){} + 0x7f800000u;
+  const u16v mag = (u16v){} + 0x7fffffffu;
+  u16v m0 = {0}, m1 = {0};
   size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    u16v b;
-    memcpy(&b, dst + i, sizeof b);
-    const u16v hit = (b & exp) == exp;
-    unsigned any = 0;
-    for (int l = 0; l < 16; l++) any |= hit[l];
-    if (any != 0) break;
+  for (; i + 32 <= n; i += 32) {
+    u16v b0, b1;
+    memcpy(&b0, src + i, sizeof b0);
+    memcpy(&b1, src + i + 16, sizeof b1);
+    memcpy(dst + i, &b0, sizeof b0);
+    memcpy(dst + i + 16, &b1, sizeof b1);
+    m0 = umax(m0, b0 & mag);
+    m1 = umax(m1, b1 & mag);
   }
+  memcpy(dst + i, src + i, (n - i) * sizeof(float));
+  const u16v m = umax(m0, m1);
+  uint32_t top = 0;
+  for (int l = 0; l < 16; l++) top = m[l] > top ? m[l] : top;
   for (; i < n; i++) {
+    uint32_t b;
+    memcpy(&b, dst + i, sizeof b);
+    if ((b & 0x7fffffffu) > top) top = b & 0x7fffffffu;
+  }
+  if (top < 0x7f800000u) return -1;
+  for (i = 0; i < n; i++) {
     uint32_t b;
     memcpy(&b, dst + i, sizeof b);
     if ((b & 0x7f800000u) == 0x7f800000u) return (long)i;
   }
   return -1;
+}
+
+// dst[c*R + r] = src[r*Cn + c]: a transpose of an R x Cn matrix, in 16x16 blocks held in
+// registers (four stages, each swapping the off-diagonal halves of every 2s x 2s block, s = 8,
+// 4, 2, 1), so each 64-byte output line is written whole (the WebAssembly kernel's 4x4 blocks
+// write it in four pieces). Between CHW frames and HWC states, every frame of an image net.
+#define SWAP8(x, y) SWAP_PAIR(x, y, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31)
+#define SWAP4(x, y) SWAP_PAIR(x, y, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31)
+#define SWAP2(x, y) SWAP_PAIR(x, y, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31)
+#define SWAP1(x, y) SWAP_PAIR(x, y, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30, 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31)
+#define SWAP_PAIR(X, Y, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, \
+                  b15)                                                                                                                                 \
+  do {                                                                                                                                                 \
+    const v16 x_ = X, y_ = Y;                                                                                                                       \
+    X = __builtin_shufflevector(x_, y_, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15);                                    \
+    Y = __builtin_shufflevector(x_, y_, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15);                                    \
+  } while (0)
+
+DISPATCH static void transpose(const float* src, float* dst, int R, int Cn) {
+  const int r16 = R & ~15, c16 = Cn & ~15;
+  for (int r = 0; r < r16; r += 16) {
+    for (int c = 0; c < c16; c += 16) {
+      const float* p = src + (size_t)r * Cn + c;
+      v16 r0 = ld(p), r1 = ld(p + Cn), r2 = ld(p + 2 * Cn), r3 = ld(p + 3 * Cn), r4 = ld(p + 4 * Cn), r5 = ld(p + 5 * Cn), r6 = ld(p + 6 * Cn), r7 = ld(p + 7 * Cn);
+      p += 8 * (size_t)Cn;
+      v16 r8 = ld(p), r9 = ld(p + Cn), r10 = ld(p + 2 * Cn), r11 = ld(p + 3 * Cn), r12 = ld(p + 4 * Cn), r13 = ld(p + 5 * Cn), r14 = ld(p + 6 * Cn), r15 = ld(p + 7 * Cn);
+      SWAP8(r0, r8); SWAP8(r1, r9); SWAP8(r2, r10); SWAP8(r3, r11); SWAP8(r4, r12); SWAP8(r5, r13); SWAP8(r6, r14); SWAP8(r7, r15);
+      SWAP4(r0, r4); SWAP4(r1, r5); SWAP4(r2, r6); SWAP4(r3, r7); SWAP4(r8, r12); SWAP4(r9, r13); SWAP4(r10, r14); SWAP4(r11, r15);
+      SWAP2(r0, r2); SWAP2(r1, r3); SWAP2(r4, r6); SWAP2(r5, r7); SWAP2(r8, r10); SWAP2(r9, r11); SWAP2(r12, r14); SWAP2(r13, r15);
+      SWAP1(r0, r1); SWAP1(r2, r3); SWAP1(r4, r5); SWAP1(r6, r7); SWAP1(r8, r9); SWAP1(r10, r11); SWAP1(r12, r13); SWAP1(r14, r15);
+      float* q = dst + (size_t)c * R + r;
+      st(q, r0); st(q + R, r1); st(q + 2 * R, r2); st(q + 3 * R, r3); st(q + 4 * R, r4); st(q + 5 * R, r5); st(q + 6 * R, r6); st(q + 7 * R, r7);
+      q += 8 * (size_t)R;
+      st(q, r8); st(q + R, r9); st(q + 2 * R, r10); st(q + 3 * R, r11); st(q + 4 * R, r12); st(q + 5 * R, r13); st(q + 6 * R, r14); st(q + 7 * R, r15);
+    }
+    for (int c = c16; c < Cn; c++)
+      for (int i = 0; i < 16; i++) dst[(size_t)c * R + r + i] = src[(size_t)(r + i) * Cn + c];
+  }
+  // Rows past the last block (all of them for fewer than 16, say an RGB image's 3 planes):
+  // along the source rows, each written to its own column.
+  for (int c = 0; c < Cn; c++)
+    for (int r = r16; r < R; r++) dst[(size_t)c * R + r] = src[(size_t)r * Cn + c];
 }
 
 // Output pixels whose windows lie inside the input (the caller pads), one flat loop over the
@@ -1004,6 +1066,14 @@ static napi_value Conv2dBatch(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// transpose(memory, src, dst, rows, cols): dst[c*rows + r] = src[r*cols + c].
+static napi_value Transpose(napi_env env, napi_callback_info info) {
+  ARGS(5)
+  const int m = (int)a[0];
+  transpose(at(m, a[1]), at(m, a[2]), (int)a[3], (int)a[4]);
+  return NULL;
+}
+
 static napi_value ReadOnce(napi_env env, napi_callback_info info) {
   ARGS(3)
   napi_value result;
@@ -1091,6 +1161,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "conv2d", fn);
   napi_create_function(env, "conv2dBatch", NAPI_AUTO_LENGTH, Conv2dBatch, NULL, &fn);
   napi_set_named_property(env, exports, "conv2dBatch", fn);
+  napi_create_function(env, "transpose", NAPI_AUTO_LENGTH, Transpose, NULL, &fn);
+  napi_set_named_property(env, exports, "transpose", fn);
   napi_create_function(env, "readOnce", NAPI_AUTO_LENGTH, ReadOnce, NULL, &fn);
   napi_set_named_property(env, exports, "readOnce", fn);
   return exports;
