@@ -1,6 +1,9 @@
-// A feedforward network as one ONNX graph (bench:peer hands it to onnxruntime-node; the
-// importer's tests read it back): every frame computed from that frame's input alone, which
-// is what the sequential rollout of a network without feedback computes. Each node is
+// A network as one ONNX graph (bench:peer and bench:sessions hand it to onnxruntime-node; the
+// importer's tests read it back): every frame computed from that frame's input, which is
+// what the sequential rollout of a network without feedback computes. A network with feedback
+// edges is exported with its state carried (`carry`): the sources of those edges are extra
+// inputs (last frame's values) and outputs (this frame's), which the caller feeds back, as
+// stateful models are run in onnxruntime; that is the sequential rollout too. Each node is
 // act(sum of its edges' ops + bias), in the runtime's own weight layouts (conv
 // [outC,inC/groups,kh,kw] and dense [out,in] match ONNX's).
 import type { Network } from '../graph/network.js';
@@ -58,24 +61,42 @@ function activationNodes(activation: Activation, p: ActivationParams, input: str
   }
 }
 
+/** Name of the graph input that holds last frame's value of a carried node (see {@link carriedNodes}). */
+export const carriedInputName = (node: string): string => `${node}:prev`;
+
+/**
+ * The nodes whose values a stateful export carries from frame to frame (sources of feedback
+ * edges), in index order: each is a graph input named {@link carriedInputName} (zeros before
+ * the first frame) and a graph output under its own name.
+ */
+export function carriedNodes(net: Network): number[] {
+  return [...new Set(net.edges.filter((e) => e.to <= e.from).map((e) => e.from))].sort((a, b) => a - b);
+}
+
 /**
  * The ONNX model of `net` with `params`, or an error naming what it cannot express: feedback
- * edges (a frame would depend on earlier frames), dense edges into spatial nodes, dilated
- * pools. Nodes with layout hwc are exported as NCHW all the same. `batch` fixes the batch
- * axis of inputs and outputs (default 1): a peer computing that many frames per run.
+ * edges unless `carry` (a frame would depend on earlier frames), dense edges into spatial
+ * nodes, dilated pools. Nodes with layout hwc are exported as NCHW all the same. `batch`
+ * fixes the batch axis of inputs and outputs (default 1): a peer computing that many frames
+ * per run. With `carry`, feedback edges read last frame's values of their sources from extra
+ * inputs, and those sources are extra outputs (see {@link carriedNodes}).
  */
-export function networkModel(net: Network, params: Parameters, options: { readonly batch?: number } = {}): Uint8Array {
+export function networkModel(net: Network, params: Parameters, options: { readonly batch?: number; readonly carry?: boolean } = {}): Uint8Array {
   const batch = options.batch ?? 1;
   const nodes: GraphNode[] = [];
   const constants: Constant[] = [];
-  for (const e of net.edges) if (e.to <= e.from) throw new StreamrollError('SPEC_INVALID', `ONNX export: edge "${e.id}" feeds back; only feedforward networks have an ONNX peer`);
+  if (options.carry !== true) {
+    for (const e of net.edges) if (e.to <= e.from) throw new StreamrollError('SPEC_INVALID', `ONNX export: edge "${e.id}" feeds back; export it with its state carried (carry), or only feedforward networks have an ONNX peer`);
+  }
+  const carried = options.carry === true ? carriedNodes(net) : [];
   for (const node of net.nodes) {
     if (node.isInput) continue;
     const terms: string[] = [];
     for (const ei of node.inEdges) {
       const e = net.edges[ei];
       const g = e.geometry;
-      const src = net.nodes[e.from].name;
+      // A feedback edge reads its source's value of the last frame.
+      const src = e.to <= e.from ? carriedInputName(net.nodes[e.from].name) : net.nodes[e.from].name;
       const out = `${e.id}:out`;
       if (g.type === 'conv2d') {
         const w = `${e.id}:W`;
@@ -125,7 +146,10 @@ export function networkModel(net: Network, params: Parameters, options: { readon
   return graphModel({
     nodes,
     constants,
-    inputs: net.inputs.map((v) => ({ name: net.nodes[v].name, dims: dimsOf(net.nodes[v].shape, batch) })),
-    outputs: net.outputs.map((v) => ({ name: net.nodes[v].name, dims: dimsOf(net.nodes[v].shape, batch) })),
+    inputs: [
+      ...net.inputs.map((v) => ({ name: net.nodes[v].name, dims: dimsOf(net.nodes[v].shape, batch) })),
+      ...carried.map((v) => ({ name: carriedInputName(net.nodes[v].name), dims: dimsOf(net.nodes[v].shape, batch) })),
+    ],
+    outputs: [...net.outputs, ...carried.filter((v) => !net.outputs.includes(v))].map((v) => ({ name: net.nodes[v].name, dims: dimsOf(net.nodes[v].shape, batch) })),
   });
 }
