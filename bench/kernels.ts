@@ -3,7 +3,8 @@
 // reference kernels, TensorFlow.js (wasm backend) and onnxruntime-node, each single-threaded,
 // interleaved in one process, medians of many calls after warm-up. Peers pay their copies in
 // and out. With the native addon it also times reading each op's packed weights once and
-// nothing else: the floor under any kernel for ops bound by memory.
+// nothing else: the floor under any kernel for ops bound by memory. Last, the copies every
+// frame goes through on its way into and out of the arena, per backend.
 import { cpus } from 'node:os';
 import { benchArgs, benchRounds } from './args.js';
 import { maxRelErr } from './relative-error.js';
@@ -197,6 +198,52 @@ async function onnxRuntime(edge: NetEdge, c: OpCase, x: Float32Array, w: Float32
   };
 }
 
+/** Frames entering and leaving the arena: shapes of the example nets' inputs and outputs. */
+const FRAME_SHAPES: readonly Shape[] = [
+  [16, 32, 32],
+  [3, 32, 32],
+  [1, 28, 28],
+];
+
+/**
+ * Microseconds per frame, per backend, of what every frame of every stream costs on its way
+ * in and out: copyIn (a JavaScript array into the arena, checked for NaN and infinity),
+ * toInternal (its CHW order to the backend's HWC states) and fromInternal (back).
+ */
+async function frameCopies(rounds: number): Promise<{ shape: Shape; op: string; us: Record<string, number> }[]> {
+  const rows: { shape: Shape; op: string; us: Record<string, number> }[] = [];
+  const backends = [WASM_BACKEND, ...(nativeAvailable() ? [NATIVE_BACKEND] : [])];
+  for (const shape of FRAME_SHAPES) {
+    const n = sizeOf(shape);
+    const rng = new Random(n);
+    // Sixteen frames, so the source is not the same cache lines call after call.
+    const sources = Array.from({ length: 16 }, () => Float32Array.from({ length: n }, () => rng.uniform(-1, 1)));
+    const contenders: Contender[] = [];
+    for (const name of backends) {
+      const backend = getBackend(name);
+      const base = Math.ceil(backend.reservedBytes / 64) * 64;
+      const bytes = Math.ceil((n * 4) / 64) * 64;
+      const memory = backend.createMemory(base + 3 * bytes);
+      const k = backend.bind(memory);
+      const staged = new Float32Array(memory.buffer, base, n);
+      const state = new Float32Array(memory.buffer, base + bytes, n);
+      const back = new Float32Array(memory.buffer, base + 2 * bytes, n);
+      let j = 0;
+      contenders.push(
+        { name: `${name} copyIn`, call: () => void k.copyIn(sources[j++ & 15], staged) },
+        { name: `${name} toInternal`, call: () => k.toInternal(staged, state, shape) },
+        { name: `${name} fromInternal`, call: () => k.fromInternal(state, back, shape) },
+      );
+    }
+    process.stderr.write(`timing frame copies ${shape.join('x')} ...\n`);
+    const times = await timeInterleaved(contenders, { rounds });
+    for (const op of ['copyIn', 'toInternal', 'fromInternal']) {
+      rows.push({ shape, op, us: Object.fromEntries(backends.map((b) => [b, Number((times.get(`${b} ${op}`) as number).toFixed(2))])) });
+    }
+  }
+  return rows;
+}
+
 /** The contender that only reads an op's packed weights (native loads), not a kernel. */
 const WEIGHTS_READ = 'weights-read';
 
@@ -210,7 +257,8 @@ const USAGE = `usage: npm run bench:kernels [-- --json] [-- --rounds N]
 
 Per-op speed of streamroll's kernels against the plain-JS reference, TensorFlow.js (wasm)
 and onnxruntime-node, single-threaded; with the native kernels also the time to read each
-op's packed weights once (the floor for memory-bound ops).
+op's packed weights once (the floor for memory-bound ops); then, per backend, what a frame
+costs entering the arena (copyIn, checked) and changing order (toInternal, fromInternal).
   --json       print one JSON document on stdout (progress goes to stderr)
   --rounds N   interleaved rounds per op, the median is reported (default 15)`;
 
@@ -248,7 +296,8 @@ async function main(): Promise<void> {
     const readUs = times.get(WEIGHTS_READ);
     ops.push({ name: c.name, flops, weightBytes: (native ?? wasm).packed.byteLength, weightsReadUs: readUs === undefined ? null : Number(readUs.toFixed(2)), impls: results });
   }
-  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, relaxedSimd: relaxed, streamrollBackend: defaultBackend(), ops };
+  const frames = await frameCopies(rounds);
+  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, relaxedSimd: relaxed, streamrollBackend: defaultBackend(), ops, frames };
   if (values.json === true) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     return;
@@ -289,6 +338,13 @@ async function main(): Promise<void> {
   const widths = rows[0].map((_, k) => Math.max(...rows.map((r) => r[k].length)));
   process.stdout.write(`${doc.node} on ${doc.cpu} (${doc.cores} cores), ${relaxed ? 'relaxed SIMD' : 'SIMD'} kernels; single thread each, medians\n`);
   for (const r of rows) process.stdout.write(r.map((cell, k) => cell.padEnd(widths[k])).join('  ') + '\n');
+  process.stdout.write('\nframes in and out of the arena, µs a frame:\n');
+  for (const f of frames)
+    process.stdout.write(
+      `  ${f.shape.join('x').padEnd(9)} ${f.op.padEnd(13)} ${Object.entries(f.us)
+        .map(([b, us]) => `${b} ${us}`)
+        .join('  ')}\n`,
+    );
 }
 
 await main();

@@ -86,7 +86,8 @@ export function networkModel(net: Network, params: Parameters, options: { readon
   const nodes: GraphNode[] = [];
   const constants: Constant[] = [];
   if (options.carry !== true) {
-    for (const e of net.edges) if (e.to <= e.from) throw new StreamrollError('SPEC_INVALID', `ONNX export: edge "${e.id}" feeds back; export it with its state carried (carry), or only feedforward networks have an ONNX peer`);
+    for (const e of net.edges)
+      if (e.to <= e.from) throw new StreamrollError('SPEC_INVALID', `ONNX export: edge "${e.id}" feeds back; export it with its state carried (carry), or only feedforward networks have an ONNX peer`);
   }
   const carried = options.carry === true ? carriedNodes(net) : [];
   for (const node of net.nodes) {

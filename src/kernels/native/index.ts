@@ -255,8 +255,10 @@ function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmM
       padL: number,
     ) => native.conv2dBatch(id, offsets, n, w, taps, inC, inH, inW, outC, outH, outW, kh, kw, sh, sw, dh, dw, padT, padL),
     copyIn: (source: Float32Array, at: number) => native.copyIn(id, at, source),
+    // Into HWC only: back out, the 16x16 blocks store each of their rows a whole plane apart
+    // (4 KB for 32x32 maps, so all in one set of the L1 cache), and bench:kernels timed them
+    // no faster than the WebAssembly kernel (16x32x32: 2.28 against 2.04 µs).
     chwToHwc: (src: number, dst: number, C: number, P: number) => native.transpose(id, src, dst, C, P),
-    hwcToChw: (src: number, dst: number, C: number, P: number) => native.transpose(id, src, dst, P, C),
     winograd: (
       x: number,
       u: number,
@@ -490,7 +492,8 @@ if (addon !== null) {
   const wasmVariant = (): string => (kernelModule().variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD');
   registerHwcBackend(
     NATIVE_BACKEND,
-    () => `native (C with 16-lane vectors running as ${native.isa}, for dense, conv2d, depthwise, layout transposes and input copies; wasm ${wasmVariant()} for the rest; HWC states)`,
+    () =>
+      `native (C with 16-lane vectors running as ${native.isa}, for dense, conv2d, depthwise, frames entering the arena (checked copy, CHW to HWC); wasm ${wasmVariant()} for the rest; HWC states)`,
     (memory) => nativeKernels(native, memory),
   );
   registerHwcBackend(

@@ -5,7 +5,7 @@
 // 16-lane registers (AVX-512) or pairs of 8 or quads of 4 where the CPU has less. Same
 // semantics, packed layouts and arguments as the WebAssembly kernels (../wasm/assembly), on
 // the same shared memory: pointers are byte offsets from the memory's base, registered once
-// with attach(). The layout transposes and the checked copy that frames enter by are native
+// with attach(). The checked copy and the CHW-to-HWC transpose that frames enter by are native
 // too; the other ops stay on the WebAssembly kernels, which run at memory speed.
 #include <node_api.h>
 #include <pthread.h>
@@ -380,7 +380,7 @@ DISPATCH static long copy_scan(float* dst, const float* src, size_t n) {
 // dst[c*R + r] = src[r*Cn + c]: a transpose of an R x Cn matrix, in 16x16 blocks held in
 // registers (four stages, each swapping the off-diagonal halves of every 2s x 2s block, s = 8,
 // 4, 2, 1), so each 64-byte output line is written whole (the WebAssembly kernel's 4x4 blocks
-// write it in four pieces). Between CHW frames and HWC states, every frame of an image net.
+// write it in four pieces): CHW frames into HWC states, every frame of an image net.
 #define SWAP8(x, y) SWAP_PAIR(x, y, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31)
 #define SWAP4(x, y) SWAP_PAIR(x, y, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31)
 #define SWAP2(x, y) SWAP_PAIR(x, y, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31)
