@@ -1,5 +1,5 @@
 // npm run bench:sessions [-- --json] [-- --streams 1,2,4,8,16] [-- --seconds S] [-- --rounds N] [-- --warmup S]
-//   [-- --session-queue Q] [-- --slack S]
+//   [-- --queue Q] [-- --session-queue Q] [-- --slack S]
 // Many streams, fresh input every frame: all frames/s of N streams served by one runtime
 // (N sessions, batched engine frames), by N separate runtimes (each with its own workers, as
 // a service without sessions would need for isolated states), and by onnxruntime-node running
@@ -13,20 +13,21 @@ import { benchArgs, benchFail, benchNumber, benchRounds } from './args.js';
 import type { Network } from '../src/graph/network.js';
 import { initParameters, type Parameters } from '../src/graph/parameters.js';
 import { Runtime, type Session } from '../src/engine/runtime.js';
+import { DEFAULT_QUEUE } from '../src/engine/runtime-options.js';
 import { defaultBackend } from '../src/kernels/backends.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';
 import { carriedInputName, carriedNodes, networkModel } from '../src/io/onnx-export.js';
 import { inputsFor } from './engine-measures.js';
 import { median } from './timing.js';
 
-/** Every runtime's queue (frames in flight): the same for the one runtime and the separate ones. */
+/** The queue of every runtime unless --queue says otherwise. */
 const QUEUE = 16;
 
 const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
 const example = (name: string): string => new URL(`../../examples/${name}.json`, import.meta.url).pathname;
 
 const USAGE = `usage: npm run bench:sessions [-- --json] [-- --streams LIST] [-- --seconds S] [-- --rounds N] [-- --warmup S]
-       [-- --session-queue Q] [-- --slack S]
+       [-- --queue Q] [-- --session-queue Q] [-- --slack S]
 
 Total frames/s of N streams with a new input every frame, on mnist-sr, conv-chain-4 and
 densenet-12: one runtime serving N sessions, N separate runtimes, and onnxruntime-node at
@@ -38,6 +39,9 @@ h1 as an extra input, as stateful models are run in onnxruntime).
   --seconds S    time per measurement (default 0.4)
   --rounds N     interleaved rounds, the median is reported (default 5)
   --warmup S     seconds each contender runs before the rounds (default 1.5)
+  --queue Q      every runtime's queue (frames in flight), the one runtime's and the separate
+                 ones' alike (default ${QUEUE}, as in every earlier run; the runtime's own
+                 default is ${DEFAULT_QUEUE})
   --session-queue Q, --slack S
                  ring depths of the one runtime (default: the runtime's, which depend on the
                  streams and the frames' size; see RuntimeOptions.sessionQueue)`;
@@ -145,13 +149,15 @@ async function main(): Promise<void> {
     seconds: { type: 'string' },
     rounds: { type: 'string' },
     warmup: { type: 'string' },
+    queue: { type: 'string' },
     'session-queue': { type: 'string' },
     slack: { type: 'string' },
   });
+  const queue = benchNumber(values, 'queue', QUEUE, (n) => Number.isInteger(n) && n >= 1 && n <= 1024, 'a whole number from 1 to 1024', USAGE);
   const depths = {
     ...(values['session-queue'] === undefined
       ? {}
-      : { sessionQueue: benchNumber(values, 'session-queue', 0, (n) => Number.isInteger(n) && n >= 1 && n <= QUEUE, `a whole number from 1 to ${QUEUE} (the queue)`, USAGE) }),
+      : { sessionQueue: benchNumber(values, 'session-queue', 0, (n) => Number.isInteger(n) && n >= 1 && n <= queue, `a whole number from 1 to ${queue} (the queue)`, USAGE) }),
     ...(values.slack === undefined ? {} : { slack: benchNumber(values, 'slack', 0, (n) => Number.isInteger(n) && n >= 0 && n <= 64, 'a whole number from 0 to 64', USAGE) }),
   };
   const rounds = benchRounds(values, 5, USAGE);
@@ -173,9 +179,9 @@ async function main(): Promise<void> {
     for (const streams of streamCounts) {
       log(`${name}, ${streams} stream${streams > 1 ? 's' : ''}`);
       const feeds = Array.from({ length: streams }, (_, i) => inputsFor(net, 16, 100 + i));
-      const rt = await Runtime.create(net, { params, streams, queue: QUEUE, ...depths });
+      const rt = await Runtime.create(net, { params, streams, queue, ...depths });
       const sessions = await Promise.all(Array.from({ length: streams }, () => rt.open()));
-      const separate = await Promise.all(Array.from({ length: streams }, () => Runtime.create(net, { params, queue: QUEUE })));
+      const separate = await Promise.all(Array.from({ length: streams }, () => Runtime.create(net, { params, queue })));
       try {
         await sessionsRate(sessions, feeds, warmup, output);
         await runtimesRate(separate, feeds, warmup, output);
@@ -205,7 +211,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores, backend: defaultBackend(), seconds, rounds, warmup, ...depths, onnxruntimeCarries: carries, rows };
+  const doc = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores, backend: defaultBackend(), seconds, rounds, warmup, queue, ...depths, onnxruntimeCarries: carries, rows };
   if (values.json === true) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     return;

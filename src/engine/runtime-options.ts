@@ -12,6 +12,9 @@ export interface RuntimeLogger {
 }
 
 /** Options of `Runtime.create`. */
+/** A runtime's `queue` when its options name none. */
+export const DEFAULT_QUEUE = 32;
+
 export interface RuntimeOptions {
   /** `streaming` (default; a model file's own rollout for models), `sequential`, a pattern object, or a resolved rollout. */
   readonly rollout?: RolloutSpec | Rollout;
@@ -43,7 +46,8 @@ export interface RuntimeOptions {
   readonly calibrate?: boolean;
   /**
    * Input frames that may be in flight ahead of the workers (`run`, `repeat`, pipelined
-   * `nextInput`/`commit`), and the most output frames a caller may hold unreleased; default 32.
+   * `nextInput`/`commit`), and the most output frames a caller may hold unreleased; default
+   * {@link DEFAULT_QUEUE}.
    */
   readonly queue?: number;
   /**
@@ -109,7 +113,7 @@ export interface FrameBytes {
 export function checkOptions(options: RuntimeOptions, computedNodes: number, cores: number, frame: FrameBytes = { staged: 0, states: 0 }): CheckedOptions {
   const workerLimit = options.workers ?? Math.min(cores, computedNodes);
   if (!Number.isInteger(workerLimit) || workerLimit < 1) throw new RangeError(`workers must be an integer >= 1, got ${String(options.workers)}`);
-  const queue = options.queue ?? 32;
+  const queue = options.queue ?? DEFAULT_QUEUE;
   if (!Number.isInteger(queue) || queue < 1) throw new RangeError(`queue must be an integer >= 1, got ${String(options.queue)}`);
   const streamsGiven = Number.isInteger(options.streams) && (options.streams as number) > 0 ? (options.streams as number) : 0;
   // Every stream (the runtime's own and the sessions') has a slack's worth of every state.
