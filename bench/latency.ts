@@ -18,7 +18,8 @@ import { fixedRate } from '../src/io/clock.js';
 import type { SourceFrame } from '../src/io/frames.js';
 import { mnistCamera } from '../src/io/mnist-camera.js';
 import { convChain, inputsFor } from './engine-measures.js';
-import { carriedInputName, carriedNodes, networkModel } from '../src/io/onnx-export.js';
+import { networkModel } from '../src/io/onnx-export.js';
+import { statefulRun } from './onnx-carry.js';
 import { percentile } from './timing.js';
 
 const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
@@ -86,19 +87,15 @@ async function floor(rateHz: number, frames: number): Promise<Row> {
   return { model: '-', mode: 'floor: sleep until each deadline', rateHz, frames, latencyUs: latencies(late), deadlineMisses: 0, cpuUsPerFrame: round(cpu) };
 }
 
-/** onnxruntime-node on `net`, its feedback state carried from run to run (see carriedNodes). */
+/** onnxruntime-node on `net`, its feedback state carried from run to run (see statefulRun). */
 async function onnxSession(net: Network, threads: number): Promise<{ run(x: Float32Array): Promise<void>; close(): Promise<void> }> {
   const model = networkModel(net, initParameters(net, { seed: 1 }), { carry: true });
   const session = await ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
   const input = net.nodes[net.inputs[0]];
   const dims = [1, ...input.shape];
-  const carried = carriedNodes(net).map((v) => net.nodes[v]);
-  let state: Record<string, ort.Tensor> = Object.fromEntries(carried.map((n) => [carriedInputName(n.name), new ort.Tensor('float32', new Float32Array(n.size), [1, ...n.shape])]));
+  const step = statefulRun(session, net, 1);
   return {
-    run: async (x) => {
-      const results = await session.run({ [input.name]: new ort.Tensor('float32', x.slice(), dims), ...state });
-      state = Object.fromEntries(carried.map((n) => [carriedInputName(n.name), results[n.name]]));
-    },
+    run: async (x) => void (await step({ [input.name]: new ort.Tensor('float32', x.slice(), dims) })),
     close: () => session.release(),
   };
 }

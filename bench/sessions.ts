@@ -16,7 +16,8 @@ import { Runtime, type Session } from '../src/engine/runtime.js';
 import { DEFAULT_QUEUE } from '../src/engine/runtime-options.js';
 import { defaultBackend } from '../src/kernels/backends.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';
-import { carriedInputName, carriedNodes, networkModel } from '../src/io/onnx-export.js';
+import { carriedNodes, networkModel } from '../src/io/onnx-export.js';
+import { statefulRun } from './onnx-carry.js';
 import { inputsFor } from './engine-measures.js';
 import { median } from './timing.js';
 
@@ -90,8 +91,7 @@ async function runtimesRate(runtimes: readonly Runtime[], feeds: readonly Float3
 
 /**
  * onnxruntime-node at batch `batch` on `threads` threads: frames/s = batch x runs/s. A
- * network with feedback runs with its state carried: each run is fed the last run's values of
- * the carried nodes (see carriedNodes), as stateful models are run in onnxruntime.
+ * network with feedback runs with its state carried (see statefulRun).
  */
 async function onnxRate(net: Network, params: Parameters, batch: number, threads: number, seconds: number, rounds: number, warmup: number): Promise<number[]> {
   const session = await ort.InferenceSession.create(networkModel(net, params, { batch, carry: true }), {
@@ -109,13 +109,9 @@ async function onnxRate(net: Network, params: Parameters, batch: number, threads
       return x;
     });
     const out = net.nodes[net.outputs[0]].name;
-    const carried = carriedNodes(net).map((v) => net.nodes[v]);
-    let state: Record<string, ort.Tensor> = Object.fromEntries(carried.map((n) => [carriedInputName(n.name), new ort.Tensor('float32', new Float32Array(batch * n.size), [batch, ...n.shape])]));
-    const run = async (j: number): Promise<number> => {
-      const results = await session.run({ [input.name]: new ort.Tensor('float32', batches[j % batches.length].slice(), [batch, ...input.shape]), ...state });
-      state = Object.fromEntries(carried.map((n) => [carriedInputName(n.name), results[n.name]]));
-      return (results[out].data as Float32Array)[0];
-    };
+    const step = statefulRun(session, net, batch);
+    const run = async (j: number): Promise<number> =>
+      ((await step({ [input.name]: new ort.Tensor('float32', batches[j % batches.length].slice(), [batch, ...input.shape]) }))[out].data as Float32Array)[0];
     const warm = performance.now();
     for (let j = 0; j < 5 || performance.now() - warm < warmup * 1000; j++) await run(j);
     const rates: number[] = [];

@@ -7,7 +7,8 @@ import { initParameters } from '../src/graph/parameters.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';
 import { Random } from '../src/util/random.js';
-import { carriedInputName, carriedNodes, networkModel } from '../src/io/onnx-export.js';
+import { carriedNodes, networkModel } from '../src/io/onnx-export.js';
+import { statefulRun } from '../bench/onnx-carry.js';
 import { relativeError } from './helpers/numeric.js';
 
 const example = (name: string): string => new URL(`../../examples/${name}.json`, import.meta.url).pathname;
@@ -15,19 +16,17 @@ const example = (name: string): string => new URL(`../../examples/${name}.json`,
 /**
  * onnxruntime's outputs for the exported graph against the sequential executor's, over
  * `frames` frames; with `carry`, the carried nodes' outputs of each run are fed back as the
- * next run's inputs (zeros before the first).
+ * next run's inputs (zeros before the first), by the benches' own runner.
  */
 async function assertPeerMatches(net: Network, carry = false, frames = 3): Promise<void> {
   const params = initParameters(net, { seed: 3, bias: 'uniform' });
   const session = await ort.InferenceSession.create(networkModel(net, params, { carry }));
   const ex = new ReferenceExecutor(net, 'sequential', params);
   const rng = new Random(5);
-  const carried = carry ? carriedNodes(net) : [];
-  let state: Record<string, ort.Tensor> = Object.fromEntries(
-    carried.map((v) => [carriedInputName(net.nodes[v].name), new ort.Tensor('float32', new Float32Array(net.nodes[v].size), [1, ...net.nodes[v].shape])]),
-  );
+  // The benches' runner: it feeds each run the carried nodes' values of the run before.
+  const run = statefulRun(session, net, 1);
   for (let frame = 0; frame < frames; frame++) {
-    const feeds: Record<string, ort.Tensor> = { ...state };
+    const feeds: Record<string, ort.Tensor> = {};
     const inputs: Record<string, Float32Array> = {};
     for (const v of net.inputs) {
       const node = net.nodes[v];
@@ -35,8 +34,7 @@ async function assertPeerMatches(net: Network, carry = false, frames = 3): Promi
       feeds[node.name] = new ort.Tensor('float32', inputs[node.name].slice(), [1, ...node.shape]);
     }
     const ours = ex.step(inputs);
-    const theirs = await session.run(feeds);
-    state = Object.fromEntries(carried.map((v) => [carriedInputName(net.nodes[v].name), theirs[net.nodes[v].name]]));
+    const theirs = await run(feeds);
     for (const o of net.outputs) {
       const name = net.nodes[o].name;
       const err = relativeError(theirs[name].data as Float32Array, ours[name]);
