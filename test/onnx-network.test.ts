@@ -76,7 +76,7 @@ test('the ONNX export covers every activation, strided, dilated and unevenly pad
 
 test('the ONNX export refuses what it cannot express, naming the edge', async () => {
   const net = await loadNetworkFile(example('mnist-sr'));
-  assert.throws(() => networkModel(net, initParameters(net)), /edge "h1->h1" feeds back; export it with its state carried/);
+  assert.throws(() => networkModel(net, initParameters(net)), /edge "h1->h1" feeds back; export the network with its state carried/);
 });
 
 test('a network with feedback exported with its state carried computes, fed back run after run, what the sequential rollout computes', async () => {

@@ -11,10 +11,10 @@ export interface RuntimeLogger {
   debug(obj: object, msg?: string): void;
 }
 
-/** Options of `Runtime.create`. */
 /** A runtime's `queue` when its options name none. */
 export const DEFAULT_QUEUE = 32;
 
+/** Options of `Runtime.create`. */
 export interface RuntimeOptions {
   /** `streaming` (default; a model file's own rollout for models), `sequential`, a pattern object, or a resolved rollout. */
   readonly rollout?: RolloutSpec | Rollout;

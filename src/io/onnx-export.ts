@@ -87,7 +87,11 @@ export function networkModel(net: Network, params: Parameters, options: { readon
   const constants: Constant[] = [];
   if (options.carry !== true) {
     for (const e of net.edges)
-      if (e.to <= e.from) throw new StreamrollError('SPEC_INVALID', `ONNX export: edge "${e.id}" feeds back; export it with its state carried (carry), or only feedforward networks have an ONNX peer`);
+      if (e.to <= e.from)
+        throw new StreamrollError(
+          'SPEC_INVALID',
+          `ONNX export: edge "${e.id}" feeds back; export the network with its state carried (the carry option: extra inputs and outputs fed back run after run)`,
+        );
   }
   const carried = options.carry === true ? carriedNodes(net) : [];
   for (const node of net.nodes) {
