@@ -22,11 +22,12 @@ export class NodeComputer {
   readonly #only: (EdgePass | undefined)[];
   readonly #first: (EdgePass | undefined)[];
   readonly #last: (EdgePass | undefined)[];
-  /** Per node: some step of it runs batched (computeBatch's own path). */
-  readonly #batched: boolean[];
   /** computeBatch's views of each stream's target and source, reused frame after frame. */
   readonly #dsts: Float32Array[] = [];
   readonly #srcs: Float32Array[] = [];
+  /** compute's batch of one. */
+  readonly #oneFrame = [0];
+  readonly #oneStream = [0];
 
   constructor(net: Network, delays: readonly number[], arena: Arena, kernels: BoundKernels) {
     this.#net = net;
@@ -43,40 +44,13 @@ export class NodeComputer {
     this.#first = net.nodes.map((n, v) => (n.inEdges.length > 1 ? pass(v, 0, 'first') : undefined));
     // A single edge without a pass of its own may still finish its node after the zeroing.
     this.#last = net.nodes.map((n, v) => (n.inEdges.length > 1 || (n.inEdges.length === 1 && this.#only[v] === undefined) ? pass(v, n.inEdges.length - 1, 'last') : undefined));
-    this.#batched = net.nodes.map(
-      (n, v) => n.inEdges.some((e) => this.#edgeKernels[e].runBatch !== undefined) || [this.#only[v], this.#first[v], this.#last[v]].some((p) => p?.runBatch !== undefined),
-    );
   }
 
   /** Frame `k` of computed node `v` in `stream`; its sources' frames must already be complete. */
   compute(v: number, k: number, stream = 0): void {
-    const arena = this.#arena;
-    const edges = this.#net.edges;
-    const dst = arena.state(v, k, stream);
-    const only = this.#only[v];
-    if (only !== undefined) {
-      const e = this.#net.nodes[v].inEdges[0];
-      only.run(arena.state(edges[e].from, k - this.#delays[e], stream), dst, arena.bias(v));
-      return;
-    }
-    const ins = this.#net.nodes[v].inEdges;
-    const first = this.#first[v];
-    const last = this.#last[v];
-    const delays = this.#delays;
-    let i = 0;
-    if (first !== undefined) {
-      const e = ins[i++];
-      first.run(arena.state(edges[e].from, k - delays[e], stream), dst, arena.bias(v));
-    } else this.#kernels.zero(dst);
-    const end = last === undefined ? ins.length : ins.length - 1;
-    for (; i < end; i++) {
-      const e = ins[i];
-      this.#edgeKernels[e].run(arena.state(edges[e].from, k - delays[e], stream), dst);
-    }
-    if (last !== undefined) {
-      const e = ins[end];
-      last.run(arena.state(edges[e].from, k - delays[e], stream), dst, arena.bias(v));
-    } else (this.#activations[v] as ActivationKernel).run(dst, arena.bias(v));
+    this.#oneFrame[0] = k;
+    this.#oneStream[0] = stream;
+    this.computeBatch(v, this.#oneFrame, this.#oneStream);
   }
 
   /** Edge e's source state of each stream of the batch, into the reused #srcs. */
@@ -91,22 +65,17 @@ export class NodeComputer {
   /**
    * Node v for several streams of one engine frame: `frames[b]` of `streams[b]`. Edges and
    * passes whose kernel batches (a dense layer on the native kernels reads its weights once
-   * for eight streams) run for all streams at once; the rest stream by stream. Each stream's
-   * state gets the same operations in the same order as {@link compute} gives it, so the
-   * results are the same bit for bit.
+   * for eight streams) run for all streams at once, the rest (and a single stream) stream by
+   * stream; each stream's state gets the same operations in the same order either way, so
+   * the results are the same bit for bit.
    */
   computeBatch(v: number, frames: readonly number[], streams: readonly number[]): void {
     const n = frames.length;
-    if (n === 1 || !this.#batched[v]) {
-      for (let b = 0; b < n; b++) this.compute(v, frames[b], streams[b]);
-      return;
-    }
     const arena = this.#arena;
     const dsts = this.#dsts;
-    const srcs = this.#srcs;
     const bias = arena.bias(v);
     dsts.length = n;
-    srcs.length = n;
+    this.#srcs.length = n;
     for (let b = 0; b < n; b++) dsts[b] = arena.state(v, frames[b], streams[b]);
     const ins = this.#net.nodes[v].inEdges;
     const only = this.#only[v];
@@ -122,8 +91,8 @@ export class NodeComputer {
     const end = last === undefined ? ins.length : ins.length - 1;
     for (; i < end; i++) {
       const kernel = this.#edgeKernels[ins[i]];
-      this.#sources(ins[i], frames, streams);
-      if (kernel.runBatch !== undefined) kernel.runBatch(srcs, dsts);
+      const srcs = this.#sources(ins[i], frames, streams);
+      if (kernel.runBatch !== undefined && n > 1) kernel.runBatch(srcs, dsts);
       else for (let b = 0; b < n; b++) kernel.run(srcs[b], dsts[b]);
     }
     if (last !== undefined) runPass(last, this.#sources(ins[end], frames, streams), dsts, bias);
@@ -136,6 +105,6 @@ export class NodeComputer {
 
 /** An edge pass over several streams: at once where its kernel batches, else stream by stream. */
 function runPass(pass: EdgePass, srcs: readonly Float32Array[], dsts: readonly Float32Array[], bias: Float32Array): void {
-  if (pass.runBatch !== undefined) pass.runBatch(srcs, dsts, bias);
+  if (pass.runBatch !== undefined && srcs.length > 1) pass.runBatch(srcs, dsts, bias);
   else for (let b = 0; b < srcs.length; b++) pass.run(srcs[b], dsts[b], bias);
 }

@@ -256,8 +256,8 @@ function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmM
     ) => native.conv2dBatch(id, offsets, n, w, taps, inC, inH, inW, outC, outH, outW, kh, kw, sh, sw, dh, dw, padT, padL),
     copyIn: (source: Float32Array, at: number) => native.copyIn(id, at, source),
     // Into HWC only: back out, the 16x16 blocks store each of their rows a whole plane apart
-    // (4 KB for 32x32 maps, so all in one set of the L1 cache), and bench:kernels timed them
-    // no faster than the WebAssembly kernel (16x32x32: 2.28 against 2.04 µs).
+    // (4 KB for 32x32 maps, so all in one set of the L1 cache), and were no faster than the
+    // WebAssembly kernel.
     chwToHwc: (src: number, dst: number, C: number, P: number) => native.transpose(id, src, dst, C, P),
     winograd: (
       x: number,
