@@ -96,7 +96,13 @@ test('round trip: random feedforward networks (grouped convs, pools, global pool
       );
       assert.deepEqual(imported.spec.outputs, net.spec.outputs, 'output names kept');
       const ours = pipelinedOutputs(imported.net, imported.params, { [input.name]: x });
-      for (const o of net.spec.outputs) assert.ok(relativeError(ours[o], theirs[o]) < 1e-4, `${o}: ${relativeError(ours[o], theirs[o])}`);
+      // Scaled by at least 1e-3: a random net can cancel a node's sum to ~1e-4 before a bounded
+      // activation (seed -563003268, path 21:37: hard_sigmoid outputs 0.000234 apart by 3.5e-8,
+      // float32 rounding of a sum near 2.5), which two summation orders cannot agree on to 1e-4.
+      for (const o of net.spec.outputs) {
+        const err = relativeError(ours[o], theirs[o], 1e-3);
+        assert.ok(err < 1e-4, `${o}: ${err}`);
+      }
     }),
     { numRuns: 25 },
   );

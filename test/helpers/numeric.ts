@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 
-/** max |a - b| / max |b|: the error measure of "relative error < 1e-5". */
-export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+/**
+ * max |a - b| / max |b|: the error measure of "relative error < 1e-5". With `floor`, the
+ * scale is at least that: for outputs that may all lie near zero after cancellation (a
+ * hard_sigmoid cut just above 0), where a float32 sum's absolute error is all there is.
+ */
+export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>, floor = 0): number {
   assert.equal(actual.length, expected.length, 'length');
   let diff = 0;
   let scale = 0;
@@ -10,6 +14,7 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
     diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
     scale = Math.max(scale, Math.abs(expected[i]));
   }
+  scale = Math.max(scale, floor);
   return scale === 0 ? diff : diff / scale;
 }
 
