@@ -158,7 +158,7 @@ test("sessions: sessionQueue bounds a session's frames in flight and held; by de
   }
 });
 
-test('sessions: queued frames cost staging slots only; state rings stay as short as the rollout allows', async () => {
+test('sessions: a queued frame costs one slot per input and output; the other state rings stay as short as the rollout allows', async () => {
   const net = await loadNetworkFile(example('mnist-sr'));
   const bytes = async (queue: number): Promise<number> => {
     const rt = await Runtime.create(net, { workers: 1, streams: 1, queue, calibrate: false });
@@ -168,9 +168,56 @@ test('sessions: queued frames cost staging slots only; state rings stay as short
       await rt.close();
     }
   };
-  // 28 more queued frames: one row-major slot each for the input (784 floats) and the output
-  // (10 floats, one 64-byte line); the state rings of both stay as they were.
+  // 28 more queued frames: one slot each for the input (784 floats; one channel, so its state
+  // ring holds the queue and it has no staging ring) and the output's staging ring (10
+  // floats, one 64-byte line); every other ring stays as it was.
   assert.equal((await bytes(32)) - (await bytes(4)), 28 * (784 * 4 + 64));
+});
+
+test('an input in the arena order is written straight into its state ring, which holds each stream its queue; a rejected frame there leaves no trace', async () => {
+  for (const name of ['mnist-sr', 'conv-chain-4']) {
+    const net = await loadNetworkFile(example(name));
+    const params = initParameters(net, { seed: 3, bias: 'uniform' });
+    const rt = await Runtime.create(net, { params, streams: 2, queue: 8, sessionQueue: 3, calibrate: false });
+    try {
+      const v = net.inputs[0];
+      const node = net.nodes[v];
+      const plan = rt.arena.plan;
+      const inOrder = node.shape[0] === 1 || plan.layout === 'chw';
+      const needed = 1 + Math.max(1, ...node.outEdges.map((e) => rt.rollout.delays[e]));
+      assert.equal(plan.staging[v] === null, inOrder, `${name}: staging ring`);
+      if (inOrder) {
+        assert.deepEqual([plan.states[v].depth, plan.states[v].sessionDepth], [needed + 8, needed + 3], `${name}: input ring depths`);
+      } else {
+        assert.ok(plan.states[v].depth < needed + 3, `${name}: a staged input's state ring stays short`);
+      }
+      // A frame with a NaN is rejected after it was copied into its slot; the next frame
+      // takes that slot, and the session goes on as if the bad one never came.
+      const s = await rt.open();
+      const shadow = new Shadow(net, rt.rollout, params, rt.backend.name);
+      const rng = new Random(7);
+      for (let t = 0; t < 12; t++) {
+        const x = randomInputs(net, rng);
+        if (t % 3 === 1) {
+          const bad = Float32Array.from(x[node.name]);
+          bad[bad.length - 1] = Number.NaN;
+          await assert.rejects(s.step({ [node.name]: bad }), /NaN/);
+        }
+        shadow.check(await s.step(x), x, name);
+      }
+      // Zero-copy slots land in the same rings.
+      for (let t = 0; t < 5; t++) {
+        const x = randomInputs(net, rng);
+        const slot = await s.nextInput();
+        slot.input(node.name).set(x[node.name]);
+        const frame = await slot.commit();
+        shadow.check(Object.fromEntries(net.outputs.map((o) => [net.nodes[o].name, frame.output(net.nodes[o].name).slice()])), x, `${name} zero-copy`);
+        frame.release();
+      }
+    } finally {
+      await rt.close();
+    }
+  }
 });
 
 test('sessions: capacity, waiting for a stream, idle timeout, reset, views per session, closed sessions refuse use', async () => {

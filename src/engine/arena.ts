@@ -2,15 +2,17 @@ import { StreamrollError } from '../util/errors.js';
 import { count, LIMITS, LimitError } from '../graph/limits.js';
 import type { Network } from '../graph/network.js';
 import type { KernelBackend, KernelMemory, StateLayout } from '../kernels/kernel.js';
-import { toInternal } from '../kernels/layout.js';
+import { crossesOrder, toInternal } from '../kernels/layout.js';
 import type { Parameters } from '../graph/parameters.js';
 
 /** Every block starts on its own cache line, so threads writing different blocks never share one. */
 export const CACHE_LINE = 64;
 
 /**
- * A node's rings of frame states, one per stream: `depth` slots of `size` floats,
- * `slotBytes` apart; stream s's ring starts `s * ringBytes` after `offset`.
+ * A node's rings, one per stream: stream 0's has `depth` slots of `size` floats, `slotBytes`
+ * apart; every other stream's `sessionDepth` slots, `sessionRingBytes` apart after stream
+ * 0's (see {@link ringOf}). The two depths differ only for rings that hold queued frames
+ * (the runtime's queue against the sessions'): inputs and staging rings.
  */
 export interface StateBlock {
   readonly offset: number;
@@ -18,20 +20,12 @@ export interface StateBlock {
   readonly depth: number;
   readonly slotBytes: number;
   readonly ringBytes: number;
-}
-
-/**
- * A node's row-major staging rings: stream 0's has `depth` slots (the runtime's queue),
- * every other stream's `sessionDepth` (the sessions' queue), `sessionRingBytes` apart after
- * stream 0's; see {@link stagingRing}.
- */
-export interface StagingBlock extends StateBlock {
   readonly sessionDepth: number;
   readonly sessionRingBytes: number;
 }
 
-/** Where stream s's staging ring of a block starts, and its slots. */
-export function stagingRing(block: StagingBlock, stream: number): { readonly offset: number; readonly depth: number } {
+/** Where stream s's ring of a block starts, and its slots. */
+export function ringOf(block: StateBlock, stream: number): { readonly offset: number; readonly depth: number } {
   if (stream === 0) return { offset: block.offset, depth: block.depth };
   return { offset: block.offset + block.ringBytes + (stream - 1) * block.sessionRingBytes, depth: block.sessionDepth };
 }
@@ -73,7 +67,7 @@ export interface ArenaPlan {
    * Per node, a row-major ring beside its state ring, or null; see {@link ArenaOptions.staging}.
    * It holds the queued frames (its depth counts the queue, the state ring's does not).
    */
-  readonly staging: readonly (StagingBlock | null)[];
+  readonly staging: readonly (StateBlock | null)[];
   /** Streams (sessions) with a state set of their own; see {@link ArenaOptions.streams}. */
   readonly streams: number;
   /** Bytes of one session's state set (its rings and staging rings). */
@@ -99,10 +93,11 @@ export interface ArenaOptions {
   /** The same for streams other than stream 0 (sessions); default `queue`. */
   readonly sessionQueue?: number;
   /**
-   * Give every input and output node a second ring in row-major order: the driver writes
-   * inputs and reads outputs there, and only workers convert to and from the internal order
-   * (or copy, where the orders agree). Callers writing into a staged slot can then never
-   * disturb a state the engine reads.
+   * Give every output node, and every input whose order differs from the backend's (a
+   * [C,H,W] frame of C > 1 on an HWC backend), a second ring in row-major order: the driver
+   * writes those inputs and reads outputs there, and only workers convert to and from the
+   * internal order (or copy outputs, where the orders agree). Inputs already in the
+   * backend's order are written straight into their state rings, which hold the queue.
    */
   readonly staging?: boolean;
   /**
@@ -135,21 +130,27 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
   const streams = options.streams ?? 1;
   if (!Number.isInteger(streams) || streams < 1) throw new RangeError(`streams must be an integer >= 1, got ${streams}`);
   const outputs = new Set(net.outputs);
-  const staged = (n: Network['nodes'][number]): boolean => options.staging === true && (n.isInput || outputs.has(n.index));
+  // An input already in the backend's order (a vector, one channel) needs no conversion, so it
+  // has no staging ring: the driver copies its frames (checked) straight into its state ring,
+  // which then holds the queue, and zero-copy views are its state slots. No worker copies it.
+  const staged = (n: Network['nodes'][number]): boolean => options.staging === true && ((n.isInput && crossesOrder(n.shape, backend.layout, n.order)) || outputs.has(n.index));
   const slack = options.slack ?? 0;
   // The frames a ring must keep: the newest, the oldest any edge reads, and room to run
   // ahead. With staging, the queued frames wait in the row-major rings, so the state rings of
   // inputs and outputs stay as short as any other's: fewer bytes cycled per frame, which
   // keeps many streams' states in cache.
   const baseDepth = (n: Network['nodes'][number]): number => 1 + Math.max(1, ...n.outEdges.map((e) => delays[e]));
-  const queued = (n: Network['nodes'][number]): number => (n.isInput || outputs.has(n.index) ? queue : 0);
+  const queued = (n: Network['nodes'][number], q: number): number => (n.isInput || outputs.has(n.index) ? q : 0);
+  const stateDepth = (n: Network['nodes'][number], q: number): number => baseDepth(n) + (staged(n) ? slack : queued(n, q) + (n.isInput ? 0 : slack));
   let streamBytes = 0;
   const states = net.nodes.map((n): StateBlock => {
-    const depth = baseDepth(n) + (staged(n) ? slack : queued(n) + (n.isInput ? 0 : slack));
+    const depth = stateDepth(n, queue);
+    // An unstaged input's ring holds each stream's own queue (the sessions' is shorter).
+    const sessionDepth = n.isInput && !staged(n) ? stateDepth(n, sessionQueue) : depth;
     const slotBytes = align(n.size * 4);
-    const block = { offset: at, size: n.size, depth, slotBytes, ringBytes: depth * slotBytes };
-    at += streams * block.ringBytes;
-    streamBytes += block.ringBytes;
+    const block = { offset: at, size: n.size, depth, slotBytes, ringBytes: depth * slotBytes, sessionDepth, sessionRingBytes: sessionDepth * slotBytes };
+    at += block.ringBytes + (streams - 1) * block.sessionRingBytes;
+    streamBytes += block.sessionRingBytes;
     return block;
   });
   const maxSize = Math.max(...net.nodes.map((n) => n.size));
@@ -165,7 +166,7 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
     at += align(block.floats * 4);
     return block;
   });
-  const staging = net.nodes.map((n): StagingBlock | null => {
+  const staging = net.nodes.map((n): StateBlock | null => {
     if (!staged(n)) return null;
     const s = states[n.index];
     const depth = baseDepth(n) + queue + (n.isInput ? 0 : slack);
@@ -185,7 +186,8 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
     const largest = states
       .map((b, v) => {
         const st = staging[v];
-        return { v, bytes: streams * b.ringBytes + (st === null ? 0 : st.ringBytes + (streams - 1) * st.sessionRingBytes), depth: st === null ? b.depth : Math.max(b.depth, st.depth) };
+        const ringsBytes = (r: StateBlock): number => r.ringBytes + (streams - 1) * r.sessionRingBytes;
+        return { v, bytes: ringsBytes(b) + (st === null ? 0 : ringsBytes(st)), depth: st === null ? b.depth : Math.max(b.depth, st.depth) };
       })
       .sort((a, b) => b.bytes - a.bytes)[0];
     const node = net.nodes[largest.v];
@@ -220,19 +222,15 @@ export class Arena {
     const buf = memory.buffer;
     this.control = new Int32Array(buf, plan.controlOffset, (plan.controlLines * CACHE_LINE) / 4);
     const rings = (s: StateBlock): Float32Array[][] =>
-      Array.from({ length: plan.streams }, (_, stream) => Array.from({ length: s.depth }, (_, k) => new Float32Array(buf, s.offset + stream * s.ringBytes + k * s.slotBytes, s.size)));
+      Array.from({ length: plan.streams }, (_, stream) => {
+        const ring = ringOf(s, stream);
+        return Array.from({ length: ring.depth }, (_, k) => new Float32Array(buf, ring.offset + k * s.slotBytes, s.size));
+      });
     this.#slots = plan.states.map(rings);
     this.#weights = plan.weights.map((w) => new Float32Array(buf, w.offset, w.floats));
     this.#biases = plan.biases.map((b) => new Float32Array(buf, b.offset, b.floats));
     this.#zeros = new Float32Array(buf, plan.zeros.offset, plan.zeros.floats);
-    this.#staging = plan.staging.map((block) =>
-      block === null
-        ? null
-        : Array.from({ length: plan.streams }, (_, stream) => {
-            const ring = stagingRing(block, stream);
-            return Array.from({ length: ring.depth }, (_, k) => new Float32Array(buf, ring.offset + k * block.slotBytes, block.size));
-          }),
-    );
+    this.#staging = plan.staging.map((block) => (block === null ? null : rings(block)));
     this.#batches = new Int32Array(buf, plan.batches.offset, plan.batches.depth * plan.batches.words);
   }
 
@@ -323,20 +321,17 @@ export function copyArena(from: Arena, to: Arena): void {
   bytes(a.controlOffset, b.controlOffset, a.controlLines * CACHE_LINE);
   a.weights.forEach((w, e) => bytes(w.offset, b.weights[e].offset, w.floats * 4));
   a.biases.forEach((w, v) => bytes(w.offset, b.biases[v].offset, w.floats * 4));
-  a.states.forEach((s, v) => {
-    if (b.states[v].depth !== s.depth) throw new Error('copyArena: ring depths differ');
-    for (let stream = 0; stream < a.streams; stream++) bytes(s.offset + stream * s.ringBytes, b.states[v].offset + stream * s.ringBytes, s.ringBytes);
-  });
-  a.staging.forEach((s, v) => {
-    const t = b.staging[v];
+  const rings = (s: StateBlock | null, t: StateBlock | null): void => {
     if (s === null || t === null) return;
     for (let stream = 0; stream < a.streams; stream++) {
-      const ra = stagingRing(s, stream);
-      const rb = stagingRing(t, stream);
+      const ra = ringOf(s, stream);
+      const rb = ringOf(t, stream);
       if (ra.depth !== rb.depth) throw new Error('copyArena: ring depths differ');
       bytes(ra.offset, rb.offset, ra.depth * s.slotBytes);
     }
-  });
+  };
+  a.states.forEach((s, v) => rings(s, b.states[v]));
+  a.staging.forEach((s, v) => rings(s, b.staging[v]));
   for (let k = 0; k < a.batches.depth; k++) {
     const entry = from.batch(k);
     to.batch(k).set(entry.subarray(0, 1 + BATCH_WORDS * entry[0]));

@@ -1,5 +1,6 @@
 // The driver's side of the frame protocol, the counterpart of workers/frame-loop.ts: it
-// writes input frames into the arena's row-major staging rings, publishes them, waits for
+// writes input frames into the arena (row-major staging rings, or the state rings of inputs
+// already in the arena's order), publishes them, waits for
 // nodes to finish frames and reads outputs. Each stream (session) has its own state set and
 // frame count; an engine frame computes a batch of streams, each at its own next frame. Exactly one thread drives an engine at a time:
 // the Runtime's (main) thread, or a thread it hands the engine to (the real-time loop, the
@@ -51,7 +52,10 @@ export class FrameDriver {
   readonly #nonFinite: NonFinitePolicy;
   /** Indices of the computed (non-input) nodes. */
   readonly #computed: readonly number[];
-  /** Per input (by position), per stream, its staging ring; per output likewise. */
+  /**
+   * Per input (by position), per stream, the row-major ring its frames are written into (its
+   * staging ring, or its state ring where the orders agree); per output its staging ring.
+   */
   readonly #inputSlots: readonly (readonly (readonly Float32Array[])[])[];
   readonly #outputSlots: readonly (readonly (readonly Float32Array[])[])[];
   #engineFrame: number;
@@ -77,7 +81,9 @@ export class FrameDriver {
         if (ring === null) throw new Error(`node "${init.net.nodes[v].name}" has no staging ring: plan the arena with staging`);
         return ring;
       });
-    this.#inputSlots = init.net.inputs.map(rings);
+    // An input without a staging ring is in the arena's order: its frames go straight into
+    // its state ring, which holds its queue (see ArenaOptions.staging).
+    this.#inputSlots = init.net.inputs.map((v) => (init.arena.plan.staging[v] === null ? Array.from({ length: this.streams }, (_, s) => init.arena.slots(v, s)) : rings(v)));
     this.#outputSlots = init.net.outputs.map(rings);
     this.#engineFrame = 0;
     this.#frames = new Array<number>(this.streams).fill(0);
@@ -137,12 +143,12 @@ export class FrameDriver {
     return this.engineOf(stream, this.#frames[stream] + 1 - this.#queues[stream]);
   }
 
-  /** Slots in stream s's input staging rings (the most frames of it with distinct input slots). */
+  /** Slots in stream s's input rings (the most frames of it with distinct input slots). */
   inputRing(stream: number): number {
     return Math.min(...this.#inputSlots.map((rings) => rings[stream].length));
   }
 
-  /** Row-major staging slots of stream s's frame f inputs, by position in `net.inputs`. */
+  /** Row-major slots of stream s's frame f inputs, by position in `net.inputs` (see #inputSlots). */
   inputViews(stream: number, f: number): readonly Float32Array[] {
     return this.#inputSlots.map((rings) => rings[stream][f % rings[stream].length]);
   }

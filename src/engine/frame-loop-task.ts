@@ -18,9 +18,13 @@ export interface FrameLoopTask extends EngineParts {
   readonly worker: number;
   /** This worker's nodes in frame order. */
   readonly nodes: readonly number[];
-  /** Per node, its worker; for an input node, the worker that converts its staged frames. */
+  /** Per node, its worker; for an input node, the worker that converts its frames (see `converts`). */
   readonly owner: readonly number[];
-  /** Input nodes whose row-major staged frames this worker converts into their state slots. */
+  /**
+   * Input nodes whose counters this worker raises as it starts each frame, converting their
+   * row-major staged frames into their state slots first where they have a staging ring
+   * (the others the driver wrote straight into their state slots).
+   */
   readonly converts: readonly number[];
   readonly spin: boolean;
 }

@@ -1,4 +1,4 @@
-// One worker's share of every frame: convert its inputs, then compute its nodes in frame
+// One worker's share of every frame: convert its staged inputs, then compute its nodes in frame
 // order, each after what it needs from other workers. The frame-loop worker
 // (workers/frame-loop.ts) runs it frame after frame; the real-time loop's thread runs it in
 // place of a parked worker, so a one-worker model wakes a single thread per frame.
@@ -24,6 +24,8 @@ export class FrameLoop {
   readonly #waits: (readonly [number, number])[][];
   /** The same for each input this worker converts. */
   readonly #convertWaits: (readonly [number, number])[][];
+  /** Per input this worker converts, whether it has a staging ring (else the driver wrote it in place). */
+  readonly #staged: readonly boolean[];
   readonly #stats: number;
   readonly #timing: Float64Array;
   /** Scratch for a batched frame's (frame, stream) pairs, reused frame after frame. */
@@ -61,6 +63,7 @@ export class FrameLoop {
     // An input's state ring is as short as any other's (its queue waits in the staging
     // ring), so converting into it waits for other workers' readers like computing does.
     this.#convertWaits = task.converts.map(waitsOf);
+    this.#staged = task.converts.map((v) => task.plan.staging[v] !== null);
     this.#stats = workerLine(net.nodes.length, worker);
     this.#timing = workerTiming(this.ctrl, net.nodes.length, worker);
   }
@@ -99,13 +102,16 @@ export class FrameLoop {
     }
     for (let i = 0; i < task.converts.length; i++) {
       const v = task.converts[i];
-      for (const [index, offset] of this.#convertWaits[i]) {
-        if (Atomics.load(ctrl, index) >= k + offset) continue;
-        busy += performance.now() - t0;
-        if (!waitAtLeast(ctrl, index, k + offset, spin)) return false;
-        t0 = performance.now();
+      // An input without a staging ring was written into its state slots by the driver.
+      if (this.#staged[i]) {
+        for (const [index, offset] of this.#convertWaits[i]) {
+          if (Atomics.load(ctrl, index) >= k + offset) continue;
+          busy += performance.now() - t0;
+          if (!waitAtLeast(ctrl, index, k + offset, spin)) return false;
+          t0 = performance.now();
+        }
+        for (let b = 0; b < entries; b++) kernels.toInternal(arena.staged(v, frames[b], streams[b]) as Float32Array, arena.state(v, frames[b], streams[b]), net.nodes[v].shape, net.nodes[v].order);
       }
-      for (let b = 0; b < entries; b++) kernels.toInternal(arena.staged(v, frames[b], streams[b]) as Float32Array, arena.state(v, frames[b], streams[b]), net.nodes[v].shape, net.nodes[v].order);
       Atomics.store(ctrl, nodeTick(v), k);
       Atomics.notify(ctrl, nodeTick(v));
     }
