@@ -452,6 +452,25 @@ for (const backend of [WASM_BACKEND, ...(nativeAvailable() ? [NATIVE_BACKEND] : 
       const outside = new Float32Array(n);
       h.kernels.fromInternal(internal, outside, shape);
       assert.ok(sameBits(outside, chw), `fallback ${JSON.stringify(shape)}`);
+      // A frame from outside the memory, checked and converted on its way in (in one pass
+      // natively): the same bits, nothing written outside the view, and the first non-finite
+      // value named by its row-major index, in a block or in what is left over around them.
+      const frame = Float32Array.from({ length: n }, (_, i) => (i % 13) - 6.25);
+      const scratch = h.alloc(n);
+      const into = h.alloc(n);
+      const before3 = h.snapshot();
+      assert.equal(h.kernels.copyInInternal(frame, into, scratch, shape), -1, `clean ${JSON.stringify(shape)}`);
+      assert.ok(h.untouchedOutside(before3, into, scratch), `copyInInternal ${JSON.stringify(shape)} wrote outside its views`);
+      toInternal(frame, expected, shape, 'hwc');
+      assert.ok(sameBits(into, expected), `copyInInternal ${JSON.stringify(shape)}`);
+      for (const bad of [Number.NaN, Infinity, -Infinity]) {
+        for (const at of new Set([0, n >> 1, n - 1, 16 * (shape.at(-1) ?? 1) * (shape.at(-2) ?? 1) - 1, 15].filter((i) => i >= 0 && i < n))) {
+          const dirty = frame.slice();
+          dirty[at] = bad;
+          if (at + 1 < n) dirty[n - 1] = Number.NaN;
+          assert.equal(h.kernels.copyInInternal(dirty, into, scratch, shape), at, `${bad} at ${at} of ${JSON.stringify(shape)}`);
+        }
+      }
     }
   });
 }

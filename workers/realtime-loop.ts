@@ -227,7 +227,7 @@ async function loop(engine: AttachedEngine): Promise<void> {
         // What the engine was given, so a replay computes exactly the same ticks; t: when the
         // frame was due, in ms from the first, so `--rate recorded` replays the timing.
         const inputs: Record<string, Float32Array> = {};
-        const views = driver.inputViews(0, f);
+        const views = driver.inputsOf(0, f);
         inputNames.forEach((name, i) => (inputs[name] = views[i]));
         record.write(encodeMessage({ t: Number((due[0] - start).toFixed(3)), inputs, ...(frame.label === undefined ? {} : { label: frame.label }) }));
       }

@@ -95,9 +95,9 @@ export interface ArenaOptions {
   /**
    * Give every output node, and every input whose order differs from the backend's (a
    * [C,H,W] frame of C > 1 on an HWC backend), a second ring in row-major order: the driver
-   * writes those inputs and reads outputs there, and only workers convert to and from the
-   * internal order (or copy outputs, where the orders agree). Inputs already in the
-   * backend's order are written straight into their state rings, which hold the queue.
+   * reads outputs there (workers convert or copy them out), and zero-copy writers write such
+   * inputs there (workers convert them in). Frames copied in by the driver go straight into
+   * the inputs' state rings, which hold the queue.
    */
   readonly staging?: boolean;
   /**
@@ -130,9 +130,11 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
   const streams = options.streams ?? 1;
   if (!Number.isInteger(streams) || streams < 1) throw new RangeError(`streams must be an integer >= 1, got ${streams}`);
   const outputs = new Set(net.outputs);
-  // An input already in the backend's order (a vector, one channel) needs no conversion, so it
-  // has no staging ring: the driver copies its frames (checked) straight into its state ring,
-  // which then holds the queue, and zero-copy views are its state slots. No worker copies it.
+  // An input's state ring holds its queue: the driver copies each frame (checked, and
+  // converted where the orders differ) straight into its state slot, and no worker copies it
+  // again. Only an input whose order differs has a staging ring too, where zero-copy views
+  // are written in row-major order (its worker converts those frames); for the others the
+  // views are the state slots.
   const staged = (n: Network['nodes'][number]): boolean => options.staging === true && ((n.isInput && crossesOrder(n.shape, backend.layout, n.order)) || outputs.has(n.index));
   const slack = options.slack ?? 0;
   // The frames a ring must keep: the newest, the oldest any edge reads, and room to run
@@ -141,12 +143,12 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
   // keeps many streams' states in cache.
   const baseDepth = (n: Network['nodes'][number]): number => 1 + Math.max(1, ...n.outEdges.map((e) => delays[e]));
   const queued = (n: Network['nodes'][number], q: number): number => (n.isInput || outputs.has(n.index) ? q : 0);
-  const stateDepth = (n: Network['nodes'][number], q: number): number => baseDepth(n) + (staged(n) ? slack : queued(n, q) + (n.isInput ? 0 : slack));
+  const stateDepth = (n: Network['nodes'][number], q: number): number => baseDepth(n) + (n.isInput ? q : staged(n) ? slack : queued(n, q) + slack);
   let streamBytes = 0;
   const states = net.nodes.map((n): StateBlock => {
     const depth = stateDepth(n, queue);
-    // An unstaged input's ring holds each stream's own queue (the sessions' is shorter).
-    const sessionDepth = n.isInput && !staged(n) ? stateDepth(n, sessionQueue) : depth;
+    // An input's ring holds each stream's own queue (the sessions' is shorter).
+    const sessionDepth = n.isInput ? stateDepth(n, sessionQueue) : depth;
     const slotBytes = align(n.size * 4);
     const block = { offset: at, size: n.size, depth, slotBytes, ringBytes: depth * slotBytes, sessionDepth, sessionRingBytes: sessionDepth * slotBytes };
     at += block.ringBytes + (streams - 1) * block.sessionRingBytes;

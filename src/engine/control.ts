@@ -53,6 +53,16 @@ export const CLOCKED = 3 * WORDS_PER_LINE;
  */
 export const NO_OUTPUTS = 1 << 30;
 
+/**
+ * Flag on a stream word of a batch entry: this frame's inputs that have staging rings were
+ * written there through zero-copy views, so the worker that owns each converts it into its
+ * state slot first (frames copied in by the driver are in their state slots already).
+ */
+export const STAGED_INPUTS = 1 << 29;
+
+/** The stream of a batch entry's stream word, its flags cleared. */
+export const streamOf = (word: number): number => word & ~(NO_OUTPUTS | STAGED_INPUTS);
+
 export const STOP_REQUESTED = 1;
 export const STOP_FAILED = 2;
 

@@ -9,7 +9,7 @@
 import type { Network } from '../graph/network.js';
 import type { BoundKernels } from '../kernels/kernel.js';
 import { BATCH_WORDS, type Arena } from './arena.js';
-import { NO_OUTPUTS, PUBLISHED, STOP, askWake, clearWake, DRIVER_WAKE, nodeTick } from './control.js';
+import { NO_OUTPUTS, PUBLISHED, STAGED_INPUTS, STOP, askWake, clearWake, DRIVER_WAKE, nodeTick } from './control.js';
 import { nonFiniteError, type NonFinitePolicy } from '../io/inputs.js';
 import { SLEEP_MS } from './sync.js';
 import { StreamrollError } from '../util/errors.js';
@@ -57,6 +57,10 @@ export class FrameDriver {
    * staging ring, or its state ring where the orders agree); per output its staging ring.
    */
   readonly #inputSlots: readonly (readonly (readonly Float32Array[])[])[];
+  /** Per input with a staging ring (by position; else null), per stream, its state ring. */
+  readonly #inputStates: readonly (readonly (readonly Float32Array[])[] | null)[];
+  /** Per stream, by frame mod its input ring, whether that frame's inputs wait in their staging slots (zero-copy views). */
+  readonly #stagedIn: boolean[][];
   readonly #outputSlots: readonly (readonly (readonly Float32Array[])[])[];
   #engineFrame: number;
   /** Per stream, its latest published frame (frame 0 is all zeros). */
@@ -83,13 +87,16 @@ export class FrameDriver {
       });
     // An input without a staging ring is in the arena's order: its frames go straight into
     // its state ring, which holds its queue (see ArenaOptions.staging).
-    this.#inputSlots = init.net.inputs.map((v) => (init.arena.plan.staging[v] === null ? Array.from({ length: this.streams }, (_, s) => init.arena.slots(v, s)) : rings(v)));
+    const states = (v: number): (readonly Float32Array[])[] => Array.from({ length: this.streams }, (_, s) => init.arena.slots(v, s));
+    this.#inputSlots = init.net.inputs.map((v) => (init.arena.plan.staging[v] === null ? states(v) : rings(v)));
+    this.#inputStates = init.net.inputs.map((v) => (init.arena.plan.staging[v] === null ? null : states(v)));
     this.#outputSlots = init.net.outputs.map(rings);
     this.#engineFrame = 0;
     this.#frames = new Array<number>(this.streams).fill(0);
     this.#bases = new Array<number>(this.streams).fill(0);
     this.#queues = Array.from({ length: this.streams }, (_, s) => (s === 0 ? this.queue : Math.min(this.queue, init.arena.plan.sessionQueue)));
     this.#engineOf = Array.from({ length: this.streams }, (_, s) => new Array<number>(this.#queues[s] + 2).fill(0));
+    this.#stagedIn = Array.from({ length: this.streams }, (_, s) => new Array<boolean>(init.net.inputs.length === 0 ? 1 : this.inputRing(s)).fill(false));
     if (init.state !== undefined) this.adopt(init.state);
   }
 
@@ -145,12 +152,33 @@ export class FrameDriver {
 
   /** Slots in stream s's input rings (the most frames of it with distinct input slots). */
   inputRing(stream: number): number {
-    return Math.min(...this.#inputSlots.map((rings) => rings[stream].length));
+    return Math.min(...this.#inputSlots.map((rings) => rings[stream].length), ...this.#inputStates.map((rings) => rings?.[stream].length ?? Infinity));
   }
 
-  /** Row-major slots of stream s's frame f inputs, by position in `net.inputs` (see #inputSlots). */
+  /**
+   * Row-major slots for stream s's frame f inputs, by position in `net.inputs`, for a
+   * zero-copy writer (see #inputSlots); {@link checkInputs} then takes them in.
+   */
   inputViews(stream: number, f: number): readonly Float32Array[] {
     return this.#inputSlots.map((rings) => rings[stream][f % rings[stream].length]);
+  }
+
+  /**
+   * Row-major views of what stream s's frame f was given, by position in `net.inputs`; valid
+   * until the stream's input ring comes round again. A frame copied into the state ring of an
+   * input whose order differs is converted back into its staging slot for this.
+   */
+  inputsOf(stream: number, f: number): readonly Float32Array[] {
+    const staged = this.#stagedIn[stream][f % this.#stagedIn[stream].length];
+    return this.#inputSlots.map((rings, j) => {
+      const slot = rings[stream][f % rings[stream].length];
+      const states = this.#inputStates[j];
+      if (states !== null && !staged) {
+        const v = this.net.inputs[j];
+        this.#kernels.fromInternal(states[stream][f % states[stream].length], slot, this.net.nodes[v].shape, this.net.nodes[v].order);
+      }
+      return slot;
+    });
   }
 
   /** Row-major staging slot of stream s's frame f of the j-th output (by position in `net.outputs`). */
@@ -172,9 +200,24 @@ export class FrameDriver {
     for (let j = 0; j < arrays.length; j++) {
       const ring = this.#inputSlots[j][stream];
       const slot = ring[f % ring.length];
-      const bad = this.#kernels.copyIn(arrays[j], slot);
-      if (bad >= 0) this.#nonFiniteAt(j, stream, slot, bad, f);
+      const states = this.#inputStates[j];
+      if (states === null) {
+        const bad = this.#kernels.copyIn(arrays[j], slot);
+        if (bad >= 0) this.#nonFiniteAt(j, stream, slot, bad, f);
+        continue;
+      }
+      // Converted on the way into its state slot, in one pass where the backend can.
+      const v = this.net.inputs[j];
+      const { shape, order } = this.net.nodes[v];
+      const state = states[stream][f % states[stream].length];
+      const bad = this.#kernels.copyInInternal(arrays[j], state, slot, shape, order);
+      if (bad < 0) continue;
+      // Rare: the policy works on the row-major frame (throwing, or zeroing in place).
+      this.#kernels.copyIn(arrays[j], slot);
+      this.#nonFiniteAt(j, stream, slot, bad, f);
+      this.#kernels.toInternal(slot, state, shape, order);
     }
+    this.#stagedIn[stream][f % this.#stagedIn[stream].length] = false;
   }
 
   /**
@@ -189,6 +232,8 @@ export class FrameDriver {
       const bad = this.#kernels.firstNonFinite(slot);
       if (bad >= 0) this.#nonFiniteAt(j, stream, slot, bad, f);
     }
+    // Inputs with a staging ring are converted by their workers (nothing is copied here).
+    this.#stagedIn[stream][f % this.#stagedIn[stream].length] = true;
   }
 
   #nonFiniteAt(j: number, stream: number, slot: Float32Array, bad: number, f: number): void {
@@ -227,7 +272,8 @@ export class FrameDriver {
     const f = ++this.#frames[stream];
     const ring = this.#engineOf[stream];
     ring[f % ring.length] = k;
-    entry[1 + BATCH_WORDS * b] = noOutputs ? stream | NO_OUTPUTS : stream;
+    const staged = this.#stagedIn[stream][f % this.#stagedIn[stream].length] ? STAGED_INPUTS : 0;
+    entry[1 + BATCH_WORDS * b] = (noOutputs ? stream | NO_OUTPUTS : stream) | staged;
     entry[2 + BATCH_WORDS * b] = f;
     entry[3 + BATCH_WORDS * b] = f - this.#bases[stream];
   }

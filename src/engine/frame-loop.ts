@@ -1,4 +1,5 @@
-// One worker's share of every frame: convert its staged inputs, then compute its nodes in frame
+// One worker's share of every frame: its inputs (converting those written through zero-copy
+// views), then its nodes in frame
 // order, each after what it needs from other workers. The frame-loop worker
 // (workers/frame-loop.ts) runs it frame after frame; the real-time loop's thread runs it in
 // place of a parked worker, so a one-worker model wakes a single thread per frame.
@@ -7,7 +8,7 @@ import '../kernels/backends.js';
 import type { BoundKernels } from '../kernels/kernel.js';
 import { getBackend } from '../kernels/registry.js';
 import { Arena, BATCH_WORDS } from './arena.js';
-import { FAILED_NODE, NO_OUTPUTS, STOP, STOP_FAILED, nodeTick, notifyAll, wakeDriverIfAsked, workerLine, workerTiming } from './control.js';
+import { FAILED_NODE, NO_OUTPUTS, STAGED_INPUTS, STOP, STOP_FAILED, nodeTick, notifyAll, streamOf, wakeDriverIfAsked, workerLine, workerTiming } from './control.js';
 import type { FrameLoopTask } from './frame-loop-task.js';
 import { NodeComputer } from './node-compute.js';
 import { waitAtLeast } from './sync.js';
@@ -22,9 +23,7 @@ export class FrameLoop {
   readonly #computer: NodeComputer;
   /** Per node of this worker, the counters to wait for before frame k, as [counter index, frame offset]. */
   readonly #waits: (readonly [number, number])[][];
-  /** The same for each input this worker converts. */
-  readonly #convertWaits: (readonly [number, number])[][];
-  /** Per input this worker converts, whether it has a staging ring (else the driver wrote it in place). */
+  /** Per input this worker owns, whether it has a staging ring (zero-copy frames to convert). */
   readonly #staged: readonly boolean[];
   readonly #stats: number;
   readonly #timing: Float64Array;
@@ -62,7 +61,6 @@ export class FrameLoop {
     this.#waits = task.nodes.map(waitsOf);
     // An input's state ring is as short as any other's (its queue waits in the staging
     // ring), so converting into it waits for other workers' readers like computing does.
-    this.#convertWaits = task.converts.map(waitsOf);
     this.#staged = task.converts.map((v) => task.plan.staging[v] !== null);
     this.#stats = workerLine(net.nodes.length, worker);
     this.#timing = workerTiming(this.ctrl, net.nodes.length, worker);
@@ -87,7 +85,6 @@ export class FrameLoop {
     const { ctrl, arena, kernels, net, task } = this;
     const spin = task.spin;
     const start = performance.now();
-    let t0 = start;
     let busy = 0;
     const batch = arena.batch(k);
     const entries = batch[0];
@@ -97,25 +94,24 @@ export class FrameLoop {
     frames.length = entries;
     streams.length = entries;
     for (let i = 0; i < entries; i++) {
-      streams[i] = batch[1 + BATCH_WORDS * i] & ~NO_OUTPUTS;
+      streams[i] = streamOf(batch[1 + BATCH_WORDS * i]);
       frames[i] = batch[2 + BATCH_WORDS * i];
     }
+    // The driver copied this frame's inputs into their state slots before publishing it, or
+    // (zero-copy views of an input with a staging ring) left them there to be converted here.
+    // Either way its queue keeps them from overwriting a slot that is still read.
     for (let i = 0; i < task.converts.length; i++) {
       const v = task.converts[i];
-      // An input without a staging ring was written into its state slots by the driver.
       if (this.#staged[i]) {
-        for (const [index, offset] of this.#convertWaits[i]) {
-          if (Atomics.load(ctrl, index) >= k + offset) continue;
-          busy += performance.now() - t0;
-          if (!waitAtLeast(ctrl, index, k + offset, spin)) return false;
-          t0 = performance.now();
+        for (let b = 0; b < entries; b++) {
+          if ((batch[1 + BATCH_WORDS * b] & STAGED_INPUTS) === 0) continue;
+          kernels.toInternal(arena.staged(v, frames[b], streams[b]) as Float32Array, arena.state(v, frames[b], streams[b]), net.nodes[v].shape, net.nodes[v].order);
         }
-        for (let b = 0; b < entries; b++) kernels.toInternal(arena.staged(v, frames[b], streams[b]) as Float32Array, arena.state(v, frames[b], streams[b]), net.nodes[v].shape, net.nodes[v].order);
       }
       Atomics.store(ctrl, nodeTick(v), k);
       Atomics.notify(ctrl, nodeTick(v));
     }
-    busy += performance.now() - t0;
+    busy += performance.now() - start;
     for (let i = 0; i < task.nodes.length; i++) {
       const v = task.nodes[i];
       for (const [index, offset] of this.#waits[i]) if (!waitAtLeast(ctrl, index, k + offset, spin)) return false;
@@ -138,7 +134,7 @@ export class FrameLoop {
         Atomics.compareExchange(ctrl, FAILED_NODE, 0, v + 1);
         Atomics.store(ctrl, STOP, STOP_FAILED);
         notifyAll(ctrl);
-        const stream = batch[1 + BATCH_WORDS * b] & ~NO_OUTPUTS;
+        const stream = streamOf(batch[1 + BATCH_WORDS * b]);
         const tick = batch[3 + BATCH_WORDS * b];
         const where = arena.plan.streams > 1 ? `tick ${tick} of stream ${stream}` : `tick ${tick}`;
         throw new Error(`node "${net.nodes[v].name}" (worker ${task.worker}) failed at ${where}: ${err instanceof Error ? err.message : String(err)}`);

@@ -111,6 +111,12 @@ export interface BackendDef {
    */
   copyIn?(runtime: unknown, source: Float32Array, target: Float32Array): number | null;
   /**
+   * {@link copyIn} of a row-major [C,H,W] Float32Array into a view in internal order, in one
+   * pass; the index returned is the source's. Returns null to leave it to the default (a
+   * checked copy, then the conversion).
+   */
+  copyInInternal?(runtime: unknown, source: Float32Array, target: Float32Array, shape: Shape): number | null;
+  /**
    * A faster layout conversion between two views into this backend's memory: row-major
    * [C,H,W] to internal order (`in`) or back (`out`). Returns false to leave it to JavaScript.
    */
@@ -145,6 +151,13 @@ export interface BoundKernels {
    * the index of the first NaN or infinity in it, or -1: how a frame enters the arena.
    */
   copyIn(source: ArrayLike<number>, target: Float32Array): number;
+  /**
+   * copyIn of a frame in `order` (row-major [C,H,W] by default) into a state in internal
+   * order: the index (in the frame) of its first NaN or infinity, or -1. `scratch`, a
+   * row-major view of the frame's size, may be used on the way (and hold anything after);
+   * where the index is not -1, `target` may be partly written.
+   */
+  copyInInternal(source: ArrayLike<number>, target: Float32Array, scratch: Float32Array, shape: Shape, order?: ExternalOrder): number;
   /** Values in `order` (row-major [C,H,W] by default) into a state in the backend's internal order. */
   toInternal(values: Float32Array, out: Float32Array, shape: Shape, order?: ExternalOrder): void;
   /** A state in internal order out in `order` (row-major [C,H,W] by default). */

@@ -76,6 +76,13 @@ export function getBackend(name: string): KernelBackend {
           target.set(source);
           return firstNonFinite(target);
         },
+        copyInInternal(source, target, scratch, shape, order = 'chw') {
+          const fast = order === 'chw' && source instanceof Float32Array && source.length === target.length ? def.copyInInternal?.(runtime, source, target, shape) : undefined;
+          if (fast !== undefined && fast !== null) return fast;
+          const bad = this.copyIn(source, scratch);
+          if (bad < 0) this.toInternal(scratch, target, shape, order);
+          return bad;
+        },
         zero: def.zero === undefined ? (values) => void values.fill(0) : (values) => (def.zero as NonNullable<BackendDef['zero']>)(runtime, values),
         // Where the orders agree (vectors, one channel) a plain copy, without the backend's
         // checks (workers convert every input and output of every frame); the backend's fast

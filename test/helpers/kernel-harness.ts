@@ -61,12 +61,11 @@ export class KernelHarness {
     return new Uint8Array(this.memory.buffer).slice();
   }
 
-  /** True when no byte outside `allowed` changed since `before`. */
-  untouchedOutside(before: Uint8Array, allowed: Float32Array): boolean {
+  /** True when no byte outside the `allowed` views changed since `before`. */
+  untouchedOutside(before: Uint8Array, ...allowed: Float32Array[]): boolean {
     const now = new Uint8Array(this.memory.buffer);
-    const lo = allowed.byteOffset;
-    const hi = lo + allowed.byteLength;
-    for (let i = 0; i < now.length; i++) if ((i < lo || i >= hi) && now[i] !== before[i]) return false;
+    const inside = (i: number): boolean => allowed.some((a) => i >= a.byteOffset && i < a.byteOffset + a.byteLength);
+    for (let i = 0; i < now.length; i++) if (now[i] !== before[i] && !inside(i)) return false;
     return true;
   }
 }

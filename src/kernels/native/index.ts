@@ -141,6 +141,7 @@ interface NativeAddon {
     padL: number,
   ): void;
   copyIn(memory: number, at: number, source: Float32Array): number;
+  copyInTransposed(memory: number, at: number, source: Float32Array, rows: number, cols: number): number;
   timerSlack(ns: number): number;
 }
 
@@ -255,6 +256,7 @@ function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmM
       padL: number,
     ) => native.conv2dBatch(id, offsets, n, w, taps, inC, inH, inW, outC, outH, outW, kh, kw, sh, sw, dh, dw, padT, padL),
     copyIn: (source: Float32Array, at: number) => native.copyIn(id, at, source),
+    copyInChwToHwc: (source: Float32Array, at: number, C: number, P: number) => native.copyInTransposed(id, at, source, C, P),
     // Into HWC only: back out, the 16x16 blocks store each of their rows a whole plane apart
     // (4 KB for 32x32 maps, so all in one set of the L1 cache), and were no faster than the
     // WebAssembly kernel.

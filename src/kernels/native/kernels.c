@@ -393,14 +393,28 @@ DISPATCH static long copy_scan(float* dst, const float* src, size_t n) {
     Y = __builtin_shufflevector(x_, y_, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15);                                    \
   } while (0)
 
-DISPATCH static void transpose(const float* src, float* dst, int R, int Cn) {
+// With `scan`, also the running unsigned maximum of every value's magnitude bits (as
+// copy_scan keeps it), so a frame from outside the arena is checked on its way in; returns
+// that maximum (0 without `scan`). Inlined into each caller with `scan` a constant.
+static inline __attribute__((always_inline)) uint32_t transpose_blocks(const float* src, float* dst, int R, int Cn, const int scan) {
   const int r16 = R & ~15, c16 = Cn & ~15;
+  const u16v mag = (u16v){} + 0x7fffffffu;
+  u16v m = {0};
+  uint32_t top = 0;
   for (int r = 0; r < r16; r += 16) {
     for (int c = 0; c < c16; c += 16) {
       const float* p = src + (size_t)r * Cn + c;
       v16 r0 = ld(p), r1 = ld(p + Cn), r2 = ld(p + 2 * Cn), r3 = ld(p + 3 * Cn), r4 = ld(p + 4 * Cn), r5 = ld(p + 5 * Cn), r6 = ld(p + 6 * Cn), r7 = ld(p + 7 * Cn);
       p += 8 * (size_t)Cn;
       v16 r8 = ld(p), r9 = ld(p + Cn), r10 = ld(p + 2 * Cn), r11 = ld(p + 3 * Cn), r12 = ld(p + 4 * Cn), r13 = ld(p + 5 * Cn), r14 = ld(p + 6 * Cn), r15 = ld(p + 7 * Cn);
+      if (scan) {
+        // Magnitudes first: with the sign bit in, a negative value would outrank a NaN.
+#define MAG(x) ((u16v)(x) & mag)
+        const u16v a = umax(umax(umax(MAG(r0), MAG(r1)), umax(MAG(r2), MAG(r3))), umax(umax(MAG(r4), MAG(r5)), umax(MAG(r6), MAG(r7))));
+        const u16v b = umax(umax(umax(MAG(r8), MAG(r9)), umax(MAG(r10), MAG(r11))), umax(umax(MAG(r12), MAG(r13)), umax(MAG(r14), MAG(r15))));
+#undef MAG
+        m = umax(m, umax(a, b));
+      }
       SWAP8(r0, r8); SWAP8(r1, r9); SWAP8(r2, r10); SWAP8(r3, r11); SWAP8(r4, r12); SWAP8(r5, r13); SWAP8(r6, r14); SWAP8(r7, r15);
       SWAP4(r0, r4); SWAP4(r1, r5); SWAP4(r2, r6); SWAP4(r3, r7); SWAP4(r8, r12); SWAP4(r9, r13); SWAP4(r10, r14); SWAP4(r11, r15);
       SWAP2(r0, r2); SWAP2(r1, r3); SWAP2(r4, r6); SWAP2(r5, r7); SWAP2(r8, r10); SWAP2(r9, r11); SWAP2(r12, r14); SWAP2(r13, r15);
@@ -417,6 +431,30 @@ DISPATCH static void transpose(const float* src, float* dst, int R, int Cn) {
   // along the source rows, each written to its own column.
   for (int c = 0; c < Cn; c++)
     for (int r = r16; r < R; r++) dst[(size_t)c * R + r] = src[(size_t)r * Cn + c];
+  if (!scan) return 0;
+  // The values outside the blocks, read again (few, and only by a checked copy).
+  for (int r = 0; r < R; r++)
+    for (int c = r < r16 ? c16 : 0; c < Cn; c++) {
+      uint32_t b;
+      memcpy(&b, src + (size_t)r * Cn + c, sizeof b);
+      if ((b & 0x7fffffffu) > top) top = b & 0x7fffffffu;
+    }
+  for (int l = 0; l < 16; l++) top = m[l] > top ? m[l] : top;
+  return top;
+}
+
+DISPATCH static void transpose(const float* src, float* dst, int R, int Cn) { transpose_blocks(src, dst, R, Cn, 0); }
+
+// transpose, checked: the first non-finite value's index in src (row-major), or -1.
+DISPATCH static long transpose_scan(const float* src, float* dst, int R, int Cn) {
+  if (transpose_blocks(src, dst, R, Cn, 1) < 0x7f800000u) return -1;
+  const size_t n = (size_t)R * Cn;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t b;
+    memcpy(&b, src + i, sizeof b);
+    if ((b & 0x7f800000u) == 0x7f800000u) return (long)i;
+  }
+  return -1;
 }
 
 // Output pixels whose windows lie inside the input (the caller pads), one flat loop over the
@@ -1081,23 +1119,49 @@ static napi_value ReadOnce(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// copyIn(memory, dstOffset, source Float32Array) -> first non-finite index or -1.
-static napi_value CopyIn(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3], result;
+// A frame entering the arena: argv = (memory, dstOffset, source Float32Array, then numbers),
+// the numbers into `a`. Returns the source (NULL after throwing a TypeError naming `what`).
+static const float* source_frame(napi_env env, napi_callback_info info, size_t count, napi_value* argv, double* a, size_t* length, const char* what) {
+  size_t argc = count;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  double m, dst;
-  napi_get_value_double(env, argv[0], &m);
-  napi_get_value_double(env, argv[1], &dst);
+  for (size_t i = 0; i < count; i++)
+    if (i != 2) napi_get_value_double(env, argv[i], &a[i]);
   napi_typedarray_type type;
-  size_t length, offset;
+  size_t offset;
   void* data;
   napi_value buffer;
-  if (napi_get_typedarray_info(env, argv[2], &type, &length, &data, &buffer, &offset) != napi_ok || type != napi_float32_array) {
-    napi_throw_type_error(env, NULL, "native copyIn: the source must be a Float32Array");
+  if (napi_get_typedarray_info(env, argv[2], &type, length, &data, &buffer, &offset) != napi_ok || type != napi_float32_array) {
+    napi_throw_type_error(env, NULL, what);
     return NULL;
   }
-  napi_create_double(env, (double)copy_scan(at((int)m, dst), (const float*)data, length), &result);
+  return (const float*)data;
+}
+
+// copyIn(memory, dstOffset, source Float32Array) -> first non-finite index or -1.
+static napi_value CopyIn(napi_env env, napi_callback_info info) {
+  napi_value argv[3], result;
+  double a[3];
+  size_t length;
+  const float* src = source_frame(env, info, 3, argv, a, &length, "native copyIn: the source must be a Float32Array");
+  if (src == NULL) return NULL;
+  napi_create_double(env, (double)copy_scan(at((int)a[0], a[1]), src, length), &result);
+  return result;
+}
+
+// copyInTransposed(memory, dstOffset, source Float32Array, rows, cols): copyIn into
+// dst[c*rows + r] = source[r*cols + c] (a CHW frame into an HWC state) -> first non-finite
+// index in the source or -1.
+static napi_value CopyInTransposed(napi_env env, napi_callback_info info) {
+  napi_value argv[5], result;
+  double a[5];
+  size_t length;
+  const float* src = source_frame(env, info, 5, argv, a, &length, "native copyInTransposed: the source must be a Float32Array");
+  if (src == NULL) return NULL;
+  if (a[3] < 1 || a[4] < 1 || (size_t)a[3] * (size_t)a[4] != length) {
+    napi_throw_range_error(env, NULL, "native copyInTransposed: rows x cols must be the source's length");
+    return NULL;
+  }
+  napi_create_double(env, (double)transpose_scan(src, at((int)a[0], a[1]), (int)a[3], (int)a[4]), &result);
   return result;
 }
 
@@ -1143,6 +1207,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "timerSlack", fn);
   napi_create_function(env, "copyIn", NAPI_AUTO_LENGTH, CopyIn, NULL, &fn);
   napi_set_named_property(env, exports, "copyIn", fn);
+  napi_create_function(env, "copyInTransposed", NAPI_AUTO_LENGTH, CopyInTransposed, NULL, &fn);
+  napi_set_named_property(env, exports, "copyInTransposed", fn);
   napi_create_function(env, "attach", NAPI_AUTO_LENGTH, Attach, NULL, &fn);
   napi_set_named_property(env, exports, "attach", fn);
   napi_create_function(env, "dense", NAPI_AUTO_LENGTH, Dense, NULL, &fn);

@@ -64,6 +64,12 @@ export function registerHwcBackend(name: string, describe: () => string, instant
     firstNonFinite: (runtime, values) => (runtime as WasmKernels).firstNonFinite(values.byteOffset, values.length),
     zero: (runtime, values) => (runtime as WasmKernels).zero(values.byteOffset, values.length),
     copyIn: (runtime, source, target) => (runtime as WasmKernels).copyIn?.(source, target.byteOffset) ?? null,
+    copyInInternal(runtime, source, target, shape) {
+      const k = runtime as WasmKernels;
+      if (k.copyInChwToHwc === undefined || target.buffer !== memoryOf.get(k) || !needsTranspose(shape, 'hwc')) return null;
+      const [C, H, W] = shape as readonly [number, number, number];
+      return k.copyInChwToHwc(source, target.byteOffset, C, H * W);
+    },
     convert(runtime, from, to, shape, direction) {
       // Only between views of this instance's memory, and only where the orders differ.
       const k = runtime as WasmKernels;

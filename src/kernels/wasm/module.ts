@@ -110,6 +110,11 @@ export interface WasmKernels {
   /** Native only: copies a Float32Array from anywhere to byte offset `at`; first non-finite index or -1. */
   copyIn?(source: Float32Array, at: number): number;
   /**
+   * Native only: copyIn of a row-major [C,H,W] frame (P = H x W) into HWC order at `at`;
+   * the first non-finite index of the source or -1.
+   */
+  copyInChwToHwc?(source: Float32Array, at: number, C: number, P: number): number;
+  /**
    * Native only: Winograd conv with transformed weights `u`, F(2x2,3x3) or F(4x4,3x3) by
    * `tile`; `mode` 0 adds into `y`, 1 and 2 write y = act(conv + bias) (linear, relu) for a
    * node with no other input.
