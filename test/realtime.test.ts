@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -76,11 +77,23 @@ test('overrun policies on a network slower than the rate: drop and latest skip f
 });
 
 async function outputsOf(file: string): Promise<Float32Array[]> {
-  const { createReadStream } = await import('node:fs');
   const out: Float32Array[] = [];
   for await (const m of readMessages(createReadStream(file))) out.push((m as { outputs: { prediction: Float32Array } }).outputs.prediction);
   return out;
 }
+
+test('a recording holds exactly the frames an image network was given (copied into HWC states on the way in, read back row-major)', async () => {
+  const frames = Array.from({ length: 6 }, (_, t) => Float32Array.from({ length: 16 * 32 * 32 }, (_, i) => ((i * 7 + t * 13) % 29) / 7 - 2));
+  const source = join(dir, 'chain-in.msgpack');
+  await writeFile(source, Buffer.concat(frames.map((image, t) => encodeMessage({ t: t * 10, inputs: { image } }))));
+  const rec = join(dir, 'chain-rec.msgpack');
+  const r = await cli('run', join(root, 'examples/conv-chain-4.json'), '--source', source, '--rate', '100', '--duration', '0', '--record', rec, '--log-level', 'silent', '--json');
+  assert.equal(r.code, 0, r.err);
+  const got: Float32Array[] = [];
+  for await (const m of readMessages(createReadStream(rec))) got.push((m as { inputs: { image: Float32Array } }).inputs.image);
+  assert.equal(got.length, frames.length);
+  got.forEach((g, t) => assert.ok(sameBits(g, frames[t]), `frame ${t}`));
+});
 
 test('record -> replay reproduces the outputs exactly', async () => {
   const rec = join(dir, 'inputs.msgpack');
