@@ -7,6 +7,8 @@ import { InputError } from '../src/io/inputs.js';
 import { initParameters } from '../src/graph/parameters.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
 import { Runtime, RuntimeError } from '../src/engine/runtime.js';
+import { DRIVER_WAKE } from '../src/engine/control.js';
+import { wakeFrame } from '../src/engine/frame-watch.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';
 import { resolveRollout } from '../src/rollout/pattern.js';
 import { responseDelays } from '../src/rollout/response.js';
@@ -398,6 +400,41 @@ test('run(): answers as frames come (a slow live source is not made to fill the 
     await it.next();
     const y = await rt.step(x);
     assert.equal(y.prediction.length, 10);
+  } finally {
+    await rt.close();
+  }
+});
+
+test('the event loop is woken halfway through the frames queued ahead of it, not for every engine frame; a lone frame is answered as soon as it is done', async () => {
+  // The wake frame: never before the earliest awaited frame, never past the last published,
+  // past the earliest when two or more are out beyond it, and leaving half of them to compute.
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 1e6 }), fc.integer({ min: 0, max: 64 }), (k, ahead) => {
+      const at = wakeFrame(k, k + ahead);
+      return at >= k && k + ahead - at >= ahead / 2 && (ahead > 1 ? at > k : at === k);
+    }),
+  );
+  const net = await loadNetworkFile(new URL('../../examples/mnist-sr.json', import.meta.url).pathname);
+  const rt = await Runtime.create(net, { queue: 16, calibrate: false });
+  try {
+    const x = new Float32Array(784).fill(0.5);
+    const wakes = (): number => Atomics.load(rt.arena.control, DRIVER_WAKE);
+    const w0 = wakes();
+    const e0 = rt.stats().engineFrames;
+    let n = 0;
+    for await (const frame of rt.run(
+      (function* () {
+        for (let i = 0; i < 3000; i++) yield x;
+      })(),
+      { views: true },
+    ))
+      n += frame.output('prediction').length > 0 ? 1 : 0;
+    assert.equal(n, 3000);
+    const frames = rt.stats().engineFrames - e0;
+    // A thread that keeps up sleeps between wake-ups, one per engine frame if woken for each.
+    assert.ok(wakes() - w0 <= frames / 4, `${wakes() - w0} wake-ups for ${frames} engine frames`);
+    // One frame at a time: each step is woken for its own frame.
+    for (let i = 0; i < 20; i++) assert.equal((await rt.step(x)).prediction.length, 10);
   } finally {
     await rt.close();
   }
