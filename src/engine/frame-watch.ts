@@ -87,11 +87,11 @@ export class FrameWatch {
 /**
  * The engine frame to be woken at when the earliest wait is for frame `k` and frames up to
  * `published` are out: k itself when little more is out (a step, a live source), else
- * halfway to the last one published. Each wake-up costs the worker that gives it a few
- * microseconds (a syscall on this VM), which with many sessions' frames queued came to a
- * tenth of a small network's frame; waking halfway still leaves the workers half the
- * frames in flight to compute while this thread answers and publishes more, and frames
- * complete in order, so every wait up to then is settled at once.
+ * halfway to the last one published. Each wake-up costs the worker that gives it a syscall,
+ * and a thread woken for every engine frame hands its sessions' next frames in one by one;
+ * woken halfway it answers and refills many at once while the workers compute the other
+ * half (mnist-sr, 8 sessions running free: 1.06x frames/s, engine frames carrying 7.95 of 8
+ * streams instead of 7.6). Frames complete in order, so every wait up to then is settled.
  */
 export function wakeFrame(k: number, published: number): number {
   return k + Math.max(0, (published - k) >> 1);
