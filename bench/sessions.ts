@@ -35,7 +35,8 @@ densenet-12: one runtime serving N sessions, N separate runtimes, and onnxruntim
 batch N on all cores (mnist-sr's recurrent state is carried: each run is fed the last run's
 h1 as an extra input, as stateful models are run in onnxruntime).
   --json         print {"rows": [{"net", "streams", "framesPerSec",
-                 "separateRuntimesFramesPerSec", "onnxruntimeBatchFramesPerSec"}], ...}
+                 "separateRuntimesFramesPerSec", "onnxruntimeBatchFramesPerSec", ...}], ...}
+                 (also per row: the one runtime's placement and each round's frames/s)
   --streams L    stream counts (default 1,2,4,8,16)
   --seconds S    time per measurement (default 0.4)
   --rounds N     interleaved rounds, the median is reported (default 5)
@@ -136,6 +137,11 @@ interface Row {
   /** Engine frames per stream frame: 1/streams when every engine frame carried all streams. */
   readonly engineFramesPerFrame: number;
   readonly workers: number;
+  /** The one runtime's node groups, one per worker (calibrated at create, so a run's may differ). */
+  readonly placement: string[][];
+  /** Each round's frames/s, the one runtime's and the separate runtimes' (the spread behind the medians). */
+  readonly framesPerSecByRound: number[];
+  readonly separateRuntimesFramesPerSecByRound: number[];
 }
 
 async function main(): Promise<void> {
@@ -201,6 +207,9 @@ async function main(): Promise<void> {
           onnxruntimeBatchFramesPerSec: Math.round(median(onnx)),
           engineFramesPerFrame: Number((engineFrames / frames).toFixed(3)),
           workers: rt.placement.workers,
+          placement: rt.placement.nodesOf.map((nodes) => nodes.map((v) => net.nodes[v].name)),
+          framesPerSecByRound: ours.map(Math.round),
+          separateRuntimesFramesPerSecByRound: theirs.map(Math.round),
         });
       } finally {
         await Promise.all([rt.close(), ...separate.map((s) => s.close())]);
