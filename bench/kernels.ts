@@ -208,7 +208,8 @@ const FRAME_SHAPES: readonly Shape[] = [
 /**
  * Microseconds per frame, per backend, of what every frame of every stream costs on its way
  * in and out: copyIn (a JavaScript array into the arena, checked for NaN and infinity),
- * toInternal (its CHW order to the backend's HWC states) and fromInternal (back).
+ * toInternal (its CHW order to the backend's HWC states), copyInInternal (both at once: how
+ * the driver writes a frame into its input's state slot) and fromInternal (back).
  */
 async function frameCopies(rounds: number): Promise<{ shape: Shape; op: string; us: Record<string, number> }[]> {
   const rows: { shape: Shape; op: string; us: Record<string, number> }[] = [];
@@ -232,12 +233,13 @@ async function frameCopies(rounds: number): Promise<{ shape: Shape; op: string; 
       contenders.push(
         { name: `${name} copyIn`, call: () => void k.copyIn(sources[j++ & 15], staged) },
         { name: `${name} toInternal`, call: () => k.toInternal(staged, state, shape) },
+        { name: `${name} copyInInternal`, call: () => void k.copyInInternal(sources[j++ & 15], state, staged, shape) },
         { name: `${name} fromInternal`, call: () => k.fromInternal(state, back, shape) },
       );
     }
     process.stderr.write(`timing frame copies ${shape.join('x')} ...\n`);
     const times = await timeInterleaved(contenders, { rounds });
-    for (const op of ['copyIn', 'toInternal', 'fromInternal']) {
+    for (const op of ['copyIn', 'toInternal', 'copyInInternal', 'fromInternal']) {
       rows.push({ shape, op, us: Object.fromEntries(backends.map((b) => [b, Number((times.get(`${b} ${op}`) as number).toFixed(2))])) });
     }
   }
@@ -258,18 +260,20 @@ const USAGE = `usage: npm run bench:kernels [-- --json] [-- --rounds N]
 Per-op speed of streamroll's kernels against the plain-JS reference, TensorFlow.js (wasm)
 and onnxruntime-node, single-threaded; with the native kernels also the time to read each
 op's packed weights once (the floor for memory-bound ops); then, per backend, what a frame
-costs entering the arena (copyIn, checked) and changing order (toInternal, fromInternal).
+costs entering the arena (copyIn, checked), changing order (toInternal, fromInternal), and
+both at once (copyInInternal, how a frame enters its input's state).
   --json       print one JSON document on stdout (progress goes to stderr)
-  --rounds N   interleaved rounds per op, the median is reported (default 15)`;
+  --rounds N   interleaved rounds per op, the median is reported (default 15)
+  --frames     only the frames section (ops is then empty)`;
 
 async function main(): Promise<void> {
-  const values = benchArgs(USAGE, { json: { type: 'boolean' }, rounds: { type: 'string' } });
+  const values = benchArgs(USAGE, { json: { type: 'boolean' }, rounds: { type: 'string' }, frames: { type: 'boolean' } });
   const rounds = benchRounds(values, 15, USAGE);
   tf.env().set('PROD', true);
   if (!(await tf.setBackend('wasm')) || tf.getBackend() !== 'wasm') throw new Error('tfjs wasm backend did not start');
   const relaxed = kernelModule().variant === 'relaxed';
   const ops: { name: string; flops: number; weightBytes: number; weightsReadUs: number | null; impls: Record<string, ImplResult> }[] = [];
-  for (const c of CASES) {
+  for (const c of values.frames === true ? [] : CASES) {
     const edge = edgeOf(c);
     const rng = new Random(c.name.length);
     const x = Float32Array.from({ length: sizeOf(c.src) }, () => rng.uniform(-1, 1));
@@ -341,7 +345,7 @@ async function main(): Promise<void> {
   process.stdout.write('\nframes in and out of the arena, µs a frame:\n');
   for (const f of frames)
     process.stdout.write(
-      `  ${f.shape.join('x').padEnd(9)} ${f.op.padEnd(13)} ${Object.entries(f.us)
+      `  ${f.shape.join('x').padEnd(9)} ${f.op.padEnd(15)} ${Object.entries(f.us)
         .map(([b, us]) => `${b} ${us}`)
         .join('  ')}\n`,
     );

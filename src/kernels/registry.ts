@@ -77,6 +77,7 @@ export function getBackend(name: string): KernelBackend {
           return firstNonFinite(target);
         },
         copyInInternal(source, target, scratch, shape, order = 'chw') {
+          if (!crossesOrder(shape, def.layout, order)) return this.copyIn(source, target);
           const fast = order === 'chw' && source instanceof Float32Array && source.length === target.length ? def.copyInInternal?.(runtime, source, target, shape) : undefined;
           if (fast !== undefined && fast !== null) return fast;
           const bad = this.copyIn(source, scratch);

@@ -432,9 +432,24 @@ static inline __attribute__((always_inline)) uint32_t transpose_blocks(const flo
   for (int c = 0; c < Cn; c++)
     for (int r = r16; r < R; r++) dst[(size_t)c * R + r] = src[(size_t)r * Cn + c];
   if (!scan) return 0;
-  // The values outside the blocks, read again (few, and only by a checked copy).
-  for (int r = 0; r < R; r++)
-    for (int c = r < r16 ? c16 : 0; c < Cn; c++) {
+  // The values outside the blocks, read again: the rows past the last block are one run of
+  // the source (all of it for an RGB image's 3 planes), scanned in vectors; then the columns
+  // past the last block of the other rows (fewer than 16 a row).
+  const float* tail = src + (size_t)r16 * Cn;
+  const size_t tailN = (size_t)(R - r16) * Cn;
+  size_t i = 0;
+  for (; i + 16 <= tailN; i += 16) {
+    u16v b;
+    memcpy(&b, tail + i, sizeof b);
+    m = umax(m, b & mag);
+  }
+  for (; i < tailN; i++) {
+    uint32_t b;
+    memcpy(&b, tail + i, sizeof b);
+    if ((b & 0x7fffffffu) > top) top = b & 0x7fffffffu;
+  }
+  for (int r = 0; r < r16; r++)
+    for (int c = c16; c < Cn; c++) {
       uint32_t b;
       memcpy(&b, src + (size_t)r * Cn + c, sizeof b);
       if ((b & 0x7fffffffu) > top) top = b & 0x7fffffffu;
