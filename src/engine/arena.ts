@@ -65,7 +65,7 @@ export interface ArenaPlan {
   readonly weights: readonly TensorBlock[];
   /**
    * Per node, a row-major ring beside its state ring, or null; see {@link ArenaOptions.staging}.
-   * It holds the queued frames (its depth counts the queue, the state ring's does not).
+   * Its depth counts the queue (so does an input's state ring; an output's does not).
    */
   readonly staging: readonly (StateBlock | null)[];
   /** Streams (sessions) with a state set of their own; see {@link ArenaOptions.streams}. */
@@ -138,9 +138,9 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
   const staged = (n: Network['nodes'][number]): boolean => options.staging === true && ((n.isInput && crossesOrder(n.shape, backend.layout, n.order)) || outputs.has(n.index));
   const slack = options.slack ?? 0;
   // The frames a ring must keep: the newest, the oldest any edge reads, and room to run
-  // ahead. With staging, the queued frames wait in the row-major rings, so the state rings of
-  // inputs and outputs stay as short as any other's: fewer bytes cycled per frame, which
-  // keeps many streams' states in cache.
+  // ahead. With staging, an output's queued frames wait in its row-major ring, so its state
+  // ring stays as short as any other's: fewer bytes cycled per frame, which keeps many
+  // streams' states in cache. An input's state ring holds its queued frames either way.
   const baseDepth = (n: Network['nodes'][number]): number => 1 + Math.max(1, ...n.outEdges.map((e) => delays[e]));
   const queued = (n: Network['nodes'][number], q: number): number => (n.isInput || outputs.has(n.index) ? q : 0);
   const stateDepth = (n: Network['nodes'][number], q: number): number => baseDepth(n) + (n.isInput ? q : staged(n) ? slack : queued(n, q) + slack);
