@@ -93,7 +93,9 @@ export function getBackend(name: string): KernelBackend {
           else if (order !== 'chw' || def.convert?.(runtime, values, out, shape, 'in') !== true) toInternal(values, out, shape, def.layout, order);
         },
         fromInternal: (internal, out, shape, order = 'chw') => {
-          if (!crossesOrder(shape, def.layout, order)) out.set(internal.subarray(0, out.length));
+          // (A view of the same length is copied as it is: workers copy every output of every
+          // frame, and a subarray would be an allocation each time.)
+          if (!crossesOrder(shape, def.layout, order)) out.set(internal.length === out.length ? internal : internal.subarray(0, out.length));
           else if (order !== 'chw' || def.convert?.(runtime, internal, out, shape, 'out') !== true) fromInternal(internal, out, shape, def.layout, order);
         },
       };
