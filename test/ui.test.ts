@@ -130,9 +130,15 @@ test('the states read from a running engine are the executor states of the same 
       await rt.step(input);
       ex.step(input);
     }
+    // The last tick through a zero-copy slot: its batch entry carries a flag beside the stream.
+    const input = Float32Array.from({ length: 16 * 32 * 32 }, (_, i) => Math.cos(i * 0.11));
+    const slot = await rt.nextInput();
+    slot.input('image').set(input);
+    (await slot.commit()).release();
+    ex.step(input);
     const snapshot = readStates(rt.network, rt.arena, rt.backend.layout, full);
     assert.ok(snapshot !== null);
-    assert.equal(snapshot.tick, 6, 'the sixth tick (ticks count from 1, as in run)');
+    assert.equal(snapshot.tick, 7, 'the seventh tick (ticks count from 1, as in run)');
     assert.equal(snapshot.stream, 0);
     for (const [v, node] of rt.network.nodes.entries()) {
       assert.deepEqual(snapshot.nodes[v], nodeView(node, ex.state(node.name), full), `node ${node.name}`);

@@ -7,7 +7,7 @@ import type { NetNode, Network } from '../graph/network.js';
 import { fromInternal } from '../kernels/layout.js';
 import type { StateLayout } from '../kernels/kernel.js';
 import { BATCH_WORDS, type Arena } from '../engine/arena.js';
-import { NO_OUTPUTS, PUBLISHED, nodeTick } from '../engine/control.js';
+import { PUBLISHED, nodeTick, streamOf } from '../engine/control.js';
 
 /** How states are shrunk for a view (see {@link readStates}). */
 export interface DecimateOptions {
@@ -172,7 +172,7 @@ export function readStates(net: Network, arena: Arena, layout: StateLayout, opti
   if (!(k >= 1)) return null;
   const batch = arena.batch(k);
   if (batch[0] < 1) return null;
-  const stream = batch[1] & ~NO_OUTPUTS;
+  const stream = streamOf(batch[1]);
   const f = batch[2];
   const tick = batch[1 + BATCH_WORDS - 1];
   const copies = net.nodes.map((node) => {
