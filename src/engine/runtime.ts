@@ -361,8 +361,8 @@ export class Runtime implements AsyncDisposable {
   /**
    * Runs `ticks` ticks with the same input frame (a static scene, like the paper's repeated
    * digit) and resolves with the last tick's outputs. Free-running: the frame is written once
-   * into every slot of the input ring, the workers convert it each tick, and nothing is read
-   * back until the end, so workers run frames back to back.
+   * into every slot of its input's state ring (converted on the way), nothing is copied per
+   * tick, and nothing is read back until the end, so workers run frames back to back.
    * @throws ViewError while output frames are held
    */
   repeat(input: InputFrame, ticks: number): Promise<Record<string, Float32Array>> {

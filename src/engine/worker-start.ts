@@ -10,9 +10,9 @@ import type { Placement } from './placement.js';
 const WORKER_FILE = fileURLToPath(new URL('../../workers/frame-loop.js', import.meta.url));
 
 /**
- * Per node, the worker that owns its ready counter: a computed node's own worker; an input's
- * staged frames are converted by the worker of its first consumer (an R=0 one if any), so
- * the conversion happens where the frame is needed first.
+ * Per node, the worker that owns its ready counter: a computed node's own worker; for an
+ * input, the worker of its first consumer (an R=0 one if any), which raises the counter and
+ * converts the frames that came through zero-copy views, where the frame is needed first.
  */
 export function counterOwners(net: Network, delays: readonly number[], placement: Placement): number[] {
   const order = frameOrder(net, delays);
