@@ -169,7 +169,7 @@ export class FrameDriver {
    * input whose order differs is converted back into its staging slot for this.
    */
   inputsOf(stream: number, f: number): readonly Float32Array[] {
-    const staged = this.#stagedIn[stream][f % this.#stagedIn[stream].length];
+    const staged = this.#isStaged(stream, f);
     return this.#inputSlots.map((rings, j) => {
       const slot = rings[stream][f % rings[stream].length];
       const states = this.#inputStates[j];
@@ -217,7 +217,7 @@ export class FrameDriver {
       this.#nonFiniteAt(j, stream, slot, bad, f);
       this.#kernels.toInternal(slot, state, shape, order);
     }
-    this.#stagedIn[stream][f % this.#stagedIn[stream].length] = false;
+    this.#markStaged(stream, f, false);
   }
 
   /**
@@ -233,7 +233,18 @@ export class FrameDriver {
       if (bad >= 0) this.#nonFiniteAt(j, stream, slot, bad, f);
     }
     // Inputs with a staging ring are converted by their workers (nothing is copied here).
-    this.#stagedIn[stream][f % this.#stagedIn[stream].length] = true;
+    this.#markStaged(stream, f, true);
+  }
+
+  /** Whether stream s's frame f came through zero-copy views (see #stagedIn). */
+  #isStaged(stream: number, f: number): boolean {
+    const ring = this.#stagedIn[stream];
+    return ring[f % ring.length];
+  }
+
+  #markStaged(stream: number, f: number, staged: boolean): void {
+    const ring = this.#stagedIn[stream];
+    ring[f % ring.length] = staged;
   }
 
   #nonFiniteAt(j: number, stream: number, slot: Float32Array, bad: number, f: number): void {
@@ -272,7 +283,7 @@ export class FrameDriver {
     const f = ++this.#frames[stream];
     const ring = this.#engineOf[stream];
     ring[f % ring.length] = k;
-    const staged = this.#stagedIn[stream][f % this.#stagedIn[stream].length] ? STAGED_INPUTS : 0;
+    const staged = this.#isStaged(stream, f) ? STAGED_INPUTS : 0;
     entry[1 + BATCH_WORDS * b] = (noOutputs ? stream | NO_OUTPUTS : stream) | staged;
     entry[2 + BATCH_WORDS * b] = f;
     entry[3 + BATCH_WORDS * b] = f - this.#bases[stream];

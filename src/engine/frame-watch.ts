@@ -89,9 +89,9 @@ export class FrameWatch {
  * `published` are out: k itself when little more is out (a step, a live source), else
  * halfway to the last one published. Each wake-up costs the worker that gives it a syscall,
  * and a thread woken for every engine frame hands its sessions' next frames in one by one;
- * woken halfway it answers and refills many at once while the workers compute the other
- * half (mnist-sr, 8 sessions running free: 1.06x frames/s, engine frames carrying 7.95 of 8
- * streams instead of 7.6). Frames complete in order, so every wait up to then is settled.
+ * woken halfway it answers and refills many at once, so engine frames carry fuller batches,
+ * while the workers compute the other half. Frames complete in order, so every wait up to
+ * then is settled.
  */
 export function wakeFrame(k: number, published: number): number {
   return k + Math.max(0, (published - k) >> 1);

@@ -52,8 +52,8 @@ export interface RuntimeOptions {
   readonly queue?: number;
   /**
    * `queue` for each session of `open()`: its frames in flight and the most output frames it
-   * may hold. Each queued frame takes a row-major slot per input and output in every
-   * session, and a ring's slots are reused only after a full turn, so deep rings in many
+   * may hold. Each queued frame takes a slot per input (in its state ring) and output (in its
+   * row-major ring) in every session, and a ring's slots are reused only after a full turn, so deep rings in many
    * sessions cycle more memory than the caches hold. Default: `queue`, or less where the
    * sessions' queued frames would take more than {@link RING_CACHE_BYTES} (at least 4).
    */
@@ -103,14 +103,14 @@ export interface CheckedOptions {
  */
 export const RING_CACHE_BYTES = 4 * 2 ** 20;
 
-/** Bytes of one frame of a network: of its staged (input and output) nodes, and of all its states. */
+/** Bytes of one frame of a network: what a queued frame takes (its input and output nodes), and all its states. */
 export interface FrameBytes {
-  readonly staged: number;
+  readonly queued: number;
   readonly states: number;
 }
 
 /** Checks the numeric options before anything starts; throws a RangeError naming the bad one. */
-export function checkOptions(options: RuntimeOptions, computedNodes: number, cores: number, frame: FrameBytes = { staged: 0, states: 0 }): CheckedOptions {
+export function checkOptions(options: RuntimeOptions, computedNodes: number, cores: number, frame: FrameBytes = { queued: 0, states: 0 }): CheckedOptions {
   const workerLimit = options.workers ?? Math.min(cores, computedNodes);
   if (!Number.isInteger(workerLimit) || workerLimit < 1) throw new RangeError(`workers must be an integer >= 1, got ${String(options.workers)}`);
   const queue = options.queue ?? DEFAULT_QUEUE;
@@ -124,7 +124,7 @@ export function checkOptions(options: RuntimeOptions, computedNodes: number, cor
   if (!Number.isInteger(warmUp) || warmUp < 0) throw new RangeError(`warmUp must be an integer >= 0, got ${String(options.warmUp)}`);
   const streams = options.streams ?? 0;
   if (!Number.isInteger(streams) || streams < 0 || streams > 4096) throw new RangeError(`streams must be an integer from 0 to 4096, got ${String(options.streams)}`);
-  const queueFits = streams === 0 || frame.staged === 0 ? queue : Math.floor(RING_CACHE_BYTES / (streams * frame.staged));
+  const queueFits = streams === 0 || frame.queued === 0 ? queue : Math.floor(RING_CACHE_BYTES / (streams * frame.queued));
   const sessionQueue = options.sessionQueue ?? Math.min(queue, Math.max(4, queueFits));
   if (!Number.isInteger(sessionQueue) || sessionQueue < 1 || sessionQueue > queue)
     throw new RangeError(`sessionQueue must be an integer from 1 to queue (${queue}), got ${String(options.sessionQueue)}`);

@@ -236,7 +236,7 @@ export class Runtime implements AsyncDisposable {
     const cores = availableParallelism();
     const outputs = new Set(network.outputs);
     const frameBytes = {
-      staged: network.nodes.reduce((sum, n) => sum + (n.isInput || outputs.has(n.index) ? n.size * 4 : 0), 0),
+      queued: network.nodes.reduce((sum, n) => sum + (n.isInput || outputs.has(n.index) ? n.size * 4 : 0), 0),
       states: network.nodes.reduce((sum, n) => sum + n.size * 4, 0),
     };
     const checked = checkOptions(options, computed, cores, frameBytes);
