@@ -111,3 +111,28 @@ test('edge passes give the bits of zeroing, adding and the activation pass, one 
     }
   }
 });
+
+test('pooling passes give the bits of zeroing, adding and the activation pass: max and average, channel tails, windows cut by padding', { skip }, () => {
+  const ops = [
+    { type: 'maxpool', kernel: 2 },
+    { type: 'avgpool', kernel: 3, stride: 2, padding: 'same' },
+    { type: 'maxpool', kernel: 3, stride: 2, padding: 'same' },
+  ] as const;
+  for (const activation of ['relu', 'linear'] as const) {
+    for (const inputs of [1, 2, 3]) {
+      for (const op of ops) {
+        for (const channels of [16, 20, 3]) {
+          const side = op.kernel === 2 ? 4 : 5;
+          const maps = Array.from({ length: inputs }, (_, i): NodeSpec => ({ name: `x${i}`, shape: [channels, 2 * side + (op.kernel === 2 ? 0 : -1), 2 * side + (op.kernel === 2 ? 0 : -1)] }));
+          const pooled = validateNetwork({
+            name: 'pool-passes',
+            nodes: [...maps, { name: 'y', shape: [channels, side, side], activation }],
+            edges: maps.map((m) => ({ from: m.name, to: 'y', op })),
+            outputs: ['y'],
+          });
+          check(pooled, 5, `${op.type} ${op.kernel}x${op.kernel}, ${channels} channels, ${inputs} inputs, ${activation}`);
+        }
+      }
+    }
+  }
+});

@@ -331,6 +331,32 @@ for (const backend of [REFERENCE_BACKEND, WASM_BACKEND, ...(nativeAvailable() ? 
       assert.ok(checked > 50, `only ${checked} cases fit`);
     });
 
+    test('maxpool gives NaN for a window holding one (as Math.max), in vector lanes and channel tails alike', () => {
+      // 20 channels: a vector block and a tail on the HWC backends.
+      const src: Shape = [20, 4, 4];
+      const dst: Shape = [20, 2, 2];
+      const edge = edgeOf(src, dst, { type: 'maxpool', kernel: 2 });
+      const x = randomArray(size(src), new Random(3));
+      const poisoned = [
+        [0, 0, 1],
+        [17, 3, 2],
+        [19, 2, 0],
+      ] as const;
+      for (const [c, y, xx] of poisoned) x[(c * 4 + y) * 4 + xx] = Number.NaN;
+      const b = getBackend(backend);
+      const h = new KernelHarness(b, 4 * (size(src) + size(dst)) + 8192);
+      const out = h.state(dst, new Float32Array(size(dst)));
+      h.kernels.edgeKernel(edge.geometry, h.weights(edge.geometry, null)).run(h.state(src, x), out);
+      const got = h.read(dst, out);
+      for (let c = 0; c < 20; c++)
+        for (let oy = 0; oy < 2; oy++)
+          for (let ox = 0; ox < 2; ox++) {
+            const nan = poisoned.some(([pc, py, px]) => pc === c && py >> 1 === oy && px >> 1 === ox);
+            const v = got[(c * 2 + oy) * 2 + ox];
+            assert.equal(Number.isNaN(v), nan, `channel ${c} at (${oy}, ${ox}): ${v}`);
+          }
+    });
+
     test('identity adds the source reshaped row-major, across any pair of shapes of equal size', () => {
       const pairs: [Shape, Shape][] = [
         [[2, 3, 4], [24]],

@@ -120,6 +120,46 @@ interface NativeAddon {
     padL: number,
   ): void;
   readOnce(memory: number, at: number, count: number): number;
+  /** Max (kind 0) or average (1) pooling over HWC, its windows written by `mode` with `bias` (kernels.c, pool). */
+  pool(
+    memory: number,
+    x: number,
+    y: number,
+    kind: number,
+    C: number,
+    inH: number,
+    inW: number,
+    outH: number,
+    outW: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    padT: number,
+    padL: number,
+    mode: number,
+    bias: number,
+  ): void;
+  /** pool for n streams (`offsets` as for winogradBatch). */
+  poolBatch(
+    memory: number,
+    offsets: Float64Array,
+    n: number,
+    kind: number,
+    C: number,
+    inH: number,
+    inW: number,
+    outH: number,
+    outW: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    padT: number,
+    padL: number,
+    mode: number,
+    bias: number,
+  ): void;
   depthwise(
     memory: number,
     x: number,
@@ -298,6 +338,44 @@ function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmM
       padT: number,
       padL: number,
     ) => native.depthwise(id, x, w, y, C, M, inH, inW, outH, outW, kh, kw, sh, sw, dh, dw, padT, padL),
+    pool: (x: number, y: number, kind: number, C: number, inH: number, inW: number, outH: number, outW: number, kh: number, kw: number, sh: number, sw: number, padT: number, padL: number) =>
+      native.pool(id, x, y, kind, C, inH, inW, outH, outW, kh, kw, sh, sw, padT, padL, ADD, 0),
+    poolMode: (
+      x: number,
+      y: number,
+      kind: number,
+      C: number,
+      inH: number,
+      inW: number,
+      outH: number,
+      outW: number,
+      kh: number,
+      kw: number,
+      sh: number,
+      sw: number,
+      padT: number,
+      padL: number,
+      mode: number,
+      bias: number,
+    ) => native.pool(id, x, y, kind, C, inH, inW, outH, outW, kh, kw, sh, sw, padT, padL, mode, bias),
+    poolBatch: (
+      offsets: Float64Array,
+      n: number,
+      kind: number,
+      C: number,
+      inH: number,
+      inW: number,
+      outH: number,
+      outW: number,
+      kh: number,
+      kw: number,
+      sh: number,
+      sw: number,
+      padT: number,
+      padL: number,
+      mode: number,
+      bias: number,
+    ) => native.poolBatch(id, offsets, n, kind, C, inH, inW, outH, outW, kh, kw, sh, sw, padT, padL, mode, bias),
     // Spelled out: a rest parameter would allocate an array on every call of the hot path.
     conv2d: (
       x: number,
@@ -495,7 +573,7 @@ if (addon !== null) {
   registerHwcBackend(
     NATIVE_BACKEND,
     () =>
-      `native (C with 16-lane vectors running as ${native.isa}, for dense, conv2d, depthwise, frames entering the arena (checked copy, CHW to HWC); wasm ${wasmVariant()} for the rest; HWC states)`,
+      `native (C with 16-lane vectors running as ${native.isa}, for dense, conv2d, depthwise, pooling, frames entering the arena (checked copy, CHW to HWC); wasm ${wasmVariant()} for the rest; HWC states)`,
     (memory) => nativeKernels(native, memory),
   );
   registerHwcBackend(

@@ -6,7 +6,7 @@
 // semantics, packed layouts and arguments as the WebAssembly kernels (../wasm/assembly), on
 // the same shared memory: pointers are byte offsets from the memory's base, registered once
 // with attach(). The checked copy and the CHW-to-HWC transpose that frames enter by are native
-// too; the other ops stay on the WebAssembly kernels, which run at memory speed.
+// too, and so is pooling; the other ops stay on the WebAssembly kernels.
 #include <node_api.h>
 #include <pthread.h>
 #include <sys/prctl.h>
@@ -949,6 +949,70 @@ DISPATCH static void depthwise(const float* x, const float* w, float* y, int C, 
   }
 }
 
+// The larger of two floats, NaN where either is NaN (as Math.max, the reference pool's, and
+// WebAssembly's max). Which zero of -0 and +0 it gives is never seen: every mode adds the
+// window's value to a sum or a zero.
+static inline __attribute__((always_inline)) float max_nan(float a, float b) { return a > b || a != a ? a : b; }
+
+// max_nan in every lane.
+static inline __attribute__((always_inline)) v16 max16(v16 a, v16 b) {
+  w16 ab, bb;
+  memcpy(&ab, &a, sizeof ab);
+  memcpy(&bb, &b, sizeof bb);
+  const w16 pick_a = (w16)(a > b) | (w16)(a != a);
+  const w16 r = (ab & pick_a) | (bb & ~pick_a);
+  v16 v;
+  memcpy(&v, &r, sizeof v);
+  return v;
+}
+
+// One output pixel of a pool over HWC, each channel's window value (max, or sum times 1/count
+// rounded to float, as the WebAssembly kernel does) written by `mode` (wino_store, finish).
+// Always inlined with `kind` a constant, so neither loop tests it per element.
+static inline __attribute__((always_inline)) void pool_pixel(const float* x, float* yp, const float* bp, int mode, const int kind, int C, int inW, int ya, int yb, int xa, int xb) {
+  const float scale = 1.0f / (float)((yb - ya) * (xb - xa));
+  int c = 0;
+  for (; c + 16 <= C; c += 16) {
+    v16 acc = splat(kind == 0 ? -__builtin_inff() : 0.0f);
+    for (int iy = ya; iy < yb; iy++)
+      for (int ix = xa; ix < xb; ix++) {
+        const v16 v = ld(x + ((size_t)iy * inW + ix) * C + c);
+        acc = kind == 0 ? max16(acc, v) : acc + v;
+      }
+    wino_store(yp + c, bp == NULL ? NULL : bp + c, kind == 0 ? acc : acc * splat(scale), mode);
+  }
+  for (; c < C; c++) {
+    float acc = kind == 0 ? -__builtin_inff() : 0.0f;
+    for (int iy = ya; iy < yb; iy++)
+      for (int ix = xa; ix < xb; ix++) {
+        const float v = x[((size_t)iy * inW + ix) * C + c];
+        acc = kind == 0 ? max_nan(acc, v) : acc + v;
+      }
+    yp[c] = finish(yp[c], kind == 0 ? acc : acc * scale, bp == NULL ? 0.0f : bp[c], mode);
+  }
+}
+
+// Max (kind 0) or average (kind 1) pooling over HWC, vectorised over channels; window
+// positions outside the input are skipped (an average divides by the real ones). Each
+// output written by `mode` with its node's `bias` (wino_store): added (0), or a node's only,
+// first or last edge, in place of the zeroing and activation passes.
+DISPATCH static void pool(const float* x, float* y, const float* bias, int mode, int kind, int C, int inH, int inW, int outH, int outW, int kh, int kw, int sh, int sw, int padT,
+                          int padL) {
+  for (int oy = 0; oy < outH; oy++) {
+    const int iy0 = oy * sh - padT;
+    const int ya = iy0 < 0 ? 0 : iy0, yb = iy0 + kh < inH ? iy0 + kh : inH;
+    for (int ox = 0; ox < outW; ox++) {
+      const int ix0 = ox * sw - padL;
+      const int xa = ix0 < 0 ? 0 : ix0, xb = ix0 + kw < inW ? ix0 + kw : inW;
+      const size_t at = ((size_t)oy * outW + ox) * C;
+      if (kind == 0)
+        pool_pixel(x, y + at, bias == NULL ? NULL : bias + at, mode, 0, C, inW, ya, yb, xa, xb);
+      else
+        pool_pixel(x, y + at, bias == NULL ? NULL : bias + at, mode, 1, C, inW, ya, yb, xa, xb);
+    }
+  }
+}
+
 // N-API: numbers in, nothing out. Memory bases are process-wide (threads share the table).
 #define MAX_MEMORIES 65536
 static float* bases[MAX_MEMORIES];
@@ -1197,6 +1261,38 @@ static napi_value Depthwise(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// pool(memory, x, y, kind, C, inH, inW, outH, outW, kh, kw, sh, sw, padT, padL, mode, bias)
+static napi_value Pool(napi_env env, napi_callback_info info) {
+  ARGS(17)
+  const int m = (int)a[0];
+  if (!mode_ok(a[15])) {
+    napi_throw_range_error(env, NULL, "native pool: mode must be 0 to 5");
+    return NULL;
+  }
+  const int mode = (int)a[15];
+  pool(at(m, a[1]), at(m, a[2]), mode >= 1 && mode <= 4 ? at(m, a[16]) : NULL, mode, a[3] == 0 ? 0 : 1, (int)a[4], (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10],
+       (int)a[11], (int)a[12], (int)a[13], (int)a[14]);
+  return NULL;
+}
+
+// poolBatch(memory, offsets Float64Array [x0..x(n-1), y0..y(n-1)], n, then pool's arguments
+// from kind on): n streams in one call, each as pool.
+static napi_value PoolBatch(napi_env env, napi_callback_info info) {
+  double a[17];
+  const float* xs[MAX_BATCH];
+  float* ys[MAX_BATCH];
+  if (batch_args(env, info, 17, a, xs, ys, "native poolBatch: offsets must be a Float64Array of 2n byte offsets, 1 <= n <= 256") != 0) return NULL;
+  if (!mode_ok(a[15])) {
+    napi_throw_range_error(env, NULL, "native poolBatch: mode must be 0 to 5");
+    return NULL;
+  }
+  const int m = (int)a[0], mode = (int)a[15];
+  const float* bias = mode >= 1 && mode <= 4 ? at(m, a[16]) : NULL;
+  for (int b = 0; b < (int)a[2]; b++)
+    pool(xs[b], ys[b], bias, mode, a[3] == 0 ? 0 : 1, (int)a[4], (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], (int)a[12], (int)a[13], (int)a[14]);
+  return NULL;
+}
+
 // Which instruction set the dispatched kernels run with on this CPU (what the loader picked).
 static const char* isa(void) {
 #if DISPATCHED
@@ -1218,6 +1314,10 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "isa", isa_name);
   napi_create_function(env, "depthwise", NAPI_AUTO_LENGTH, Depthwise, NULL, &fn);
   napi_set_named_property(env, exports, "depthwise", fn);
+  napi_create_function(env, "pool", NAPI_AUTO_LENGTH, Pool, NULL, &fn);
+  napi_set_named_property(env, exports, "pool", fn);
+  napi_create_function(env, "poolBatch", NAPI_AUTO_LENGTH, PoolBatch, NULL, &fn);
+  napi_set_named_property(env, exports, "poolBatch", fn);
   napi_create_function(env, "timerSlack", NAPI_AUTO_LENGTH, TimerSlack, NULL, &fn);
   napi_set_named_property(env, exports, "timerSlack", fn);
   napi_create_function(env, "copyIn", NAPI_AUTO_LENGTH, CopyIn, NULL, &fn);

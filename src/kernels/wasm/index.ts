@@ -173,7 +173,27 @@ export function registerHwcBackend(name: string, describe: () => string, instant
       create(g, _packed, runtime) {
         const k = runtime as WasmKernels;
         const kind = op === 'maxpool' ? 0 : 1;
-        return { run: (src, dst) => k.pool(ptr(src), ptr(dst), kind, g.inC, g.inH, g.inW, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft) };
+        const run = (src: Float32Array, dst: Float32Array): void => k.pool(ptr(src), ptr(dst), kind, g.inC, g.inH, g.inW, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft);
+        const { poolBatch: batch, poolMode } = k;
+        if (batch === undefined || poolMode === undefined) return { run };
+        // Natively: every stream in one call, and a node's zeroing, bias and activation done
+        // as the windows are written (a pooling node of a DenseNet needs no pass of its own).
+        const many = (mode: number): StreamChunks =>
+          new StreamChunks((offsets, n, bias) => batch(offsets, n, kind, g.inC, g.inH, g.inW, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft, mode, bias));
+        const add = many(ADD);
+        return {
+          run,
+          runBatch: (srcs, dsts) => add.run(srcs, dsts),
+          pass(role, activation) {
+            const mode = passMode(role, activation);
+            if (mode === undefined) return undefined;
+            const chunks = many(mode);
+            return {
+              run: (src, dst, bias) => poolMode(ptr(src), ptr(dst), kind, g.inC, g.inH, g.inW, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft, mode, ptr(bias)),
+              runBatch: (srcs, dsts, bias) => chunks.run(srcs, dsts, bias),
+            };
+          },
+        };
       },
     });
   }

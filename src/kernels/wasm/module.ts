@@ -101,6 +101,47 @@ export interface WasmKernels {
     padL: number,
   ): void;
   pool(x: number, y: number, kind: number, C: number, inH: number, inW: number, outH: number, outW: number, kh: number, kw: number, sh: number, sw: number, padT: number, padL: number): void;
+  /**
+   * Native only: pool writing its window values by `mode` (add, or the only, first or last
+   * edge of a node, with its `bias`: kernels.c, finish).
+   */
+  poolMode?(
+    x: number,
+    y: number,
+    kind: number,
+    C: number,
+    inH: number,
+    inW: number,
+    outH: number,
+    outW: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    padT: number,
+    padL: number,
+    mode: number,
+    bias: number,
+  ): void;
+  /** Native only: poolMode for n streams at once (`offsets` as for denseBatch). */
+  poolBatch?(
+    offsets: Float64Array,
+    n: number,
+    kind: number,
+    C: number,
+    inH: number,
+    inW: number,
+    outH: number,
+    outW: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    padT: number,
+    padL: number,
+    mode: number,
+    bias: number,
+  ): void;
   addInto(x: number, y: number, n: number): void;
   gatherAdd(x: number, y: number, idx: number, n: number): void;
   biasActivation(y: number, b: number, n: number, kind: number, alpha: number, beta: number): void;

@@ -35,7 +35,7 @@ export function pool(
         for (let iy = ya; iy < yb; iy++) {
           for (let ix = xa; ix < xb; ix++) {
             const v = load<f32>(x + (<usize>((iy * inW + ix) * C + c) << 2));
-            acc = kind == 0 ? (v > acc || isNaN(v) ? v : acc) : acc + v;
+            acc = kind == 0 ? max<f32>(acc, v) : acc + v;
           }
         }
         const p = q + (<usize>c << 2);
