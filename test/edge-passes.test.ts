@@ -88,7 +88,7 @@ function net(inputs: readonly NodeSpec[], target: NodeSpec, op: 'dense' | 'conv3
   return validateNetwork({
     name: 'passes',
     nodes: [...inputs, target],
-    // A 1x1 convolution (direct, no passes) in the middle of several 3x3 (Winograd) ones.
+    // A 1x1 convolution (the direct kernel) in the middle of several 3x3 (Winograd) ones.
     edges: inputs.map((n, i) => ({ from: n.name, to: target.name, op: op === 'conv3' && i === 1 && inputs.length > 2 ? ops.conv1 : ops[op] })),
     outputs: [target.name],
   });
@@ -131,6 +131,32 @@ test('pooling passes give the bits of zeroing, adding and the activation pass: m
             outputs: ['y'],
           });
           check(pooled, 5, `${op.type} ${op.kernel}x${op.kernel}, ${channels} channels, ${inputs} inputs, ${activation}`);
+        }
+      }
+    }
+  }
+});
+
+test('direct convolution passes give the bits of zeroing, adding and the activation pass: 3-channel images, strides, 24 and 40 output channels (vector tails)', { skip }, () => {
+  const ops = [
+    { type: 'conv2d', kernel: 3, padding: 'same' },
+    { type: 'conv2d', kernel: 7, stride: 4, padding: 'same' },
+    { type: 'conv2d', kernel: 1, padding: 'same' },
+  ] as const;
+  for (const activation of ['relu', 'linear'] as const) {
+    for (const inputs of [1, 3]) {
+      for (const op of ops) {
+        for (const channels of [16, 24, 40]) {
+          const side = op.kernel === 7 ? 3 : 9;
+          // Three channels in: never Winograd, so every edge runs the direct kernel.
+          const maps = Array.from({ length: inputs }, (_, i): NodeSpec => ({ name: `x${i}`, shape: [3 + i, 9, 9] }));
+          const conv = validateNetwork({
+            name: 'conv-passes',
+            nodes: [...maps, { name: 'y', shape: [channels, side, side], activation }],
+            edges: maps.map((m) => ({ from: m.name, to: 'y', op })),
+            outputs: ['y'],
+          });
+          check(conv, 5, `conv ${op.kernel}x${op.kernel}, ${channels} channels, ${inputs} inputs, ${activation}`);
         }
       }
     }

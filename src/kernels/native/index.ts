@@ -93,11 +93,14 @@ interface NativeAddon {
     dw: number,
     padT: number,
     padL: number,
+    mode: number,
+    bias: number,
   ): void;
   /** dense for n streams: `offsets` holds n input then n output byte offsets. */
   denseBatch(memory: number, offsets: Float64Array, n: number, w: number, inSize: number, outSize: number, mode: number, bias: number): void;
   /** dense with weights as IEEE half floats (same packing as denseBf16). */
   denseF16(memory: number, x: number, w: number, y: number, inSize: number, outSize: number): void;
+  /** Direct convolution over HWC, its outputs written by `mode` with `bias` (kernels.c, finish). */
   conv2d(
     memory: number,
     x: number,
@@ -118,6 +121,8 @@ interface NativeAddon {
     dw: number,
     padT: number,
     padL: number,
+    mode: number,
+    bias: number,
   ): void;
   readOnce(memory: number, at: number, count: number): number;
   /** Max (kind 0) or average (1) pooling over HWC, its windows written by `mode` with `bias` (kernels.c, pool). */
@@ -294,7 +299,9 @@ function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmM
       dw: number,
       padT: number,
       padL: number,
-    ) => native.conv2dBatch(id, offsets, n, w, taps, inC, inH, inW, outC, outH, outW, kh, kw, sh, sw, dh, dw, padT, padL),
+      mode: number,
+      bias: number,
+    ) => native.conv2dBatch(id, offsets, n, w, taps, inC, inH, inW, outC, outH, outW, kh, kw, sh, sw, dh, dw, padT, padL, mode, bias),
     copyIn: (source: Float32Array, at: number) => native.copyIn(id, at, source),
     copyInChwToHwc: (source: Float32Array, at: number, C: number, P: number) => native.copyInTransposed(id, at, source, C, P),
     // Into HWC only: back out, the 16x16 blocks store each of their rows a whole plane apart
@@ -396,7 +403,29 @@ function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmM
       dw: number,
       padT: number,
       padL: number,
-    ) => native.conv2d(id, x, w, taps, y, inC, inH, inW, outC, outH, outW, kh, kw, sh, sw, dh, dw, padT, padL),
+    ) => native.conv2d(id, x, w, taps, y, inC, inH, inW, outC, outH, outW, kh, kw, sh, sw, dh, dw, padT, padL, ADD, 0),
+    conv2dMode: (
+      x: number,
+      w: number,
+      taps: number,
+      y: number,
+      inC: number,
+      inH: number,
+      inW: number,
+      outC: number,
+      outH: number,
+      outW: number,
+      kh: number,
+      kw: number,
+      sh: number,
+      sw: number,
+      dh: number,
+      dw: number,
+      padT: number,
+      padL: number,
+      mode: number,
+      bias: number,
+    ) => native.conv2d(id, x, w, taps, y, inC, inH, inW, outC, outH, outW, kh, kw, sh, sw, dh, dw, padT, padL, mode, bias),
   } as unknown as WasmKernels;
 }
 

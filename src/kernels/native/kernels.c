@@ -23,6 +23,7 @@
 #endif
 
 typedef float v16 __attribute__((vector_size(64), aligned(4)));
+typedef uint32_t w16 __attribute__((vector_size(64), aligned(2)));
 static inline v16 ld(const float* p) { v16 v; memcpy(&v, p, sizeof v); return v; }
 static inline void st(float* p, v16 v) { memcpy(p, &v, sizeof v); }
 static inline void add_to(float* p, v16 v) { v16 o = ld(p); o += v; memcpy(p, &o, sizeof o); }
@@ -54,6 +55,32 @@ static inline __attribute__((always_inline)) float finish(float y, float s, floa
   if (mode == 5) return sum;
   const float v = sum + b;
   return (mode == 2 || mode == 4) ? (v > 0 ? v : 0.0f) : v;
+}
+
+// finish for 16 outputs at once (the same bits lane by lane), `bias` at y's place in the
+// node's bias. Always inlined: a call would run it at the baseline instruction set instead of
+// the caller's clone.
+static inline __attribute__((always_inline)) void finish16(float* y, const float* bias, v16 r, int mode) {
+  if (mode == 0) {
+    add_to(y, r);
+    return;
+  }
+  if (mode == 5) {
+    // The first edge of several: what zeroing then adding gives, 0 + r (a -0 becomes +0).
+    v16 v = (v16){0} + r;
+    memcpy(y, &v, sizeof v);
+    return;
+  }
+  // Modes 3 and 4 finish a node's sum: (y + r) + bias; 1 and 2 a node's only edge: (0 + r)
+  // + bias, as zeroing, adding and the activation pass round it.
+  v16 v = (mode >= 3 ? ld(y) + r : (v16){0} + r) + ld(bias);
+  if (mode == 2 || mode == 4) {
+    w16 bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits &= (w16)(v > (v16){0});
+    memcpy(&v, &bits, sizeof v);
+  }
+  memcpy(y, &v, sizeof v);
 }
 
 // y[o] += sum_i w[o,i] x[i] (or as `mode` says, with bias b; see finish): four rows share each
@@ -178,7 +205,6 @@ static void dense_batch(const float* const* xs, float* const* ys, int n, const f
 // weight k in its low half and weight k + 16 in its high half (packed so in TypeScript): one
 // load, a shift and a mask then give both 16-lane halves in place. A row's last in % 32
 // weights are stored in order.
-typedef uint32_t w16 __attribute__((vector_size(64), aligned(2)));
 static inline v16 as_floats(w16 bits) {
   v16 v;
   memcpy(&v, &bits, sizeof v);
@@ -479,7 +505,7 @@ DISPATCH static long transpose_scan(const float* src, float* dst, int R, int Cn)
 
 // Channels [0, end32) in blocks of 32, n (1..4) pixels.
 static inline __attribute__((always_inline)) void tile32(const int n, const float* x0, size_t step, const float* w, const int32_t* taps, int T,
-                                                          float* y0, int outC, int outCp, int end32) {
+                                                          float* y0, const float* b0, int mode, int outC, int outCp, int end32) {
   for (int oc = 0; oc < end32; oc += 32) {
     v16 a[4][2] = {{{0}, {0}}, {{0}, {0}}, {{0}, {0}}, {{0}, {0}}};
     const float* wp = w + oc;
@@ -494,12 +520,14 @@ static inline __attribute__((always_inline)) void tile32(const int n, const floa
       }
     }
     for (int p = 0; p < n; p++) {
-      float* yo = y0 + (size_t)p * outC + oc;
+      const size_t at = (size_t)p * outC + oc;
+      float* yo = y0 + at;
+      const float* bo = b0 == NULL ? NULL : b0 + at;
       if (oc + 32 <= outC) {
-        add_to(yo, a[p][0]);
-        add_to(yo + 16, a[p][1]);
+        finish16(yo, bo, a[p][0], mode);
+        finish16(yo + 16, bo == NULL ? NULL : bo + 16, a[p][1], mode);
       } else {
-        for (int i = 0; i < outC - oc && i < 32; i++) yo[i] += i < 16 ? a[p][0][i] : a[p][1][i - 16];
+        for (int i = 0; i < outC - oc && i < 32; i++) yo[i] = finish(yo[i], i < 16 ? a[p][0][i] : a[p][1][i - 16], bo == NULL ? 0.0f : bo[i], mode);
       }
     }
   }
@@ -511,7 +539,7 @@ static inline __attribute__((always_inline)) void tile32(const int n, const floa
 // offsets after the last; the arena ends with a spare line) and are never stored. Doing those
 // channels one by one made a 1x1 conv to 24 channels run at a tenth of the speed.
 static inline __attribute__((always_inline)) void tile16(const int n, const float* x0, size_t step, const float* w, const int32_t* taps, int T,
-                                                          float* y0, int outC, int outCp, int oc0) {
+                                                          float* y0, const float* b0, int mode, int outC, int outCp, int oc0) {
   for (int oc = oc0; oc < outC; oc += 16) {
     v16 a[8];
     for (int p = 0; p < 8; p++) a[p] = (v16){0};
@@ -524,28 +552,32 @@ static inline __attribute__((always_inline)) void tile16(const int n, const floa
     }
     const int m = outC - oc < 16 ? outC - oc : 16;
     for (int p = 0; p < n; p++) {
-      if (m == 16) add_to(y0 + (size_t)p * outC + oc, a[p]);
+      const size_t at = (size_t)p * outC + oc;
+      const float* bo = b0 == NULL ? NULL : b0 + at;
+      if (m == 16) finish16(y0 + at, bo, a[p], mode);
       else
-        for (int i = 0; i < m; i++) y0[(size_t)p * outC + oc + i] += a[p][i];
+        for (int i = 0; i < m; i++) y0[at + i] = finish(y0[at + i], a[p][i], bo == NULL ? 0.0f : bo[i], mode);
     }
   }
 }
 
 #define TILE16_CASE(N) \
-  case N: tile16(N, x0, step, w, taps, T, y0, outC, outCp, end32); break;
+  case N: tile16(N, x0, step, w, taps, T, y0, b0, mode, outC, outCp, end32); break;
 
-// n (1..8) consecutive output pixels of a row, every output channel.
-DISPATCH static void conv_run(int n, const float* x0, size_t step, const float* w, const int32_t* taps, int T, float* y0, int outC, int outCp) {
+// n (1..8) consecutive output pixels of a row, every output channel, written by `mode` with
+// the bias b0 (at y0's place in the node's bias; NULL but for modes 1 to 4): finish16.
+DISPATCH static void conv_run(int n, const float* x0, size_t step, const float* w, const int32_t* taps, int T, float* y0, const float* b0, int mode, int outC, int outCp) {
   const int end32 = outCp & ~31;
   if (end32 > 0) {
     for (int p0 = 0; p0 < n; p0 += 4) {
       const float* xp = x0 + (size_t)p0 * step;
       float* yp = y0 + (size_t)p0 * outC;
+      const float* bp = b0 == NULL ? NULL : b0 + (size_t)p0 * outC;
       switch (n - p0 < 4 ? n - p0 : 4) {
-        case 4: tile32(4, xp, step, w, taps, T, yp, outC, outCp, end32); break;
-        case 3: tile32(3, xp, step, w, taps, T, yp, outC, outCp, end32); break;
-        case 2: tile32(2, xp, step, w, taps, T, yp, outC, outCp, end32); break;
-        default: tile32(1, xp, step, w, taps, T, yp, outC, outCp, end32); break;
+        case 4: tile32(4, xp, step, w, taps, T, yp, bp, mode, outC, outCp, end32); break;
+        case 3: tile32(3, xp, step, w, taps, T, yp, bp, mode, outC, outCp, end32); break;
+        case 2: tile32(2, xp, step, w, taps, T, yp, bp, mode, outC, outCp, end32); break;
+        default: tile32(1, xp, step, w, taps, T, yp, bp, mode, outC, outCp, end32); break;
       }
     }
   }
@@ -558,7 +590,7 @@ DISPATCH static void conv_run(int n, const float* x0, size_t step, const float* 
     TILE16_CASE(4)
     TILE16_CASE(3)
     TILE16_CASE(2)
-    default: tile16(1, x0, step, w, taps, T, y0, outC, outCp, end32); break;
+    default: tile16(1, x0, step, w, taps, T, y0, b0, mode, outC, outCp, end32); break;
   }
 }
 
@@ -613,9 +645,10 @@ static int grow(void** p, size_t* cap, size_t bytes) {
 // that leave the input would need clipped loops one pixel at a time (2-3x slower per pixel,
 // and most pixels of a small strided layer), so the input is first copied into a
 // zero-bordered buffer where every window is inside. Adding the border's exact zeros leaves
-// every sum as it was. Returns 0, or -1 when that buffer cannot be allocated.
-static int conv2d(const float* x, const float* w, const int32_t* taps, float* y, int inC, int inH, int inW, int outC, int outH, int outW,
-                   int kh, int kw, int sh, int sw, int dh, int dw, int padT, int padL) {
+// every sum as it was. Each output is written by `mode` with `bias` (finish16). Returns 0,
+// or -1 when that buffer cannot be allocated.
+static int conv2d(const float* x, const float* w, const int32_t* taps, float* y, const float* bias, int mode, int inC, int inH, int inW, int outC, int outH,
+                  int outW, int kh, int kw, int sh, int sw, int dh, int dw, int padT, int padL) {
   const int outCp = (outC + 3) & ~3;
   const int T = kh * kw * inC;
   const int padB = (outH - 1) * sh + (kh - 1) * dh + 1 - inH - padT;
@@ -624,7 +657,7 @@ static int conv2d(const float* x, const float* w, const int32_t* taps, float* y,
     for (int oy = 0; oy < outH; oy++)
       for (int ox = 0; ox < outW; ox += 8)
         conv_run(outW - ox < 8 ? outW - ox : 8, x + (size_t)(oy * sh * inW + ox * sw) * inC, (size_t)sw * inC, w, taps, T,
-                 y + (size_t)(oy * outW + ox) * outC, outC, outCp);
+                 y + (size_t)(oy * outW + ox) * outC, bias == NULL ? NULL : bias + (size_t)(oy * outW + ox) * outC, mode, outC, outCp);
     return 0;
   }
   const int top = padT, left = padL;
@@ -648,7 +681,7 @@ static int conv2d(const float* x, const float* w, const int32_t* taps, float* y,
   for (int oy = 0; oy < outH; oy++)
     for (int ox = 0; ox < outW; ox += 8)
       conv_run(outW - ox < 8 ? outW - ox : 8, pad_buf + (size_t)(oy * sh * Wp + ox * sw) * inC, (size_t)sw * inC, w, pad_taps, T,
-               y + (size_t)(oy * outW + ox) * outC, outC, outCp);
+               y + (size_t)(oy * outW + ox) * outC, bias == NULL ? NULL : bias + (size_t)(oy * outW + ox) * outC, mode, outC, outCp);
   return 0;
 }
 
@@ -726,31 +759,6 @@ DISPATCH static void wino_multiply16(const float* V, const float* u, v16* M, int
   }
 }
 
-// One output vector of a tile, by mode (below). Always inlined: a call would run it at the
-// baseline instruction set instead of the caller's clone.
-static inline __attribute__((always_inline)) void wino_store(float* y, const float* bias, v16 r, int mode) {
-  if (mode == 0) {
-    add_to(y, r);
-    return;
-  }
-  if (mode == 5) {
-    // The first edge of several: what zeroing then adding gives, 0 + r (a -0 becomes +0).
-    v16 v = (v16){0} + r;
-    memcpy(y, &v, sizeof v);
-    return;
-  }
-  // Modes 3 and 4 finish a node's sum: (y + r) + bias; 1 and 2 a node's only edge: (0 + r)
-  // + bias, as zeroing, adding and the activation pass round it.
-  v16 v = (mode >= 3 ? ld(y) + r : (v16){0} + r) + ld(bias);
-  if (mode == 2 || mode == 4) {
-    w16 bits;
-    memcpy(&bits, &v, sizeof bits);
-    bits &= (w16)(v > (v16){0});
-    memcpy(&v, &bits, sizeof v);
-  }
-  memcpy(y, &v, sizeof v);
-}
-
 // mode 0 adds the tile into y (one edge of several); 1 and 2 write y = act(tile + bias) for
 // a node whose only input this convolution is (1: linear, 2: relu), in place of the separate
 // zeroing and activation passes: the same arithmetic, (0 + sum) + bias, in one pass. For a
@@ -768,7 +776,7 @@ DISPATCH static void wino_output(const v16* m, int stride, float* y, const float
     for (int j = 0; j < 2; j++) {
       if (oy + i >= outH || ox + j >= outW) continue;
       const size_t at = ((size_t)(oy + i) * outW + ox + j) * outC + oc;
-      wino_store(y + at, bias == NULL ? NULL : bias + at, r[j], mode);
+      finish16(y + at, bias == NULL ? NULL : bias + at, r[j], mode);
     }
   }
 }
@@ -838,7 +846,7 @@ DISPATCH static void wino4_output(const v16* m, int stride, float* y, const floa
     for (int j = 0; j < 4; j++) {
       if (ox + j >= outW) break;
       const size_t at = ((size_t)(oy + i) * outW + ox + j) * outC + oc;
-      wino_store(y + at, bias == NULL ? NULL : bias + at, r[j], mode);
+      finish16(y + at, bias == NULL ? NULL : bias + at, r[j], mode);
     }
   }
 }
@@ -967,7 +975,7 @@ static inline __attribute__((always_inline)) v16 max16(v16 a, v16 b) {
 }
 
 // One output pixel of a pool over HWC, each channel's window value (max, or sum times 1/count
-// rounded to float, as the WebAssembly kernel does) written by `mode` (wino_store, finish).
+// rounded to float, as the WebAssembly kernel does) written by `mode` (finish16, finish).
 // Always inlined with `kind` a constant, so neither loop tests it per element.
 static inline __attribute__((always_inline)) void pool_pixel(const float* x, float* yp, const float* bp, int mode, const int kind, int C, int inW, int ya, int yb, int xa, int xb) {
   const float scale = 1.0f / (float)((yb - ya) * (xb - xa));
@@ -979,7 +987,7 @@ static inline __attribute__((always_inline)) void pool_pixel(const float* x, flo
         const v16 v = ld(x + ((size_t)iy * inW + ix) * C + c);
         acc = kind == 0 ? max16(acc, v) : acc + v;
       }
-    wino_store(yp + c, bp == NULL ? NULL : bp + c, kind == 0 ? acc : acc * splat(scale), mode);
+    finish16(yp + c, bp == NULL ? NULL : bp + c, kind == 0 ? acc : acc * splat(scale), mode);
   }
   for (; c < C; c++) {
     float acc = kind == 0 ? -__builtin_inff() : 0.0f;
@@ -994,7 +1002,7 @@ static inline __attribute__((always_inline)) void pool_pixel(const float* x, flo
 
 // Max (kind 0) or average (kind 1) pooling over HWC, vectorised over channels; window
 // positions outside the input are skipped (an average divides by the real ones). Each
-// output written by `mode` with its node's `bias` (wino_store): added (0), or a node's only,
+// output written by `mode` with its node's `bias` (finish16): added (0), or a node's only,
 // first or last edge, in place of the zeroing and activation passes.
 DISPATCH static void pool(const float* x, float* y, const float* bias, int mode, int kind, int C, int inH, int inW, int outH, int outW, int kh, int kw, int sh, int sw, int padT,
                           int padL) {
@@ -1156,26 +1164,39 @@ static napi_value WinogradBatch(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// conv2d(memory, x, w, taps, y, inC, inH, inW, outC, outH, outW, kh, kw, sh, sw, dh, dw,
+// padT, padL, mode, bias)
 static napi_value Conv2d(napi_env env, napi_callback_info info) {
-  ARGS(19)
+  ARGS(21)
   const int m = (int)a[0];
-  if (conv2d(at(m, a[1]), at(m, a[2]), (const int32_t*)at(m, a[3]), at(m, a[4]), (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9],
-             (int)a[10], (int)a[11], (int)a[12], (int)a[13], (int)a[14], (int)a[15], (int)a[16], (int)a[17], (int)a[18]) != 0)
+  if (!mode_ok(a[19])) {
+    napi_throw_range_error(env, NULL, "native conv2d: mode must be 0 to 5");
+    return NULL;
+  }
+  const int mode = (int)a[19];
+  if (conv2d(at(m, a[1]), at(m, a[2]), (const int32_t*)at(m, a[3]), at(m, a[4]), mode >= 1 && mode <= 4 ? at(m, a[20]) : NULL, mode, (int)a[5], (int)a[6], (int)a[7], (int)a[8],
+             (int)a[9], (int)a[10], (int)a[11], (int)a[12], (int)a[13], (int)a[14], (int)a[15], (int)a[16], (int)a[17], (int)a[18]) != 0)
     napi_throw_error(env, NULL, "native conv2d: out of memory for the zero-bordered copy of its input");
   return NULL;
 }
 
 // conv2dBatch(memory, offsets Float64Array [x0..x(n-1), y0..y(n-1)], n, w, taps, then
-// conv2d's geometry): the direct convolution for n streams in one call, each as conv2d.
+// conv2d's geometry, mode and bias): the direct convolution for n streams in one call, each
+// as conv2d.
 static napi_value Conv2dBatch(napi_env env, napi_callback_info info) {
-  double a[19];
+  double a[21];
   const float* xs[MAX_BATCH];
   float* ys[MAX_BATCH];
-  if (batch_args(env, info, 19, a, xs, ys, "native conv2dBatch: offsets must be a Float64Array of 2n byte offsets, 1 <= n <= 256") != 0) return NULL;
-  const int m = (int)a[0];
+  if (batch_args(env, info, 21, a, xs, ys, "native conv2dBatch: offsets must be a Float64Array of 2n byte offsets, 1 <= n <= 256") != 0) return NULL;
+  if (!mode_ok(a[19])) {
+    napi_throw_range_error(env, NULL, "native conv2dBatch: mode must be 0 to 5");
+    return NULL;
+  }
+  const int m = (int)a[0], mode = (int)a[19];
+  const float* bias = mode >= 1 && mode <= 4 ? at(m, a[20]) : NULL;
   for (int b = 0; b < (int)a[2]; b++) {
-    if (conv2d(xs[b], at(m, a[3]), (const int32_t*)at(m, a[4]), ys[b], (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], (int)a[12], (int)a[13],
-               (int)a[14], (int)a[15], (int)a[16], (int)a[17], (int)a[18]) != 0) {
+    if (conv2d(xs[b], at(m, a[3]), (const int32_t*)at(m, a[4]), ys[b], bias, mode, (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], (int)a[12],
+               (int)a[13], (int)a[14], (int)a[15], (int)a[16], (int)a[17], (int)a[18]) != 0) {
       napi_throw_error(env, NULL, "native conv2d: out of memory for the zero-bordered copy of its input");
       return NULL;
     }

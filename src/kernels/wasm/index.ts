@@ -157,12 +157,27 @@ export function registerHwcBackend(name: string, describe: () => string, instant
       const taps = w + convWeightFloats(g) * 4;
       const run = (src: Float32Array, dst: Float32Array): void =>
         k.conv2d(ptr(src), w, taps, ptr(dst), g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft);
-      const batch = k.conv2dBatch;
-      if (batch === undefined) return { run };
+      const { conv2dBatch: batch, conv2dMode } = k;
+      if (batch === undefined || conv2dMode === undefined) return { run };
       // Natively, one call for all streams: a small layer (MNIST's first) costs about as much
-      // again in the crossing into C as in its arithmetic.
-      const chunks = new StreamChunks((offsets, n) => batch(offsets, n, w, taps, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft));
-      return { run, runBatch: (srcs, dsts) => chunks.run(srcs, dsts) };
+      // again in the crossing into C as in its arithmetic. And a node's zeroing, bias and
+      // activation done as the outputs are written.
+      const many = (mode: number): StreamChunks =>
+        new StreamChunks((offsets, n, bias) => batch(offsets, n, w, taps, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft, mode, bias));
+      const add = many(ADD);
+      return {
+        run,
+        runBatch: (srcs, dsts) => add.run(srcs, dsts),
+        pass(role, activation) {
+          const mode = passMode(role, activation);
+          if (mode === undefined) return undefined;
+          const chunks = many(mode);
+          return {
+            run: (src, dst, bias) => conv2dMode(ptr(src), w, taps, ptr(dst), g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft, mode, ptr(bias)),
+            runBatch: (srcs, dsts, bias) => chunks.run(srcs, dsts, bias),
+          };
+        },
+      };
     },
   });
 

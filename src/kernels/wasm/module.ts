@@ -36,7 +36,10 @@ export interface WasmKernels {
     mode: number,
     bias: number,
   ): void;
-  /** Native only: the direct convolution for n streams in one call (`offsets` as for denseBatch). */
+  /**
+   * Native only: the direct convolution for n streams in one call (`offsets` as for
+   * denseBatch), each output written by `mode` with `bias` (kernels.c, finish).
+   */
   conv2dBatch?(
     offsets: Float64Array,
     n: number,
@@ -56,6 +59,31 @@ export interface WasmKernels {
     dw: number,
     padT: number,
     padL: number,
+    mode: number,
+    bias: number,
+  ): void;
+  /** Native only: the direct convolution writing its outputs by `mode` with `bias` (kernels.c, finish). */
+  conv2dMode?(
+    x: number,
+    w: number,
+    taps: number,
+    y: number,
+    inC: number,
+    inH: number,
+    inW: number,
+    outC: number,
+    outH: number,
+    outW: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    padT: number,
+    padL: number,
+    mode: number,
+    bias: number,
   ): void;
   /** Native only: dense over bfloat16 weights (packed as kernels.c's dense_bf16 reads them). */
   denseBf16?(x: number, w: number, y: number, inSize: number, outSize: number): void;
