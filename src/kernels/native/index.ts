@@ -2,8 +2,7 @@ import { createRequire } from 'node:module';
 import { instantiateKernels, kernelModule, type WasmKernels } from '../wasm/module.js';
 import { registerHwcBackend } from '../wasm/index.js';
 import { internalOrder } from '../layout.js';
-import { StreamChunks } from '../stream-batch.js';
-import { ADD, passMode } from '../pass-modes.js';
+import { ADD, modeKernel } from '../pass-modes.js';
 import { toBf16, toFp16 } from '../half.js';
 
 export { toBf16, toFp16 } from '../half.js';
@@ -518,27 +517,13 @@ function registerWinograd(backend: string): void {
       if (wino === undefined) throw new Error('Winograd weights on a memory without the native kernels');
       const u = packed.byteOffset;
       const batch = (runtime as WasmKernels).winogradBatch;
-      const one = (mode: number) => (src: Float32Array, dst: Float32Array, bias: Float32Array | null) =>
-        wino(src.byteOffset, u, dst.byteOffset, bias === null ? 0 : bias.byteOffset, mode, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft, tile);
-      // Sessions of one engine frame: every stream's tiles in one list, sharing U's loads.
-      const many = (mode: number): ((srcs: readonly Float32Array[], dsts: readonly Float32Array[], bias: Float32Array | null) => void) | undefined => {
-        if (batch === undefined) return undefined;
-        const chunks = new StreamChunks((offsets, n, bias) => batch(offsets, n, u, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft, tile, mode, bias));
-        return (srcs, dsts, bias) => chunks.run(srcs, dsts, bias);
-      };
-      const add = one(ADD);
-      const addMany = many(ADD);
-      return {
-        run: (src, dst) => add(src, dst, null),
-        ...(addMany === undefined ? {} : { runBatch: (srcs: readonly Float32Array[], dsts: readonly Float32Array[]) => addMany(srcs, dsts, null) }),
-        // Zeroing, bias and ReLU (or no activation) done as each output tile is written.
-        pass(role, activation) {
-          const mode = passMode(role, activation);
-          if (mode === undefined) return undefined;
-          const runBatch = many(mode);
-          return { run: one(mode), ...(runBatch === undefined ? {} : { runBatch }) };
-        },
-      };
+      if (batch === undefined) throw new Error('Winograd weights on a memory without the native kernels');
+      // Sessions of one engine frame: every stream's tiles in one list, sharing U's loads; and
+      // zeroing, bias and ReLU (or no activation) done as each output tile is written.
+      return modeKernel(
+        (src, dst, mode, bias) => wino(src.byteOffset, u, dst.byteOffset, bias, mode, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft, tile),
+        (offsets, n, mode, bias) => batch(offsets, n, u, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.padTop, g.padLeft, tile, mode, bias),
+      );
     },
   });
 }

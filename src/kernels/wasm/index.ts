@@ -5,8 +5,7 @@ import { internalOrder, needsTranspose } from '../layout.js';
 import { registerActivationKernel, registerBackend, registerEdgeKernel } from '../registry.js';
 import { instantiateKernels, kernelModule, type WasmKernels } from './module.js';
 import { roundWeight } from '../half.js';
-import { StreamChunks } from '../stream-batch.js';
-import { ADD, passMode } from '../pass-modes.js';
+import { modeKernel } from '../pass-modes.js';
 
 /** Name of the WebAssembly SIMD backend. */
 export const WASM_BACKEND = 'wasm';
@@ -104,18 +103,10 @@ export function registerHwcBackend(name: string, describe: () => string, instant
       if (batch === undefined || denseMode === undefined) return { run };
       // Natively: eight (or four) streams a weight load, and the node's zeroing, bias and
       // activation done as the sums are written.
-      const many = (mode: number): StreamChunks => new StreamChunks((offsets, n, bias) => batch(offsets, n, w, g.inSize, g.outSize, mode, bias));
-      const add = many(ADD);
-      return {
-        run,
-        runBatch: (srcs, dsts) => add.run(srcs, dsts),
-        pass(role, activation) {
-          const mode = passMode(role, activation);
-          if (mode === undefined) return undefined;
-          const chunks = many(mode);
-          return { run: (src, dst, bias) => denseMode(ptr(src), w, ptr(dst), g.inSize, g.outSize, mode, ptr(bias)), runBatch: (srcs, dsts, bias) => chunks.run(srcs, dsts, bias) };
-        },
-      };
+      return modeKernel(
+        (src, dst, mode, bias) => denseMode(ptr(src), w, ptr(dst), g.inSize, g.outSize, mode, bias),
+        (offsets, n, mode, bias) => batch(offsets, n, w, g.inSize, g.outSize, mode, bias),
+      );
     },
   });
 
@@ -162,22 +153,10 @@ export function registerHwcBackend(name: string, describe: () => string, instant
       // Natively, one call for all streams: a small layer (MNIST's first) costs about as much
       // again in the crossing into C as in its arithmetic. And a node's zeroing, bias and
       // activation done as the outputs are written.
-      const many = (mode: number): StreamChunks =>
-        new StreamChunks((offsets, n, bias) => batch(offsets, n, w, taps, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft, mode, bias));
-      const add = many(ADD);
-      return {
-        run,
-        runBatch: (srcs, dsts) => add.run(srcs, dsts),
-        pass(role, activation) {
-          const mode = passMode(role, activation);
-          if (mode === undefined) return undefined;
-          const chunks = many(mode);
-          return {
-            run: (src, dst, bias) => conv2dMode(ptr(src), w, taps, ptr(dst), g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft, mode, ptr(bias)),
-            runBatch: (srcs, dsts, bias) => chunks.run(srcs, dsts, bias),
-          };
-        },
-      };
+      return modeKernel(
+        (src, dst, mode, bias) => conv2dMode(ptr(src), w, taps, ptr(dst), g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft, mode, bias),
+        (offsets, n, mode, bias) => batch(offsets, n, w, taps, g.inC, g.inH, g.inW, g.outC, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft, mode, bias),
+      );
     },
   });
 
@@ -193,22 +172,10 @@ export function registerHwcBackend(name: string, describe: () => string, instant
         if (batch === undefined || poolMode === undefined) return { run };
         // Natively: every stream in one call, and a node's zeroing, bias and activation done
         // as the windows are written (a pooling node of a DenseNet needs no pass of its own).
-        const many = (mode: number): StreamChunks =>
-          new StreamChunks((offsets, n, bias) => batch(offsets, n, kind, g.inC, g.inH, g.inW, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft, mode, bias));
-        const add = many(ADD);
-        return {
-          run,
-          runBatch: (srcs, dsts) => add.run(srcs, dsts),
-          pass(role, activation) {
-            const mode = passMode(role, activation);
-            if (mode === undefined) return undefined;
-            const chunks = many(mode);
-            return {
-              run: (src, dst, bias) => poolMode(ptr(src), ptr(dst), kind, g.inC, g.inH, g.inW, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft, mode, ptr(bias)),
-              runBatch: (srcs, dsts, bias) => chunks.run(srcs, dsts, bias),
-            };
-          },
-        };
+        return modeKernel(
+          (src, dst, mode, bias) => poolMode(ptr(src), ptr(dst), kind, g.inC, g.inH, g.inW, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft, mode, bias),
+          (offsets, n, mode, bias) => batch(offsets, n, kind, g.inC, g.inH, g.inW, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft, mode, bias),
+        );
       },
     });
   }
