@@ -3,7 +3,9 @@
 // Many streams, fresh input every frame: all frames/s of N streams served by one runtime
 // (N sessions, batched engine frames), by N separate runtimes (each with its own workers, as
 // a service without sessions would need for isolated states), and by onnxruntime-node running
-// the same network at batch N on every core (frames/s = N x runs/s). Interleaved rounds in
+// the same network at batch N on every core (frames/s = N x runs/s), beside the ceiling of
+// the kernels themselves: one plain thread per core, each computing every layer for its share
+// of the streams with nothing to coordinate (free-threads.ts). Interleaved rounds in
 // one process, medians, after each contender has run long enough to be at its steady speed
 // (eight runtimes' sixteen threads take a second or more to get there on two cores; a short
 // warm-up flattered the sessions by up to 1.3x).
@@ -19,6 +21,7 @@ import { loadNetworkFile } from '../src/io/spec-file.js';
 import { carriedNodes, networkModel } from '../src/io/onnx-export.js';
 import { statefulRun } from './onnx-carry.js';
 import { inputsFor } from './engine-measures.js';
+import { freeStreams } from './free-threads.js';
 import { median } from './timing.js';
 
 /** The queue of every runtime unless --queue says otherwise. */
@@ -33,10 +36,14 @@ const USAGE = `usage: npm run bench:sessions [-- --json] [-- --streams LIST] [--
 Total frames/s of N streams with a new input every frame, on mnist-sr, conv-chain-4 and
 densenet-12: one runtime serving N sessions, N separate runtimes, and onnxruntime-node at
 batch N on all cores (mnist-sr's recurrent state is carried: each run is fed the last run's
-h1 as an extra input, as stateful models are run in onnxruntime).
+h1 as an extra input, as stateful models are run in onnxruntime). Beside them, "kernels
+only": one plain thread per core, each computing every layer for its share of the streams
+(input copied in, outputs copied out) with no coordination, feeding or waiting: the most
+any runtime could get from these kernels on this machine.
   --json         print {"rows": [{"net", "streams", "framesPerSec",
-                 "separateRuntimesFramesPerSec", "onnxruntimeBatchFramesPerSec", ...}], ...}
-                 (also per row: the one runtime's placement and each round's frames/s)
+                 "separateRuntimesFramesPerSec", "onnxruntimeBatchFramesPerSec",
+                 "kernelsOnlyFramesPerSec", ...}], ...} (also per row: the one runtime's
+                 placement and each round's frames/s)
   --streams L    stream counts (default 1,2,4,8,16)
   --seconds S    time per measurement (default 0.4)
   --rounds N     interleaved rounds, the median is reported (default 5)
@@ -134,6 +141,8 @@ interface Row {
   readonly framesPerSec: number;
   readonly separateRuntimesFramesPerSec: number;
   readonly onnxruntimeBatchFramesPerSec: number;
+  /** Threads with nothing to coordinate, one per core, each running every layer for its share of the streams. */
+  readonly kernelsOnlyFramesPerSec: number;
   /** Engine frames per stream frame: 1/streams when every engine frame carried all streams. */
   readonly engineFramesPerFrame: number;
   readonly workers: number;
@@ -142,6 +151,7 @@ interface Row {
   /** Each round's frames/s, the one runtime's and the separate runtimes' (the spread behind the medians). */
   readonly framesPerSecByRound: number[];
   readonly separateRuntimesFramesPerSecByRound: number[];
+  readonly kernelsOnlyFramesPerSecByRound: number[];
 }
 
 async function main(): Promise<void> {
@@ -189,6 +199,7 @@ async function main(): Promise<void> {
         await runtimesRate(separate, feeds, warmup, output);
         const ours: number[] = [];
         const theirs: number[] = [];
+        const bare: number[] = [];
         const engine0 = rt.stats().engineFrames;
         let frames = 0;
         for (let r = 0; r < rounds; r++) {
@@ -196,6 +207,7 @@ async function main(): Promise<void> {
           ours.push(run.rate);
           frames += run.frames;
           theirs.push(await runtimesRate(separate, feeds, seconds, output));
+          bare.push(await freeStreams(net, streams, cores, 1, seconds * 1000));
         }
         const engineFrames = rt.stats().engineFrames - engine0;
         const onnx = await onnxRate(net, params, streams, cores, seconds, rounds, warmup);
@@ -205,11 +217,13 @@ async function main(): Promise<void> {
           framesPerSec: Math.round(median(ours)),
           separateRuntimesFramesPerSec: Math.round(median(theirs)),
           onnxruntimeBatchFramesPerSec: Math.round(median(onnx)),
+          kernelsOnlyFramesPerSec: Math.round(median(bare)),
           engineFramesPerFrame: Number((engineFrames / frames).toFixed(3)),
           workers: rt.placement.workers,
           placement: rt.placement.nodesOf.map((nodes) => nodes.map((v) => net.nodes[v].name)),
           framesPerSecByRound: ours.map(Math.round),
           separateRuntimesFramesPerSecByRound: theirs.map(Math.round),
+          kernelsOnlyFramesPerSecByRound: bare.map(Math.round),
         });
       } finally {
         await Promise.all([rt.close(), ...separate.map((s) => s.close())]);
@@ -223,11 +237,11 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`${doc.node} on ${doc.cpu}, ${cores} cores, ${doc.backend} kernels; total frames/s of all streams, new input every frame, medians of ${rounds} rounds\n\n`);
   process.stdout.write(
-    `${'net'.padEnd(14)}${'streams'.padStart(8)}${'one runtime'.padStart(13)}${'separate'.padStart(10)}${'ORT batch'.padStart(11)}${'vs separate'.padStart(13)}${'vs ORT'.padStart(8)}\n`,
+    `${'net'.padEnd(14)}${'streams'.padStart(8)}${'one runtime'.padStart(13)}${'separate'.padStart(10)}${'ORT batch'.padStart(11)}${'kernels only'.padStart(14)}${'vs separate'.padStart(13)}${'vs ORT'.padStart(8)}\n`,
   );
   for (const r of rows) {
     process.stdout.write(
-      `${r.net.padEnd(14)}${String(r.streams).padStart(8)}${String(r.framesPerSec).padStart(13)}${String(r.separateRuntimesFramesPerSec).padStart(10)}${String(r.onnxruntimeBatchFramesPerSec).padStart(11)}${`${(r.framesPerSec / r.separateRuntimesFramesPerSec).toFixed(2)}x`.padStart(13)}${`${(r.framesPerSec / r.onnxruntimeBatchFramesPerSec).toFixed(2)}x`.padStart(8)}\n`,
+      `${r.net.padEnd(14)}${String(r.streams).padStart(8)}${String(r.framesPerSec).padStart(13)}${String(r.separateRuntimesFramesPerSec).padStart(10)}${String(r.onnxruntimeBatchFramesPerSec).padStart(11)}${String(r.kernelsOnlyFramesPerSec).padStart(14)}${`${(r.framesPerSec / r.separateRuntimesFramesPerSec).toFixed(2)}x`.padStart(13)}${`${(r.framesPerSec / r.onnxruntimeBatchFramesPerSec).toFixed(2)}x`.padStart(8)}\n`,
     );
   }
   for (const [net, nodes] of Object.entries(carries)) process.stdout.write(`\nonnxruntime runs ${net} with ${nodes.join(', ')} carried: each run is fed the last run's values\n`);
