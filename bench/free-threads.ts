@@ -31,27 +31,35 @@ interface ThreadTask {
   readonly streams?: readonly number[];
 }
 
-/** Frames/s of a thread running `net` alone, started together with the others. */
-async function runThread(task: ThreadTask): Promise<void> {
-  const net = validateNetwork(task.net);
-  const ex = new ReferenceExecutor(net, 'streaming', initParameters(net, { seed: 1 }), { backend: defaultBackend() });
-  const x = new Float32Array(net.nodes[net.inputs[0]].size).fill(0.5);
-  const timed = (ms: number): number => {
-    let frames = 0;
+/**
+ * Runs `step` (which computes some frames and says how many) for a warm-up, waits until every
+ * thread of the task is ready, then posts the median frames/s of the task's timed rounds.
+ */
+function timedRounds(task: ThreadTask, step: () => number): void {
+  const rate = (ms: number): number => {
+    let count = 0;
     const t0 = performance.now();
-    while (performance.now() - t0 < ms) {
-      ex.repeat(x, 4);
-      frames += 4;
-    }
-    return frames / ((performance.now() - t0) / 1000);
+    while (performance.now() - t0 < ms) count += step();
+    return count / ((performance.now() - t0) / 1000);
   };
-  timed(200);
+  rate(200);
   const go = new Int32Array(task.go);
   Atomics.add(go, 1, 1);
   Atomics.wait(go, 0, 0);
   const samples: number[] = [];
-  for (let r = 0; r < task.rounds; r++) samples.push(timed(task.ms));
+  for (let r = 0; r < task.rounds; r++) samples.push(rate(task.ms));
   parentPort?.postMessage(median(samples));
+}
+
+/** Frames/s of a thread running `net` alone, started together with the others. */
+function runThread(task: ThreadTask): void {
+  const net = validateNetwork(task.net);
+  const ex = new ReferenceExecutor(net, 'streaming', initParameters(net, { seed: 1 }), { backend: defaultBackend() });
+  const x = new Float32Array(net.nodes[net.inputs[0]].size).fill(0.5);
+  timedRounds(task, () => {
+    ex.repeat(x, 4);
+    return 4;
+  });
 }
 
 /**
@@ -60,7 +68,7 @@ async function runThread(task: ThreadTask): Promise<void> {
  * as the engine's workers compute a batch, and every output copied out, on a memory of its
  * own with the parameters bench:sessions gives its runtimes.
  */
-async function runStreams(task: ThreadTask): Promise<void> {
+function runStreams(task: ThreadTask): void {
   const net = validateNetwork(task.net);
   const streams = task.streams ?? [];
   const backend = getBackend(defaultBackend());
@@ -76,32 +84,20 @@ async function runStreams(task: ThreadTask): Promise<void> {
   const slots = streams.map((_, b) => b);
   const frames = streams.map(() => 0);
   let f = 0;
-  const timed = (ms: number): number => {
-    let count = 0;
-    const t0 = performance.now();
-    while (performance.now() - t0 < ms) {
-      f++;
-      for (let b = 0; b < slots.length; b++) {
-        frames[b] = f;
-        if (kernels.copyInInternal(feeds[b][f % feeds[b].length], arena.state(input.index, f, b), scratch, input.shape, input.order) >= 0) throw new Error('non-finite input');
-      }
-      for (const v of order) computer.computeBatch(v, frames, slots);
-      for (let b = 0; b < slots.length; b++) net.outputs.forEach((v, j) => kernels.fromInternal(arena.state(v, f, b), outs[j], net.nodes[v].shape, net.nodes[v].order));
-      count += slots.length;
+  timedRounds(task, () => {
+    f++;
+    for (let b = 0; b < slots.length; b++) {
+      frames[b] = f;
+      if (kernels.copyInInternal(feeds[b][f % feeds[b].length], arena.state(input.index, f, b), scratch, input.shape, input.order) >= 0) throw new Error('non-finite input');
     }
-    return count / ((performance.now() - t0) / 1000);
-  };
-  timed(200);
-  const go = new Int32Array(task.go);
-  Atomics.add(go, 1, 1);
-  Atomics.wait(go, 0, 0);
-  const samples: number[] = [];
-  for (let r = 0; r < task.rounds; r++) samples.push(timed(task.ms));
-  parentPort?.postMessage(median(samples));
+    for (const v of order) computer.computeBatch(v, frames, slots);
+    for (let b = 0; b < slots.length; b++) net.outputs.forEach((v, j) => kernels.fromInternal(arena.state(v, f, b), outs[j], net.nodes[v].shape, net.nodes[v].order));
+    return slots.length;
+  });
 }
 
-if (!isMainThread && (workerData as ThreadTask | undefined)?.kind === 'free-thread') await runThread(workerData as ThreadTask);
-if (!isMainThread && (workerData as ThreadTask | undefined)?.kind === 'free-streams') await runStreams(workerData as ThreadTask);
+if (!isMainThread && (workerData as ThreadTask | undefined)?.kind === 'free-thread') runThread(workerData as ThreadTask);
+if (!isMainThread && (workerData as ThreadTask | undefined)?.kind === 'free-streams') runStreams(workerData as ThreadTask);
 
 /**
  * Frames/s of `parts.length` threads started at once, thread i running network parts[i]

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { instantiateKernels, kernelModule, type WasmKernels } from '../wasm/module.js';
 import { registerHwcBackend } from '../wasm/index.js';
 import { internalOrder } from '../layout.js';
-import { ADD, modeKernel } from '../pass-modes.js';
+import { modeKernel } from '../pass-modes.js';
 import { toBf16, toFp16 } from '../half.js';
 
 export { toBf16, toFp16 } from '../half.js';
@@ -255,7 +255,6 @@ function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmM
   // definition of the wasm backend works unchanged.
   return {
     ...(k as unknown as Record<string, unknown>),
-    dense: (x: number, w: number, y: number, inSize: number, outSize: number) => native.dense(id, x, w, y, inSize, outSize, 0, 0),
     denseMode: (x: number, w: number, y: number, inSize: number, outSize: number, mode: number, bias: number) => native.dense(id, x, w, y, inSize, outSize, mode, bias),
     denseBf16: (x: number, w: number, y: number, inSize: number, outSize: number) => native.denseBf16(id, x, w, y, inSize, outSize),
     denseF16: (x: number, w: number, y: number, inSize: number, outSize: number) => native.denseF16(id, x, w, y, inSize, outSize),
@@ -344,8 +343,6 @@ function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmM
       padT: number,
       padL: number,
     ) => native.depthwise(id, x, w, y, C, M, inH, inW, outH, outW, kh, kw, sh, sw, dh, dw, padT, padL),
-    pool: (x: number, y: number, kind: number, C: number, inH: number, inW: number, outH: number, outW: number, kh: number, kw: number, sh: number, sw: number, padT: number, padL: number) =>
-      native.pool(id, x, y, kind, C, inH, inW, outH, outW, kh, kw, sh, sw, padT, padL, ADD, 0),
     poolMode: (
       x: number,
       y: number,
@@ -383,26 +380,6 @@ function nativeKernels(native: NativeAddon, memory: KernelMemory & { wasm: WasmM
       bias: number,
     ) => native.poolBatch(id, offsets, n, kind, C, inH, inW, outH, outW, kh, kw, sh, sw, padT, padL, mode, bias),
     // Spelled out: a rest parameter would allocate an array on every call of the hot path.
-    conv2d: (
-      x: number,
-      w: number,
-      taps: number,
-      y: number,
-      inC: number,
-      inH: number,
-      inW: number,
-      outC: number,
-      outH: number,
-      outW: number,
-      kh: number,
-      kw: number,
-      sh: number,
-      sw: number,
-      dh: number,
-      dw: number,
-      padT: number,
-      padL: number,
-    ) => native.conv2d(id, x, w, taps, y, inC, inH, inW, outC, outH, outW, kh, kw, sh, sw, dh, dw, padT, padL, ADD, 0),
     conv2dMode: (
       x: number,
       w: number,
