@@ -142,8 +142,8 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
   // ring stays as short as any other's: fewer bytes cycled per frame, which keeps many
   // streams' states in cache. An input's state ring holds its queued frames either way.
   const baseDepth = (n: Network['nodes'][number]): number => 1 + Math.max(1, ...n.outEdges.map((e) => delays[e]));
-  const queued = (n: Network['nodes'][number], q: number): number => (n.isInput || outputs.has(n.index) ? q : 0);
-  const stateDepth = (n: Network['nodes'][number], q: number): number => baseDepth(n) + (n.isInput ? q : staged(n) ? slack : queued(n, q) + slack);
+  // An input's ring holds its queue; an output's too when it has no staging ring.
+  const stateDepth = (n: Network['nodes'][number], q: number): number => baseDepth(n) + (n.isInput ? q : staged(n) ? slack : (outputs.has(n.index) ? q : 0) + slack);
   let streamBytes = 0;
   const states = net.nodes.map((n): StateBlock => {
     const depth = stateDepth(n, queue);

@@ -1,10 +1,10 @@
 // The driver's side of the frame protocol, the counterpart of workers/frame-loop.ts: it
-// writes input frames into the arena (row-major staging rings, or the state rings of inputs
-// already in the arena's order), publishes them, waits for
-// nodes to finish frames and reads outputs. Each stream (session) has its own state set and
-// frame count; an engine frame computes a batch of streams, each at its own next frame. Exactly one thread drives an engine at a time:
-// the Runtime's (main) thread, or a thread it hands the engine to (the real-time loop, the
-// TCP server) with {@link DriverState}. It knows nothing of promises' owners, pools or
+// copies input frames into their inputs' state rings (checked, and converted to the arena's
+// order on the way), publishes them, waits for nodes to finish frames and reads outputs.
+// Each stream (session) has its own state set and frame count; an engine frame computes a
+// batch of streams, each at its own next frame. Exactly one thread drives an engine at a
+// time: the Runtime's (main) thread, or a thread it hands the engine to (the real-time loop,
+// the TCP server) with {@link DriverState}. It knows nothing of promises' owners, pools or
 // options: that is the Runtime's business.
 import type { Network } from '../graph/network.js';
 import type { BoundKernels } from '../kernels/kernel.js';
@@ -53,14 +53,15 @@ export class FrameDriver {
   /** Indices of the computed (non-input) nodes. */
   readonly #computed: readonly number[];
   /**
-   * Per input (by position), per stream, the row-major ring its frames are written into (its
-   * staging ring, or its state ring where the orders agree); per output its staging ring.
+   * Per input (by position), per stream, the row-major ring zero-copy views write into (its
+   * staging ring, or its state ring where the orders agree, which copied frames also take).
    */
   readonly #inputSlots: readonly (readonly (readonly Float32Array[])[])[];
   /** Per input with a staging ring (by position; else null), per stream, its state ring. */
   readonly #inputStates: readonly (readonly (readonly Float32Array[])[] | null)[];
   /** Per stream, by frame mod its input ring, whether that frame's inputs wait in their staging slots (zero-copy views). */
   readonly #stagedIn: boolean[][];
+  /** Per output (by position), per stream, its staging ring. */
   readonly #outputSlots: readonly (readonly (readonly Float32Array[])[])[];
   #engineFrame: number;
   /** Per stream, its latest published frame (frame 0 is all zeros). */

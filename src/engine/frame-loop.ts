@@ -1,6 +1,5 @@
 // One worker's share of every frame: its inputs (converting those written through zero-copy
-// views), then its nodes in frame
-// order, each after what it needs from other workers. The frame-loop worker
+// views), then its nodes in frame order, each after what it needs from other workers. The frame-loop worker
 // (workers/frame-loop.ts) runs it frame after frame; the real-time loop's thread runs it in
 // place of a parked worker, so a one-worker model wakes a single thread per frame.
 import { validateNetwork } from '../graph/network.js';
@@ -59,8 +58,6 @@ export class FrameLoop {
       return [...need];
     };
     this.#waits = task.nodes.map(waitsOf);
-    // An input's state ring is as short as any other's (its queue waits in the staging
-    // ring), so converting into it waits for other workers' readers like computing does.
     this.#staged = task.converts.map((v) => task.plan.staging[v] !== null);
     this.#stats = workerLine(net.nodes.length, worker);
     this.#timing = workerTiming(this.ctrl, net.nodes.length, worker);

@@ -489,12 +489,10 @@ function registerWinograd(backend: string): void {
     create(g, packed, runtime) {
       const tile = winogradTile(g);
       if (tile === 0) return direct.create(g, packed, runtime);
-      const wino = (runtime as WasmKernels).winograd;
+      const { winograd: wino, winogradBatch: batch } = runtime as WasmKernels;
       // A memory the addon could not attach runs the wasm kernels, which know only direct convolution.
-      if (wino === undefined) throw new Error('Winograd weights on a memory without the native kernels');
+      if (wino === undefined || batch === undefined) throw new Error('Winograd weights on a memory without the native kernels');
       const u = packed.byteOffset;
-      const batch = (runtime as WasmKernels).winogradBatch;
-      if (batch === undefined) throw new Error('Winograd weights on a memory without the native kernels');
       // Sessions of one engine frame: every stream's tiles in one list, sharing U's loads; and
       // zeroing, bias and ReLU (or no activation) done as each output tile is written.
       return modeKernel(

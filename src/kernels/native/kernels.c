@@ -1055,19 +1055,27 @@ static napi_value Attach(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// Whether a number names a mode of finish (0 to 5); modes 1 to 4 read a bias.
-static int mode_ok(double mode) { return mode >= 0 && mode <= 5 && mode == (int)mode; }
+// A kernel call's mode of finish (0 to 5) and its node's bias (a byte offset in memory m),
+// which modes 1 to 4 read (NULL for the others): 0, or -1 after throwing a RangeError with
+// `error`.
+static int mode_bias(napi_env env, int m, double mode, double bias, const char* error, int* mode_out, const float** bias_out) {
+  if (!(mode >= 0 && mode <= 5 && mode == (int)mode)) {
+    napi_throw_range_error(env, NULL, error);
+    return -1;
+  }
+  *mode_out = (int)mode;
+  *bias_out = *mode_out >= 1 && *mode_out <= 4 ? at(m, bias) : NULL;
+  return 0;
+}
 
 // dense(memory, x, w, y, in, out, mode, bias)
 static napi_value Dense(napi_env env, napi_callback_info info) {
   ARGS(8)
   const int m = (int)a[0];
-  if (!mode_ok(a[6])) {
-    napi_throw_range_error(env, NULL, "native dense: mode must be 0 to 5");
-    return NULL;
-  }
-  const int mode = (int)a[6];
-  dense(at(m, a[1]), at(m, a[2]), at(m, a[3]), (int)a[4], (int)a[5], mode >= 1 && mode <= 4 ? at(m, a[7]) : NULL, mode);
+  int mode;
+  const float* bias;
+  if (mode_bias(env, m, a[6], a[7], "native dense: mode must be 0 to 5", &mode, &bias) != 0) return NULL;
+  dense(at(m, a[1]), at(m, a[2]), at(m, a[3]), (int)a[4], (int)a[5], bias, mode);
   return NULL;
 }
 
@@ -1106,12 +1114,11 @@ static napi_value DenseBatch(napi_env env, napi_callback_info info) {
   const float* xs[MAX_BATCH];
   float* ys[MAX_BATCH];
   if (batch_args(env, info, 8, a, xs, ys, "native denseBatch: offsets must be a Float64Array of 2n byte offsets, 1 <= n <= 256") != 0) return NULL;
-  if (!mode_ok(a[6])) {
-    napi_throw_range_error(env, NULL, "native denseBatch: mode must be 0 to 5");
-    return NULL;
-  }
-  const int m = (int)a[0], mode = (int)a[6];
-  dense_batch(xs, ys, (int)a[2], at(m, a[3]), (int)a[4], (int)a[5], mode >= 1 && mode <= 4 ? at(m, a[7]) : NULL, mode);
+  const int m = (int)a[0];
+  int mode;
+  const float* bias;
+  if (mode_bias(env, m, a[6], a[7], "native denseBatch: mode must be 0 to 5", &mode, &bias) != 0) return NULL;
+  dense_batch(xs, ys, (int)a[2], at(m, a[3]), (int)a[4], (int)a[5], bias, mode);
   return NULL;
 }
 
@@ -1136,12 +1143,10 @@ static napi_value Winograd(napi_env env, napi_callback_info info) {
   // a[14]: the output tile, 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)).
   const float* x = at(m, a[1]);
   float* y = at(m, a[3]);
-  const float* bias = at(m, a[4]);
-  if (!mode_ok(a[5])) {
-    napi_throw_range_error(env, NULL, "native winograd: mode must be 0 to 5");
-    return NULL;
-  }
-  napi_create_int32(env, winograd_streams(&x, &y, bias, 1, at(m, a[2]), (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], (int)a[12], (int)a[13], a[14] == 4 ? 4 : 2), &result);
+  int mode;
+  const float* bias;
+  if (mode_bias(env, m, a[5], a[4], "native winograd: mode must be 0 to 5", &mode, &bias) != 0) return NULL;
+  napi_create_int32(env, winograd_streams(&x, &y, bias, 1, at(m, a[2]), mode, (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], (int)a[12], (int)a[13], a[14] == 4 ? 4 : 2), &result);
   return result;
 }
 
@@ -1153,12 +1158,10 @@ static napi_value WinogradBatch(napi_env env, napi_callback_info info) {
   const float* xs[MAX_BATCH];
   float* ys[MAX_BATCH];
   if (batch_args(env, info, 15, a, xs, ys, "native winogradBatch: offsets must be a Float64Array of 2n byte offsets, 1 <= n <= 256") != 0) return NULL;
-  if (!mode_ok(a[13])) {
-    napi_throw_range_error(env, NULL, "native winogradBatch: mode must be 0 to 5");
-    return NULL;
-  }
-  const int m = (int)a[0], n = (int)a[2], mode = (int)a[13];
-  const float* bias = mode >= 1 && mode <= 4 ? at(m, a[14]) : NULL;
+  const int m = (int)a[0], n = (int)a[2];
+  int mode;
+  const float* bias;
+  if (mode_bias(env, m, a[13], a[14], "native winogradBatch: mode must be 0 to 5", &mode, &bias) != 0) return NULL;
   napi_value result;
   napi_create_int32(env, winograd_streams(xs, ys, bias, n, at(m, a[3]), mode, (int)a[4], (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], a[12] == 4 ? 4 : 2), &result);
   return result;
@@ -1169,12 +1172,10 @@ static napi_value WinogradBatch(napi_env env, napi_callback_info info) {
 static napi_value Conv2d(napi_env env, napi_callback_info info) {
   ARGS(21)
   const int m = (int)a[0];
-  if (!mode_ok(a[19])) {
-    napi_throw_range_error(env, NULL, "native conv2d: mode must be 0 to 5");
-    return NULL;
-  }
-  const int mode = (int)a[19];
-  if (conv2d(at(m, a[1]), at(m, a[2]), (const int32_t*)at(m, a[3]), at(m, a[4]), mode >= 1 && mode <= 4 ? at(m, a[20]) : NULL, mode, (int)a[5], (int)a[6], (int)a[7], (int)a[8],
+  int mode;
+  const float* bias;
+  if (mode_bias(env, m, a[19], a[20], "native conv2d: mode must be 0 to 5", &mode, &bias) != 0) return NULL;
+  if (conv2d(at(m, a[1]), at(m, a[2]), (const int32_t*)at(m, a[3]), at(m, a[4]), bias, mode, (int)a[5], (int)a[6], (int)a[7], (int)a[8],
              (int)a[9], (int)a[10], (int)a[11], (int)a[12], (int)a[13], (int)a[14], (int)a[15], (int)a[16], (int)a[17], (int)a[18]) != 0)
     napi_throw_error(env, NULL, "native conv2d: out of memory for the zero-bordered copy of its input");
   return NULL;
@@ -1188,12 +1189,10 @@ static napi_value Conv2dBatch(napi_env env, napi_callback_info info) {
   const float* xs[MAX_BATCH];
   float* ys[MAX_BATCH];
   if (batch_args(env, info, 21, a, xs, ys, "native conv2dBatch: offsets must be a Float64Array of 2n byte offsets, 1 <= n <= 256") != 0) return NULL;
-  if (!mode_ok(a[19])) {
-    napi_throw_range_error(env, NULL, "native conv2dBatch: mode must be 0 to 5");
-    return NULL;
-  }
-  const int m = (int)a[0], mode = (int)a[19];
-  const float* bias = mode >= 1 && mode <= 4 ? at(m, a[20]) : NULL;
+  const int m = (int)a[0];
+  int mode;
+  const float* bias;
+  if (mode_bias(env, m, a[19], a[20], "native conv2dBatch: mode must be 0 to 5", &mode, &bias) != 0) return NULL;
   for (int b = 0; b < (int)a[2]; b++) {
     if (conv2d(xs[b], at(m, a[3]), (const int32_t*)at(m, a[4]), ys[b], bias, mode, (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], (int)a[12],
                (int)a[13], (int)a[14], (int)a[15], (int)a[16], (int)a[17], (int)a[18]) != 0) {
@@ -1286,12 +1285,10 @@ static napi_value Depthwise(napi_env env, napi_callback_info info) {
 static napi_value Pool(napi_env env, napi_callback_info info) {
   ARGS(17)
   const int m = (int)a[0];
-  if (!mode_ok(a[15])) {
-    napi_throw_range_error(env, NULL, "native pool: mode must be 0 to 5");
-    return NULL;
-  }
-  const int mode = (int)a[15];
-  pool(at(m, a[1]), at(m, a[2]), mode >= 1 && mode <= 4 ? at(m, a[16]) : NULL, mode, a[3] == 0 ? 0 : 1, (int)a[4], (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10],
+  int mode;
+  const float* bias;
+  if (mode_bias(env, m, a[15], a[16], "native pool: mode must be 0 to 5", &mode, &bias) != 0) return NULL;
+  pool(at(m, a[1]), at(m, a[2]), bias, mode, a[3] == 0 ? 0 : 1, (int)a[4], (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10],
        (int)a[11], (int)a[12], (int)a[13], (int)a[14]);
   return NULL;
 }
@@ -1303,12 +1300,10 @@ static napi_value PoolBatch(napi_env env, napi_callback_info info) {
   const float* xs[MAX_BATCH];
   float* ys[MAX_BATCH];
   if (batch_args(env, info, 17, a, xs, ys, "native poolBatch: offsets must be a Float64Array of 2n byte offsets, 1 <= n <= 256") != 0) return NULL;
-  if (!mode_ok(a[15])) {
-    napi_throw_range_error(env, NULL, "native poolBatch: mode must be 0 to 5");
-    return NULL;
-  }
-  const int m = (int)a[0], mode = (int)a[15];
-  const float* bias = mode >= 1 && mode <= 4 ? at(m, a[16]) : NULL;
+  const int m = (int)a[0];
+  int mode;
+  const float* bias;
+  if (mode_bias(env, m, a[15], a[16], "native poolBatch: mode must be 0 to 5", &mode, &bias) != 0) return NULL;
   for (int b = 0; b < (int)a[2]; b++)
     pool(xs[b], ys[b], bias, mode, a[3] == 0 ? 0 : 1, (int)a[4], (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], (int)a[12], (int)a[13], (int)a[14]);
   return NULL;
