@@ -94,11 +94,14 @@ function net(inputs: readonly NodeSpec[], target: NodeSpec, op: 'dense' | 'conv3
   });
 }
 
-test('edge passes give the bits of zeroing, adding and the activation pass, one stream or a batch: dense (8, 4 and single streams a weight load) and Winograd F(2x2) and F(4x4)', { skip }, () => {
+test('edge passes give the bits of zeroing, adding and the activation pass, one stream or a batch: dense (8, 4, 3, 2 and single streams a weight load) and Winograd F(2x2) and F(4x4)', {
+  skip,
+}, () => {
   for (const activation of ['relu', 'linear'] as const) {
     for (const inputs of [1, 3]) {
       const vectors = Array.from({ length: inputs }, (_, i): NodeSpec => ({ name: `x${i}`, shape: [37 + 16 * i] }));
-      check(net(vectors, { name: 'y', shape: [19], activation }, 'dense'), 13, `dense, ${inputs} inputs, ${activation}`);
+      // Batches of 8 + 4 + 1, 8 + 4 + 2, 8 + 4 + 3 and 4 + 3 streams.
+      for (const streams of [13, 14, 15, 7]) check(net(vectors, { name: 'y', shape: [19], activation }, 'dense'), streams, `dense, ${inputs} inputs, ${streams} streams, ${activation}`);
       for (const tile of ['2', '4'] as const) {
         process.env.STREAMROLL_WINOGRAD = tile;
         try {

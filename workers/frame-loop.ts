@@ -5,10 +5,11 @@
 // spinning, sleeping, or sleeping until a clocked frame is due), or parks while the
 // real-time loop's thread computes its share.
 import { parentPort, threadId } from 'node:worker_threads';
-import { PARKED, READY } from '../src/engine/control.js';
+import { LANE_FRONTIER, PARKED, READY } from '../src/engine/control.js';
 import { FrameLoop } from '../src/engine/frame-loop.js';
 import { FRAME_LOOP_END, type FrameLoopEnd, type FrameLoopStarted, type FrameLoopTask } from '../src/engine/frame-loop-task.js';
 import { FrameWaiter, park } from '../src/engine/sync.js';
+import { idleThisThread } from '../src/kernels/native/index.js';
 
 export default async function frameLoop(task: FrameLoopTask): Promise<FrameLoopStarted> {
   if (task.backendModule !== undefined) await import(task.backendModule);
@@ -25,8 +26,16 @@ function run(task: FrameLoopTask, loop: FrameLoop): FrameLoopEnd {
   try {
     const frames = new FrameWaiter(ctrl, task.spin, task.worker);
     k = loop.nextFrame();
+    // A helper that cannot run below everyone else would take CPU from the main thread: it
+    // reports ready and stays out (the lead then computes every entry).
+    const lanes = loop.lanes;
+    const helping = lanes?.role !== 'helper' || idleThisThread();
     Atomics.add(ctrl, READY, 1);
     Atomics.notify(ctrl, READY);
+    if (lanes !== undefined) {
+      while (helping && lanes.serve(frames) === 'park') park(ctrl, PARKED, task.worker);
+      return { worker: task.worker, lastFrame: Atomics.load(ctrl, LANE_FRONTIER) };
+    }
     for (;;) {
       const t0 = performance.now();
       const got = frames.wait(k);

@@ -38,6 +38,7 @@ export function ringOf(block: StateBlock, stream: number): { readonly offset: nu
 export interface BatchTable {
   readonly offset: number;
   readonly depth: number;
+  /** Int32 words per engine frame: the count, the entries, and the entries' done count (last). */
   readonly words: number;
 }
 
@@ -113,8 +114,17 @@ export interface ArenaOptions {
   readonly streams?: number;
 }
 
-/** Int32 words per stream in a batch entry: stream (with flags), frame, tick. */
-export const BATCH_WORDS = 3;
+/**
+ * Int32 words per stream in a batch entry: stream (with flags), frame, tick, the engine frame
+ * of the stream's previous frame, and its claim (see src/engine/stream-lanes.ts).
+ */
+export const BATCH_WORDS = 5;
+/** Word of an entry: the stream's tick (its frame counted from its last reset). */
+export const ENTRY_TICK = 2;
+/** Word of an entry: the engine frame of the stream's previous frame (0: none). */
+export const ENTRY_PREVIOUS = 3;
+/** Word of an entry: its engine frame while no stream lane has claimed it, negated once one has. */
+export const ENTRY_CLAIM = 4;
 
 /** Engine frames whose batch entries stay readable: the most frames in flight (queue) and two spare. */
 const batchDepth = (queue: number): number => queue + 2;
@@ -178,9 +188,10 @@ export function planArena(net: Network, delays: readonly number[], backend: Kern
     streamBytes += block.sessionRingBytes;
     return block;
   });
-  const words = 1 + BATCH_WORDS * streams;
+  const words = 2 + BATCH_WORDS * streams;
   const batches = { offset: at, depth: batchDepth(queue), words };
-  at += align(batches.depth * words * 4);
+  // After the entries, per stream the engine frame of its latest frame a lane finished.
+  at += align((batches.depth * words + streams) * 4);
   // A spare line at the end: no vector access near the last tensor can leave the memory.
   at += CACHE_LINE;
   if (at > LIMITS.arenaBytes) {
@@ -216,6 +227,11 @@ export class Arena {
   readonly #zeros: Float32Array;
   readonly #staging: (Float32Array[][] | null)[];
   readonly #batches: Int32Array;
+  /**
+   * Per stream, the latest engine frame in which a stream lane finished the stream's frame
+   * (see src/engine/stream-lanes.ts; unused by engines without a helper).
+   */
+  readonly laneDone: Int32Array;
 
   constructor(plan: ArenaPlan, memory: KernelMemory) {
     if (memory.buffer.byteLength < plan.bytes) throw new Error(`memory of ${memory.buffer.byteLength} bytes is smaller than the plan's ${plan.bytes}`);
@@ -233,7 +249,9 @@ export class Arena {
     this.#biases = plan.biases.map((b) => new Float32Array(buf, b.offset, b.floats));
     this.#zeros = new Float32Array(buf, plan.zeros.offset, plan.zeros.floats);
     this.#staging = plan.staging.map((block) => (block === null ? null : rings(block)));
-    this.#batches = new Int32Array(buf, plan.batches.offset, plan.batches.depth * plan.batches.words);
+    const table = plan.batches.depth * plan.batches.words;
+    this.#batches = new Int32Array(buf, plan.batches.offset, table);
+    this.laneDone = new Int32Array(buf, plan.batches.offset + table * 4, plan.streams);
   }
 
   /** Node v's row-major staging slot for `frame` of `stream`, or null when it has none. */
@@ -262,9 +280,10 @@ export class Arena {
   }
 
   /**
-   * Engine frame k's batch entry: element 0 the number of streams it computes, then (stream,
-   * frame, tick) triples ({@link BATCH_WORDS}). The driver writes it before publishing k;
-   * workers only read it.
+   * Engine frame k's batch entry: element 0 the number of streams it computes, then per
+   * stream {@link BATCH_WORDS} words (stream, frame, tick, previous engine frame, claim), and
+   * last the count of entries done. The driver writes it before publishing k; workers only
+   * read it, but for the claims and the done count of stream lanes.
    */
   batch(k: number): Int32Array {
     const { depth, words } = this.plan.batches;
@@ -338,4 +357,5 @@ export function copyArena(from: Arena, to: Arena): void {
     const entry = from.batch(k);
     to.batch(k).set(entry.subarray(0, 1 + BATCH_WORDS * entry[0]));
   }
+  to.laneDone.set(from.laneDone);
 }

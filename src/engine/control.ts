@@ -48,6 +48,14 @@ export const PARKED = READY + 2;
 export const CLOCKED = 3 * WORDS_PER_LINE;
 
 /**
+ * Line 4, written by the two threads of stream lanes (src/engine/stream-lanes.ts): the latest
+ * engine frame all of whose entries are done (the node counters follow it), and a count of
+ * chunks done, which a lane with nothing to claim watches for the other's progress.
+ */
+export const LANE_FRONTIER = 4 * WORDS_PER_LINE;
+export const LANE_PROGRESS = LANE_FRONTIER + 1;
+
+/**
  * Flag on a stream word of a batch entry (see Arena.batch): nobody reads this frame's
  * outputs, so workers skip their row-major copies (repeat() runs many frames for one answer).
  */
@@ -66,7 +74,7 @@ export const streamOf = (word: number): number => word & ~(NO_OUTPUTS | STAGED_I
 export const STOP_REQUESTED = 1;
 export const STOP_FAILED = 2;
 
-const FIXED_LINES = 4;
+const FIXED_LINES = 5;
 
 /** Index of node v's ready counter: the latest frame of v that is complete. */
 export const nodeTick = (v: number): number => (FIXED_LINES + v) * WORDS_PER_LINE;

@@ -8,7 +8,7 @@
 // options: that is the Runtime's business.
 import type { Network } from '../graph/network.js';
 import type { BoundKernels } from '../kernels/kernel.js';
-import { BATCH_WORDS, type Arena } from './arena.js';
+import { BATCH_WORDS, ENTRY_CLAIM, ENTRY_PREVIOUS, ENTRY_TICK, type Arena } from './arena.js';
 import { NO_OUTPUTS, PUBLISHED, STAGED_INPUTS, STOP, askWake, clearWake, DRIVER_WAKE, nodeTick } from './control.js';
 import { nonFiniteError, type NonFinitePolicy } from '../io/inputs.js';
 import { SLEEP_MS } from './sync.js';
@@ -262,6 +262,7 @@ export class FrameDriver {
     const k = this.#engineFrame + 1;
     const entry = this.arena.batch(k);
     entry[0] = 1;
+    entry[entry.length - 1] = 0;
     this.#enter(entry, 0, stream, noOutputs, k);
     return this.#publish(k);
   }
@@ -275,6 +276,7 @@ export class FrameDriver {
     if (streams.length === 0 || streams.length > this.streams) throw new RangeError(`a batch of ${streams.length} streams (1 to ${this.streams})`);
     const entry = this.arena.batch(k);
     entry[0] = streams.length;
+    entry[entry.length - 1] = 0;
     streams.forEach((s, b) => this.#enter(entry, b, s, false, k));
     return this.#publish(k);
   }
@@ -283,11 +285,16 @@ export class FrameDriver {
     if (!(stream >= 0 && stream < this.streams)) throw new RangeError(`stream ${stream} (the arena has ${this.streams})`);
     const f = ++this.#frames[stream];
     const ring = this.#engineOf[stream];
+    const previous = ring[(f - 1) % ring.length];
     ring[f % ring.length] = k;
     const staged = this.#isStaged(stream, f) ? STAGED_INPUTS : 0;
-    entry[1 + BATCH_WORDS * b] = (noOutputs ? stream | NO_OUTPUTS : stream) | staged;
-    entry[2 + BATCH_WORDS * b] = f;
-    entry[3 + BATCH_WORDS * b] = f - this.#bases[stream];
+    const at = 1 + BATCH_WORDS * b;
+    entry[at] = (noOutputs ? stream | NO_OUTPUTS : stream) | staged;
+    entry[at + 1] = f;
+    entry[at + ENTRY_TICK] = f - this.#bases[stream];
+    entry[at + ENTRY_PREVIOUS] = previous;
+    // Free for engine frame k (stream lanes claim it by negating it).
+    entry[at + ENTRY_CLAIM] = k;
   }
 
   #publish(k: number): number {

@@ -1,6 +1,7 @@
 import type { NetworkSpec } from '../graph/spec.js';
 import type { KernelMemory } from '../kernels/kernel.js';
 import type { ArenaPlan } from './arena.js';
+import type { LaneRole } from './stream-lanes.js';
 
 /** An engine's network, rollout, memory and backend: what any thread needs to attach to it. */
 export interface EngineParts {
@@ -27,6 +28,12 @@ export interface FrameLoopTask extends EngineParts {
    */
   readonly converts: readonly number[];
   readonly spin: boolean;
+  /**
+   * Set when this worker shares engine frames stream by stream with a helper thread (see
+   * src/engine/stream-lanes.ts): 'lead' for the placement's one worker, 'helper' for the
+   * helper, which has the same nodes and inputs.
+   */
+  readonly lane?: LaneRole;
 }
 
 /**

@@ -6,10 +6,11 @@ import { validateNetwork } from '../graph/network.js';
 import '../kernels/backends.js';
 import type { BoundKernels } from '../kernels/kernel.js';
 import { getBackend } from '../kernels/registry.js';
-import { Arena, BATCH_WORDS } from './arena.js';
+import { Arena, BATCH_WORDS, ENTRY_TICK } from './arena.js';
 import { FAILED_NODE, NO_OUTPUTS, STAGED_INPUTS, STOP, STOP_FAILED, nodeTick, notifyAll, streamOf, wakeDriverIfAsked, workerLine, workerTiming } from './control.js';
 import type { FrameLoopTask } from './frame-loop-task.js';
 import { NodeComputer } from './node-compute.js';
+import { StreamLanes } from './stream-lanes.js';
 import { waitAtLeast } from './sync.js';
 import type { Network } from '../graph/network.js';
 
@@ -29,6 +30,10 @@ export class FrameLoop {
   /** Scratch for a batched frame's (frame, stream) pairs, reused frame after frame. */
   readonly #frames: number[] = [];
   readonly #streams: number[] = [];
+  /** Scratch: the entries of a batch computed together. */
+  readonly #picked: number[] = [];
+  /** How this worker shares engine frames with a helper thread; undefined for an ordinary worker. */
+  readonly lanes: StreamLanes | undefined;
 
   /** Builds the loop in this thread (the task's backend module must be imported first). */
   constructor(task: FrameLoopTask) {
@@ -61,6 +66,7 @@ export class FrameLoop {
     this.#staged = task.converts.map((v) => task.plan.staging[v] !== null);
     this.#stats = workerLine(net.nodes.length, worker);
     this.#timing = workerTiming(this.ctrl, net.nodes.length, worker);
+    this.lanes = task.lane === undefined ? undefined : new StreamLanes(this, task.lane);
   }
 
   /** The next frame this worker has to compute (after its nodes' last published one). */
@@ -79,63 +85,27 @@ export class FrameLoop {
    * must be done with before a slot is overwritten likewise.
    */
   computeFrame(k: number, waitedMs: number): boolean {
-    const { ctrl, arena, kernels, net, task } = this;
+    if (this.lanes !== undefined) return this.lanes.complete(k);
+    const { ctrl, arena, task } = this;
     const spin = task.spin;
     const start = performance.now();
-    let busy = 0;
     const batch = arena.batch(k);
-    const entries = batch[0];
-    // The (frame, stream) pairs of this engine frame, read once for all of this worker's nodes.
-    const frames = this.#frames;
-    const streams = this.#streams;
-    frames.length = entries;
-    streams.length = entries;
-    for (let i = 0; i < entries; i++) {
-      streams[i] = streamOf(batch[1 + BATCH_WORDS * i]);
-      frames[i] = batch[2 + BATCH_WORDS * i];
-    }
-    // The driver copied this frame's inputs into their state slots before publishing it, or
-    // (zero-copy views of an input with a staging ring) left them there to be converted here.
-    // Either way its queue keeps them from overwriting a slot that is still read.
+    const picked = this.#picked;
+    picked.length = batch[0];
+    for (let i = 0; i < picked.length; i++) picked[i] = i;
+    this.#gather(batch, picked);
+    this.#convertInputs(batch, picked);
     for (let i = 0; i < task.converts.length; i++) {
       const v = task.converts[i];
-      if (this.#staged[i]) {
-        for (let b = 0; b < entries; b++) {
-          if ((batch[1 + BATCH_WORDS * b] & STAGED_INPUTS) === 0) continue;
-          kernels.toInternal(arena.staged(v, frames[b], streams[b]) as Float32Array, arena.state(v, frames[b], streams[b]), net.nodes[v].shape, net.nodes[v].order);
-        }
-      }
       Atomics.store(ctrl, nodeTick(v), k);
       Atomics.notify(ctrl, nodeTick(v));
     }
-    busy += performance.now() - start;
+    let busy = performance.now() - start;
     for (let i = 0; i < task.nodes.length; i++) {
       const v = task.nodes[i];
       for (const [index, offset] of this.#waits[i]) if (!waitAtLeast(ctrl, index, k + offset, spin)) return false;
       const n0 = performance.now();
-      let b = 0;
-      try {
-        const staged = arena.plan.staging[v] !== null;
-        // Every stream of this engine frame at once: kernels that can share weight loads
-        // between sessions get them all together.
-        this.#computer.computeBatch(v, frames, streams);
-        if (staged) {
-          for (; b < entries; b++) {
-            if ((batch[1 + BATCH_WORDS * b] & NO_OUTPUTS) !== 0) continue;
-            kernels.fromInternal(arena.state(v, frames[b], streams[b]), arena.staged(v, frames[b], streams[b]) as Float32Array, net.nodes[v].shape, net.nodes[v].order);
-          }
-          b = 0;
-        }
-      } catch (err) {
-        // Say which node failed before stopping everyone: the driver reads it from here.
-        Atomics.compareExchange(ctrl, FAILED_NODE, 0, v + 1);
-        Atomics.store(ctrl, STOP, STOP_FAILED);
-        notifyAll(ctrl);
-        const stream = streamOf(batch[1 + BATCH_WORDS * b]);
-        const tick = batch[3 + BATCH_WORDS * b];
-        const where = arena.plan.streams > 1 ? `tick ${tick} of stream ${stream}` : `tick ${tick}`;
-        throw new Error(`node "${net.nodes[v].name}" (worker ${task.worker}) failed at ${where}: ${err instanceof Error ? err.message : String(err)}`);
-      }
+      this.#computeNode(v, batch, picked);
       busy += performance.now() - n0;
       // Other workers may sleep on this counter; the driver asks for one wake-up.
       Atomics.store(ctrl, nodeTick(v), k);
@@ -146,5 +116,75 @@ export class FrameLoop {
     Atomics.store(ctrl, this.#stats, k);
     this.#timing[1] += (performance.now() - start - busy + waitedMs) * 1000;
     return true;
+  }
+
+  /**
+   * Entries `picked` of an engine frame's batch, all of this worker's nodes in frame order,
+   * as one batch: what a stream lane computes for the entries it claimed (its worker has
+   * every computed node, so nothing waits on another worker). Throws, after stopping the
+   * engine, when a node fails.
+   */
+  computeEntries(batch: Int32Array, picked: readonly number[]): void {
+    this.#gather(batch, picked);
+    this.#convertInputs(batch, picked);
+    for (const v of this.task.nodes) this.#computeNode(v, batch, picked);
+  }
+
+  /** The (frame, stream) pairs of the picked entries, read once for all of this worker's nodes. */
+  #gather(batch: Int32Array, picked: readonly number[]): void {
+    const frames = this.#frames;
+    const streams = this.#streams;
+    frames.length = picked.length;
+    streams.length = picked.length;
+    for (let i = 0; i < picked.length; i++) {
+      const at = 1 + BATCH_WORDS * picked[i];
+      streams[i] = streamOf(batch[at]);
+      frames[i] = batch[at + 1];
+    }
+  }
+
+  /**
+   * The driver copied the frames' inputs into their state slots before publishing them, or
+   * (zero-copy views of an input with a staging ring) left them there to be converted here.
+   * Either way its queue keeps them from overwriting a slot that is still read.
+   */
+  #convertInputs(batch: Int32Array, picked: readonly number[]): void {
+    const { arena, kernels, net, task } = this;
+    for (let i = 0; i < task.converts.length; i++) {
+      if (!this.#staged[i]) continue;
+      const v = task.converts[i];
+      for (let b = 0; b < picked.length; b++) {
+        if ((batch[1 + BATCH_WORDS * picked[b]] & STAGED_INPUTS) === 0) continue;
+        kernels.toInternal(arena.staged(v, this.#frames[b], this.#streams[b]) as Float32Array, arena.state(v, this.#frames[b], this.#streams[b]), net.nodes[v].shape, net.nodes[v].order);
+      }
+    }
+  }
+
+  /** Node v for the gathered entries (every stream at once), then its row-major output copies. */
+  #computeNode(v: number, batch: Int32Array, picked: readonly number[]): void {
+    const { ctrl, arena, kernels, net, task } = this;
+    const frames = this.#frames;
+    const streams = this.#streams;
+    let b = 0;
+    try {
+      // Kernels that can share weight loads between sessions get them all together.
+      this.#computer.computeBatch(v, frames, streams);
+      if (arena.plan.staging[v] !== null) {
+        for (; b < picked.length; b++) {
+          if ((batch[1 + BATCH_WORDS * picked[b]] & NO_OUTPUTS) !== 0) continue;
+          kernels.fromInternal(arena.state(v, frames[b], streams[b]), arena.staged(v, frames[b], streams[b]) as Float32Array, net.nodes[v].shape, net.nodes[v].order);
+        }
+        b = 0;
+      }
+    } catch (err) {
+      // Say which node failed before stopping everyone: the driver reads it from here.
+      Atomics.compareExchange(ctrl, FAILED_NODE, 0, v + 1);
+      Atomics.store(ctrl, STOP, STOP_FAILED);
+      notifyAll(ctrl);
+      const at = 1 + BATCH_WORDS * picked[b];
+      const tick = batch[at + ENTRY_TICK];
+      const where = arena.plan.streams > 1 ? `tick ${tick} of stream ${streamOf(batch[at])}` : `tick ${tick}`;
+      throw new Error(`node "${net.nodes[v].name}" (worker ${task.worker}) failed at ${where}: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 }

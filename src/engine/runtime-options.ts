@@ -82,6 +82,15 @@ export interface RuntimeOptions {
    * (`stats().streams.bytesPerStream`). `Runtime.grow` raises it later.
    */
   readonly streams?: number;
+  /**
+   * Whether a network that runs on one worker gets a helper thread when it serves sessions
+   * (default true): the helper shares each engine frame's streams with the worker in Linux's
+   * SCHED_IDLE class, so it computes only on CPU time nothing else wants (on two cores, what
+   * the main thread leaves of its core). Only with `streams` >= 2, two cores or more, on
+   * Linux with the native kernels built (they set the class); outputs are the same either
+   * way. See src/engine/stream-lanes.ts.
+   */
+  readonly streamHelper?: boolean;
 }
 
 /** The numeric options, checked, with their defaults. */

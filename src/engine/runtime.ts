@@ -26,7 +26,7 @@ import { chooseWorkerCount, choosePlacement, type Placement } from './placement.
 import { checkParameters } from './reference-executor.js';
 import { checkOptions, type RuntimeLogger, type RuntimeOptions } from './runtime-options.js';
 import { waitAtLeastAsync } from './sync.js';
-import { startLoops, startWorkers } from './worker-start.js';
+import { type LoopSetup, loopThreads, startLoops, startWorkers } from './worker-start.js';
 
 export type { RuntimeLogger, RuntimeOptions } from './runtime-options.js';
 export { Session, type SessionOptions } from './session.js';
@@ -42,8 +42,17 @@ export interface RuntimeStats {
   readonly sync: 'spin' | 'wait';
   readonly placement: Placement;
   readonly latencyUs: { readonly p50: number; readonly p99: number; readonly max: number; readonly mean: number };
-  /** Per worker: its nodes and mean compute / wait time per frame since start (µs). */
+  /**
+   * Per worker: its nodes and mean compute / wait time per frame since start (µs). With a
+   * stream helper, the worker's `frames` count the streams' frames it computed (entries of
+   * engine frames), and its times are per such frame.
+   */
   readonly perWorker: readonly { readonly nodes: readonly string[]; readonly frames: number; readonly computeUs: number; readonly waitUs: number }[];
+  /**
+   * The stream helper (see RuntimeOptions.streamHelper), or null when the runtime has none:
+   * the streams' frames it computed, and its mean compute time per such frame (µs).
+   */
+  readonly streamHelper: { readonly frames: number; readonly computeUs: number } | null;
   /**
    * Sessions: how many `open()` may hand out (the `streams` option), how many are open, and
    * the memory one takes (its state rings and staging rings, bytes).
@@ -126,7 +135,8 @@ export class Runtime implements AsyncDisposable {
   #growing: Promise<void> | undefined;
   readonly #watch: FrameWatch;
   readonly #batcher: Batcher;
-  readonly #spin: boolean;
+  /** How the loops were started (and are again when the runtime grows). */
+  readonly #setup: LoopSetup;
   readonly #logger: RuntimeLogger | undefined;
   readonly #latency: RecordableHistogram;
   #failed: Error | undefined;
@@ -160,7 +170,7 @@ export class Runtime implements AsyncDisposable {
     pool: Piscina;
     loops: readonly FrameLoopTask[];
     ended: Promise<FrameLoopEnd>[];
-    spin: boolean;
+    setup: LoopSetup;
     logger: RuntimeLogger | undefined;
   }) {
     this.network = init.network;
@@ -176,7 +186,7 @@ export class Runtime implements AsyncDisposable {
     this.#pool = init.pool;
     this.#loops = init.loops;
     this.#ended = init.ended;
-    this.#spin = init.spin;
+    this.#setup = init.setup;
     this.#logger = init.logger;
     this.#latency = createHistogram();
     this.#watch = new FrameWatch(init.driver, (active) => this.#keepAlive(active));
@@ -209,10 +219,11 @@ export class Runtime implements AsyncDisposable {
         // A node failure names node and tick itself (its worker says so in control memory);
         // a dead thread is named by its nodes.
         const failed = Atomics.load(this.#ctrl, FAILED_NODE) - 1;
+        const helper = w === this.placement.workers;
         const message =
-          failed >= 0 && this.placement.owner[failed] === w
+          failed >= 0 && (helper || this.placement.owner[failed] === w)
             ? why
-            : `worker ${w} (nodes ${this.placement.nodesOf[w].map((v) => this.network.nodes[v].name).join(', ')}) stopped at tick ${this.tick}: ${why}`;
+            : `${helper ? 'the stream helper' : `worker ${w}`} (nodes ${this.placement.nodesOf[helper ? 0 : w].map((v) => this.network.nodes[v].name).join(', ')}) stopped at tick ${this.tick}: ${why}`;
         this.#fail(new RuntimeError(message, { cause: err }));
       });
     }
@@ -243,7 +254,8 @@ export class Runtime implements AsyncDisposable {
     // Enough control lines for the most workers any placement could use.
     const maxWorkers = Math.max(checked.workerLimit, computed);
     const planOptions = {
-      controlLines: controlLines(network.nodes.length, maxWorkers),
+      // One more for a stream helper.
+      controlLines: controlLines(network.nodes.length, maxWorkers + 1),
       queue: checked.queue,
       sessionQueue: checked.sessionQueue,
       staging: true,
@@ -276,14 +288,19 @@ export class Runtime implements AsyncDisposable {
       'runtime starting',
     );
     const backendModule = options.backendModule === undefined ? undefined : String(options.backendModule);
-    const { pool, loops, ended } = startWorkers(network, rollout, placement, arena, backend.name, spin, backendModule);
+    if (options.streamHelper !== undefined && typeof options.streamHelper !== 'boolean')
+      throw new StreamrollError('OPTION_INVALID', `streamHelper must be true or false, got ${JSON.stringify(options.streamHelper)}`);
+    // A second thread for the streams of a one-worker network, where sessions give it some.
+    const helper = (options.streamHelper ?? true) && placement.workers === 1 && checked.streams >= 2 && cores >= 2 && process.platform === 'linux' && nativeAvailable();
+    const setup = { backend: backend.name, spin, backendModule, helper };
+    const { pool, loops, ended } = startWorkers(network, rollout, placement, arena, setup);
     const nonFinite = options.nonFinite ?? 'reject';
     const driver = new FrameDriver({ net: network, arena, kernels, queue: checked.queue, nonFinite });
-    const rt = new Runtime({ network, rollout, backend, placement, arena, planOptions, driver, weights: loaded.weights, backendModule, nonFinite, pool, loops, ended, spin, logger: options.logger });
+    const rt = new Runtime({ network, rollout, backend, placement, arena, planOptions, driver, weights: loaded.weights, backendModule, nonFinite, pool, loops, ended, setup, logger: options.logger });
     // Starting up is work in progress: the threads keep the process alive until it is done.
     rt.#refThreads(true);
     try {
-      await rt.#guard(waitAtLeastAsync(arena.control, READY, placement.workers));
+      await rt.#guard(waitAtLeastAsync(arena.control, READY, loopThreads(placement, helper)));
       await rt.#warmUp(checked.warmUp);
     } catch (err) {
       await rt.close();
@@ -471,7 +488,7 @@ export class Runtime implements AsyncDisposable {
           nonFinite: this.nonFinite,
           state: this.#driver.state,
         });
-        const { loops, ended } = startLoops(this.#pool, this.network, this.rollout, this.placement, arena, this.backend.name, this.#spin, this.backendModule);
+        const { loops, ended } = startLoops(this.#pool, this.network, this.rollout, this.placement, arena, this.#setup);
         this.#arena = arena;
         this.#driver = driver;
         this.#loops = loops;
@@ -479,7 +496,7 @@ export class Runtime implements AsyncDisposable {
         this.#watch.retarget(driver);
         this.#batcher.retarget(driver);
         this.#watchLoops(ended);
-        await this.#guard(waitAtLeastAsync(ctrl, READY, this.placement.workers));
+        await this.#guard(waitAtLeastAsync(ctrl, READY, loopThreads(this.placement, this.#setup.helper)));
         for (let s = old.plan.streams; s < plan.streams; s++) this.#releaseStream(s);
         this.#logger?.info({ network: this.network.name, streams }, 'runtime grew');
       } finally {
@@ -508,7 +525,7 @@ export class Runtime implements AsyncDisposable {
       engineFrames: this.#driver.engineFrame,
       backend: this.backend.describe(),
       workers: this.placement.workers,
-      sync: this.#spin ? 'spin' : 'wait',
+      sync: this.#setup.spin ? 'spin' : 'wait',
       placement: this.placement,
       latencyUs: {
         p50: count === 0 ? 0 : h.percentile(50),
@@ -526,8 +543,15 @@ export class Runtime implements AsyncDisposable {
           waitUs: frames === 0 ? 0 : timing[1] / frames,
         };
       }),
+      streamHelper: this.#setup.helper ? this.#helperStats() : null,
       streams: { capacity: this.arena.plan.streams - 1, open: this.#sessions.size, bytesPerStream: this.arena.plan.streamBytes },
     };
+  }
+
+  #helperStats(): { frames: number; computeUs: number } {
+    const nodes = this.network.nodes.length;
+    const frames = Atomics.load(this.#ctrl, workerLine(nodes, this.placement.workers));
+    return { frames, computeUs: frames === 0 ? 0 : workerTiming(this.#ctrl, nodes, this.placement.workers)[0] / frames };
   }
 
   /**

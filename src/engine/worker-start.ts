@@ -42,37 +42,47 @@ export interface StartedWorkers {
   readonly ended: Promise<FrameLoopEnd>[];
 }
 
-/** Starts one frame-loop worker per placement group on the arena. */
-export function startWorkers(net: Network, rollout: Rollout, placement: Placement, arena: Arena, backend: string, spin: boolean, backendModule: string | undefined): StartedWorkers {
+/** How the frame loops are started: besides the placement, its backend and waits. */
+export interface LoopSetup {
+  readonly backend: string;
+  readonly spin: boolean;
+  readonly backendModule: string | undefined;
+  /**
+   * A helper thread beside a one-worker placement, sharing each engine frame's streams with
+   * it (see src/engine/stream-lanes.ts): its loop is the last, worker index `placement.workers`.
+   */
+  readonly helper: boolean;
+}
+
+/** Threads a placement's loops take: one per group, and the helper's. */
+export const loopThreads = (placement: Placement, helper: boolean): number => placement.workers + (helper ? 1 : 0);
+
+/** Starts one frame-loop worker per placement group on the arena (and the helper, if asked). */
+export function startWorkers(net: Network, rollout: Rollout, placement: Placement, arena: Arena, setup: LoopSetup): StartedWorkers {
+  const threads = loopThreads(placement, setup.helper);
   const pool = new Piscina({
     filename: WORKER_FILE,
-    minThreads: placement.workers,
-    maxThreads: placement.workers,
+    minThreads: threads,
+    maxThreads: threads,
     idleTimeout: 2 ** 31 - 1,
     concurrentTasksPerWorker: 1,
     atomics: 'disabled',
   });
   // An idle piscina worker that dies reports on the pool: its thread's exit names it.
   pool.on('error', () => undefined);
-  return { pool, ...startLoops(pool, net, rollout, placement, arena, backend, spin, backendModule) };
+  return { pool, ...startLoops(pool, net, rollout, placement, arena, setup) };
 }
 
 /**
  * Starts the frame loops on a pool's threads (again, after their loops ended: a runtime that
  * grew onto a new arena restarts them there).
  */
-export function startLoops(
-  pool: Piscina,
-  net: Network,
-  rollout: Rollout,
-  placement: Placement,
-  arena: Arena,
-  backend: string,
-  spin: boolean,
-  backendModule: string | undefined,
-): Omit<StartedWorkers, 'pool'> {
+export function startLoops(pool: Piscina, net: Network, rollout: Rollout, placement: Placement, arena: Arena, setup: LoopSetup): Omit<StartedWorkers, 'pool'> {
+  const { backend, spin, backendModule } = setup;
+  if (setup.helper && placement.workers !== 1) throw new Error('startLoops: a stream helper needs a one-worker placement');
   const owner = counterOwners(net, rollout.delays, placement);
-  const loops = placement.nodesOf.map((nodes, w): FrameLoopTask => {
+  const groups = setup.helper ? [placement.nodesOf[0], placement.nodesOf[0]] : placement.nodesOf;
+  const loops = groups.map((nodes, w): FrameLoopTask => {
     // nodesOf is already in frame order.
     return {
       spec: net.spec,
@@ -84,8 +94,10 @@ export function startLoops(
       worker: w,
       nodes,
       owner,
-      converts: net.inputs.filter((v) => owner[v] === w),
+      // The helper converts the inputs of the entries it claims, like the lead.
+      converts: net.inputs.filter((v) => owner[v] === (setup.helper ? 0 : w)),
       spin,
+      ...(setup.helper ? { lane: w === 0 ? 'lead' : 'helper' } : {}),
     };
   });
   const resolvers: ((end: FrameLoopEnd) => void)[] = [];

@@ -6,7 +6,7 @@
 import type { NetNode, Network } from '../graph/network.js';
 import { fromInternal } from '../kernels/layout.js';
 import type { StateLayout } from '../kernels/kernel.js';
-import { BATCH_WORDS, type Arena } from '../engine/arena.js';
+import { ENTRY_TICK, type Arena } from '../engine/arena.js';
 import { PUBLISHED, nodeTick, streamOf } from '../engine/control.js';
 
 /** How states are shrunk for a view (see {@link readStates}). */
@@ -174,7 +174,7 @@ export function readStates(net: Network, arena: Arena, layout: StateLayout, opti
   if (batch[0] < 1) return null;
   const stream = streamOf(batch[1]);
   const f = batch[2];
-  const tick = batch[1 + BATCH_WORDS - 1];
+  const tick = batch[1 + ENTRY_TICK];
   const copies = net.nodes.map((node) => {
     const out = new Float32Array(node.size);
     fromInternal(arena.state(node.index, f, stream), out, node.shape, layout);

@@ -187,6 +187,8 @@ interface NativeAddon {
   copyIn(memory: number, at: number, source: Float32Array): number;
   copyInTransposed(memory: number, at: number, source: Float32Array, rows: number, cols: number): number;
   timerSlack(ns: number): number;
+  /** Puts the calling thread in the SCHED_IDLE class (Linux); 0, or -1 where it cannot. */
+  idleThread(): number;
 }
 
 let missing: string | undefined;
@@ -241,6 +243,15 @@ export function nativeReader(view: Float32Array): (() => number) | null {
  */
 export function tightenTimerSlack(ns = 1000): boolean {
   return addon !== null && addon.timerSlack(ns) === 0;
+}
+
+/**
+ * Lets the calling thread run only on CPU time nothing else wants (Linux's SCHED_IDLE class,
+ * through the native addon): a stream helper calls it. Returns whether it took effect; false
+ * without the addon or off Linux.
+ */
+export function idleThisThread(): boolean {
+  return addon !== null && addon.idleThread() === 0;
 }
 
 /** The wasm kernels on `memory` with the native ones swapped in. */

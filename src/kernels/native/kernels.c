@@ -7,8 +7,10 @@
 // the same shared memory: pointers are byte offsets from the memory's base, registered once
 // with attach(). The checked copy and the CHW-to-HWC transpose that frames enter by are native
 // too, and so is pooling; the other ops stay on the WebAssembly kernels.
+#define _GNU_SOURCE
 #include <node_api.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -125,15 +127,16 @@ DISPATCH static void dense(const float* x, const float* w, float* y, int in, int
 // reads them once per four streams instead of once per stream. Every (stream, row) sum is
 // formed exactly as dense() forms it (same multiply-adds in the same order, same horizontal
 // sum and tail), so a batched frame equals the frames computed one by one, bit for bit.
-// Rows o..o+3 of streams xs[0..3]: 4 x 4 sums in flight, 8 loads per 16 multiply-adds.
-static inline __attribute__((always_inline)) void dense_quad(const float* const* xs, float* const* ys, const float* w, int in, int o, const float* bias, int mode) {
+// Rows o..o+3 of streams xs[0..nb-1] (nb 2 to 4, a constant where it is inlined): 4 x nb
+// sums in flight; at nb = 4, 8 loads per 16 multiply-adds.
+static inline __attribute__((always_inline)) void dense_block(const float* const* xs, float* const* ys, const int nb, const float* w, int in, int o, const float* bias, int mode) {
   const int n16 = in & ~15;
   const float *r0 = w + (size_t)o * in, *r1 = r0 + in, *r2 = r1 + in, *r3 = r2 + in;
   v16 a[4][4];
-  for (int b = 0; b < 4; b++) a[b][0] = a[b][1] = a[b][2] = a[b][3] = (v16){0};
+  for (int b = 0; b < nb; b++) a[b][0] = a[b][1] = a[b][2] = a[b][3] = (v16){0};
   for (int i = 0; i < n16; i += 16) {
     const v16 w0 = ld(r0 + i), w1 = ld(r1 + i), w2 = ld(r2 + i), w3 = ld(r3 + i);
-    for (int b = 0; b < 4; b++) {
+    for (int b = 0; b < nb; b++) {
       const v16 xv = ld(xs[b] + i);
       a[b][0] += w0 * xv;
       a[b][1] += w1 * xv;
@@ -141,7 +144,7 @@ static inline __attribute__((always_inline)) void dense_quad(const float* const*
       a[b][3] += w3 * xv;
     }
   }
-  for (int b = 0; b < 4; b++) {
+  for (int b = 0; b < nb; b++) {
     const float* x = xs[b];
     float s0 = hsum(a[b][0]), s1 = hsum(a[b][1]), s2 = hsum(a[b][2]), s3 = hsum(a[b][3]);
     for (int i = n16; i < in; i++) {
@@ -156,6 +159,10 @@ static inline __attribute__((always_inline)) void dense_quad(const float* const*
     y[o + 2] = finish(y[o + 2], s2, bias == NULL ? 0 : bias[o + 2], mode);
     y[o + 3] = finish(y[o + 3], s3, bias == NULL ? 0 : bias[o + 3], mode);
   }
+}
+
+static inline __attribute__((always_inline)) void dense_quad(const float* const* xs, float* const* ys, const float* w, int in, int o, const float* bias, int mode) {
+  dense_block(xs, ys, 4, w, in, o, bias, mode);
 }
 
 // Row o (one of the last out % 4) of n streams, as dense() forms a lone row.
@@ -190,11 +197,26 @@ DISPATCH static void dense_batch8(const float* const* xs, float* const* ys, cons
   for (; o < out; o++) dense_row(xs, ys, 8, w, in, o, bias, mode);
 }
 
+// Two or three streams (what is left of a batch after its fours): each weight load feeds them all.
+DISPATCH static void dense_batch2(const float* const* xs, float* const* ys, const float* w, int in, int out, const float* bias, int mode) {
+  int o = 0;
+  for (; o + 4 <= out; o += 4) dense_block(xs, ys, 2, w, in, o, bias, mode);
+  for (; o < out; o++) dense_row(xs, ys, 2, w, in, o, bias, mode);
+}
+
+DISPATCH static void dense_batch3(const float* const* xs, float* const* ys, const float* w, int in, int out, const float* bias, int mode) {
+  int o = 0;
+  for (; o + 4 <= out; o += 4) dense_block(xs, ys, 3, w, in, o, bias, mode);
+  for (; o < out; o++) dense_row(xs, ys, 3, w, in, o, bias, mode);
+}
+
 static void dense_batch(const float* const* xs, float* const* ys, int n, const float* w, int in, int out, const float* bias, int mode) {
   int b = 0;
   for (; b + 8 <= n; b += 8) dense_batch8(xs + b, ys + b, w, in, out, bias, mode);
   for (; b + 4 <= n; b += 4) dense_batch4(xs + b, ys + b, w, in, out, bias, mode);
-  for (; b < n; b++) dense(xs[b], w, ys[b], in, out, bias, mode);
+  if (n - b == 3) dense_batch3(xs + b, ys + b, w, in, out, bias, mode);
+  else if (n - b == 2) dense_batch2(xs + b, ys + b, w, in, out, bias, mode);
+  else if (n - b == 1) dense(xs[b], w, ys[b], in, out, bias, mode);
 }
 
 // Sum of n floats read once with the same 64-byte loads as the kernels and no other work: the
@@ -1273,6 +1295,22 @@ static napi_value TimerSlack(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// idleThread(): puts this thread in Linux's SCHED_IDLE class, below every nice level: it
+// runs only when a core has nothing else to run, and a thread of any other class that wakes
+// takes its core at once (a nice-19 thread may hold it for the rest of its time slice, which
+// measured slower here than having no such thread at all). Returns 0, or -1 where it cannot.
+static napi_value IdleThread(napi_env env, napi_callback_info info) {
+  (void)info;
+  int done = -1;
+#if defined(__linux__) && defined(SCHED_IDLE)
+  struct sched_param param = {0};
+  done = sched_setscheduler(0, SCHED_IDLE, &param);
+#endif
+  napi_value result;
+  napi_create_int32(env, done == 0 ? 0 : -1, &result);
+  return result;
+}
+
 static napi_value Depthwise(napi_env env, napi_callback_info info) {
   ARGS(18)
   const int m = (int)a[0];
@@ -1336,6 +1374,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "poolBatch", fn);
   napi_create_function(env, "timerSlack", NAPI_AUTO_LENGTH, TimerSlack, NULL, &fn);
   napi_set_named_property(env, exports, "timerSlack", fn);
+  napi_create_function(env, "idleThread", NAPI_AUTO_LENGTH, IdleThread, NULL, &fn);
+  napi_set_named_property(env, exports, "idleThread", fn);
   napi_create_function(env, "copyIn", NAPI_AUTO_LENGTH, CopyIn, NULL, &fn);
   napi_set_named_property(env, exports, "copyIn", fn);
   napi_create_function(env, "copyInTransposed", NAPI_AUTO_LENGTH, CopyInTransposed, NULL, &fn);
