@@ -8,11 +8,14 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { cli } from './helpers/cli.js';
 import { runRealtime, OverrunError } from '../src/engine/realtime.js';
+import { ReferenceExecutor } from '../src/engine/reference-executor.js';
 import { Runtime } from '../src/engine/runtime.js';
 import { validateNetwork } from '../src/graph/network.js';
+import { initParameters } from '../src/graph/parameters.js';
 import { fixedRate } from '../src/io/clock.js';
 import { encodeMessage, readMessages } from '../src/io/frame-stream.js';
 import type { SourceFrame } from '../src/io/frames.js';
+import { loadNetworkFile } from '../src/io/spec-file.js';
 import { sameBits } from './helpers/numeric.js';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -257,6 +260,38 @@ test('a push source feeds a callback-style sensor into the real-time loop; a ful
     for await (const f of burst) seen.push(f.t as number);
     assert.deepEqual(seen, [2, 3, 4]);
     assert.equal(burst.dropped, 2);
+  } finally {
+    await rt.close();
+  }
+});
+
+test("after a real-time loop the runtime's own stream goes on from the loop's last frame: step() matches an executor given every frame, the loop's included", async () => {
+  const net = await loadNetworkFile(join(root, 'examples/mnist-sr.json'));
+  const params = initParameters(net, { seed: 21 });
+  const rt = await Runtime.create(net, { params, calibrate: false, warmUp: 0 });
+  try {
+    const image = (t: number): Float32Array => Float32Array.from({ length: 784 }, (_, i) => ((i * 7 + t * 13) % 29) / 29);
+    const ref = new ReferenceExecutor(net, 'streaming', params, { backend: rt.backend.name });
+    for (const t of [0, 1]) assert.ok(sameBits((await rt.step({ image: image(t) })).prediction, ref.step({ image: image(t) }).prediction), `step ${t} before`);
+    const looped = Array.from({ length: 12 }, (_, t) => image(2 + t));
+    assert.equal(
+      (
+        await runRealtime(
+          rt,
+          looped.map((x) => ({ inputs: { image: x } })),
+          { rateHz: 2000, overrun: 'queue' },
+        )
+      ).ticks,
+      12,
+    );
+    for (const x of looped) ref.step({ image: x });
+    assert.equal(rt.tick, 14);
+    // Different frames from the loop's, so a stale slot of the loop cannot pass for the answer.
+    for (let t = 0; t < 4; t++) {
+      const x = image(100 + t).map((v) => 1 - v);
+      assert.ok(sameBits((await rt.step({ image: x })).prediction, ref.step({ image: x }).prediction), `step ${t} after`);
+    }
+    assert.equal(rt.tick, 18);
   } finally {
     await rt.close();
   }

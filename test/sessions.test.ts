@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -11,7 +12,9 @@ import { Runtime, RuntimeError, type Session } from '../src/engine/runtime.js';
 import { ViewError } from '../src/engine/frame-views.js';
 import { encodeMessage, readMessages } from '../src/io/frame-stream.js';
 import { loadNetworkFile } from '../src/io/spec-file.js';
+import { nativeAvailable } from '../src/kernels/native/index.js';
 import { serveFrames } from '../src/engine/serve-frames.js';
+import { runRealtime } from '../src/engine/realtime.js';
 import type { Rollout } from '../src/rollout/pattern.js';
 import { Random } from '../src/util/random.js';
 import { sameBits } from './helpers/numeric.js';
@@ -292,6 +295,35 @@ test('sessions batched into one engine frame through the batched kernels (dense:
   }
 });
 
+test('stream helper: a one-worker network free-running 8 sessions gets one (Linux, native kernels), and every session still matches its executor bit for bit; streamHelper: false has none', async () => {
+  const net = await loadNetworkFile(example('mnist-sr'));
+  const params = initParameters(net, { seed: 5, bias: 'uniform' });
+  const rollout: Rollout = { kind: 'pattern', delays: net.edges.map((e) => (e.from === e.to ? 1 : 0)) };
+  const expected = process.platform === 'linux' && nativeAvailable() && availableParallelism() >= 2;
+  for (const streamHelper of [true, false]) {
+    const rt = await Runtime.create(net, { workers: 1, streams: 8, calibrate: false, params, rollout, streamHelper, warmUp: 0 });
+    try {
+      assert.equal(rt.stats().streamHelper !== null, streamHelper && expected, `streamHelper ${streamHelper}`);
+      const sessions = await Promise.all(Array.from({ length: 8 }, () => rt.open()));
+      const rng = new Random(17);
+      await Promise.all(
+        sessions.map(async (s, i) => {
+          const shadow = new Shadow(net, rollout, params, rt.backend.name);
+          const inputs = Array.from({ length: 150 }, () => randomInputs(net, rng));
+          let t = 0;
+          for await (const r of s.run(inputs)) shadow.check(r.outputs, inputs[t++], `helper ${streamHelper}, session ${i}`);
+          assert.equal(t, 150);
+        }),
+      );
+      const stats = rt.stats();
+      // Every stream frame was computed once, by the worker or the helper.
+      if (stats.streamHelper !== null) assert.equal(stats.perWorker[0].frames + stats.streamHelper.frames, 8 * 150);
+    } finally {
+      await rt.close();
+    }
+  }
+});
+
 test('sessions: batched frames are one engine frame; 1,000 open/close cycles leave memory flat', async () => {
   const net = await loadNetworkFile(example('mnist-sr'));
   const rt = await Runtime.create(net, { workers: 2, streams: 8, calibrate: false });
@@ -340,6 +372,50 @@ function client(port: number): { socket: Socket; send(m: object): void; next(): 
     next: async () => (await replies.next()).value as Record<string, unknown>,
   };
 }
+
+test("TCP with a stream helper: eight clients sending at once (the server thread computes the worker's share, the helper some streams) each get exactly their answers alone; a real-time loop on the same runtime stays exact", async () => {
+  const net = await loadNetworkFile(example('mnist-sr'));
+  const params = initParameters(net, { seed: 21 });
+  const rt = await Runtime.create(net, { workers: 1, streams: 8, params, calibrate: false, warmUp: 0 });
+  const rng = new Random(8);
+  const frames = (n: number): Float32Array[] => Array.from({ length: n }, () => Float32Array.from({ length: 784 }, () => rng.uniform(0, 1)));
+  const alone = (xs: Float32Array[]): Float32Array[] => {
+    const ref = new ReferenceExecutor(net, 'streaming', params, { backend: rt.backend.name });
+    return xs.map((x) => ref.step(x).prediction);
+  };
+  try {
+    const server = await serveFrames(rt, { port: 0, sessionIdleMs: 5000 });
+    try {
+      const inputs = Array.from({ length: 8 }, () => frames(40));
+      const replies = await Promise.all(
+        inputs.map(async (xs) => {
+          const c = client(server.port);
+          xs.forEach((x, t) => c.send({ t, inputs: { image: x } }));
+          const got: Float32Array[] = [];
+          for (let i = 0; i < xs.length; i++) got.push(((await c.next()).outputs as Record<string, Float32Array>).prediction);
+          c.socket.destroy();
+          return got;
+        }),
+      );
+      replies.forEach((got, j) => alone(inputs[j]).forEach((want, i) => assert.ok(sameBits(got[i], want), `client ${j}, frame ${i}`)));
+    } finally {
+      await server.close();
+    }
+    // The real-time loop's thread takes the worker's share too (one stream: the helper has nothing to take).
+    const xs = frames(30);
+    const summary = await runRealtime(
+      rt,
+      xs.map((x) => ({ inputs: { image: x } })),
+      { rateHz: 5000, overrun: 'queue' },
+    );
+    assert.equal(summary.ticks, 30);
+    const last = frames(1)[0];
+    const want = alone([...xs, last]);
+    assert.ok(sameBits((await rt.step({ image: last })).prediction, want[30]), 'the own stream after the real-time loop');
+  } finally {
+    await rt.close();
+  }
+});
 
 test('TCP: clients interleaved get exactly their answers alone; a new connection starts fresh; a named session is resumed; capacity is enforced', async () => {
   const net = await loadNetworkFile(example('mnist-sr'));

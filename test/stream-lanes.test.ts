@@ -110,6 +110,10 @@ test('stream lanes: lead and helper claiming and finishing chunks in random inte
             }
             driver.publishBatch(batch);
             published++;
+          } else if (r < 0.4 && held[0].length === 0 && held[1].length === 0) {
+            // What a thread that took over the lead's share does after a publish: everything up to it.
+            assert.ok(lanes[0].complete(driver.engineFrame));
+            assert.equal(Atomics.load(arena.control, LANE_FRONTIER), driver.engineFrame);
           } else if (r < 0.65) {
             const lane = rng.int(0, 1);
             const chunk = lanes[lane].take();

@@ -576,6 +576,7 @@ export class Runtime implements AsyncDisposable {
         // A promise given to the guard settles with its own value (never undefined).
         const after = await drive({ state: this.#driver.state, loops: this.#loops, free: [...this.#free] }, <T>(p: Promise<T>) => this.#guard(p) as Promise<T>);
         this.#driver.adopt(after);
+        this.#own.followDriver();
       } catch (err) {
         if (Atomics.load(this.#ctrl, STOP) === STOP_FAILED && this.#failed === undefined) {
           this.#fail(new RuntimeError(err instanceof Error ? err.message : String(err), { cause: err }));

@@ -82,6 +82,16 @@ export class Session implements AsyncDisposable {
     }
   }
 
+  /**
+   * Goes on from the stream's latest frame after another thread drove it (a real-time loop
+   * runs the runtime's own stream while the engine is lent): the next frame is written after
+   * those, not over one of them.
+   * @internal called by the runtime when a lend ends
+   */
+  followDriver(): void {
+    this.#written = this.#host.driver.frameOf(this.stream);
+  }
+
   /** Ticks computed since the session opened (or its last reset). */
   get tick(): number {
     return this.#host.driver.tickOf(this.stream, this.#host.driver.frameOf(this.stream));
