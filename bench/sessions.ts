@@ -43,7 +43,9 @@ any runtime could get from these kernels on this machine.
   --json         print {"rows": [{"net", "streams", "framesPerSec",
                  "separateRuntimesFramesPerSec", "onnxruntimeBatchFramesPerSec",
                  "kernelsOnlyFramesPerSec", ...}], ...} (also per row: the one runtime's
-                 placement and each round's frames/s)
+                 placement, the share of its stream frames its stream helper computed and,
+                 where it has one, "withoutHelperFramesPerSec": the same runtime made with
+                 streamHelper: false, in the same rounds; and each round's frames/s)
   --streams L    stream counts (default 1,2,4,8,16)
   --seconds S    time per measurement (default 0.4)
   --rounds N     interleaved rounds, the median is reported (default 5)
@@ -148,10 +150,18 @@ interface Row {
   readonly workers: number;
   /** The one runtime's node groups, one per worker (calibrated at create, so a run's may differ). */
   readonly placement: string[][];
+  /** The share of the one runtime's stream frames its stream helper computed, or null when it has none. */
+  readonly streamHelperShare: number | null;
+  /**
+   * Where the one runtime has a stream helper: the same runtime made with `streamHelper:
+   * false`, in the same rounds (what the helper adds); null elsewhere.
+   */
+  readonly withoutHelperFramesPerSec: number | null;
   /** Each round's frames/s, the one runtime's and the separate runtimes' (the spread behind the medians). */
   readonly framesPerSecByRound: number[];
   readonly separateRuntimesFramesPerSecByRound: number[];
   readonly kernelsOnlyFramesPerSecByRound: number[];
+  readonly withoutHelperFramesPerSecByRound: number[] | null;
 }
 
 async function main(): Promise<void> {
@@ -194,13 +204,19 @@ async function main(): Promise<void> {
       const rt = await Runtime.create(net, { params, streams, queue, ...depths });
       const sessions = await Promise.all(Array.from({ length: streams }, () => rt.open()));
       const separate = await Promise.all(Array.from({ length: streams }, () => Runtime.create(net, { params, queue })));
+      // Where the one runtime has a stream helper, the same runtime without one beside it.
+      const plain = rt.stats().streamHelper === null ? undefined : await Runtime.create(net, { params, streams, queue, ...depths, streamHelper: false });
+      const plainSessions = plain === undefined ? undefined : await Promise.all(Array.from({ length: streams }, () => plain.open()));
       try {
         await sessionsRate(sessions, feeds, warmup, output);
+        if (plainSessions !== undefined) await sessionsRate(plainSessions, feeds, warmup, output);
         await runtimesRate(separate, feeds, warmup, output);
         const ours: number[] = [];
         const theirs: number[] = [];
         const bare: number[] = [];
-        const engine0 = rt.stats().engineFrames;
+        const unhelped: number[] = [];
+        const stats0 = rt.stats();
+        const engine0 = stats0.engineFrames;
         let frames = 0;
         for (let r = 0; r < rounds; r++) {
           const run = await sessionsRate(sessions, feeds, seconds, output);
@@ -208,8 +224,12 @@ async function main(): Promise<void> {
           frames += run.frames;
           theirs.push(await runtimesRate(separate, feeds, seconds, output));
           bare.push(await freeStreams(net, streams, cores, 1, seconds * 1000));
+          if (plainSessions !== undefined) unhelped.push((await sessionsRate(plainSessions, feeds, seconds, output)).rate);
         }
-        const engineFrames = rt.stats().engineFrames - engine0;
+        const stats1 = rt.stats();
+        const engineFrames = stats1.engineFrames - engine0;
+        const helped = stats1.streamHelper === null || stats0.streamHelper === null ? null : stats1.streamHelper.frames - stats0.streamHelper.frames;
+        const led = stats1.perWorker[0].frames - stats0.perWorker[0].frames;
         const onnx = await onnxRate(net, params, streams, cores, seconds, rounds, warmup);
         rows.push({
           net: name,
@@ -221,12 +241,15 @@ async function main(): Promise<void> {
           engineFramesPerFrame: Number((engineFrames / frames).toFixed(3)),
           workers: rt.placement.workers,
           placement: rt.placement.nodesOf.map((nodes) => nodes.map((v) => net.nodes[v].name)),
+          streamHelperShare: helped === null ? null : Number((helped / Math.max(1, helped + led)).toFixed(3)),
+          withoutHelperFramesPerSec: plainSessions === undefined ? null : Math.round(median(unhelped)),
           framesPerSecByRound: ours.map(Math.round),
           separateRuntimesFramesPerSecByRound: theirs.map(Math.round),
           kernelsOnlyFramesPerSecByRound: bare.map(Math.round),
+          withoutHelperFramesPerSecByRound: plainSessions === undefined ? null : unhelped.map(Math.round),
         });
       } finally {
-        await Promise.all([rt.close(), ...separate.map((s) => s.close())]);
+        await Promise.all([rt.close(), ...separate.map((s) => s.close()), ...(plain === undefined ? [] : [plain.close()])]);
       }
     }
   }
@@ -237,11 +260,11 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`${doc.node} on ${doc.cpu}, ${cores} cores, ${doc.backend} kernels; total frames/s of all streams, new input every frame, medians of ${rounds} rounds\n\n`);
   process.stdout.write(
-    `${'net'.padEnd(14)}${'streams'.padStart(8)}${'one runtime'.padStart(13)}${'separate'.padStart(10)}${'ORT batch'.padStart(11)}${'kernels only'.padStart(14)}${'vs separate'.padStart(13)}${'vs ORT'.padStart(8)}\n`,
+    `${'net'.padEnd(14)}${'streams'.padStart(8)}${'one runtime'.padStart(13)}${'separate'.padStart(10)}${'ORT batch'.padStart(11)}${'kernels only'.padStart(14)}${'no helper'.padStart(11)}${'vs separate'.padStart(13)}${'vs ORT'.padStart(8)}\n`,
   );
   for (const r of rows) {
     process.stdout.write(
-      `${r.net.padEnd(14)}${String(r.streams).padStart(8)}${String(r.framesPerSec).padStart(13)}${String(r.separateRuntimesFramesPerSec).padStart(10)}${String(r.onnxruntimeBatchFramesPerSec).padStart(11)}${String(r.kernelsOnlyFramesPerSec).padStart(14)}${`${(r.framesPerSec / r.separateRuntimesFramesPerSec).toFixed(2)}x`.padStart(13)}${`${(r.framesPerSec / r.onnxruntimeBatchFramesPerSec).toFixed(2)}x`.padStart(8)}\n`,
+      `${r.net.padEnd(14)}${String(r.streams).padStart(8)}${String(r.framesPerSec).padStart(13)}${String(r.separateRuntimesFramesPerSec).padStart(10)}${String(r.onnxruntimeBatchFramesPerSec).padStart(11)}${String(r.kernelsOnlyFramesPerSec).padStart(14)}${String(r.withoutHelperFramesPerSec ?? '-').padStart(11)}${`${(r.framesPerSec / r.separateRuntimesFramesPerSec).toFixed(2)}x`.padStart(13)}${`${(r.framesPerSec / r.onnxruntimeBatchFramesPerSec).toFixed(2)}x`.padStart(8)}\n`,
     );
   }
   for (const [net, nodes] of Object.entries(carries)) process.stdout.write(`\nonnxruntime runs ${net} with ${nodes.join(', ')} carried: each run is fed the last run's values\n`);
