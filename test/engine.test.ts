@@ -15,16 +15,10 @@ import { responseDelays } from '../src/rollout/response.js';
 import { Random } from '../src/util/random.js';
 import { EXIT_MARK, FAULTY_BACKEND, THROW_MARK } from './fixtures/faulty-backend.js';
 import { sameBits } from './helpers/numeric.js';
-import { netParams, randomNetwork, randomValidDelays } from './helpers/random-network.js';
+import { netParams, randomNetwork, randomValidDelays, randomInputs } from './helpers/random-network.js';
 
 const example = (name: string): string => new URL(`../../examples/${name}.json`, import.meta.url).pathname;
 const faultyModule = new URL('./fixtures/faulty-backend.js', import.meta.url).href;
-
-function randomInputs(net: ReturnType<typeof validateNetwork>, rng: Random): Record<string, Float32Array> {
-  const input: Record<string, Float32Array> = {};
-  for (const i of net.inputs) input[net.nodes[i].name] = Float32Array.from({ length: net.nodes[i].size }, () => rng.uniform(-1, 1));
-  return input;
-}
 
 test('exactness: random networks and rollouts (delays up to 2) on 1-4 workers, both placements, any ring slack, match the executor bit for bit over 50 ticks', async () => {
   await fc.assert(

@@ -10,13 +10,7 @@ import { type OutputFrame, ViewError } from '../src/engine/frame-views.js';
 import { Runtime } from '../src/engine/runtime.js';
 import { Random } from '../src/util/random.js';
 import { sameBits } from './helpers/numeric.js';
-import { netParams, randomNetwork, randomValidDelays } from './helpers/random-network.js';
-
-function randomInputs(net: Network, rng: Random): Record<string, Float32Array> {
-  const input: Record<string, Float32Array> = {};
-  for (const i of net.inputs) input[net.nodes[i].name] = Float32Array.from({ length: net.nodes[i].size }, () => rng.uniform(-1, 1));
-  return input;
-}
+import { netParams, randomNetwork, randomValidDelays, randomInputs } from './helpers/random-network.js';
 
 const sameOutputs = (got: Readonly<Record<string, Float32Array>>, want: Record<string, Float32Array>, what: string): void => {
   for (const name of Object.keys(want)) assert.ok(sameBits(got[name], want[name]), `${what}: ${name}`);

@@ -18,15 +18,9 @@ import { runRealtime } from '../src/engine/realtime.js';
 import type { Rollout } from '../src/rollout/pattern.js';
 import { Random } from '../src/util/random.js';
 import { sameBits } from './helpers/numeric.js';
-import { netParams, randomNetwork, randomValidDelays } from './helpers/random-network.js';
+import { netParams, randomNetwork, randomValidDelays, randomInputs } from './helpers/random-network.js';
 
 const example = (name: string): string => new URL(`../../examples/${name}.json`, import.meta.url).pathname;
-
-function randomInputs(net: Network, rng: Random): Record<string, Float32Array> {
-  const input: Record<string, Float32Array> = {};
-  for (const i of net.inputs) input[net.nodes[i].name] = Float32Array.from({ length: net.nodes[i].size }, () => rng.uniform(-1, 1));
-  return input;
-}
 
 /** A session's frames checked against an executor serving that stream alone. */
 class Shadow {

@@ -8,7 +8,6 @@ import { FrameLoop } from '../src/engine/frame-loop.js';
 import type { FrameLoopTask } from '../src/engine/frame-loop-task.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
 import type { LaneChunk, LaneRole, StreamLanes } from '../src/engine/stream-lanes.js';
-import type { Network } from '../src/graph/network.js';
 import { initParameters } from '../src/graph/parameters.js';
 import { defaultBackend } from '../src/kernels/backends.js';
 import { getBackend } from '../src/kernels/registry.js';
@@ -16,7 +15,7 @@ import { WASM_BACKEND } from '../src/kernels/wasm/index.js';
 import { frameOrder } from '../src/rollout/validity.js';
 import { Random } from '../src/util/random.js';
 import { sameBits } from './helpers/numeric.js';
-import { netParams, randomNetwork, randomValidDelays } from './helpers/random-network.js';
+import { netParams, randomNetwork, randomValidDelays, randomInputs } from './helpers/random-network.js';
 
 /** A published stream frame waiting to be checked once its engine frame is complete. */
 interface Sent {
@@ -24,12 +23,6 @@ interface Sent {
   readonly stream: number;
   readonly f: number;
   readonly input: Record<string, Float32Array>;
-}
-
-function randomInputs(net: Network, rng: Random): Record<string, Float32Array> {
-  const input: Record<string, Float32Array> = {};
-  for (const i of net.inputs) input[net.nodes[i].name] = Float32Array.from({ length: net.nodes[i].size }, () => rng.uniform(-1, 1));
-  return input;
 }
 
 // The two lanes of one engine driven from one thread, so that every interleaving of their

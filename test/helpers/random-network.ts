@@ -96,3 +96,10 @@ export function randomValidDelays(net: Network, seed: number, maxDelay: number):
     delays[net.edge(id).index] = rng.int(1, Math.max(1, maxDelay));
   }
 }
+
+/** One frame of uniform values in [-1, 1) for every input of `net`, keyed by name. */
+export function randomInputs(net: Network, rng: Random): Record<string, Float32Array> {
+  const input: Record<string, Float32Array> = {};
+  for (const i of net.inputs) input[net.nodes[i].name] = Float32Array.from({ length: net.nodes[i].size }, () => rng.uniform(-1, 1));
+  return input;
+}
