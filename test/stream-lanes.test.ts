@@ -7,7 +7,7 @@ import { FrameDriver } from '../src/engine/frame-driver.js';
 import { FrameLoop } from '../src/engine/frame-loop.js';
 import type { FrameLoopTask } from '../src/engine/frame-loop-task.js';
 import { ReferenceExecutor } from '../src/engine/reference-executor.js';
-import type { LaneChunk, LaneRole, StreamLanes } from '../src/engine/stream-lanes.js';
+import { type LaneChunk, type LaneRole, runnableThreads, type StreamLanes } from '../src/engine/stream-lanes.js';
 import { initParameters } from '../src/graph/parameters.js';
 import { defaultBackend } from '../src/kernels/backends.js';
 import { getBackend } from '../src/kernels/registry.js';
@@ -132,4 +132,14 @@ test('stream lanes: lead and helper claiming and finishing chunks in random inte
   );
   // The helper took part (it only takes chunks of four from frames of five or more).
   assert.ok(helperEntries > 100, `the helper computed ${helperEntries} entries`);
+});
+
+test("stream lanes: the helper's look at the machine's load reads /proc/loadavg's runnable threads", () => {
+  const read = (text: string): number => runnableThreads(Buffer.from(text, 'latin1'), text.length);
+  assert.equal(read('0.77 1.67 2.41 2/86 1243\n'), 2);
+  assert.equal(read('12.00 11.50 10.25 137/4096 99999\n'), 137);
+  assert.equal(read('0.00 0.00 0.00 1/80 5'), 1);
+  // Only the bytes read count.
+  assert.equal(read('0.77 1.67 2.41 2/86 1243'.slice(0, 16)), 2);
+  assert.equal(runnableThreads(Buffer.from('0.77 1.67 2.41 25/86 1'), 16), 2);
 });

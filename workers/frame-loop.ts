@@ -29,11 +29,16 @@ function run(task: FrameLoopTask, loop: FrameLoop): FrameLoopEnd {
     // A helper that cannot run below everyone else would take CPU from the main thread: it
     // reports ready and stays out (the lead then computes every entry).
     const lanes = loop.lanes;
-    const helping = lanes?.role !== 'helper' || idleThisThread();
+    // It also claims nothing while other threads want every core (see StreamLanes.watchLoad).
+    const helping = lanes?.role !== 'helper' || (idleThisThread() && lanes.watchLoad());
     Atomics.add(ctrl, READY, 1);
     Atomics.notify(ctrl, READY);
     if (lanes !== undefined) {
-      while (helping && lanes.serve(frames) === 'park') park(ctrl, PARKED, task.worker);
+      try {
+        while (helping && lanes.serve(frames) === 'park') park(ctrl, PARKED, task.worker);
+      } finally {
+        lanes.close();
+      }
       return { worker: task.worker, lastFrame: Atomics.load(ctrl, LANE_FRONTIER) };
     }
     for (;;) {

@@ -88,9 +88,9 @@ export interface RuntimeOptions {
    * SCHED_IDLE class, so it computes only on CPU time nothing else wants (on two cores, what
    * the main thread leaves of its core). Only with `streams` >= 2, two cores or more, on
    * Linux with the native kernels built (they set the class); outputs are the same either
-   * way. On a machine whose cores other processes keep busy the helper gets almost no time,
-   * and the streams it has claimed wait for it (milliseconds at a time): turn it off there.
-   * See src/engine/stream-lanes.ts.
+   * way. It claims nothing while more threads than cores want to run besides it (it looks at
+   * /proc/loadavg), since in that class it would be paused for as long as they run, holding
+   * the streams it claimed. See src/engine/stream-lanes.ts.
    */
   readonly streamHelper?: boolean;
 }

@@ -16,6 +16,8 @@
 // the driver's protocol is unchanged. Each entry's arithmetic is what the lone worker would
 // do (batched kernels give the same bits as one stream at a time), so outputs do not depend
 // on which lane computed what.
+import { closeSync, openSync, readSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { BATCH_WORDS, ENTRY_CLAIM, ENTRY_PREVIOUS } from './arena.js';
 import { LANE_FRONTIER, LANE_PROGRESS, PARK, PUBLISHED, STOP, nodeTick, streamOf, wakeDriverIfAsked, workerLine, workerTiming } from './control.js';
 import type { FrameLoop } from './frame-loop.js';
@@ -39,6 +41,54 @@ const HELPER_NAP_MS = 1;
 const HELPER_BUSY_MS = 2;
 /** How long a lead waiting on the helper's entries sleeps between looks (ms). */
 const LEAD_NAP_MS = 0.05;
+/** How often a helper watching the machine's load looks at it (ms); a look costs ~1.3 µs here. */
+const LOAD_LOOK_MS = 0.25;
+
+/**
+ * The count of runnable threads in the first `length` bytes of /proc/loadavg ("0.77 1.67
+ * 2.41 2/86 1243": the number after the third space), without making a string.
+ */
+export function runnableThreads(text: Uint8Array, length: number): number {
+  let i = 0;
+  for (let spaces = 0; i < length && spaces < 3; i++) if (text[i] === 32) spaces++;
+  let running = 0;
+  for (; i < length && text[i] >= 48 && text[i] <= 57; i++) running = running * 10 + text[i] - 48;
+  return running;
+}
+
+/**
+ * Whether the machine has more threads runnable than cores besides the helper itself, from
+ * /proc/loadavg's count of runnable threads. A helper claims nothing then: in Linux's SCHED_IDLE
+ * class it would be paused for as long as the others run, holding the streams it claimed
+ * (a profiling script with two busy processes on this VM's two cores saw a helper hold its
+ * streams for 250-280 ms, and the sessions run at 0.6-0.7x the runtime without it).
+ */
+class LoadWatch {
+  readonly #fd: number;
+  readonly #buffer = Buffer.alloc(128);
+  readonly #cores = availableParallelism();
+  #next = 0;
+  #busy = false;
+
+  constructor() {
+    this.#fd = openSync('/proc/loadavg', 'r');
+  }
+
+  /** Whether more threads besides this one are runnable than there are cores, as of at most LOAD_LOOK_MS ago. */
+  busy(now: number): boolean {
+    if (now < this.#next) return this.#busy;
+    this.#next = now + LOAD_LOOK_MS;
+    const running = runnableThreads(this.#buffer, readSync(this.#fd, this.#buffer, 0, this.#buffer.length, 0));
+    // Besides this thread itself: the main thread and the lead being runnable too is the
+    // ordinary case (the main thread takes the core back at once when it wakes).
+    this.#busy = running - 1 > this.#cores;
+    return this.#busy;
+  }
+
+  close(): void {
+    closeSync(this.#fd);
+  }
+}
 
 /** Entries of engine frame k's batch that a lane claimed (see StreamLanes.take). */
 export interface LaneChunk {
@@ -63,6 +113,8 @@ export class StreamLanes {
   readonly #napWord: number;
   #entries = 0;
   #lastWork = -Infinity;
+  /** The helper's look at the machine's load, when it watches it (see {@link watchLoad}). */
+  #load: LoadWatch | undefined;
 
   constructor(loop: LaneLoop, role: LaneRole) {
     this.#loop = loop;
@@ -93,6 +145,7 @@ export class StreamLanes {
    * claimed must be computed with {@link run}: nobody else will.
    */
   take(): LaneChunk | null {
+    if (this.#load?.busy(performance.now()) === true) return null;
     const { ctrl, arena } = this.#loop;
     const published = Atomics.load(ctrl, PUBLISHED);
     const frontier = Atomics.load(ctrl, LANE_FRONTIER);
@@ -114,6 +167,26 @@ export class StreamLanes {
       if (picked.length > 0) return { k, batch, entries: [...picked] };
     }
     return null;
+  }
+
+  /**
+   * Makes the helper claim nothing while the machine has more threads runnable than cores
+   * besides it (see LoadWatch); its worker thread calls this, and {@link close} at the end. Where the
+   * load cannot be read, the helper stays out altogether.
+   */
+  watchLoad(): boolean {
+    try {
+      this.#load ??= new LoadWatch();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Lets go of what {@link watchLoad} opened. */
+  close(): void {
+    this.#load?.close();
+    this.#load = undefined;
   }
 
   /** Computes a chunk this lane took, marks its entries done and moves the frontier. */
