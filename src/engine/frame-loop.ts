@@ -1,7 +1,9 @@
 // One worker's share of every frame: its inputs (converting those written through zero-copy
 // views), then its nodes in frame order, each after what it needs from other workers. The frame-loop worker
 // (workers/frame-loop.ts) runs it frame after frame; the real-time loop's thread runs it in
-// place of a parked worker, so a one-worker model wakes a single thread per frame.
+// place of a parked worker, so a one-worker model wakes a single thread per frame. A worker
+// with a stream helper shares each frame's streams with it instead (stream-lanes.ts), and
+// computes the entries it claims through computeEntries.
 import { validateNetwork } from '../graph/network.js';
 import '../kernels/backends.js';
 import type { BoundKernels } from '../kernels/kernel.js';
