@@ -226,7 +226,7 @@ export class Arena {
   readonly #biases: Float32Array[];
   readonly #zeros: Float32Array;
   readonly #staging: (Float32Array[][] | null)[];
-  readonly #batches: Int32Array;
+  readonly #batches: readonly Int32Array[];
   /**
    * Per stream, the latest engine frame in which a stream lane finished the stream's frame
    * (see src/engine/stream-lanes.ts; unused by engines without a helper).
@@ -249,8 +249,10 @@ export class Arena {
     this.#biases = plan.biases.map((b) => new Float32Array(buf, b.offset, b.floats));
     this.#zeros = new Float32Array(buf, plan.zeros.offset, plan.zeros.floats);
     this.#staging = plan.staging.map((block) => (block === null ? null : rings(block)));
-    const table = plan.batches.depth * plan.batches.words;
-    this.#batches = new Int32Array(buf, plan.batches.offset, table);
+    const { depth, words } = plan.batches;
+    const table = depth * words;
+    // One view per slot, made once: the batch of an engine frame is looked up many times a frame.
+    this.#batches = Array.from({ length: depth }, (_, k) => new Int32Array(buf, plan.batches.offset + k * words * 4, words));
     this.laneDone = new Int32Array(buf, plan.batches.offset + table * 4, plan.streams);
   }
 
@@ -286,9 +288,7 @@ export class Arena {
    * read it, but for the claims and the done count of stream lanes.
    */
   batch(k: number): Int32Array {
-    const { depth, words } = this.plan.batches;
-    const at = (k % depth) * words;
-    return this.#batches.subarray(at, at + words);
+    return this.#batches[k % this.#batches.length];
   }
 
   weights(e: number): Float32Array {

@@ -103,6 +103,7 @@ export interface CheckedOptions {
   readonly slack: number;
   readonly warmUp: number;
   readonly streams: number;
+  readonly streamHelper: boolean;
 }
 
 /**
@@ -141,5 +142,7 @@ export function checkOptions(options: RuntimeOptions, computedNodes: number, cor
     throw new RangeError(`sessionQueue must be an integer from 1 to queue (${queue}), got ${String(options.sessionQueue)}`);
   if (options.sync !== undefined && !['auto', 'spin', 'wait'].includes(options.sync)) throw new RangeError(`sync must be auto, spin or wait, got ${String(options.sync)}`);
   if (options.nonFinite !== undefined && !['reject', 'zero'].includes(options.nonFinite)) throw new RangeError(`nonFinite must be reject or zero, got ${String(options.nonFinite)}`);
-  return { workerLimit, queue, sessionQueue, slack, warmUp, streams };
+  const streamHelper = options.streamHelper ?? true;
+  if (typeof streamHelper !== 'boolean') throw new RangeError(`streamHelper must be true or false, got ${JSON.stringify(options.streamHelper)}`);
+  return { workerLimit, queue, sessionQueue, slack, warmUp, streams, streamHelper };
 }

@@ -50,9 +50,9 @@ export interface RuntimeStats {
   readonly perWorker: readonly { readonly nodes: readonly string[]; readonly frames: number; readonly computeUs: number; readonly waitUs: number }[];
   /**
    * The stream helper (see RuntimeOptions.streamHelper), or null when the runtime has none:
-   * the streams' frames it computed, and its mean compute time per such frame (µs).
+   * the streams' frames it computed, and its mean compute / wait time per such frame (µs).
    */
-  readonly streamHelper: { readonly frames: number; readonly computeUs: number } | null;
+  readonly streamHelper: { readonly frames: number; readonly computeUs: number; readonly waitUs: number } | null;
   /**
    * Sessions: how many `open()` may hand out (the `streams` option), how many are open, and
    * the memory one takes (its state rings and staging rings, bytes).
@@ -288,10 +288,8 @@ export class Runtime implements AsyncDisposable {
       'runtime starting',
     );
     const backendModule = options.backendModule === undefined ? undefined : String(options.backendModule);
-    if (options.streamHelper !== undefined && typeof options.streamHelper !== 'boolean')
-      throw new StreamrollError('OPTION_INVALID', `streamHelper must be true or false, got ${JSON.stringify(options.streamHelper)}`);
     // A second thread for the streams of a one-worker network, where sessions give it some.
-    const helper = (options.streamHelper ?? true) && placement.workers === 1 && checked.streams >= 2 && cores >= 2 && process.platform === 'linux' && nativeAvailable();
+    const helper = checked.streamHelper && placement.workers === 1 && checked.streams >= 2 && cores >= 2 && process.platform === 'linux' && nativeAvailable();
     const setup = { backend: backend.name, spin, backendModule, helper };
     const { pool, loops, ended } = startWorkers(network, rollout, placement, arena, setup);
     const nonFinite = options.nonFinite ?? 'reject';
@@ -518,8 +516,6 @@ export class Runtime implements AsyncDisposable {
   stats(): RuntimeStats {
     const h = this.#latency;
     const count = h.count;
-    const ctrl = this.#ctrl;
-    const nodes = this.network.nodes.length;
     return {
       ticks: this.tick,
       engineFrames: this.#driver.engineFrame,
@@ -533,25 +529,18 @@ export class Runtime implements AsyncDisposable {
         max: count === 0 ? 0 : h.max,
         mean: count === 0 ? 0 : h.mean,
       },
-      perWorker: this.placement.nodesOf.map((vs, w) => {
-        const frames = Atomics.load(ctrl, workerLine(nodes, w));
-        const timing = workerTiming(ctrl, nodes, w);
-        return {
-          nodes: vs.map((v) => this.network.nodes[v].name),
-          frames,
-          computeUs: frames === 0 ? 0 : timing[0] / frames,
-          waitUs: frames === 0 ? 0 : timing[1] / frames,
-        };
-      }),
-      streamHelper: this.#setup.helper ? this.#helperStats() : null,
+      perWorker: this.placement.nodesOf.map((vs, w) => ({ nodes: vs.map((v) => this.network.nodes[v].name), ...this.#loopStats(w) })),
+      streamHelper: this.#setup.helper ? this.#loopStats(this.placement.workers) : null,
       streams: { capacity: this.arena.plan.streams - 1, open: this.#sessions.size, bytesPerStream: this.arena.plan.streamBytes },
     };
   }
 
-  #helperStats(): { frames: number; computeUs: number } {
+  /** Loop w's frames and its mean compute / wait time per frame (the helper's loop is the last). */
+  #loopStats(w: number): { frames: number; computeUs: number; waitUs: number } {
     const nodes = this.network.nodes.length;
-    const frames = Atomics.load(this.#ctrl, workerLine(nodes, this.placement.workers));
-    return { frames, computeUs: frames === 0 ? 0 : workerTiming(this.#ctrl, nodes, this.placement.workers)[0] / frames };
+    const frames = Atomics.load(this.#ctrl, workerLine(nodes, w));
+    const timing = workerTiming(this.#ctrl, nodes, w);
+    return { frames, computeUs: frames === 0 ? 0 : timing[0] / frames, waitUs: frames === 0 ? 0 : timing[1] / frames };
   }
 
   /**

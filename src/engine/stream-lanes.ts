@@ -132,20 +132,32 @@ export class StreamLanes {
    * 0 when nothing is claimable now. Throws when a node fails (the engine is stopped first).
    */
   step(): number {
-    const taken = this.take();
-    if (taken === null) return 0;
-    this.run(taken);
-    return taken.entries.length;
+    const k = this.#claimChunk();
+    if (k === 0) return 0;
+    this.#compute(k, this.#loop.arena.batch(k), this.#picked);
+    return this.#picked.length;
   }
 
   /**
    * Claims entries of the oldest published engine frame that has some this lane may take
    * (the lead up to {@link LEAD_CHUNK} in order; the helper {@link HELPER_CHUNK} from the back
    * of a frame with more entries than that and that many free), or returns null. Entries
-   * claimed must be computed with {@link run}: nobody else will.
+   * claimed must be computed with {@link run}: nobody else will. (The lane's own loop claims
+   * through {@link step}, which keeps no chunk beyond its call.)
    */
   take(): LaneChunk | null {
-    if (this.#load?.busy(performance.now()) === true) return null;
+    const k = this.#claimChunk();
+    return k === 0 ? null : { k, batch: this.#loop.arena.batch(k), entries: [...this.#picked] };
+  }
+
+  /** Computes a chunk this lane took, marks its entries done and moves the frontier. */
+  run(chunk: LaneChunk): void {
+    this.#compute(chunk.k, chunk.batch, chunk.entries);
+  }
+
+  /** Claims a chunk (see {@link take}) into #picked; returns its engine frame, 0 for none. */
+  #claimChunk(): number {
+    if (this.#load?.busy(performance.now()) === true) return 0;
     const { ctrl, arena } = this.#loop;
     const published = Atomics.load(ctrl, PUBLISHED);
     const frontier = Atomics.load(ctrl, LANE_FRONTIER);
@@ -164,9 +176,17 @@ export class StreamLanes {
         if (n <= HELPER_CHUNK || free < HELPER_CHUNK) continue;
         for (let b = n - 1; b >= 0 && picked.length < HELPER_CHUNK; b--) if (this.#claim(batch, b, k, frontier)) picked.push(b);
       }
-      if (picked.length > 0) return { k, batch, entries: [...picked] };
+      if (picked.length > 0) return k;
     }
-    return null;
+    return 0;
+  }
+
+  #compute(k: number, batch: Int32Array, entries: readonly number[]): void {
+    const t0 = performance.now();
+    this.#loop.computeEntries(batch, entries);
+    this.#finish(batch, entries, k);
+    this.#lastWork = performance.now();
+    this.#timing[0] += (this.#lastWork - t0) * 1000;
   }
 
   /**
@@ -187,15 +207,6 @@ export class StreamLanes {
   close(): void {
     this.#load?.close();
     this.#load = undefined;
-  }
-
-  /** Computes a chunk this lane took, marks its entries done and moves the frontier. */
-  run(chunk: LaneChunk): void {
-    const t0 = performance.now();
-    this.#loop.computeEntries(chunk.batch, chunk.entries);
-    this.#finish(chunk.batch, chunk.entries, chunk.k);
-    this.#lastWork = performance.now();
-    this.#timing[0] += (this.#lastWork - t0) * 1000;
   }
 
   /**
